@@ -1,0 +1,1 @@
+"""Support Tickets: a campus helpdesk served over SSH."""

@@ -1,0 +1,135 @@
+"""Command line: serve (default), create-admin, init-db, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from pathlib import Path
+
+import yaml
+from sqlalchemy.engine import make_url
+
+from . import validation
+from .config import ConfigError, Settings, load_settings
+from .context import create_user
+from .db import Database
+from .errors import UserError
+from .models import Role
+from .security import PasswordHasher
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(Path(args.config) if args.config else None)
+
+
+def masked_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True) if url else url
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .app import serve, setup_logging
+
+    settings = _settings(args)
+    setup_logging(settings.log.level)
+    return asyncio.run(serve(settings))
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    sections = settings.sections()
+    sections["database"]["url"] = masked_url(settings.database.url)
+    print(yaml.safe_dump(sections, allow_unicode=True, sort_keys=False).rstrip())
+    print(f"# base de données effective : {masked_url(settings.database_url)}")
+    print(f"# clés d'hôte : {settings.host_keys_dir}")
+    return 0
+
+
+async def _init_db(settings: Settings) -> None:
+    db = Database(settings)
+    try:
+        await db.apply_schema()
+    finally:
+        await db.close()
+
+
+def cmd_init_db(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    asyncio.run(_init_db(settings))
+    print(f"Schéma appliqué à {masked_url(settings.database_url)}")
+    return 0
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Mot de passe : ")
+    second = getpass.getpass("Confirmation : ")
+    validation.password_confirmation(first, second)
+    return first
+
+
+async def _create_admin(settings: Settings, name: str, email: str, password: str) -> None:
+    db = Database(settings)
+    try:
+        if not db.mysql:
+            await db.apply_schema()
+        hashed = await PasswordHasher(settings.security.bcrypt_cost).hash(password)
+        await create_user(db, name, email, hashed, Role.ADMIN)
+    finally:
+        await db.close()
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    name = validation.name(args.name)
+    email = validation.email(args.email)
+    password = validation.new_password(_read_password())
+    asyncio.run(_create_admin(settings, name, email, password))
+    print(f"Administrateur créé : {email}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m server",
+        description="Support Tickets : le support technique du campus, servi par SSH.",
+    )
+    p.add_argument("--config", help="fichier de configuration (défaut : config.yaml du projet)")
+    p.set_defaults(func=cmd_serve)
+    sub = p.add_subparsers(title="commandes")
+    s = sub.add_parser("serve", help="démarrer le service SSH (commande par défaut)",
+                       description="Démarre le service SSH ; SIGTERM ou Ctrl-C l'arrêtent proprement.")
+    s.set_defaults(func=cmd_serve)
+    s = sub.add_parser("create-admin", help="créer un compte administrateur",
+                       description="Crée un administrateur. Le mot de passe est lu sur l'entrée "
+                                   "standard si ce n'est pas un terminal, sinon demandé deux fois.")
+    s.add_argument("--email", required=True, help="e-mail de l'administrateur")
+    s.add_argument("--name", required=True, help="nom affiché")
+    s.set_defaults(func=cmd_create_admin)
+    s = sub.add_parser("init-db", help="appliquer le schéma à la base configurée",
+                       description="Crée les tables manquantes et les statuts (sans effet si "
+                                   "tout existe déjà).")
+    s.set_defaults(func=cmd_init_db)
+    s = sub.add_parser("check-config", help="afficher la configuration effective",
+                       description="Affiche chaque réglage effectif (mot de passe de la base masqué).")
+    s.set_defaults(func=cmd_check_config)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, UserError) as exc:
+        cause = f" ({exc.__cause__.__class__.__name__}: {exc.__cause__})" if exc.__cause__ else ""
+        print(f"Erreur : {exc}{cause}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

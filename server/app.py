@@ -1,0 +1,127 @@
+"""Wiring and lifecycle: open the database, start the listener, shut down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import asyncssh
+from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
+
+from .config import Settings
+from .context import Services, SessionContext, authenticate
+from .db import Database
+from .handlers.session import run_session
+from .i18n import _
+from .models import User
+from .security import PasswordHasher
+from .sshd import SupportSSHServer, load_host_key, start_listener
+from .ui.terminal import Terminal
+
+log = logging.getLogger("support.app")
+
+SHUTDOWN_NOTICE = _("Le service s'arrête : votre travail est enregistré. Reconnectez-vous dans un instant.")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        force=True,
+    )
+    # asyncssh's own per-packet chatter would drown our one-line-per-event log.
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+
+
+class Service:
+    """The running service: one database pool, one listener, the open terminals."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db: Database | None = None
+        self.services: Services | None = None
+        self.listener: asyncssh.SSHAcceptor | None = None
+        self.terminals: set[Terminal] = set()
+        self.connections: set[asyncssh.SSHServerConnection] = set()
+        self._stopping = False
+
+    @property
+    def port(self) -> int:
+        assert self.listener is not None
+        return self.listener.sockets[0].getsockname()[1]
+
+    async def start(self) -> None:
+        settings = self.settings
+        self.db = Database(settings)
+        if not self.db.mysql or (settings.database.create_schema and not await self.db.has_schema()):
+            await self.db.apply_schema()
+        log.info("database ready backend=%s", "mysql" if self.db.mysql else "sqlite")
+        self.services = Services(self.db, PasswordHasher(settings.security.bcrypt_cost))
+        host_key = load_host_key(settings.host_keys_dir)
+        self.listener = await start_listener(
+            settings.ssh.host,
+            settings.ssh.port,
+            host_key,
+            lambda: SupportSSHServer(
+                settings.ssh.guest_user, self._check_password, self._interact, self.connections
+            ),
+            login_timeout=settings.ssh.login_timeout,
+            keepalive_interval=settings.ssh.keepalive_interval,
+        )
+        log.info(
+            "listening on %s port %s; connect with: ssh -p %s %s@HOST",
+            settings.ssh.host, self.port, self.port, settings.ssh.guest_user,
+        )
+
+    async def _check_password(self, email: str, password: str) -> User | None:
+        assert self.services is not None
+        return await authenticate(self.services, email, password)
+
+    async def _interact(self, session: PromptToolkitSSHSession, address: str, user) -> None:
+        assert self.services is not None
+        if self._stopping:
+            return
+        ctx = SessionContext(self.services, address, user)
+        term = Terminal()
+        self.terminals.add(term)
+        try:
+            await term.run(lambda t: run_session(t, ctx))
+        finally:
+            self.terminals.discard(term)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop accepting, tell connected users, let running transactions finish, close."""
+        self._stopping = True
+        if self.listener is not None:
+            self.listener.close()
+        for term in list(self.terminals):
+            term.announce(SHUTDOWN_NOTICE)
+        if self.db is not None and not await self.db.wait_idle(grace):
+            log.warning("transactions still running after %ss; closing anyway", grace)
+        # Leave the notice on screen for a moment before the connections close.
+        if self.terminals:
+            await asyncio.sleep(1.0)
+        for term in list(self.terminals):
+            term.close()
+        for conn in list(self.connections):
+            conn.close()
+        if self.listener is not None:
+            await self.listener.wait_closed()
+        if self.db is not None:
+            await self.db.close()
+        log.info("stopped")
+
+
+async def serve(settings: Settings) -> int:
+    """Run until SIGTERM or SIGINT; exit status 0 after a clean stop."""
+    service = Service(settings)
+    await service.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("signal received, stopping")
+    await service.stop()
+    return 0

@@ -1,0 +1,184 @@
+"""Settings: defaults <- config.yaml <- SUPPORT_* environment variables, as one frozen object."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.yaml"
+ENV_PREFIX = "SUPPORT_"
+
+
+class ConfigError(Exception):
+    """A setting is missing, malformed or out of range."""
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    host: str = "0.0.0.0"
+    port: int = 2222
+    guest_user: str = "support"
+    host_keys_dir: str = "host_keys"
+    login_timeout: int = 120
+    keepalive_interval: int = 30
+    max_connections: int = 200
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = ""
+    sqlite_path: str = "data/support.db"
+    pool_size: int = 10
+    max_overflow: int = 10
+    pool_timeout: int = 10
+    pool_recycle: int = 1800
+    create_schema: bool = True
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    bcrypt_cost: int = 12
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class Settings:
+    ssh: SshSettings = field(default_factory=SshSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    # Folder that relative paths are resolved against (the config file's folder).
+    base_dir: Path = PROJECT_ROOT
+
+    def path(self, value: str) -> Path:
+        """Resolve a path setting against the config file's folder."""
+        p = Path(value)
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def database_url(self) -> str:
+        """The effective SQLAlchemy URL: the configured one, or the embedded SQLite file."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{self.path(self.database.sqlite_path)}"
+
+    @property
+    def host_keys_dir(self) -> Path:
+        return self.path(self.ssh.host_keys_dir)
+
+    def sections(self) -> dict[str, Any]:
+        """Every setting as {section: {key: value}}, for display."""
+        return {
+            f.name: dataclasses.asdict(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name != "base_dir"
+        }
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    """Convert a YAML or environment value to the type of the setting's default."""
+    if isinstance(default, bool):
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in {"1", "true", "yes", "on", "oui"}:
+            return True
+        if text in {"0", "false", "no", "off", "non"}:
+            return False
+        raise ConfigError(f"{name}: valeur booléenne attendue, reçu {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise ConfigError(f"{name}: nombre entier attendu, reçu {raw!r}") from None
+    if raw is None:
+        return ""
+    return str(raw)
+
+
+def _check(settings: Settings) -> None:
+    if not 0 <= settings.ssh.port < 65536:
+        raise ConfigError(
+            f"ssh.port: doit être entre 1 et 65535, ou 0 pour un port libre (reçu {settings.ssh.port})"
+        )
+    if not 4 <= settings.security.bcrypt_cost <= 31:
+        raise ConfigError(
+            f"security.bcrypt_cost: doit être entre 4 et 31 (reçu {settings.security.bcrypt_cost})"
+        )
+    if not settings.ssh.guest_user or "@" in settings.ssh.guest_user:
+        raise ConfigError("ssh.guest_user: un nom sans « @ » est attendu")
+    url = settings.database.url
+    if url and not url.startswith(("mysql+aiomysql://", "sqlite+aiosqlite://")):
+        raise ConfigError(
+            "database.url: seuls mysql+aiomysql://… et sqlite+aiosqlite://… sont pris en charge"
+        )
+    for key in ("pool_size", "pool_timeout", "pool_recycle"):
+        if getattr(settings.database, key) < 1:
+            raise ConfigError(f"database.{key}: doit être positif")
+    if settings.log.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"log.level: niveau inconnu {settings.log.level!r}")
+
+
+def load_settings(
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Build the settings: class defaults, then the YAML file, then the environment, then overrides."""
+    env = os.environ if env is None else env
+    config_file = Path(env.get(f"{ENV_PREFIX}CONFIG", "") or config_file or DEFAULT_CONFIG_FILE)
+    from_file: dict[str, Any] = {}
+    if config_file.exists():
+        try:
+            from_file = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{config_file}: YAML invalide ({exc})") from None
+        if not isinstance(from_file, dict):
+            raise ConfigError(f"{config_file}: un dictionnaire de sections est attendu")
+    unknown = set(from_file) - {f.name for f in dataclasses.fields(Settings)} - {"base_dir"}
+    if unknown:
+        raise ConfigError(f"{config_file}: section(s) inconnue(s) {', '.join(sorted(unknown))}")
+
+    sections: dict[str, Any] = {}
+    for section_field in dataclasses.fields(Settings):
+        if section_field.name == "base_dir":
+            continue
+        cls = type(section_field.default_factory())  # type: ignore[misc]
+        defaults = cls()
+        file_section = from_file.get(section_field.name) or {}
+        if not isinstance(file_section, dict):
+            raise ConfigError(f"{config_file}: la section {section_field.name} doit être un dictionnaire")
+        extra = set(file_section) - {f.name for f in dataclasses.fields(cls)}
+        if extra:
+            raise ConfigError(
+                f"{config_file}: clé(s) inconnue(s) dans {section_field.name}: {', '.join(sorted(extra))}"
+            )
+        section_overrides = (overrides or {}).get(section_field.name, {})
+        values = {}
+        for f in dataclasses.fields(cls):
+            name = f"{section_field.name}.{f.name}"
+            default = getattr(defaults, f.name)
+            value = default
+            if f.name in file_section:
+                value = _coerce(name, file_section[f.name], default)
+            env_name = f"{ENV_PREFIX}{section_field.name}_{f.name}".upper()
+            if env_name in env:
+                value = _coerce(env_name, env[env_name], default)
+            if f.name in section_overrides:
+                value = _coerce(name, section_overrides[f.name], default)
+            values[f.name] = value
+        sections[section_field.name] = cls(**values)
+    settings = Settings(**sections, base_dir=config_file.resolve().parent)
+    _check(settings)
+    return settings

@@ -1,0 +1,237 @@
+"""The database: table definitions, the engine (pool) for MySQL or SQLite, schema, transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from .config import PROJECT_ROOT, Settings
+from .errors import DatabaseUnavailable
+from .models import Role, Status, Urgency
+
+log = logging.getLogger("support.db")
+
+SCHEMA_FILE = PROJECT_ROOT / "schema_support.sql"
+
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "utilisateurs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("nom", sa.String(80), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("mot_de_passe", sa.String(60), nullable=False),
+    sa.Column(
+        "role",
+        sa.Enum(*[r.value for r in Role], name="role", create_constraint=True),
+        nullable=False,
+        server_default=Role.USER.value,
+    ),
+    # Login protection: consecutive failures and when the last one happened.
+    sa.Column("echecs_connexion", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("dernier_echec", sa.DateTime, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("email", name="uq_utilisateurs_email"),
+)
+
+statuses = sa.Table(
+    "statut",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("libelle", sa.String(20), nullable=False),
+    sa.UniqueConstraint("libelle", name="uq_statut_libelle"),
+)
+
+tickets = sa.Table(
+    "tickets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("titre", sa.String(120), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column(
+        "urgence",
+        sa.Enum(*[u.value for u in Urgency], name="urgence", create_constraint=True),
+        nullable=False,
+    ),
+    sa.Column(
+        "auteur_id",
+        sa.Integer,
+        sa.ForeignKey("utilisateurs.id", ondelete="CASCADE", name="fk_tickets_auteur"),
+        nullable=False,
+    ),
+    sa.Column(
+        "statut_id",
+        sa.Integer,
+        sa.ForeignKey("statut.id", ondelete="RESTRICT", name="fk_tickets_statut"),
+        nullable=False,
+    ),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    # A user's tickets, newest first.
+    sa.Index("idx_tickets_auteur_date", "auteur_id", "created_at"),
+    # All tickets filtered by status, then urgency, ordered by date.
+    sa.Index("idx_tickets_statut_urgence_date", "statut_id", "urgence", "created_at"),
+    # All tickets, newest first.
+    sa.Index("idx_tickets_date", "created_at"),
+)
+
+history = sa.Table(
+    "historique",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "ticket_id",
+        sa.Integer,
+        sa.ForeignKey("tickets.id", ondelete="CASCADE", name="fk_historique_ticket"),
+        nullable=False,
+    ),
+    sa.Column(
+        "acteur_id",
+        sa.Integer,
+        sa.ForeignKey("utilisateurs.id", ondelete="SET NULL", name="fk_historique_acteur"),
+        nullable=True,
+    ),
+    # Snapshot of the actor's name: history stays readable after a rename or deletion.
+    sa.Column("acteur_nom", sa.String(80), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column(
+        "ancien_statut_id",
+        sa.Integer,
+        sa.ForeignKey("statut.id", ondelete="RESTRICT", name="fk_historique_ancien_statut"),
+        nullable=True,
+    ),
+    sa.Column(
+        "nouveau_statut_id",
+        sa.Integer,
+        sa.ForeignKey("statut.id", ondelete="RESTRICT", name="fk_historique_nouveau_statut"),
+        nullable=True,
+    ),
+    sa.Column("details", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    # A ticket's history in order.
+    sa.Index("idx_historique_ticket_date", "ticket_id", "created_at"),
+    # Foreign keys need an index on MySQL; naming them keeps both databases alike.
+    sa.Index("idx_historique_acteur", "acteur_id"),
+    sa.Index("idx_historique_ancien_statut", "ancien_statut_id"),
+    sa.Index("idx_historique_nouveau_statut", "nouveau_statut_id"),
+)
+
+
+def utcnow() -> datetime:
+    """Current UTC time as stored in the database (naive, whole seconds)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def is_mysql(url: str) -> bool:
+    return make_url(url).get_backend_name() in {"mysql", "mariadb"}
+
+
+def schema_statements() -> list[str]:
+    """The statements of schema_support.sql that apply to an already-selected database."""
+    text = SCHEMA_FILE.read_text(encoding="utf-8")
+    text = re.sub(r"^\s*--.*$", "", text, flags=re.MULTILINE)
+    statements = [s.strip() for s in text.split(";")]
+    return [
+        s
+        for s in statements
+        if s and not re.match(r"(CREATE\s+DATABASE|USE)\b", s, flags=re.IGNORECASE)
+    ]
+
+
+def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    # Integrity rules are off by default in SQLite; WAL lets readers run beside a writer.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Database:
+    """One engine shared by every session, plus a count of running transactions for shutdown."""
+
+    def __init__(self, settings: Settings, url: str | None = None) -> None:
+        self.url = url or settings.database_url
+        self.mysql = is_mysql(self.url)
+        options: dict = {"pool_pre_ping": True}
+        if self.mysql:
+            u = make_url(self.url)
+            if "charset" not in u.query:
+                u = u.update_query_dict({"charset": "utf8mb4"})
+            self.url = u.render_as_string(hide_password=False)
+            options |= {
+                "pool_size": settings.database.pool_size,
+                "max_overflow": settings.database.max_overflow,
+                "pool_timeout": settings.database.pool_timeout,
+                "pool_recycle": settings.database.pool_recycle,
+            }
+        else:
+            database = make_url(self.url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            options |= {
+                "pool_timeout": settings.database.pool_timeout,
+                "connect_args": {"timeout": 10},
+            }
+        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        if not self.mysql:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction: committed when the block ends, rolled back on error."""
+        self._active += 1
+        self._idle.clear()
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
+            log.warning("database unavailable: %s", type(exc).__name__)
+            raise DatabaseUnavailable() from exc
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until no transaction runs; False if some still run after `timeout` seconds."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    async def has_schema(self) -> bool:
+        async with self.engine.connect() as conn:
+            names = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
+        return set(metadata.tables) <= names
+
+    async def apply_schema(self) -> None:
+        """Create what is missing (idempotent) and seed the statuses."""
+        async with self.transaction() as conn:
+            if self.mysql:
+                for statement in schema_statements():
+                    await conn.exec_driver_sql(statement)
+            else:
+                await conn.run_sync(metadata.create_all)
+                await conn.execute(
+                    statuses.insert().prefix_with("OR IGNORE"),
+                    [{"libelle": s.value} for s in Status],
+                )
+
+    async def close(self) -> None:
+        await self.engine.dispose()

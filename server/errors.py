@@ -1,0 +1,48 @@
+"""Errors a user may meet: each carries the one French sentence shown on screen."""
+
+from __future__ import annotations
+
+from .i18n import _
+
+
+class UserError(Exception):
+    """Refused or failed action; `message` is shown to the user as is."""
+
+    default = _("L'action n'a pas pu aboutir.")
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default)
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class ValidationError(UserError):
+    """Input refused by a rule; nothing was written."""
+
+
+class EmailTaken(ValidationError):
+    default = _("Un compte existe déjà avec cet e-mail.")
+
+
+class NotFound(UserError):
+    """Missing ticket, or one the user may not see: the same answer for both."""
+
+    default = _("Ticket introuvable.")
+
+
+class Forbidden(UserError):
+    default = _("Action réservée aux administrateurs.")
+
+
+class AuthFailed(UserError):
+    """Wrong e-mail or password: one message for both, so accounts can't be guessed."""
+
+    default = _("E-mail ou mot de passe incorrect.")
+
+
+class DatabaseUnavailable(UserError):
+    """The database could not be reached, or no pooled connection was free in time."""
+
+    default = _("La base de données est momentanément indisponible : réessayez dans un instant.")

@@ -1,0 +1,79 @@
+"""Registration and login forms."""
+
+from __future__ import annotations
+
+from .. import validation
+from ..context import SessionContext
+from ..errors import EmailTaken, UserError
+from ..i18n import _
+from ..ui.screens import ask
+from ..ui.terminal import Terminal
+from .common import Notice, ask_valid
+
+
+async def register(term: Terminal, ctx: SessionContext) -> Notice | None:
+    """Ask name, e-mail, password twice; on success the new user is logged in."""
+    title = _("Créer un compte")
+    name = await ask_valid(
+        term, title, _("Nom"), [], validation.name, help_text=_("(80 caractères au plus)")
+    )
+    if name is None:
+        return None
+    email, notice = "", Notice()
+    while True:
+        email = await ask_valid(
+            term, title, _("E-mail"), [(_("Nom"), name)], validation.email,
+            default=email, notice=notice,
+        )
+        if email is None:
+            return None
+        password = await _new_password(term, title, [(_("Nom"), name), (_("E-mail"), email)])
+        if password is None:
+            return None
+        try:
+            user = await ctx.register(name, email, password)
+        except EmailTaken as exc:
+            notice = Notice.fail(exc.message)
+            continue
+        except UserError as exc:
+            return Notice.fail(exc.message)
+        return Notice(_("Compte créé. Bienvenue, {name} !").format(name=user.name))
+
+
+async def login(term: Terminal, ctx: SessionContext) -> Notice | None:
+    """Ask e-mail and password; None if cancelled, an error notice if refused."""
+    title = _("Se connecter")
+    email = await ask(term, title, _("E-mail"))
+    if email is None:
+        return None
+    password = await ask(term, title, _("Mot de passe"), previous=[(_("E-mail"), email)], password=True)
+    if password is None:
+        return None
+    try:
+        user = await ctx.login(email, password)
+    except UserError as exc:
+        return Notice.fail(exc.message)
+    return Notice(_("Bonjour, {name} !").format(name=user.name))
+
+
+async def _new_password(term: Terminal, title: str, done: list[tuple[str, str]]) -> str | None:
+    """The password typed twice, asked again until both entries match."""
+    notice = Notice()
+    while True:
+        password = await ask_valid(
+            term, title, _("Mot de passe"), done, validation.new_password,
+            notice=notice, password=True, help_text=_("(8 caractères au moins)"),
+        )
+        if password is None:
+            return None
+        confirmation = await ask(
+            term, title, _("Confirmation"), previous=[*done, (_("Mot de passe"), "••••••••")],
+            password=True,
+        )
+        if confirmation is None:
+            return None
+        try:
+            validation.password_confirmation(password, confirmation)
+            return password
+        except UserError as exc:
+            notice = Notice.fail(exc.message)

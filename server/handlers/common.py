@@ -1,0 +1,50 @@
+"""What the screens share: the feedback line carried to the next screen, a validated field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import UserError
+from ..ui.screens import ask
+from ..ui.terminal import Terminal
+
+
+@dataclass(frozen=True)
+class Notice:
+    text: str = ""
+    error: bool = False
+
+    @classmethod
+    def fail(cls, text: str) -> Notice:
+        return cls(text, True)
+
+    def kwargs(self) -> dict:
+        return {"notice": self.text, "error": self.error}
+
+
+async def ask_valid(
+    term: Terminal,
+    title: str,
+    label: str,
+    previous: Sequence[tuple[str, str]],
+    rule: Callable[[str], Any],
+    *,
+    notice: Notice = Notice(),
+    **options: Any,
+) -> Any:
+    """Ask one field until `rule` accepts it, showing each refusal above the field.
+
+    Returns what `rule` returns, or None if the user cancels.
+    """
+    while True:
+        value = await ask(term, title, label, previous=previous, **notice.kwargs(), **options)
+        if value is None:
+            return None
+        try:
+            return rule(value)
+        except UserError as exc:
+            notice = Notice.fail(exc.message)
+            if not options.get("password"):
+                options["default"] = value

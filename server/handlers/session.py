@@ -1,0 +1,54 @@
+"""A connection's whole journey: welcome menu, then the main menu until logout or quit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ..context import SessionContext
+from ..i18n import _
+from ..ui.screens import menu
+from ..ui.terminal import Terminal, plain
+from .account import login, register
+from .common import Notice
+from .tickets import main_menu
+
+log = logging.getLogger("support.session")
+
+WELCOME_ITEMS = [("login", _("Se connecter")), ("register", _("Créer un compte")), ("quit", _("Quitter"))]
+
+WELCOME = _(
+    "Bienvenue sur le support technique.\n"
+    "Signalez un problème (matériel, accès à la plateforme…) et suivez sa résolution."
+)
+
+
+async def run_session(term: Terminal, ctx: SessionContext) -> None:
+    """Loop over the screens until the user quits; an unexpected error never ends the session."""
+    notice = Notice()
+    while True:
+        try:
+            if ctx.user is None:
+                term.who = ""
+                choice = await menu(
+                    term,
+                    _("Accueil"),
+                    WELCOME_ITEMS,
+                    body=lambda width: plain(WELCOME, width=width),
+                    back_label=None,
+                    back_hint=_("quitter"),
+                    **notice.kwargs(),
+                )
+                if choice in (None, "quit"):
+                    return
+                notice = await (login(term, ctx) if choice == "login" else register(term, ctx)) or Notice()
+            else:
+                term.who = ctx.user.email
+                notice = await main_menu(term, ctx, notice)
+                if notice is None:
+                    notice = Notice(_("Vous êtes déconnecté."))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("addr=%s unexpected error in a screen", ctx.address)
+            notice = Notice.fail(_("Une erreur inattendue est survenue ; réessayez."))

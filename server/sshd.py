@@ -1,0 +1,160 @@
+"""SSH transport only: host key, algorithms, authentication callbacks, session start."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import asyncssh
+from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
+from prompt_toolkit.data_structures import Size
+
+log = logging.getLogger("support.sshd")
+
+HOST_KEY_NAME = "ssh_host_ed25519_key"
+
+# Modern algorithms only; OpenSSH 7.4+ and PuTTY 0.70+ support all of them.
+KEX_ALGS = [
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "diffie-hellman-group16-sha512",
+    "diffie-hellman-group18-sha512",
+    "diffie-hellman-group14-sha256",
+]
+ENCRYPTION_ALGS = [
+    "chacha20-poly1305@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-gcm@openssh.com",
+    "aes256-ctr",
+    "aes192-ctr",
+    "aes128-ctr",
+]
+MAC_ALGS = [
+    "hmac-sha2-256-etm@openssh.com",
+    "hmac-sha2-512-etm@openssh.com",
+    "umac-128-etm@openssh.com",
+]
+
+# (peer address, authenticated user or None) -> None; runs the application for one channel.
+Interact = Callable[[PromptToolkitSSHSession, str, object | None], Awaitable[None]]
+# (e-mail, password) -> the user, or None
+CheckPassword = Callable[[str, str], Awaitable[object | None]]
+
+
+def load_host_key(folder: Path) -> asyncssh.SSHKey:
+    """The Ed25519 host key, generated on first start with mode 0600 and kept afterwards."""
+    path = folder / HOST_KEY_NAME
+    if not path.exists():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key = asyncssh.generate_private_key("ssh-ed25519")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key.export_private_key())
+        (folder / f"{HOST_KEY_NAME}.pub").write_bytes(key.export_public_key())
+        log.info("host key generated path=%s", path)
+    key = asyncssh.read_private_key(path)
+    log.info("host key fingerprint=%s", key.get_fingerprint("sha256"))
+    return key
+
+
+class AppSession(PromptToolkitSSHSession):
+    """One prompt_toolkit application per channel, with a usable size even without a PTY."""
+
+    def _get_size(self) -> Size:
+        size = super()._get_size()
+        if size.rows <= 0 or size.columns <= 0:
+            return Size(rows=24, columns=80)
+        return size
+
+
+class SupportSSHServer(asyncssh.SSHServer):
+    """Authentication for one connection: the guest name gets in as is, others by password."""
+
+    def __init__(
+        self,
+        guest_user: str,
+        check_password: CheckPassword,
+        interact: Interact,
+        open_connections: set[asyncssh.SSHServerConnection],
+    ) -> None:
+        self.guest_user = guest_user
+        self.open_connections = open_connections
+        self.conn: asyncssh.SSHServerConnection | None = None
+        self.check_password = check_password
+        self.interact = interact
+        self.address = "-"
+        self.username = "-"
+        # Identity is attached only once authentication has completed.
+        self._verified: object | None = None
+        self.user: object | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        peer = conn.get_extra_info("peername") or ("-", 0)
+        self.address = f"{peer[0]}:{peer[1]}"
+        self.conn = conn
+        self.open_connections.add(conn)
+        log.info("addr=%s connection opened", self.address)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.open_connections.discard(self.conn)
+        log.info("addr=%s user=%s connection closed", self.address, self.username)
+
+    def begin_auth(self, username: str) -> bool:
+        self.username = username
+        # The guest name needs no authentication; any other name is an e-mail and must prove it.
+        return username != self.guest_user
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    async def validate_password(self, username: str, password: str) -> bool:
+        user = await self.check_password(username, password)
+        if user is None:
+            log.warning("addr=%s user=%s ssh auth failed", self.address, username[:254])
+            return False
+        self._verified = user
+        return True
+
+    def auth_completed(self) -> None:
+        self.user = self._verified
+        log.info("addr=%s user=%s ssh auth succeeded", self.address, self.username)
+
+    def session_requested(self) -> PromptToolkitSSHSession:
+        async def run(session: PromptToolkitSSHSession) -> None:
+            await self.interact(session, self.address, self.user)
+
+        return AppSession(run, enable_cpr=False)
+
+
+async def start_listener(
+    host: str,
+    port: int,
+    host_key: asyncssh.SSHKey,
+    server_factory: Callable[[], SupportSSHServer],
+    *,
+    login_timeout: int,
+    keepalive_interval: int,
+) -> asyncssh.SSHAcceptor:
+    return await asyncssh.create_server(
+        server_factory,
+        host,
+        port,
+        server_host_keys=[host_key],
+        kex_algs=KEX_ALGS,
+        encryption_algs=ENCRYPTION_ALGS,
+        mac_algs=MAC_ALGS,
+        compression_algs=["none"],
+        # One invalid UTF-8 byte from a client must not drop its connection.
+        encoding="utf-8",
+        errors="replace",
+        login_timeout=login_timeout,
+        keepalive_interval=keepalive_interval,
+        keepalive_count_max=3,
+        # No port forwarding, agent forwarding or X11: this is a console application only.
+        allow_pty=True,
+        agent_forwarding=False,
+        x11_forwarding=False,
+        line_editor=False,
+    )

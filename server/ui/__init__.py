@@ -1,0 +1,1 @@
+"""Shared prompt_toolkit pieces: the per-connection terminal and its screens."""

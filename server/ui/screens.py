@@ -1,0 +1,271 @@
+"""The shared screens: numbered menu, ticket table, one form field, confirmation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from prompt_toolkit.application.current import get_app
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.layout import D, FormattedTextControl, Window
+from prompt_toolkit.utils import get_cwidth
+from prompt_toolkit.widgets import TextArea
+
+from ..i18n import _
+from ..security import safe_text
+from .terminal import Screen, ScrollableText, Terminal, wrap
+
+Lines = Callable[[int], list[StyleAndTextTuples]]
+
+
+def fit(text: str, width: int) -> str:
+    """Sanitised one-line text cut or padded to exactly `width` columns."""
+    text = safe_text(text)
+    out, used = "", 0
+    for ch in text:
+        w = get_cwidth(ch)
+        if used + w > width:
+            # Room for the ellipsis: drop characters until it fits.
+            while out and used + 1 > width:
+                used -= get_cwidth(out[-1])
+                out = out[:-1]
+            return out + "…" + " " * (width - used - 1)
+        out += ch
+        used += w
+    return out + " " * (width - used)
+
+
+def _columns() -> int:
+    return get_app().output.get_size().columns
+
+
+async def menu(
+    term: Terminal,
+    title: str,
+    items: Sequence[tuple[Any, str]],
+    *,
+    body: Lines | None = None,
+    back_label: str | None = _("Retour"),
+    back_hint: str | None = None,
+    notice: str = "",
+    error: bool = False,
+) -> Any:
+    """A numbered menu: a digit picks at once, arrows and Enter too; 0 or Esc returns None."""
+    screen = Screen()
+    kb = screen.key_bindings
+    selected = [0]
+
+    def lines() -> StyleAndTextTuples:
+        out: StyleAndTextTuples = []
+        for i, (_value, label) in enumerate(items):
+            style = "class:selected" if i == selected[0] else ""
+            out += [("", "  "), (style, f" {i + 1}. {safe_text(label)} "), ("", "\n")]
+        if back_label:
+            out += [("", "  "), ("", f" 0. {back_label}")]
+        return out[:-1] if out and out[-1] == ("", "\n") else out
+
+    for i, (value, _label) in enumerate(items[:9]):
+        kb.add(str(i + 1))(lambda e, v=value: screen.finish(v))
+    kb.add("0")(lambda e: screen.finish(None))
+    kb.add("escape", eager=True)(lambda e: screen.finish(None))
+    kb.add("c-c")(lambda e: screen.finish(None))
+    kb.add("enter")(lambda e: screen.finish(items[selected[0]][0] if items else None))
+
+    @kb.add("down")
+    def _down(event) -> None:
+        selected[0] = (selected[0] + 1) % max(1, len(items))
+
+    @kb.add("up")
+    def _up(event) -> None:
+        selected[0] = (selected[0] - 1) % max(1, len(items))
+
+    parts = []
+    back_hint = back_hint or (back_label or _("Retour")).lower()
+    base_hints = _("Chiffre ou ↑↓ Entrée : choisir · 0/Échap : {back}").format(back=back_hint)
+    hints: str | Callable[[], str] = base_hints
+    if body is not None:
+        scroller = ScrollableText(body)
+        scroller.bind(kb)
+        parts += [scroller.window, Window(height=1)]
+
+        def hints() -> str:
+            if scroller.top or scroller.more_below():
+                return base_hints + _(" · PgPréc/PgSuiv : défiler")
+            return base_hints
+
+    parts.append(Window(FormattedTextControl(lines), height=len(items) + (1 if back_label else 0)))
+    parts.append(Window())  # keeps the notice and the hints at the bottom
+    screen.container = term.frame(title, parts, notice, hints, error)
+    return await term.show(screen)
+
+
+async def ticket_table(
+    term: Terminal,
+    title: str,
+    columns: Sequence[tuple[str, int | None]],
+    rows: Sequence[tuple[int, Sequence[str]]],
+    *,
+    empty: str,
+    notice: str = "",
+    error: bool = False,
+) -> int | None:
+    """A list of tickets: type a number and Enter, or pick with the arrows; 0 or Esc returns."""
+    screen = Screen()
+    kb = screen.key_bindings
+    selected = [0]
+    typed = [""]
+    top = [0]
+    table = Window(FormattedTextControl(lambda: table_lines()), wrap_lines=False)
+
+    def widths() -> list[int]:
+        fixed = sum(w for _h, w in columns if w) + len(columns) - 1
+        flexible = max(10, _columns() - 2 - fixed)
+        return [w if w else flexible for _h, w in columns]
+
+    def row_text(cells: Sequence[str]) -> str:
+        return " ".join(fit(c, w) for c, w in zip(cells, widths(), strict=True))
+
+    def table_lines() -> StyleAndTextTuples:
+        out: StyleAndTextTuples = [("class:label", " " + row_text([h for h, _w in columns]) + "\n")]
+        if not rows:
+            return [*out, ("class:dim", " " + safe_text(empty))]
+        info = table.render_info
+        height = (info.window_height if info else 20) - 1
+        if selected[0] < top[0]:
+            top[0] = selected[0]
+        elif selected[0] >= top[0] + height:
+            top[0] = selected[0] - height + 1
+        for i in range(top[0], min(len(rows), top[0] + height)):
+            style = "class:selected" if i == selected[0] else ""
+            out += [("", " "), (style, row_text(rows[i][1])), ("", "\n")]
+        return out[:-1]
+
+    def prompt_line() -> StyleAndTextTuples:
+        count = _("{n} ticket(s)").format(n=len(rows))
+        return [
+            ("class:dim", f" {count} · "),
+            ("class:label", _("Numéro du ticket : ")),
+            ("class:field", typed[0] or " "),
+        ]
+
+    def finish(value: int | None) -> None:
+        screen.finish(value)
+
+    for digit in "0123456789":
+
+        @kb.add(digit)
+        def _digit(event, digit=digit) -> None:
+            if not typed[0] and digit == "0":
+                finish(None)
+            elif len(typed[0]) < 9:
+                typed[0] += digit
+
+    @kb.add("backspace")
+    def _back(event) -> None:
+        typed[0] = typed[0][:-1]
+
+    @kb.add("enter")
+    def _enter(event) -> None:
+        if typed[0]:
+            finish(int(typed[0]))
+        elif rows:
+            finish(rows[selected[0]][0])
+
+    @kb.add("escape", eager=True)
+    @kb.add("c-c")
+    def _esc(event) -> None:
+        finish(None)
+
+    def move(step: int) -> None:
+        if rows:
+            selected[0] = max(0, min(len(rows) - 1, selected[0] + step))
+
+    kb.add("down")(lambda e: move(1))
+    kb.add("up")(lambda e: move(-1))
+    kb.add("pagedown")(lambda e: move(10))
+    kb.add("pageup")(lambda e: move(-10))
+
+    hints = _("Numéro puis Entrée, ou ↑↓ puis Entrée : ouvrir · 0 ou Échap : retour")
+    parts = [table, Window(height=1), Window(FormattedTextControl(prompt_line), height=1)]
+    screen.container = term.frame(title, parts, notice, hints, error)
+    return await term.show(screen)
+
+
+async def ask(
+    term: Terminal,
+    title: str,
+    label: str,
+    *,
+    previous: Sequence[tuple[str, str]] = (),
+    password: bool = False,
+    multiline: bool = False,
+    default: str = "",
+    help_text: str = "",
+    notice: str = "",
+    error: bool = False,
+) -> str | None:
+    """One form field under the ones already filled; None if the user cancels with Esc."""
+    screen = Screen()
+    kb = screen.key_bindings
+    area = TextArea(
+        text=default,
+        multiline=multiline,
+        password=password,
+        wrap_lines=True,
+        focus_on_click=False,
+        height=D(min=3, preferred=8) if multiline else 1,
+        style="class:field",
+    )
+
+    def finish(value: str | None) -> None:
+        screen.finish(value)
+
+    if multiline:
+        # Enter adds a line; Ctrl-D or Esc then Enter ends the field; Esc alone cancels.
+        kb.add("c-d")(lambda e: finish(area.text))
+        kb.add("escape", "enter")(lambda e: finish(area.text))
+        kb.add("escape")(lambda e: finish(None))
+        hints = _("Entrée : nouvelle ligne · Ctrl-D ou Échap puis Entrée : terminer · Échap : annuler")
+    else:
+        kb.add("enter")(lambda e: finish(area.text))
+        kb.add("escape", eager=True)(lambda e: finish(None))
+        hints = _("Entrée : valider · Échap : annuler")
+    kb.add("c-c")(lambda e: finish(None))
+
+    def filled() -> StyleAndTextTuples:
+        out: StyleAndTextTuples = []
+        width = _columns() - 4
+        for name, value in previous:
+            shown = wrap(value, width - len(name) - 3, multiline=False)[0] if value else ""
+            out += [("class:label", f" {name} : "), ("", shown), ("", "\n")]
+        out += [("class:label", f" {label} :")]
+        if help_text:
+            out += [("class:dim", f"  {help_text}")]
+        return out
+
+    parts = [
+        Window(FormattedTextControl(filled), height=len(previous) + 1, wrap_lines=True),
+        area,
+        Window(),
+    ]
+    screen.container = term.frame(title, parts, notice, hints, error)
+    screen.focus = area
+    return await term.show(screen)
+
+
+async def confirm(term: Terminal, title: str, text: str) -> bool:
+    """`Confirmer ? (o/n)`: `o` confirms, any other key cancels."""
+    screen = Screen()
+    kb = screen.key_bindings
+
+    @kb.add("<any>")
+    def _any(event) -> None:
+        screen.finish(event.data.lower() == "o")
+
+    body = ScrollableText(lambda width: [[("", line)] for line in wrap(text, width)])
+    prompt = Window(
+        FormattedTextControl([("class:label", " " + _("Confirmer ? (o/n)") + " ")]), height=1
+    )
+    hints = _("o : confirmer · toute autre touche : annuler")
+    screen.container = term.frame(title, [body.window, Window(height=1), prompt], "", hints, False)
+    return await term.show(screen)

@@ -1,0 +1,228 @@
+"""One prompt_toolkit application per connection; screens are swapped inside it without flicker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from prompt_toolkit.application import Application
+from prompt_toolkit.application.current import get_app
+from prompt_toolkit.data_structures import Point
+from prompt_toolkit.filters import Condition
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.key_binding import DynamicKeyBindings, KeyBindings
+from prompt_toolkit.layout import (
+    ConditionalContainer,
+    D,
+    FormattedTextControl,
+    HSplit,
+    Layout,
+    Window,
+)
+from prompt_toolkit.styles import Style
+from prompt_toolkit.utils import get_cwidth
+
+from ..security import safe_text
+
+APP_NAME = "Support Tickets"
+
+STYLE = Style.from_dict(
+    {
+        "header": "reverse bold",
+        "banner": "bg:ansiyellow fg:ansiblack bold",
+        "label": "bold",
+        "selected": "reverse",
+        "notice": "fg:ansigreen bold",
+        "error": "fg:ansired bold",
+        "hint": "fg:ansibrightblack",
+        "dim": "fg:ansibrightblack",
+        "field": "underline",
+    }
+)
+
+
+class Screen:
+    """What is on screen now: its keys, its layout, and the future its answer goes to."""
+
+    def __init__(self) -> None:
+        self.key_bindings = KeyBindings()
+        self.container: Any = None
+        self.focus: Any = None
+        self.future: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    def finish(self, value: Any) -> None:
+        if not self.future.done():
+            self.future.set_result(value)
+
+
+class Disconnected(Exception):
+    """The client went away while a screen waited for an answer."""
+
+
+class Terminal:
+    """The console of one connection: a header, the current screen, a banner for broadcasts."""
+
+    def __init__(self) -> None:
+        self.screen: Screen | None = None
+        self.who = ""
+        self.banner = ""
+        self.app: Application = Application(
+            layout=Layout(Window()),
+            key_bindings=DynamicKeyBindings(lambda: self.screen.key_bindings if self.screen else None),
+            style=STYLE,
+            full_screen=True,
+            mouse_support=False,
+            erase_when_done=True,
+        )
+        # A lone Esc is told apart from Esc-prefixed keys after this delay (seconds).
+        self.app.ttimeoutlen = 0.05
+        self.app.timeoutlen = 0.5
+
+    # Lifecycle -----------------------------------------------------------------------------
+
+    async def run(self, flow: Callable[[Terminal], Awaitable[None]]) -> None:
+        """Run the application and `flow` together; whichever ends first ends the other."""
+        app_task = asyncio.ensure_future(self.app.run_async())
+        flow_task = asyncio.ensure_future(flow(self))
+        try:
+            await asyncio.wait({app_task, flow_task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not flow_task.done():
+                flow_task.cancel()
+            self.close()
+            await asyncio.gather(app_task, flow_task, return_exceptions=True)
+        if flow_task.done() and not flow_task.cancelled() and flow_task.exception():
+            raise flow_task.exception()  # type: ignore[misc]
+
+    def close(self) -> None:
+        """End the application; `run` then returns and the channel closes."""
+        if self.app.is_running and not self.app.future.done():
+            self.app.exit()
+
+    def announce(self, text: str) -> None:
+        """Show a line above every screen (server shutdown, for instance)."""
+        self.banner = text
+        self.app.invalidate()
+
+    async def show(self, screen: Screen) -> Any:
+        self.screen = screen
+        self.app.layout = Layout(screen.container, focused_element=screen.focus)
+        self.app.invalidate()
+        return await screen.future
+
+    # Frame ---------------------------------------------------------------------------------
+
+    def frame(
+        self, title: str, body: list, notice: str, hints: str | Callable[[], str], error: bool
+    ) -> HSplit:
+        """Header, banner, the screen's own parts, the notice line and the key hints."""
+
+        def header() -> StyleAndTextTuples:
+            width = get_app().output.get_size().columns
+            left = f" {APP_NAME} · {safe_text(title)}"
+            right = f"{safe_text(self.who)} " if self.who else ""
+            space = max(1, width - len(left) - len(right))
+            return [("class:header", (left + " " * space + right)[:width])]
+
+        notice_style = "class:error" if error else "class:notice"
+        return HSplit(
+            [
+                Window(FormattedTextControl(header), height=1),
+                ConditionalContainer(
+                    Window(
+                        FormattedTextControl(lambda: [("class:banner", " " + safe_text(self.banner))]),
+                        height=1,
+                    ),
+                    filter=Condition(lambda: bool(self.banner)),
+                ),
+                Window(height=1),
+                *body,
+                Window(
+                    FormattedTextControl([(notice_style, " " + safe_text(notice))] if notice else []),
+                    height=D(min=1, max=3),
+                    wrap_lines=True,
+                    dont_extend_height=True,
+                ),
+                Window(
+                    FormattedTextControl(
+                        lambda: [("class:hint", " " + (hints() if callable(hints) else hints))]
+                    ),
+                    height=1,
+                ),
+            ]
+        )
+
+
+def wrap(text: str, width: int, *, multiline: bool = True) -> list[str]:
+    """Sanitised text cut into lines of at most `width` terminal columns (accents, wide emoji)."""
+    width = max(10, width)
+    lines: list[str] = []
+    for paragraph in safe_text(text, multiline=multiline).split("\n"):
+        line, used = "", 0
+        for word in paragraph.split(" "):
+            w = get_cwidth(word)
+            while w > width:  # a word longer than the line is cut
+                if used:
+                    lines.append(line)
+                    line, used = "", 0
+                cut, cw = "", 0
+                for ch in word:
+                    if cw + get_cwidth(ch) > width:
+                        break
+                    cut += ch
+                    cw += get_cwidth(ch)
+                lines.append(cut)
+                word = word[len(cut):]
+                w = get_cwidth(word)
+            if used and used + 1 + w > width:
+                lines.append(line)
+                line, used = "", 0
+            line, used = (f"{line} {word}", used + 1 + w) if used else (word, w)
+        lines.append(line)
+    return lines
+
+
+class ScrollableText:
+    """A read-only body, as tall as its text or the room left; PageUp/PageDown scroll it."""
+
+    def __init__(self, build: Callable[[int], list[StyleAndTextTuples]]) -> None:
+        # `build(width)` returns one list of fragments per line, each fitting `width`.
+        self.build = build
+        self.top = 0
+        self._count = 0
+        # The window keeps the "cursor" visible: pointing it at `top` scrolls there.
+        control = FormattedTextControl(
+            self._content, get_cursor_position=lambda: Point(0, self.top), show_cursor=False
+        )
+        self.window = Window(control, wrap_lines=False, dont_extend_height=True)
+
+    def _content(self) -> StyleAndTextTuples:
+        lines = self.build(get_app().output.get_size().columns - 2)
+        self._count = len(lines)
+        self.top = max(0, min(self.top, self._count - self._height()))
+        out: StyleAndTextTuples = []
+        for line in lines:
+            out += [("", " "), *line, ("", "\n")]
+        return out[:-1]
+
+    def _height(self) -> int:
+        info = self.window.render_info
+        return info.window_height if info else 1
+
+    def more_below(self) -> bool:
+        return self.top + self._height() < self._count
+
+    def scroll(self, pages: int) -> None:
+        height = self._height()
+        self.top = max(0, min(self.top + pages * max(1, height - 1), self._count - height))
+        self.window.vertical_scroll = self.top
+
+    def bind(self, kb: KeyBindings) -> None:
+        kb.add("pagedown")(lambda e: self.scroll(1))
+        kb.add("pageup")(lambda e: self.scroll(-1))
+
+
+def plain(text: str, style: str = "", width: int = 78) -> list[StyleAndTextTuples]:
+    """Trusted or untrusted text, sanitised and wrapped: one fragment list per line."""
+    return [[(style, line)] for line in wrap(text, width)]
