@@ -1,0 +1,199 @@
+"""Fixtures: every database test runs on SQLite and on MariaDB; the real server on a free port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pymysql
+import pytest
+from sqlalchemy.engine import make_url
+
+from server.app import Service
+from server.config import Settings, load_settings
+from server.context import Services, SessionContext, create_user
+from server.db import Database
+from server.models import Role, User
+from server.security import PasswordHasher
+
+from .sshclient import Client
+
+REQUIRE_MYSQL = os.environ.get("SUPPORT_TEST_REQUIRE_MYSQL") == "1"
+TEST_BCRYPT_COST = 4
+PASSWORD = "motdepasse-solide"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _find(name: str) -> str | None:
+    return shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None
+    )
+
+
+def _start_private_mariadb(folder: Path) -> tuple[subprocess.Popen, str]:
+    """A throwaway mariadbd of our own: its own data folder, port and socket."""
+    install = _find("mariadb-install-db") or _find("mysql_install_db")
+    mariadbd = _find("mariadbd") or _find("mysqld")
+    assert install and mariadbd
+    as_root = ["--user=root"] if os.geteuid() == 0 else []
+    data = folder / "data"
+    subprocess.run(
+        [install, "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal",
+         "--skip-test-db", *as_root],
+        check=True, capture_output=True, timeout=120,
+    )
+    port = _free_port()
+    proc = subprocess.Popen(
+        [mariadbd, "--no-defaults", f"--datadir={data}", f"--socket={folder}/mysqld.sock",
+         f"--port={port}", "--bind-address=127.0.0.1", f"--pid-file={folder}/mysqld.pid",
+         f"--log-error={folder}/error.log", "--innodb-buffer-pool-size=64M",
+         "--innodb-flush-log-at-trx-commit=2", "--skip-log-bin", "--character-set-server=utf8mb4",
+         "--collation-server=utf8mb4_unicode_ci", *as_root],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            pymysql.connect(host="127.0.0.1", port=port, user="root", password="").close()
+            break
+        except pymysql.err.OperationalError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log = (folder / "error.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"private mariadbd did not start:\n{log}") from None
+            time.sleep(0.2)
+    return proc, f"mysql+aiomysql://root@127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[str | None]:
+    """URL of a MariaDB server (no database part), or None with the reason printed."""
+    url = os.environ.get("SUPPORT_TEST_MYSQL_URL")
+    if url:
+        yield url.rstrip("/")
+        return
+    if not ((_find("mariadb-install-db") or _find("mysql_install_db")) and (_find("mariadbd") or _find("mysqld"))):
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="support-mariadb-"))
+    proc, url = _start_private_mariadb(folder)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _admin_connection(server_url: str) -> pymysql.Connection:
+    u = make_url(server_url)
+    return pymysql.connect(
+        host=u.host or "127.0.0.1", port=u.port or 3306, user=u.username or "root",
+        password=u.password or "", charset="utf8mb4", autocommit=True,
+    )
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def db_url(request, tmp_path: Path, mariadb_server: str | None) -> Iterator[str]:
+    """A fresh, empty database of each kind for each test."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/support.db"
+        return
+    if mariadb_server is None:
+        reason = ("no MariaDB: set SUPPORT_TEST_MYSQL_URL or install mariadb-server "
+                  "(mariadbd and mariadb-install-db) for a private throwaway server")
+        if REQUIRE_MYSQL:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    name = f"support_test_{uuid.uuid4().hex[:12]}"
+    conn = _admin_connection(mariadb_server)
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    try:
+        yield f"{mariadb_server}/{name}"
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.close()
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return load_settings(
+        env={},
+        overrides={
+            "database": {"url": db_url, "pool_timeout": 5},
+            "ssh": {"host": "127.0.0.1", "port": 0, "host_keys_dir": str(tmp_path / "host_keys")},
+            "security": {"bcrypt_cost": TEST_BCRYPT_COST},
+        },
+    )
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    db = Database(settings)
+    await db.apply_schema()
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+def services(database: Database) -> Services:
+    return Services(database, PasswordHasher(TEST_BCRYPT_COST))
+
+
+async def make_user(services: Services, email: str, name: str, role: Role = Role.USER) -> User:
+    hashed = await services.hasher.hash(PASSWORD)
+    return await create_user(services.db, name, email, hashed, role)
+
+
+@pytest.fixture
+async def alice(services: Services) -> User:
+    return await make_user(services, "alice@example.org", "Alice Ndiaye")
+
+
+@pytest.fixture
+async def bob(services: Services) -> User:
+    return await make_user(services, "bob@example.org", "Bob Sarr")
+
+
+@pytest.fixture
+async def admin(services: Services) -> User:
+    return await make_user(services, "admin@example.org", "Awa Admin", Role.ADMIN)
+
+
+def context_for(services: Services, user: User | None) -> SessionContext:
+    return SessionContext(services, "127.0.0.1:test", user)
+
+
+@pytest.fixture
+async def service(settings: Settings, database: Database) -> AsyncIterator[Service]:
+    """The real server, listening on a free port of 127.0.0.1, on the test's database."""
+    svc = Service(settings)
+    await svc.start()
+    try:
+        yield svc
+    finally:
+        await svc.stop(grace=2)
+
+
+@pytest.fixture
+async def clients(service: Service) -> AsyncIterator[list[Client]]:
+    """Clients opened by a test; all closed at its end, before the server stops."""
+    opened: list[Client] = []
+    yield opened
+    for c in opened:
+        await c.close()
