@@ -83,7 +83,8 @@ def mariadb_server() -> Iterator[str | None]:
     if url:
         yield url.rstrip("/")
         return
-    if not ((_find("mariadb-install-db") or _find("mysql_install_db")) and (_find("mariadbd") or _find("mysqld"))):
+    installer = _find("mariadb-install-db") or _find("mysql_install_db")
+    if not (installer and (_find("mariadbd") or _find("mysqld"))):
         yield None
         return
     folder = Path(tempfile.mkdtemp(prefix="support-mariadb-"))

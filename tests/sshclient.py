@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import pty
@@ -53,10 +54,8 @@ class ScreenReader:
             if remaining <= 0 or self.closed:
                 raise AssertionError(f"{texts!r} not on screen after {timeout}s:\n{shown}")
             self.changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), min(remaining, 0.2))
-            except TimeoutError:
-                pass
 
     async def wait_gone(self, text: str, timeout: float = 15.0) -> str:
         loop = asyncio.get_running_loop()
