@@ -57,7 +57,9 @@ class Service:
         if not self.db.mysql or (settings.database.create_schema and not await self.db.has_schema()):
             await self.db.apply_schema()
         log.info("database ready backend=%s", "mysql" if self.db.mysql else "sqlite")
-        self.services = Services(self.db, PasswordHasher(settings.security.bcrypt_cost))
+        hasher = PasswordHasher(settings.security.bcrypt_cost)
+        await hasher.prepare()
+        self.services = Services(self.db, hasher)
         host_key = load_host_key(settings.host_keys_dir)
         self.listener = await start_listener(
             settings.ssh.host,
@@ -69,9 +71,10 @@ class Service:
             login_timeout=settings.ssh.login_timeout,
             keepalive_interval=settings.ssh.keepalive_interval,
         )
+        host = settings.ssh.host if settings.ssh.host not in {"0.0.0.0", "::", ""} else "localhost"
         log.info(
-            "listening on %s port %s; connect with: ssh -p %s %s@HOST",
-            settings.ssh.host, self.port, self.port, settings.ssh.guest_user,
+            "listening on %s port %s; connect with: ssh -p %s %s@%s",
+            settings.ssh.host, self.port, self.port, settings.ssh.guest_user, host,
         )
 
     async def _check_password(self, email: str, password: str) -> User | None:

@@ -329,16 +329,15 @@ async def authenticate(services: Services, email: str, password: str) -> User | 
     async with services.db.transaction() as conn:
         row = (await conn.execute(sa.select(users).where(users.c.email == email))).first()
     ok = await services.hasher.verify(password, row.mot_de_passe if row else None)
-    async with services.db.transaction() as conn:
-        if row is not None and ok:
-            if row.echecs_connexion:
-                await conn.execute(
-                    users.update().where(users.c.id == row.id).values(echecs_connexion=0)
-                )
-        elif row is not None:
-            await conn.execute(
-                users.update()
-                .where(users.c.id == row.id)
-                .values(echecs_connexion=users.c.echecs_connexion + 1, dernier_echec=utcnow())
-            )
-    return _user(row) if row is not None and ok else None
+    if row is None:
+        return None
+    # Count consecutive failures per account; a success clears the count.
+    if not ok or row.echecs_connexion:
+        values = (
+            {"echecs_connexion": 0}
+            if ok
+            else {"echecs_connexion": users.c.echecs_connexion + 1, "dernier_echec": utcnow()}
+        )
+        async with services.db.transaction() as conn:
+            await conn.execute(users.update().where(users.c.id == row.id).values(**values))
+    return _user(row) if ok else None

@@ -26,6 +26,10 @@ class PasswordHasher:
         hashed = await asyncio.to_thread(bcrypt.hashpw, data, bcrypt.gensalt(self.cost))
         return hashed.decode("ascii")
 
+    async def prepare(self) -> None:
+        """Compute the decoy hash now, so the first unknown e-mail costs no more than the rest."""
+        await self._decoy_hash()
+
     async def _decoy_hash(self) -> bytes:
         if self._decoy is None:
             self._decoy = (await self.hash("decoy password never matches")).encode("ascii")

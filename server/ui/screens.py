@@ -7,7 +7,7 @@ from typing import Any
 
 from prompt_toolkit.application.current import get_app
 from prompt_toolkit.formatted_text import StyleAndTextTuples
-from prompt_toolkit.layout import D, FormattedTextControl, Window
+from prompt_toolkit.layout import D, FormattedTextControl, VSplit, Window
 from prompt_toolkit.utils import get_cwidth
 from prompt_toolkit.widgets import TextArea
 
@@ -225,7 +225,7 @@ async def ask(
         kb.add("c-d")(lambda e: finish(area.text))
         kb.add("escape", "enter")(lambda e: finish(area.text))
         kb.add("escape")(lambda e: finish(None))
-        hints = _("Entrée : nouvelle ligne · Ctrl-D ou Échap puis Entrée : terminer · Échap : annuler")
+        hints = _("Entrée : nouvelle ligne · Ctrl-D ou Échap Entrée : terminer · Échap : annuler")
     else:
         kb.add("enter")(lambda e: finish(area.text))
         kb.add("escape", eager=True)(lambda e: finish(None))
@@ -236,7 +236,7 @@ async def ask(
         out: StyleAndTextTuples = []
         width = _columns() - 4
         for name, value in previous:
-            shown = wrap(value, width - len(name) - 3, multiline=False)[0] if value else ""
+            shown = fit(value, width - len(name) - 3).rstrip() if value else ""
             out += [("class:label", f" {name} : "), ("", shown), ("", "\n")]
         out += [("class:label", f" {label} :")]
         if help_text:
@@ -245,7 +245,7 @@ async def ask(
 
     parts = [
         Window(FormattedTextControl(filled), height=len(previous) + 1, wrap_lines=True),
-        area,
+        VSplit([Window(width=1), area]),
         Window(),
     ]
     screen.container = term.frame(title, parts, notice, hints, error)
