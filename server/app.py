@@ -42,7 +42,8 @@ class Service:
         self.db: Database | None = None
         self.services: Services | None = None
         self.listener: asyncssh.SSHAcceptor | None = None
-        self.terminals: set[Terminal] = set()
+        # Open terminals and the task running each, so that stop() can wait for them.
+        self.terminals: dict[Terminal, asyncio.Task] = {}
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self._stopping = False
 
@@ -87,11 +88,11 @@ class Service:
             return
         ctx = SessionContext(self.services, address, user)
         term = Terminal()
-        self.terminals.add(term)
+        self.terminals[term] = asyncio.current_task()  # type: ignore[assignment]
         try:
             await term.run(lambda t: run_session(t, ctx))
         finally:
-            self.terminals.discard(term)
+            self.terminals.pop(term, None)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, tell connected users, let running transactions finish, close."""
@@ -107,6 +108,8 @@ class Service:
             await asyncio.sleep(1.0)
         for term in list(self.terminals):
             term.close()
+        if self.terminals:
+            await asyncio.wait(list(self.terminals.values()), timeout=5)
         for conn in list(self.connections):
             conn.close()
         if self.listener is not None:

@@ -132,7 +132,8 @@ class SessionContext:
         description = validation.description(description)
         urgency = validation.urgency(urgency)
         now = utcnow()
-        async with self.db.transaction() as conn:
+
+        async def insert(conn: AsyncConnection) -> int:
             waiting = await _status_id(conn, Status.WAITING)
             result = await conn.execute(
                 tickets.insert().values(
@@ -146,9 +147,10 @@ class SessionContext:
                 )
             )
             ticket_id = result.inserted_primary_key[0]
-            await self._write_history(
-                conn, ticket_id, Action.CREATED, None, waiting, f"{urgency.value}", now
-            )
+            await self._write_history(conn, ticket_id, Action.CREATED, None, waiting, urgency.value, now)
+            return ticket_id
+
+        ticket_id = await self.db.write(insert)
         self._log("ticket created id=%s urgency=%s", ticket_id, urgency.value)
         return ticket_id
 
@@ -250,7 +252,8 @@ class SessionContext:
         """Set a ticket's status (admins), with its history entry in the same transaction."""
         new_status = validation.status(new_status)
         now = utcnow()
-        async with self.db.transaction() as conn:
+
+        async def update(conn: AsyncConnection) -> tuple[str, Ticket]:
             row = (
                 await conn.execute(
                     sa.select(tickets.c.auteur_id, tickets.c.statut_id, statuses.c.libelle)
@@ -276,9 +279,11 @@ class SessionContext:
             await self._write_history(
                 conn, ticket_id, Action.STATUS_CHANGED, row.statut_id, new_id, "", now
             )
-            ticket = await self._ticket(conn, ticket_id)
+            return row.libelle, await self._ticket(conn, ticket_id)
+
+        old_label, ticket = await self.db.write(update)
         self._log(
-            "status changed id=%s from=%r to=%r", ticket_id, row.libelle, new_status.value
+            "status changed id=%s from=%r to=%r", ticket_id, old_label, new_status.value
         )
         return ticket
 
@@ -310,14 +315,17 @@ class SessionContext:
 async def create_user(db: Database, name: str, email: str, hashed: str, role: Role) -> User:
     """Insert an account; `ValidationError` if the e-mail is taken (checked by the unique index)."""
     now = utcnow()
-    try:
-        async with db.transaction() as conn:
-            result = await conn.execute(
-                users.insert().values(
-                    nom=name, email=email, mot_de_passe=hashed, role=role.value, created_at=now
-                )
+
+    async def insert(conn: AsyncConnection) -> int:
+        result = await conn.execute(
+            users.insert().values(
+                nom=name, email=email, mot_de_passe=hashed, role=role.value, created_at=now
             )
-            user_id = result.inserted_primary_key[0]
+        )
+        return result.inserted_primary_key[0]
+
+    try:
+        user_id = await db.write(insert)
     except sa.exc.IntegrityError:
         raise EmailTaken() from None
     return User(id=user_id, name=name, email=email, role=role, created_at=now)
@@ -338,6 +346,7 @@ async def authenticate(services: Services, email: str, password: str) -> User | 
             if ok
             else {"echecs_connexion": users.c.echecs_connexion + 1, "dernier_echec": utcnow()}
         )
-        async with services.db.transaction() as conn:
-            await conn.execute(users.update().where(users.c.id == row.id).values(**values))
+        await services.db.write(
+            lambda conn: conn.execute(users.update().where(users.c.id == row.id).values(**values))
+        )
     return _user(row) if ok else None

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -20,6 +21,8 @@ from .errors import DatabaseUnavailable
 from .models import Role, Status, Urgency
 
 log = logging.getLogger("support.db")
+
+T = TypeVar("T")
 
 SCHEMA_FILE = PROJECT_ROOT / "schema_support.sql"
 
@@ -206,6 +209,19 @@ class Database:
             self._active -= 1
             if self._active == 0:
                 self._idle.set()
+
+    async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run `work` in one transaction that ends whole even if the caller is cancelled.
+
+        A client that drops mid-write, or a shutdown, cancels the screen awaiting this; the
+        transaction itself still commits or rolls back as a unit, never cut half-way.
+        """
+
+        async def run() -> T:
+            async with self.transaction() as conn:
+                return await work(conn)
+
+        return await asyncio.shield(run())
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait until no transaction runs; False if some still run after `timeout` seconds."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -68,6 +69,12 @@ class AppSession(PromptToolkitSSHSession):
             return Size(rows=24, columns=80)
         return size
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        # The client is gone: end its application (EOF on its input) instead of leaving it
+        # waiting for keys that will never come.
+        if self._input is not None:
+            self._input.close()
+
 
 class SupportSSHServer(asyncssh.SSHServer):
     """Authentication for one connection: the guest name gets in as is, others by password."""
@@ -123,7 +130,13 @@ class SupportSSHServer(asyncssh.SSHServer):
 
     def session_requested(self) -> PromptToolkitSSHSession:
         async def run(session: PromptToolkitSSHSession) -> None:
-            await self.interact(session, self.address, self.user)
+            # The library prints any exception escaping here; log it as one event instead.
+            try:
+                await self.interact(session, self.address, self.user)
+            except asyncio.CancelledError:
+                log.info("addr=%s user=%s session cancelled", self.address, self.username)
+            except Exception:
+                log.exception("addr=%s user=%s session failed", self.address, self.username)
 
         return AppSession(run, enable_cpr=False)
 

@@ -30,7 +30,7 @@ TEST_BCRYPT_COST = 4
 PASSWORD = "motdepasse-solide"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -42,21 +42,32 @@ def _find(name: str) -> str | None:
     )
 
 
-def _start_private_mariadb(folder: Path) -> tuple[subprocess.Popen, str]:
-    """A throwaway mariadbd of our own: its own data folder, port and socket."""
+def mariadb_binaries() -> tuple[str, str] | None:
+    """(installer, server) of a local MariaDB installation, if there is one."""
     install = _find("mariadb-install-db") or _find("mysql_install_db")
     mariadbd = _find("mariadbd") or _find("mysqld")
-    assert install and mariadbd
+    return (install, mariadbd) if install and mariadbd else None
+
+
+def install_mariadb(folder: Path) -> None:
+    """A fresh data folder for a private server, root with an empty password."""
+    binaries = mariadb_binaries()
+    assert binaries
     as_root = ["--user=root"] if os.geteuid() == 0 else []
-    data = folder / "data"
     subprocess.run(
-        [install, "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal",
-         "--skip-test-db", *as_root],
+        [binaries[0], "--no-defaults", f"--datadir={folder}/data",
+         "--auth-root-authentication-method=normal", "--skip-test-db", *as_root],
         check=True, capture_output=True, timeout=120,
     )
-    port = _free_port()
+
+
+def run_mariadbd(folder: Path, port: int) -> subprocess.Popen:
+    """Start the private server on `folder` and wait until it accepts connections."""
+    binaries = mariadb_binaries()
+    assert binaries
+    as_root = ["--user=root"] if os.geteuid() == 0 else []
     proc = subprocess.Popen(
-        [mariadbd, "--no-defaults", f"--datadir={data}", f"--socket={folder}/mysqld.sock",
+        [binaries[1], "--no-defaults", f"--datadir={folder}/data", f"--socket={folder}/mysqld.sock",
          f"--port={port}", "--bind-address=127.0.0.1", f"--pid-file={folder}/mysqld.pid",
          f"--log-error={folder}/error.log", "--innodb-buffer-pool-size=64M",
          "--innodb-flush-log-at-trx-commit=2", "--skip-log-bin", "--character-set-server=utf8mb4",
@@ -67,13 +78,18 @@ def _start_private_mariadb(folder: Path) -> tuple[subprocess.Popen, str]:
     while True:
         try:
             pymysql.connect(host="127.0.0.1", port=port, user="root", password="").close()
-            break
+            return proc
         except pymysql.err.OperationalError:
             if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
                 log = (folder / "error.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"private mariadbd did not start:\n{log}") from None
             time.sleep(0.2)
-    return proc, f"mysql+aiomysql://root@127.0.0.1:{port}"
+
+
+def stop_mariadbd(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(30)
 
 
 @pytest.fixture(scope="session")
@@ -83,26 +99,35 @@ def mariadb_server() -> Iterator[str | None]:
     if url:
         yield url.rstrip("/")
         return
-    installer = _find("mariadb-install-db") or _find("mysql_install_db")
-    if not (installer and (_find("mariadbd") or _find("mysqld"))):
+    if mariadb_binaries() is None:
         yield None
         return
     folder = Path(tempfile.mkdtemp(prefix="support-mariadb-"))
-    proc, url = _start_private_mariadb(folder)
+    install_mariadb(folder)
+    port = free_port()
+    proc = run_mariadbd(folder, port)
     try:
-        yield url
+        yield f"mysql+aiomysql://root@127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop_mariadbd(proc)
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _admin_connection(server_url: str) -> pymysql.Connection:
+def admin_connection(server_url: str) -> pymysql.Connection:
     u = make_url(server_url)
     return pymysql.connect(
         host=u.host or "127.0.0.1", port=u.port or 3306, user=u.username or "root",
         password=u.password or "", charset="utf8mb4", autocommit=True,
     )
+
+
+def skip_without_mariadb() -> None:
+    """Skip, with the reason, a test that needs MariaDB when none is here; fail under CI."""
+    reason = ("no MariaDB: set SUPPORT_TEST_MYSQL_URL or install mariadb-server "
+              "(mariadbd and mariadb-install-db) for a private throwaway server")
+    if REQUIRE_MYSQL:
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 @pytest.fixture(params=["sqlite", "mariadb"])
@@ -112,13 +137,9 @@ def db_url(request, tmp_path: Path, mariadb_server: str | None) -> Iterator[str]
         yield f"sqlite+aiosqlite:///{tmp_path}/support.db"
         return
     if mariadb_server is None:
-        reason = ("no MariaDB: set SUPPORT_TEST_MYSQL_URL or install mariadb-server "
-                  "(mariadbd and mariadb-install-db) for a private throwaway server")
-        if REQUIRE_MYSQL:
-            pytest.fail(reason)
-        pytest.skip(reason)
+        skip_without_mariadb()
     name = f"support_test_{uuid.uuid4().hex[:12]}"
-    conn = _admin_connection(mariadb_server)
+    conn = admin_connection(mariadb_server)
     with conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     try:

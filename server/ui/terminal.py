@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from prompt_toolkit import print_formatted_text
 from prompt_toolkit.application import Application
 from prompt_toolkit.application.current import get_app
 from prompt_toolkit.data_structures import Point
@@ -92,6 +93,9 @@ class Terminal:
                 flow_task.cancel()
             self.close()
             await asyncio.gather(app_task, flow_task, return_exceptions=True)
+            if self.banner:
+                # The full-screen view is gone: leave the announcement in the terminal's scrollback.
+                print_formatted_text(safe_text(self.banner))
         if flow_task.done() and not flow_task.cancelled() and flow_task.exception():
             raise flow_task.exception()  # type: ignore[misc]
 
@@ -131,8 +135,12 @@ class Terminal:
                 Window(FormattedTextControl(header), height=1),
                 ConditionalContainer(
                     Window(
-                        FormattedTextControl(lambda: [("class:banner", " " + safe_text(self.banner))]),
-                        height=1,
+                        FormattedTextControl(
+                            lambda: [("class:banner", "\n".join(" " + line for line in wrap(
+                                self.banner, get_app().output.get_size().columns - 2)))]
+                        ),
+                        height=D(min=1, max=2),
+                        dont_extend_height=True,
                     ),
                     filter=Condition(lambda: bool(self.banner)),
                 ),

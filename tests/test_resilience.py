@@ -1,0 +1,100 @@
+"""What survives trouble: a database that restarts, a client that drops in the middle of a write."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from server.app import Service
+from server.config import load_settings
+from server.db import Database, history, tickets
+
+from .conftest import (
+    PASSWORD,
+    TEST_BCRYPT_COST,
+    admin_connection,
+    context_for,
+    free_port,
+    install_mariadb,
+    make_user,
+    mariadb_binaries,
+    run_mariadbd,
+    skip_without_mariadb,
+    stop_mariadbd,
+)
+from .sshclient import CTRL_D, ENTER, Client
+
+
+async def create_ticket_in_ui(c: Client, title: str) -> None:
+    c.send("1")
+    await c.wait_for("Titre :")
+    c.send(title + ENTER)
+    await c.wait_for("Description :")
+    c.send("Rien ne s'affiche." + CTRL_D)
+    await c.wait_for("1. Faible")
+    c.send("2")
+
+
+async def count(db: Database, table: sa.Table) -> int:
+    async with db.transaction() as conn:
+        return (await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one()
+
+
+async def test_database_restart_during_a_session(tmp_path: Path):
+    """The server goes down under a logged-in user: one clear message, then work resumes."""
+    if mariadb_binaries() is None:
+        skip_without_mariadb()
+    folder = tmp_path / "mariadb"
+    install_mariadb(folder)
+    port = free_port()
+    proc = run_mariadbd(folder, port)
+    server_url = f"mysql+aiomysql://root@127.0.0.1:{port}"
+    admin_connection(server_url).cursor().execute("CREATE DATABASE suivi_incident")
+    settings = load_settings(
+        env={},
+        overrides={
+            "database": {"url": f"{server_url}/suivi_incident", "pool_timeout": 5},
+            "ssh": {"host": "127.0.0.1", "port": 0, "host_keys_dir": str(tmp_path / "keys")},
+            "security": {"bcrypt_cost": TEST_BCRYPT_COST},
+        },
+    )
+    service = Service(settings)
+    await service.start()
+    client = None
+    try:
+        assert service.services is not None
+        await make_user(service.services, "alice@example.org", "Alice Ndiaye")
+        client = await Client.connect(service.port, "alice@example.org", PASSWORD)
+        await client.wait_for("1. Nouveau ticket")
+
+        stop_mariadbd(proc)
+        await create_ticket_in_ui(client, "Écran noir")
+        await client.wait_for("La base de données est momentanément indisponible", "1. Nouveau ticket")
+
+        proc = run_mariadbd(folder, port)
+        await create_ticket_in_ui(client, "Écran noir")
+        await client.wait_for("Ticket #1 créé.", "Écran noir")
+        assert await count(service.db, tickets) == 1
+        assert await count(service.db, history) == 1
+    finally:
+        if client is not None:
+            await client.close()
+        await service.stop(grace=2)
+        stop_mariadbd(proc)
+
+
+async def test_a_write_cancelled_midway_still_ends_whole(services, alice):
+    """A client that drops while its ticket is being written: ticket and history land together."""
+    ctx = context_for(services, alice)
+    task = asyncio.create_task(ctx.create_ticket("Clavier", "Touches mortes.", "Faible"))
+    # Let the write start, then cancel the screen that awaits it, as a lost connection does.
+    while services.db._active == 0:
+        await asyncio.sleep(0)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()
+    assert await services.db.wait_idle(10)
+    assert await count(services.db, tickets) == 1
+    assert await count(services.db, history) == 1
