@@ -3,6 +3,9 @@
 -- It can be run again without harm: everything is created only if missing.
 -- `python -m server init-db` applies the same statements to the configured database.
 
+-- This file is UTF-8: say so, or a client in a latin1 locale stores 'Résolu' as 'RÃ©solu'.
+SET NAMES utf8mb4;
+
 CREATE DATABASE IF NOT EXISTS suivi_incident
   CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 USE suivi_incident;
