@@ -174,6 +174,11 @@ class Database:
                 u = u.update_query_dict({"charset": "utf8mb4"})
             self.url = u.render_as_string(hide_password=False)
             options |= {
+                # Strict mode whatever the server's default: a bad ENUM value is an error, not ''.
+                "connect_args": {
+                    "init_command": "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"
+                    "NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
+                },
                 "pool_size": settings.database.pool_size,
                 "max_overflow": settings.database.max_overflow,
                 "pool_timeout": settings.database.pool_timeout,

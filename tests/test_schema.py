@@ -17,7 +17,7 @@ from server.config import load_settings
 from server.db import SCHEMA_FILE, Database, history, statuses, tickets, users, utcnow
 from server.models import Status
 
-from .conftest import _find, admin_connection, context_for
+from .conftest import _find, admin_connection, context_for, skip_without_mariadb
 
 STATUSES = {1: "En attente", 2: "En cours", 3: "Résolu"}
 TABLES = {"utilisateurs", "statut", "tickets", "historique"}
@@ -445,3 +445,40 @@ async def test_indexes_serve_every_list(database):
     assert served("tickets", ("statut_id", "urgence", "created_at")), "all tickets by status, urgency, date"
     assert served("tickets", ("created_at",)), "all tickets by date"
     assert served("historique", ("ticket_id", "created_at")), "a ticket's history by date"
+
+
+async def test_unknown_urgency_refused_even_when_the_server_is_lax(mariadb_server, tmp_path):
+    """The application's connections are strict whatever the server's default sql_mode."""
+    if mariadb_server is None:
+        skip_without_mariadb()
+    name = f"support_test_{uuid.uuid4().hex[:12]}"
+    admin = admin_connection(mariadb_server)
+    with admin.cursor() as cur:
+        cur.execute("SELECT @@GLOBAL.sql_mode")
+        (saved,) = cur.fetchone()
+        cur.execute("SET GLOBAL sql_mode = ''")
+        cur.execute(f"CREATE DATABASE {name}")
+    db = Database(load_settings(env={}, overrides={"database": {"url": f"{mariadb_server}/{name}"}}))
+    try:
+        await db.apply_schema()
+        async with db.transaction() as conn:
+            author = (await conn.execute(
+                users.insert().values(nom="A", email="a@example.org", mot_de_passe="x" * 60,
+                                      role="utilisateur", created_at=utcnow())
+            )).inserted_primary_key[0]
+        with pytest.raises((sa.exc.IntegrityError, sa.exc.DataError)):
+            async with db.transaction() as conn:
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO tickets (titre, description, urgence, auteur_id, statut_id, "
+                        "created_at, updated_at) VALUES ('T', 'D', 'Critique', :a, 1, :now, :now)"
+                    ),
+                    {"a": author, "now": utcnow()},
+                )
+        assert await count(db, tickets) == 0
+    finally:
+        with admin.cursor() as cur:
+            cur.execute("SET GLOBAL sql_mode = %s", (saved,))
+            cur.execute(f"DROP DATABASE {name}")
+        admin.close()
+        await db.close()
