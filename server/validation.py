@@ -22,21 +22,25 @@ _EMAIL = re.compile(
 )
 
 
-def _one_line(value: str, what: str) -> None:
-    if any(ch in value for ch in "\r\n\u2028\u2029"):
-        raise ValidationError(_("{what} doit tenir sur une seule ligne.").format(what=what))
+def _bounded(value: str, limit: int, missing: str, too_long: str, multiline_refused: str = "") -> str:
+    """`value` if present, at most `limit` characters and, unless allowed, on one line."""
+    if not value:
+        raise ValidationError(missing)
+    if len(value) > limit:
+        raise ValidationError(too_long.format(n=len(value), max=limit))
+    if multiline_refused and any(ch in value for ch in "\r\n\u2028\u2029"):
+        raise ValidationError(multiline_refused)
+    return value
 
 
 def name(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValidationError(_("Le nom est obligatoire."))
-    if len(value) > NAME_MAX:
-        raise ValidationError(
-            _("Le nom est trop long ({n} caractères, {max} au plus).").format(n=len(value), max=NAME_MAX)
-        )
-    _one_line(value, _("Le nom"))
-    return value
+    return _bounded(
+        value.strip(),
+        NAME_MAX,
+        _("Le nom est obligatoire."),
+        _("Le nom est trop long ({n} caractères, {max} au plus)."),
+        _("Le nom doit tenir sur une seule ligne."),
+    )
 
 
 def email(value: str) -> str:
@@ -69,28 +73,22 @@ def password_confirmation(password: str, confirmation: str) -> None:
 
 
 def title(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValidationError(_("Le titre est obligatoire."))
-    if len(value) > TITLE_MAX:
-        raise ValidationError(
-            _("Le titre est trop long ({n} caractères, {max} au plus).").format(n=len(value), max=TITLE_MAX)
-        )
-    _one_line(value, _("Le titre"))
-    return value
+    return _bounded(
+        value.strip(),
+        TITLE_MAX,
+        _("Le titre est obligatoire."),
+        _("Le titre est trop long ({n} caractères, {max} au plus)."),
+        _("Le titre doit tenir sur une seule ligne."),
+    )
 
 
 def description(value: str) -> str:
-    value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if not value:
-        raise ValidationError(_("La description est obligatoire."))
-    if len(value) > DESCRIPTION_MAX:
-        raise ValidationError(
-            _("La description est trop longue ({n} caractères, {max} au plus).").format(
-                n=len(value), max=DESCRIPTION_MAX
-            )
-        )
-    return value
+    return _bounded(
+        value.replace("\r\n", "\n").replace("\r", "\n").strip(),
+        DESCRIPTION_MAX,
+        _("La description est obligatoire."),
+        _("La description est trop longue ({n} caractères, {max} au plus)."),
+    )
 
 
 def urgency(value: str) -> Urgency:
