@@ -136,6 +136,12 @@ class Client(ScreenReader):
             await self.conn.wait_closed()
 
 
+def _take_controlling_terminal() -> None:
+    # In the child, after setsid: ssh reads passwords from /dev/tty, which needs the pty to be
+    # the controlling terminal of its session (inheriting it as stdin is not enough).
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class OpenSSHClient(ScreenReader):
     """The real OpenSSH `ssh` binary in a pseudo-terminal of its own."""
 
@@ -159,6 +165,7 @@ class OpenSSHClient(ScreenReader):
                 "-l", username, "127.0.0.1",
             ],
             stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+            preexec_fn=_take_controlling_terminal,
             env={**os.environ, "TERM": "xterm-256color"},
         )
         os.close(slave)

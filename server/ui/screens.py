@@ -216,6 +216,8 @@ async def ask(
         height=D(min=3, preferred=8) if multiline else 1,
         style="class:field",
     )
+    # A value given back for correction is continued where it ends, as in any text field.
+    area.buffer.cursor_position = len(default)
 
     def finish(value: str | None) -> None:
         screen.finish(value)
@@ -231,6 +233,8 @@ async def ask(
         kb.add("escape", eager=True)(lambda e: finish(None))
         hints = _("Entrée : valider · Échap : annuler")
     kb.add("c-c")(lambda e: finish(None))
+    # Ctrl-Space (a NUL byte) would start an Emacs selection, in which typing is silently dropped.
+    kb.add("c-@")(lambda e: None)
 
     def filled() -> StyleAndTextTuples:
         out: StyleAndTextTuples = []

@@ -147,9 +147,13 @@ class Terminal:
                 Window(height=1),
                 *body,
                 Window(
-                    FormattedTextControl([(notice_style, " " + safe_text(notice))] if notice else []),
+                    # Cut between words, like the banner: the sentence must read whole.
+                    FormattedTextControl(
+                        lambda: [(notice_style, "\n".join(" " + line for line in wrap(
+                            notice, get_app().output.get_size().columns - 2, multiline=False)))]
+                        if notice else []
+                    ),
                     height=D(min=1, max=3),
-                    wrap_lines=True,
                     dont_extend_height=True,
                 ),
                 Window(

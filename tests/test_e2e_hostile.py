@@ -1,0 +1,220 @@
+"""Hostile input over real SSH: terminal escapes, SQL metacharacters, broken bytes, vanishing clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncssh
+import pytest
+import sqlalchemy as sa
+
+from server.db import history, tickets, users
+
+from .conftest import PASSWORD
+from .sshclient import CTRL_D, ENTER, ESC, Client, ScreenReader
+
+WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
+
+# A window-title change (OSC … BEL), a colour (CSI), and the same colour through the one-byte C1 CSI.
+TITLE = "Panne \x1b]2;HACKED\x07 \x1b[31mrouge \x9b31m fin"
+DESCRIPTION = "Première ligne \x1b]2;HACKED\x07\nDeuxième \x1b[31mrouge \x9b31m fin"
+NAME = "N'Diaye \x1b]2;PWNED\x07Awa\x9b"
+# What a terminal must never receive from another person's text.
+FORBIDDEN = [b"\x1b]2;HACKED", b"\x1b]2;PWNED", b"\x07", "\x9b".encode(), b"\x1b[31mrouge"]
+
+
+@pytest.fixture
+async def clients(service):
+    """Clients closed at the end; then wait until the server has seen them go, so that its stop
+    has no one left to show the shutdown notice to (and does not pause for it)."""
+    opened: list[ScreenReader] = []
+    yield opened
+    for c in opened:
+        await c.close()
+    await until(lambda: not service.terminals, fail=False)
+
+
+async def until(condition, timeout: float = 10.0, *, fail: bool = True) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            assert not fail, "condition not met in time"
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+def assert_clean(c: Client) -> None:
+    received = bytes(c.raw)
+    for sequence in FORBIDDEN:
+        assert sequence not in received, f"{sequence!r} reached the terminal"
+
+
+async def connect(service, clients, email: str | None = None) -> Client:
+    c = await Client.connect(service.port, email or "support", PASSWORD if email else None)
+    clients.append(c)
+    await c.wait_for("1. Nouveau ticket" if email else "1. Se connecter")
+    return c
+
+
+async def new_ticket(c: Client, title: str, description: str, *, paste: bool = True) -> None:
+    c.send("1")
+    await c.wait_for("Titre :")
+    c.paste(title) if paste else c.send(title)
+    c.send(ENTER)
+    await c.wait_for("Description :")
+    c.paste(description) if paste else c.send(description)
+    c.send(CTRL_D)
+    await c.wait_for("1. Faible", "3. Haute")
+    c.send("3")
+    await c.wait_for("Ticket #1 créé.")
+
+
+async def test_escape_sequences_in_a_ticket_reach_nobody(service, clients, alice, admin, database):
+    learner = await connect(service, clients, "alice@example.org")
+    staff = await connect(service, clients, "admin@example.org")
+
+    await new_ticket(learner, TITLE, DESCRIPTION)
+    async with database.transaction() as conn:
+        stored = (await conn.execute(sa.select(tickets.c.titre, tickets.c.description))).one()
+    # Stored exactly as typed: text is made safe where it meets a terminal, not before.
+    assert tuple(stored) == (TITLE, DESCRIPTION)
+
+    # The admin, connected all along, lists every ticket, then opens this one.
+    staff.send("3")
+    await staff.wait_for("Tous les tickets", "Panne ␛]2;HACKED␇", "Alice Ndiaye")
+    assert_clean(staff)
+    staff.send("1" + ENTER)
+    screen = await staff.wait_for("Ticket #1 — Panne", "Historique")
+    assert "Ticket #1 — Panne ␛]2;HACKED␇ ␛[31mrouge �31m fin" in screen
+    assert "Première ligne ␛]2;HACKED␇" in screen
+    assert "Deuxième ␛[31mrouge �31m fin" in screen
+    assert_clean(staff)
+
+    # The author's own terminal, form included, got none of it either.
+    screen = await learner.wait_for("Ticket #1 — Panne ␛]2;HACKED␇")
+    assert "Deuxième ␛[31mrouge �31m fin" in screen
+    assert_clean(learner)
+
+
+async def test_control_characters_in_a_name_reach_nobody(service, clients, admin, database):
+    staff = await connect(service, clients, "admin@example.org")
+    guest = await connect(service, clients)
+    guest.send("2")
+    await guest.wait_for("Nom :")
+    guest.paste(NAME)
+    guest.send(ENTER)
+    for label, value in [("E-mail :", "awa.ndiaye@example.org"), ("Mot de passe :", PASSWORD),
+                         ("Confirmation :", PASSWORD)]:
+        await guest.wait_for(label)
+        guest.send(value + ENTER)
+    await guest.wait_for("Compte créé. Bienvenue, N'Diaye ␛]2;PWNED␇Awa� !")
+    async with database.transaction() as conn:
+        query = sa.select(users.c.nom).where(users.c.email == "awa.ndiaye@example.org")
+        assert (await conn.execute(query)).scalar_one() == NAME
+    await new_ticket(guest, "Souris", "Elle ne clique plus.", paste=False)
+
+    staff.send("3")
+    screen = await staff.wait_for("Tous les tickets", "Souris")
+    # The author column is 16 columns wide: the name is cut, its stand-ins shown.
+    assert "N'Diaye ␛]2;PWN…" in screen
+    assert_clean(staff)
+    staff.send("1" + ENTER)
+    screen = await staff.wait_for("Ticket #1 — Souris")
+    assert "Auteur : N'Diaye ␛]2;PWNED␇Awa�" in screen
+    assert "N'Diaye ␛]2;PWNED␇Awa� — ticket créé" in screen
+    assert_clean(staff)
+    assert_clean(guest)
+
+
+async def test_sql_metacharacters_are_stored_and_shown_literally(service, clients, alice, admin, database):
+    title = "'; DROP TABLE tickets; --"
+    description = "100% _sûr_ \\ %_\\ \"guillemets\" ' OR '1'='1"
+    learner = await connect(service, clients, "alice@example.org")
+    await new_ticket(learner, title, description)
+    screen = await learner.wait_for(f"Ticket #1 — {title}")
+    assert description in screen
+
+    async with database.transaction() as conn:
+        stored = (await conn.execute(sa.select(tickets.c.titre, tickets.c.description))).one()
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(history))).scalar_one() == 1
+    assert tuple(stored) == (title, description)
+
+    staff = await connect(service, clients, "admin@example.org")
+    staff.send("3")
+    await staff.wait_for("Tous les tickets", "'; DROP TABLE tickets; --", "Alice Ndiaye")
+
+    # An "e-mail" made of SQL gets the ordinary refusal, in the app and at the SSH door.
+    guest = await connect(service, clients)
+    guest.send("1")
+    await guest.wait_for("E-mail :")
+    guest.send("' OR '1'='1' -- " + ENTER)
+    await guest.wait_for("Mot de passe :")
+    guest.send("' OR '1'='1" + ENTER)
+    await guest.wait_for("E-mail ou mot de passe incorrect.", *WELCOME)
+    with pytest.raises(asyncssh.PermissionDenied):
+        await Client.connect(service.port, "admin@example.org' --", "' OR 1=1 --")
+    async with database.transaction() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(tickets))).scalar_one() == 1
+
+
+async def test_invalid_utf8_and_nul_bytes_break_nothing(service, clients, alice, database):
+    junk = b"\xff\xfe\x00\xc3"
+    guest = await connect(service, clients)
+    guest.send(junk)
+    guest.send("1")
+    await guest.wait_for("Se connecter", "E-mail :")
+    guest.send(junk + b"\x00")
+    guest.send(ESC)
+    await guest.wait_for(*WELCOME)
+
+    # A logged-in session takes the same bytes in a menu and in a form, and goes on.
+    learner = await connect(service, clients, "alice@example.org")
+    learner.send(junk)
+    learner.send("1")
+    await learner.wait_for("Titre :")
+    learner.send(b"Clavier " + junk + b" HS" + ENTER.encode())
+    await learner.wait_for("Description :")
+    learner.send(b"Touches \xff mortes" + CTRL_D.encode())
+    await learner.wait_for("1. Faible")
+    learner.send("1")
+    screen = await learner.wait_for("Ticket #1 créé.", "Ticket #1 — Clavier")
+    async with database.transaction() as conn:
+        title, description = (await conn.execute(sa.select(tickets.c.titre, tickets.c.description))).one()
+    # Undecodable bytes arrive as U+FFFD; NUL is Ctrl-Space, a key that does nothing here, and
+    # what is typed after it is kept.
+    assert title == "Clavier \ufffd\ufffd\ufffd HS"
+    assert description == "Touches \ufffd mortes"
+    assert "Touches � mortes" in screen
+
+    # Both sessions still answer, and a newcomer still gets in.
+    guest.send("2")
+    await guest.wait_for("Créer un compte", "Nom :")
+    newcomer = await connect(service, clients)
+    assert "Bienvenue sur le support technique." in newcomer.text()
+
+
+async def test_a_client_that_vanishes_mid_form_leaves_nothing_behind(service, clients, alice, database):
+    c = await Client.connect(service.port, "alice@example.org", PASSWORD)
+    await c.wait_for("1. Nouveau ticket")
+    c.send("1")
+    await c.wait_for("Titre :")
+    c.send("À moitié tapé")
+    await c.wait_for("À moitié tapé")
+    assert len(service.terminals) == 1
+    # Gone without a word: the TCP connection drops.
+    assert c.conn is not None
+    c.conn.abort()
+    with contextlib.suppress(Exception):
+        await c.conn.wait_closed()
+
+    # The server ends that session instead of keeping it waiting for keys forever…
+    await until(lambda: not service.terminals)
+    async with database.transaction() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(tickets))).scalar_one() == 0
+    # …and serves the next person as usual.
+    other = await Client.connect(service.port, "alice@example.org", PASSWORD)
+    clients.append(other)
+    await other.wait_for("1. Nouveau ticket")
