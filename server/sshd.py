@@ -61,7 +61,18 @@ def load_host_key(folder: Path) -> asyncssh.SSHKey:
 
 
 class AppSession(PromptToolkitSSHSession):
-    """One prompt_toolkit application per channel, with a usable size even without a PTY."""
+    """One prompt_toolkit application per channel, fed without ever blocking the event loop.
+
+    The library writes what the client sends into a pipe that the same event loop reads: a
+    paste larger than the pipe's buffer would block that write, and with it every session.
+    Here the pipe is written without blocking; what does not fit waits in a backlog while the
+    channel stops reading, so SSH flow control slows the client instead of the server.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._backlog = bytearray()
+        self._pipe_fd: int | None = None
 
     def _get_size(self) -> Size:
         size = super()._get_size()
@@ -69,9 +80,40 @@ class AppSession(PromptToolkitSSHSession):
             return Size(rows=24, columns=80)
         return size
 
+    def data_received(self, data: str, datatype: object) -> None:
+        if self._input is None:
+            return
+        if self._pipe_fd is None:
+            self._pipe_fd = self._input.pipe.write_fd  # type: ignore[attr-defined]
+            os.set_blocking(self._pipe_fd, False)
+        was_waiting = bool(self._backlog)
+        self._backlog += data.encode("utf-8", "replace")
+        if not was_waiting:
+            self._drain()
+
+    def _drain(self) -> None:
+        assert self._pipe_fd is not None and self._chan is not None
+        try:
+            while self._backlog:
+                del self._backlog[: os.write(self._pipe_fd, self._backlog)]
+        except BlockingIOError:
+            pass
+        except OSError:  # the application has ended and closed its input
+            self._backlog.clear()
+        loop = asyncio.get_running_loop()
+        if self._backlog:
+            loop.add_writer(self._pipe_fd, self._drain)
+            self._chan.pause_reading()
+        else:
+            loop.remove_writer(self._pipe_fd)
+            self._chan.resume_reading()
+
     def connection_lost(self, exc: Exception | None) -> None:
         # The client is gone: end its application (EOF on its input) instead of leaving it
         # waiting for keys that will never come.
+        if self._pipe_fd is not None:
+            asyncio.get_running_loop().remove_writer(self._pipe_fd)
+            self._backlog.clear()
         if self._input is not None:
             self._input.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -9,11 +10,12 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pymysql
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from server.app import Service
@@ -23,7 +25,7 @@ from server.db import Database
 from server.models import Role, User
 from server.security import PasswordHasher
 
-from .sshclient import Client
+from .sshclient import ScreenReader
 
 REQUIRE_MYSQL = os.environ.get("SUPPORT_TEST_REQUIRE_MYSQL") == "1"
 TEST_BCRYPT_COST = 4
@@ -212,10 +214,33 @@ async def service(settings: Settings, database: Database) -> AsyncIterator[Servi
         await svc.stop(grace=2)
 
 
+async def until(condition: Callable[[], bool], timeout: float = 10.0, *, fail: bool = True) -> bool:
+    """Wait until `condition()` holds; an assertion error after `timeout` unless `fail` is False."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            assert not fail, "condition not met in time"
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def count(database: Database, table: sa.Table, *where) -> int:
+    """Rows of `table` (matching every `where`), as the database holds them."""
+    query = sa.select(sa.func.count()).select_from(table)
+    for w in where:
+        query = query.where(w)
+    async with database.transaction() as conn:
+        return (await conn.execute(query)).scalar_one()
+
+
 @pytest.fixture
-async def clients(service: Service) -> AsyncIterator[list[Client]]:
-    """Clients opened by a test; all closed at its end, before the server stops."""
-    opened: list[Client] = []
+async def clients(service: Service) -> AsyncIterator[list[ScreenReader]]:
+    """Clients opened by a test; all closed at its end, then the server is left to see them go,
+    so that its stop has no one to show the shutdown notice to (and does not pause for it)."""
+    opened: list[ScreenReader] = []
     yield opened
     for c in opened:
         await c.close()
+    await until(lambda: not service.terminals, 5, fail=False)

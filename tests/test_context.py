@@ -13,19 +13,11 @@ from server.db import history, statuses, tickets, users
 from server.errors import AuthFailed, EmailTaken, Forbidden, NotFound, ValidationError
 from server.models import Action, Role, Status, Urgency, User
 
-from .conftest import PASSWORD, context_for
+from .conftest import PASSWORD, context_for, count
 
 NOT_FOUND = "Ticket introuvable."
 FORBIDDEN = "Action réservée aux administrateurs."
 AUTH_FAILED = "E-mail ou mot de passe incorrect."
-
-
-async def count(database, table, *where) -> int:
-    async with database.transaction() as conn:
-        query = sa.select(sa.func.count()).select_from(table)
-        for w in where:
-            query = query.where(w)
-        return (await conn.execute(query)).scalar_one()
 
 
 async def status_ids(database) -> dict[str, int]:

@@ -17,20 +17,6 @@ from .sshclient import CTRL_D, DOWN, ENTER, ESC, UP, Client, OpenSSHClient, Scre
 WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
 
 
-@pytest.fixture
-async def clients(service):
-    """Clients closed at the end; then wait until the server has seen them go, so that its stop
-    has no one left to show the shutdown notice to (and does not pause for it)."""
-    opened: list[ScreenReader] = []
-    yield opened
-    for c in opened:
-        await c.close()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5
-    while service.terminals and loop.time() < deadline:
-        await asyncio.sleep(0.02)
-
-
 def header(c: ScreenReader) -> str:
     return c.screen.display[0].rstrip()
 

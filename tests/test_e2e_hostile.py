@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 import asyncssh
@@ -11,8 +10,8 @@ import sqlalchemy as sa
 
 from server.db import history, tickets, users
 
-from .conftest import PASSWORD
-from .sshclient import CTRL_D, ENTER, ESC, Client, ScreenReader
+from .conftest import PASSWORD, until
+from .sshclient import CTRL_D, ENTER, ESC, Client
 
 WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
 
@@ -22,28 +21,6 @@ DESCRIPTION = "Première ligne \x1b]2;HACKED\x07\nDeuxième \x1b[31mrouge \x9b31
 NAME = "N'Diaye \x1b]2;PWNED\x07Awa\x9b"
 # What a terminal must never receive from another person's text.
 FORBIDDEN = [b"\x1b]2;HACKED", b"\x1b]2;PWNED", b"\x07", "\x9b".encode(), b"\x1b[31mrouge"]
-
-
-@pytest.fixture
-async def clients(service):
-    """Clients closed at the end; then wait until the server has seen them go, so that its stop
-    has no one left to show the shutdown notice to (and does not pause for it)."""
-    opened: list[ScreenReader] = []
-    yield opened
-    for c in opened:
-        await c.close()
-    await until(lambda: not service.terminals, fail=False)
-
-
-async def until(condition, timeout: float = 10.0, *, fail: bool = True) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            assert not fail, "condition not met in time"
-            return False
-        await asyncio.sleep(0.02)
-    return True
 
 
 def assert_clean(c: Client) -> None:
@@ -218,3 +195,38 @@ async def test_a_client_that_vanishes_mid_form_leaves_nothing_behind(service, cl
     other = await Client.connect(service.port, "alice@example.org", PASSWORD)
     clients.append(other)
     await other.wait_for("1. Nouveau ticket")
+
+
+async def test_a_huge_paste_is_refused_and_no_one_waits(service, clients, alice, database):
+    """1 MiB pasted into a field: one message, the field still works, other sessions go on."""
+    learner = await connect(service, clients, "alice@example.org")
+    learner.send("1")
+    await learner.wait_for("Titre :")
+    learner.paste("x" * (1 << 20))
+    # Before the paste is even digested, someone else connects and is served.
+    await connect(service, clients)
+    await learner.wait_for("Texte collé trop long (1048576 caractères, 120 au plus)")
+    learner.send("Souris cassée" + ENTER)
+    await learner.wait_for("Description :")
+    learner.paste("y" * (1 << 20))
+    await learner.wait_for("Texte collé trop long (1048576 caractères, 4000 au plus)")
+    learner.send("Le clic droit ne répond plus." + CTRL_D)
+    await learner.wait_for("1. Faible")
+    learner.send("1")
+    await learner.wait_for("Ticket #1 créé.", "Souris cassée")
+    async with database.transaction() as conn:
+        rows = (await conn.execute(sa.select(tickets.c.titre, tickets.c.description))).all()
+    assert [tuple(r) for r in rows] == [("Souris cassée", "Le clic droit ne répond plus.")]
+
+
+async def test_typing_past_a_field_capacity_stops_with_a_message(service, clients, alice, database):
+    """Text sent as keystrokes (a terminal without bracketed paste) stops at the field's capacity."""
+    learner = await connect(service, clients, "alice@example.org")
+    learner.send("1")
+    await learner.wait_for("Titre :")
+    learner.send("z" * 5000)
+    await learner.wait_for("Limite atteinte : 120 caractères au plus.")
+    learner.send(ENTER)
+    await learner.wait_for("Le titre est trop long (1000 caractères, 120 au plus).")
+    async with database.transaction() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(tickets))).scalar_one() == 0

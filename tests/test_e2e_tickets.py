@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from server.db import history, statuses, tickets, users
 
-from .conftest import PASSWORD, context_for
+from .conftest import PASSWORD, context_for, count, until
 from .sshclient import CTRL_D, ENTER, ESC, PAGE_DOWN, Client, ScreenReader
 
 BACKSPACE = "\x7f"
@@ -21,26 +21,8 @@ BCRYPT_MESSAGE = (
 )
 
 
-@pytest.fixture
-async def clients(service):
-    """Clients closed at the end; then wait until the server has seen them go, so that its stop
-    has no one left to show the shutdown notice to (and does not pause for it)."""
-    opened: list[ScreenReader] = []
-    yield opened
-    for c in opened:
-        await c.close()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5
-    while service.terminals and loop.time() < deadline:
-        await asyncio.sleep(0.02)
-
-
 async def counts(database) -> dict[str, int]:
-    async with database.transaction() as conn:
-        return {
-            t.name: (await conn.execute(sa.select(sa.func.count()).select_from(t))).scalar_one()
-            for t in (users, tickets, history)
-        }
+    return {t.name: await count(database, t) for t in (users, tickets, history)}
 
 
 def words(text: str) -> str:
@@ -391,30 +373,22 @@ async def test_window_resize_re_renders_at_the_new_size(service, clients, servic
     assert c.screen.display[0].rstrip().endswith("alice@example.org")
 
     c.resize(100, 30)
-    await _until(lambda: len(c.screen.display[0].rstrip()) == 99)
+    await until(lambda: len(c.screen.display[0].rstrip()) == 99)
     assert c.screen.display[0].rstrip().endswith("alice@example.org")
     # The key hints moved down to the new last line.
-    await _until(lambda: "Chiffre ou ↑↓ Entrée : choisir" in c.screen.display[29])
+    await until(lambda: "Chiffre ou ↑↓ Entrée : choisir" in c.screen.display[29])
 
     # The next screen is drawn at the new size too: the table's title column is wider.
     c.send("2")
     await c.wait_for("Mes tickets", "Écran trop petit")
-    await _until(lambda: "Numéro puis Entrée" in c.screen.display[29])
+    await until(lambda: "Numéro puis Entrée" in c.screen.display[29])
     header_row = line_with(c.text(), "Titre")
     assert len(header_row.rstrip()) > 80
 
     c.resize(80, 24)
-    await _until(lambda: len(c.screen.display[0].rstrip()) == 79)
-    await _until(lambda: "Numéro puis Entrée" in c.screen.display[23])
+    await until(lambda: len(c.screen.display[0].rstrip()) == 79)
+    await until(lambda: "Numéro puis Entrée" in c.screen.display[23])
     assert line_with(c.text(), "Écran trop petit").startswith(" #1")
-
-
-async def _until(condition, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 def assert_fits(c: ScreenReader, hints: str, *visible: str) -> None:

@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from server.app import Service
 from server.config import load_settings
-from server.db import Database, history, tickets
+from server.db import history, tickets
 
 from .conftest import (
     PASSWORD,
     TEST_BCRYPT_COST,
     admin_connection,
     context_for,
+    count,
     free_port,
     install_mariadb,
     make_user,
@@ -35,11 +34,6 @@ async def create_ticket_in_ui(c: Client, title: str) -> None:
     c.send("Rien ne s'affiche." + CTRL_D)
     await c.wait_for("1. Faible")
     c.send("2")
-
-
-async def count(db: Database, table: sa.Table) -> int:
-    async with db.transaction() as conn:
-        return (await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one()
 
 
 async def test_database_restart_during_a_session(tmp_path: Path):

@@ -17,7 +17,7 @@ from server.config import load_settings
 from server.db import SCHEMA_FILE, Database, history, statuses, tickets, users, utcnow
 from server.models import Status
 
-from .conftest import _find, admin_connection, context_for, skip_without_mariadb
+from .conftest import _find, admin_connection, context_for, count, skip_without_mariadb
 
 STATUSES = {1: "En attente", 2: "En cours", 3: "Résolu"}
 TABLES = {"utilisateurs", "statut", "tickets", "historique"}
@@ -285,14 +285,6 @@ def test_whole_file_through_the_mariadb_client(mariadb_server, db_url):
 
 
 # (c) Integrity rules, enforced by the database itself -------------------------------------
-
-
-async def count(database, table, *where) -> int:
-    async with database.transaction() as conn:
-        query = sa.select(sa.func.count()).select_from(table)
-        for w in where:
-            query = query.where(w)
-        return (await conn.execute(query)).scalar_one()
 
 
 async def test_deleting_a_user_deletes_their_tickets_and_history(database, services, alice, bob, admin):

@@ -15,7 +15,8 @@ async def register(term: Terminal, ctx: SessionContext) -> Notice | None:
     """Ask name, e-mail, password twice; on success the new user is logged in."""
     title = _("Créer un compte")
     name = await ask_valid(
-        term, title, _("Nom"), [], validation.name, help_text=_("(80 caractères au plus)")
+        term, title, _("Nom"), [], validation.name,
+        help_text=_("(80 caractères au plus)"), max_chars=validation.NAME_MAX,
     )
     if name is None:
         return None
@@ -23,7 +24,7 @@ async def register(term: Terminal, ctx: SessionContext) -> Notice | None:
     while True:
         email = await ask_valid(
             term, title, _("E-mail"), [(_("Nom"), name)], validation.email,
-            default=email, notice=notice,
+            default=email, notice=notice, max_chars=validation.EMAIL_MAX,
         )
         if email is None:
             return None
@@ -46,7 +47,10 @@ async def login(term: Terminal, ctx: SessionContext) -> Notice | None:
     email = await ask(term, title, _("E-mail"))
     if email is None:
         return None
-    password = await ask(term, title, _("Mot de passe"), previous=[(_("E-mail"), email)], password=True)
+    password = await ask(
+        term, title, _("Mot de passe"), previous=[(_("E-mail"), email)], password=True,
+        max_chars=validation.PASSWORD_MAX_BYTES,
+    )
     if password is None:
         return None
     try:
@@ -63,12 +67,13 @@ async def _new_password(term: Terminal, title: str, done: list[tuple[str, str]])
         password = await ask_valid(
             term, title, _("Mot de passe"), done, validation.new_password,
             notice=notice, password=True, help_text=_("(8 caractères au moins)"),
+            max_chars=validation.PASSWORD_MAX_BYTES,
         )
         if password is None:
             return None
         confirmation = await ask(
             term, title, _("Confirmation"), previous=[*done, (_("Mot de passe"), "••••••••")],
-            password=True,
+            password=True, max_chars=validation.PASSWORD_MAX_BYTES,
         )
         if confirmation is None:
             return None

@@ -49,6 +49,7 @@ async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
     title = await ask_valid(
         term, title_text, _("Titre"), [], validation.title,
         help_text=_("(une ligne, {max} caractères au plus)").format(max=validation.TITLE_MAX),
+        max_chars=validation.TITLE_MAX,
     )
     if title is None:
         return Notice(_("Ticket abandonné."))
@@ -56,6 +57,7 @@ async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
         term, title_text, _("Description"), [(_("Titre"), title)], validation.description,
         multiline=True,
         help_text=_("({max} caractères au plus)").format(max=validation.DESCRIPTION_MAX),
+        max_chars=validation.DESCRIPTION_MAX,
     )
     if description is None:
         return Notice(_("Ticket abandonné."))

@@ -7,6 +7,7 @@ from typing import Any
 
 from prompt_toolkit.application.current import get_app
 from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import D, FormattedTextControl, VSplit, Window
 from prompt_toolkit.utils import get_cwidth
 from prompt_toolkit.widgets import TextArea
@@ -201,12 +202,19 @@ async def ask(
     multiline: bool = False,
     default: str = "",
     help_text: str = "",
+    max_chars: int = 254,
     notice: str = "",
     error: bool = False,
 ) -> str | None:
-    """One form field under the ones already filled; None if the user cancels with Esc."""
+    """One form field under the ones already filled; None if the user cancels with Esc.
+
+    The field holds at most twice `max_chars` (1,000 at least): enough for the rule behind it
+    to say how much is too much, while a huge paste is refused at once instead of being drawn.
+    """
     screen = Screen()
     kb = screen.key_bindings
+    capacity = max(1000, 2 * max_chars)
+    shown = {"notice": notice, "error": error}
     area = TextArea(
         text=default,
         multiline=multiline,
@@ -236,6 +244,26 @@ async def ask(
     # Ctrl-Space (a NUL byte) would start an Emacs selection, in which typing is silently dropped.
     kb.add("c-@")(lambda e: None)
 
+    def insert(event, data: str, pasted: bool) -> None:
+        buffer = event.current_buffer
+        if len(buffer.text) + len(data) > capacity:
+            message = (
+                _("Texte collé trop long ({n} caractères, {max} au plus) : il n'a pas été inséré.")
+                if pasted
+                else _("Limite atteinte : {max} caractères au plus.")
+            )
+            shown.update(notice=message.format(n=len(data), max=max_chars), error=True)
+            return
+        buffer.insert_text(data)
+
+    @kb.add(Keys.BracketedPaste)
+    def _paste(event) -> None:
+        insert(event, event.data.replace("\r\n", "\n").replace("\r", "\n"), pasted=True)
+
+    @kb.add(Keys.Any)
+    def _type(event) -> None:
+        insert(event, event.data * event.arg, pasted=False)
+
     def filled() -> StyleAndTextTuples:
         out: StyleAndTextTuples = []
         width = _columns() - 4
@@ -252,7 +280,9 @@ async def ask(
         VSplit([Window(width=1), area]),
         Window(),
     ]
-    screen.container = term.frame(title, parts, notice, hints, error)
+    screen.container = term.frame(
+        title, parts, lambda: shown["notice"], hints, lambda: shown["error"]
+    )
     screen.focus = area
     return await term.show(screen)
 

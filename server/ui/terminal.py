@@ -118,7 +118,12 @@ class Terminal:
     # Frame ---------------------------------------------------------------------------------
 
     def frame(
-        self, title: str, body: list, notice: str, hints: str | Callable[[], str], error: bool
+        self,
+        title: str,
+        body: list,
+        notice: str | Callable[[], str],
+        hints: str | Callable[[], str],
+        error: bool | Callable[[], bool],
     ) -> HSplit:
         """Header, banner, the screen's own parts, the notice line and the key hints."""
 
@@ -129,7 +134,15 @@ class Terminal:
             space = max(1, width - len(left) - len(right))
             return [("class:header", (left + " " * space + right)[:width])]
 
-        notice_style = "class:error" if error else "class:notice"
+        def notice_line() -> StyleAndTextTuples:
+            text = notice() if callable(notice) else notice
+            if not text:
+                return []
+            style = "class:error" if (error() if callable(error) else error) else "class:notice"
+            # Cut between words, like the banner: the sentence must read whole.
+            width = get_app().output.get_size().columns - 2
+            return [(style, "\n".join(" " + line for line in wrap(text, width, multiline=False)))]
+
         return HSplit(
             [
                 Window(FormattedTextControl(header), height=1),
@@ -147,12 +160,7 @@ class Terminal:
                 Window(height=1),
                 *body,
                 Window(
-                    # Cut between words, like the banner: the sentence must read whole.
-                    FormattedTextControl(
-                        lambda: [(notice_style, "\n".join(" " + line for line in wrap(
-                            notice, get_app().output.get_size().columns - 2, multiline=False)))]
-                        if notice else []
-                    ),
+                    FormattedTextControl(notice_line),
                     height=D(min=1, max=3),
                     dont_extend_height=True,
                 ),
