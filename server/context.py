@@ -81,9 +81,9 @@ class SessionContext:
     def db(self) -> Database:
         return self.services.db
 
-    def _log(self, message: str, *args) -> None:
+    def _log(self, message: str, *args, level: int = logging.INFO) -> None:
         who = self.user.email if self.user else "-"
-        log.info("addr=%s user=%s " + message, self.address, who, *args)
+        log.log(level, "addr=%s user=%s " + message, self.address, who, *args)
 
     def _require(self, access: Access, author_id: int | None = None) -> User:
         if not access_allowed(self.user, access, author_id):
@@ -114,7 +114,7 @@ class SessionContext:
         """Check an e-mail and password; the same work and answer for an unknown e-mail."""
         user = await authenticate(self.services, email, password)
         if user is None:
-            self._log("login failed email=%r", email[:254])
+            self._log("login failed email=%r", email[:254], level=logging.WARNING)
             raise AuthFailed()
         self.user = user
         self._log("login succeeded")

@@ -12,9 +12,13 @@ import asyncssh
 from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 from prompt_toolkit.data_structures import Size
 
+from .i18n import _
+
 log = logging.getLogger("support.sshd")
 
 HOST_KEY_NAME = "ssh_host_ed25519_key"
+# French for people; "password:" kept for the scripts and clients that look for it (sshpass…).
+PASSWORD_PROMPT = _("Mot de passe / password: ")
 
 # Modern algorithms only; OpenSSH 7.4+ and PuTTY 0.70+ support all of them.
 KEX_ALGS = [
@@ -157,6 +161,16 @@ class SupportSSHServer(asyncssh.SSHServer):
 
     def password_auth_supported(self) -> bool:
         return True
+
+    def kbdint_auth_supported(self) -> bool:
+        return True
+
+    def get_kbdint_challenge(self, username: str, lang: str, submethods: str):
+        # The same password check as password auth, asked in the language of the application.
+        return "", "", "fr-FR", [(PASSWORD_PROMPT, False)]
+
+    async def validate_kbdint_response(self, username: str, responses: list[str]) -> bool:
+        return len(responses) == 1 and await self.validate_password(username, responses[0])
 
     async def validate_password(self, username: str, password: str) -> bool:
         user = await self.check_password(username, password)

@@ -265,8 +265,8 @@ async def test_openssh_guest_registers_and_files_a_ticket(service, clients, data
 async def test_openssh_password_login(service, clients, alice):
     c = await OpenSSHClient.start(service.port, "alice@example.org")
     clients.append(c)
-    screen = await c.wait_for("assword:")
-    assert "password:" in screen.lower()
+    # OpenSSH prefers keyboard-interactive: the server asks in French.
+    await c.wait_for("Mot de passe / password:")
     c.send(PASSWORD + ENTER)
     await c.wait_for("Menu principal", "1. Nouveau ticket", "2. Mes tickets", "3. Déconnexion")
     assert header(c).endswith("alice@example.org")

@@ -301,5 +301,6 @@ async def confirm(term: Terminal, title: str, text: str) -> bool:
         FormattedTextControl([("class:label", " " + _("Confirmer ? (o/n)") + " ")]), height=1
     )
     hints = _("o : confirmer · toute autre touche : annuler")
-    screen.container = term.frame(title, [body.window, Window(height=1), prompt], "", hints, False)
+    parts = [body.window, Window(height=1), prompt, Window()]
+    screen.container = term.frame(title, parts, "", hints, False)
     return await term.show(screen)
