@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from server.db import tickets, users
 
 from .conftest import PASSWORD
+from .journeys import login_in_app, register_in_app
 from .sshclient import CTRL_D, DOWN, ENTER, ESC, UP, Client, OpenSSHClient, ScreenReader
 
 WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
@@ -50,15 +51,6 @@ async def wait_closed(c: Client, timeout: float = 10.0) -> None:
     assert c.chan is not None
     await asyncio.wait_for(c.chan.wait_closed(), timeout)
     assert c.closed
-
-
-async def login_in_app(c: ScreenReader, email: str, password: str = PASSWORD) -> None:
-    await c.wait_for(*WELCOME)
-    c.send("1")
-    await c.wait_for("E-mail :")
-    c.send(email + ENTER)
-    await c.wait_for("Mot de passe :")
-    c.send(password + ENTER)
 
 
 # Direct login: ssh -l e-mail -----------------------------------------------------------------
@@ -161,7 +153,7 @@ async def test_the_password_is_never_echoed(service, clients, alice):
 async def test_logout_returns_to_the_welcome_menu(service, clients, alice, key):
     c = await Client.connect(service.port)
     clients.append(c)
-    await login_in_app(c, "alice@example.org")
+    await login_in_app(c, "alice@example.org", PASSWORD)
     await c.wait_for("1. Nouveau ticket", "3. Déconnexion")
     c.send(key)
     await c.wait_for("Vous êtes déconnecté.", *WELCOME)
@@ -229,15 +221,7 @@ async def test_openssh_guest_registers_and_files_a_ticket(service, clients, data
     c = await OpenSSHClient.start(service.port, "support")
     clients.append(c)
     await c.wait_for(*WELCOME)
-    c.send("2")
-    await c.wait_for("Nom :")
-    c.send("Ousmane Ba" + ENTER)
-    await c.wait_for("E-mail :")
-    c.send("ousmane.ba@example.org" + ENTER)
-    await c.wait_for("Mot de passe :")
-    c.send("clavier-qwerty" + ENTER)
-    await c.wait_for("Confirmation :")
-    c.send("clavier-qwerty" + ENTER)
+    await register_in_app(c, "Ousmane Ba", "ousmane.ba@example.org", "clavier-qwerty")
     await c.wait_for("Compte créé. Bienvenue, Ousmane Ba !", "1. Nouveau ticket")
     assert header(c).endswith("ousmane.ba@example.org")
 

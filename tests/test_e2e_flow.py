@@ -7,17 +7,8 @@ import sqlalchemy as sa
 from server.db import history, tickets
 
 from .conftest import PASSWORD
+from .journeys import login_in_app
 from .sshclient import CTRL_D, ENTER, Client
-
-
-async def login_in_app(c: Client, email: str, password: str = PASSWORD) -> None:
-    await c.wait_for("1. Se connecter")
-    c.send("1")
-    await c.wait_for("E-mail :")
-    c.send(email + ENTER)
-    await c.wait_for("Mot de passe :")
-    c.send(password + ENTER)
-    await c.wait_for("1. Nouveau ticket")
 
 
 async def test_learner_and_admin_full_journey(service, clients, admin, database):
@@ -42,6 +33,7 @@ async def test_learner_and_admin_full_journey(service, clients, admin, database)
     learner.send("3")
     await learner.wait_for("Vous êtes déconnecté", "1. Se connecter")
     await login_in_app(learner, "AISSATOU.diop@example.org", "chargeur-2026")
+    await learner.wait_for("1. Nouveau ticket")
 
     # Open a ticket.
     learner.send("1")

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from server.db import history, tickets, users
 
 from .conftest import PASSWORD, until
+from .journeys import file_ticket
 from .sshclient import CTRL_D, ENTER, ESC, Client
 
 WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
@@ -37,15 +38,7 @@ async def connect(service, clients, email: str | None = None) -> Client:
 
 
 async def new_ticket(c: Client, title: str, description: str, *, paste: bool = True) -> None:
-    c.send("1")
-    await c.wait_for("Titre :")
-    c.paste(title) if paste else c.send(title)
-    c.send(ENTER)
-    await c.wait_for("Description :")
-    c.paste(description) if paste else c.send(description)
-    c.send(CTRL_D)
-    await c.wait_for("1. Faible", "3. Haute")
-    c.send("3")
+    await file_ticket(c, title, description, "Haute", paste=paste)
     await c.wait_for("Ticket #1 créé.")
 
 

@@ -23,17 +23,8 @@ from .conftest import (
     skip_without_mariadb,
     stop_mariadbd,
 )
-from .sshclient import CTRL_D, ENTER, Client
-
-
-async def create_ticket_in_ui(c: Client, title: str) -> None:
-    c.send("1")
-    await c.wait_for("Titre :")
-    c.send(title + ENTER)
-    await c.wait_for("Description :")
-    c.send("Rien ne s'affiche." + CTRL_D)
-    await c.wait_for("1. Faible")
-    c.send("2")
+from .journeys import file_ticket
+from .sshclient import Client
 
 
 async def test_database_restart_during_a_session(tmp_path: Path):
@@ -64,11 +55,11 @@ async def test_database_restart_during_a_session(tmp_path: Path):
         await client.wait_for("1. Nouveau ticket")
 
         stop_mariadbd(proc)
-        await create_ticket_in_ui(client, "Écran noir")
+        await file_ticket(client, "Écran noir", "Rien ne s'affiche.")
         await client.wait_for("La base de données est momentanément indisponible", "1. Nouveau ticket")
 
         proc = run_mariadbd(folder, port)
-        await create_ticket_in_ui(client, "Écran noir")
+        await file_ticket(client, "Écran noir", "Rien ne s'affiche.")
         await client.wait_for("Ticket #1 créé.", "Écran noir")
         assert await count(service.db, tickets) == 1
         assert await count(service.db, history) == 1

@@ -1,0 +1,46 @@
+"""What a person types on the common paths, shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+from .sshclient import CTRL_D, ENTER, ScreenReader
+
+URGENCY_KEYS = {"Faible": "1", "Moyenne": "2", "Haute": "3"}
+
+
+async def login_in_app(c: ScreenReader, email: str, password: str) -> None:
+    """From the welcome menu, `Se connecter` with these credentials (the answer is the caller's)."""
+    await c.wait_for("1. Se connecter")
+    c.send("1")
+    await c.wait_for("E-mail :")
+    c.send(email + ENTER)
+    await c.wait_for("Mot de passe :")
+    c.send(password + ENTER)
+
+
+async def register_in_app(c: ScreenReader, name: str, email: str, password: str) -> None:
+    """From the welcome menu, `Créer un compte` with the password typed twice."""
+    await c.wait_for("2. Créer un compte")
+    c.send("2")
+    await c.wait_for("Nom :")
+    c.send(name + ENTER)
+    await c.wait_for("E-mail :")
+    c.send(email + ENTER)
+    await c.wait_for("Mot de passe :")
+    c.send(password + ENTER)
+    await c.wait_for("Confirmation :")
+    c.send(password + ENTER)
+
+
+async def file_ticket(
+    c: ScreenReader, title: str, description: str, urgency: str = "Moyenne", *, paste: bool = False
+) -> None:
+    """From the main menu, `Nouveau ticket`: title, description ended by Ctrl-D, urgency."""
+    c.send("1")
+    await c.wait_for("Titre :")
+    c.paste(title) if paste else c.send(title)  # type: ignore[attr-defined]
+    c.send(ENTER)
+    await c.wait_for("Description :")
+    c.paste(description) if paste else c.send(description)  # type: ignore[attr-defined]
+    c.send(CTRL_D)
+    await c.wait_for("1. Faible", "2. Moyenne", "3. Haute")
+    c.send(URGENCY_KEYS[urgency])
