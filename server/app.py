@@ -119,12 +119,19 @@ class Service:
         log.info("stopped")
 
 
+def _log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """An error no task awaited (a screen's drawing, say): one log event, nothing on any terminal."""
+    exc = context.get("exception")
+    log.error("unexpected error: %s", context.get("message"), exc_info=exc)
+
+
 async def serve(settings: Settings) -> int:
     """Run until SIGTERM or SIGINT; exit status 0 after a clean stop."""
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_log_loop_exception)
     service = Service(settings)
     await service.start()
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()

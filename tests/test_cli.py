@@ -234,9 +234,9 @@ class Server:
                 raise AssertionError(f"{text!r} not logged:\n{self.log}")
             await asyncio.sleep(0.05)
 
-    def terminate(self) -> None:
+    def terminate(self, sig: int = signal.SIGTERM) -> None:
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
+        self.proc.send_signal(sig)
 
     async def exit_code(self, timeout: float = 15.0) -> int:
         """Wait for the process to end; its exit status."""
@@ -334,3 +334,24 @@ async def test_serve_logs_stops_cleanly_and_keeps_its_host_key(tmp_path, db_url,
     finally:
         again.kill()
     assert asyncssh.read_private_key(key_file).get_fingerprint("sha256") == fingerprint
+
+
+async def test_ctrl_c_stops_cleanly_after_sessions_came_and_went(tmp_path, db_url, alice):
+    """SIGINT (Ctrl-C in the operator's terminal) stops the service like SIGTERM, even after
+    sessions have opened and closed: none of them may take the signal over."""
+    server = Server(cli_env(tmp_path, db_url))
+    try:
+        await server.start()
+        first = await Client.connect(server.port)
+        await first.wait_for("1. Se connecter")
+        await first.close()
+        c = await Client.connect(server.port, "alice@example.org", PASSWORD)
+        await c.wait_for("1. Nouveau ticket")
+        server.terminate(signal.SIGINT)
+        await wait_sentence(c, SHUTDOWN_NOTICE)
+        assert await server.exit_code() == 0
+        await c.close()
+    finally:
+        server.kill()
+    assert "signal received" in server.log and "stopped" in server.log
+    assert "Traceback" not in server.log

@@ -5,39 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from prompt_toolkit.application.current import get_app
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import D, FormattedTextControl, VSplit, Window
-from prompt_toolkit.utils import get_cwidth
 from prompt_toolkit.widgets import TextArea
 
 from ..i18n import _
 from ..security import safe_text
-from .terminal import Screen, ScrollableText, Terminal, wrap
+from .terminal import Screen, ScrollableText, Terminal, fit, screen_width, wrap
 
 Lines = Callable[[int], list[StyleAndTextTuples]]
-
-
-def fit(text: str, width: int) -> str:
-    """Sanitised one-line text cut or padded to exactly `width` columns."""
-    text = safe_text(text)
-    out, used = "", 0
-    for ch in text:
-        w = get_cwidth(ch)
-        if used + w > width:
-            # Room for the ellipsis: drop characters until it fits.
-            while out and used + 1 > width:
-                used -= get_cwidth(out[-1])
-                out = out[:-1]
-            return out + "…" + " " * (width - used - 1)
-        out += ch
-        used += w
-    return out + " " * (width - used)
-
-
-def _columns() -> int:
-    return get_app().output.get_size().columns
 
 
 async def menu(
@@ -120,7 +97,7 @@ async def ticket_table(
 
     def widths() -> list[int]:
         fixed = sum(w for _h, w in columns if w) + len(columns) - 1
-        flexible = max(10, _columns() - 2 - fixed)
+        flexible = max(10, screen_width() - 2 - fixed)
         return [w if w else flexible for _h, w in columns]
 
     def row_text(cells: Sequence[str]) -> str:
@@ -266,7 +243,7 @@ async def ask(
 
     def filled() -> StyleAndTextTuples:
         out: StyleAndTextTuples = []
-        width = _columns() - 4
+        width = screen_width() - 4
         for name, value in previous:
             shown = fit(value, width - len(name) - 3).rstrip() if value else ""
             out += [("class:label", f" {name} : "), ("", shown), ("", "\n")]

@@ -57,10 +57,6 @@ class Screen:
             self.future.set_result(value)
 
 
-class Disconnected(Exception):
-    """The client went away while a screen waited for an answer."""
-
-
 class Terminal:
     """The console of one connection: a header, the current screen, a banner for broadcasts."""
 
@@ -84,7 +80,11 @@ class Terminal:
 
     async def run(self, flow: Callable[[Terminal], Awaitable[None]]) -> None:
         """Run the application and `flow` together; whichever ends first ends the other."""
-        app_task = asyncio.ensure_future(self.app.run_async())
+        # Many applications share this process's event loop: none may take over SIGINT (the
+        # server's own stop signal) or the loop's exception handler.
+        app_task = asyncio.ensure_future(
+            self.app.run_async(handle_sigint=False, set_exception_handler=False)
+        )
         flow_task = asyncio.ensure_future(flow(self))
         try:
             await asyncio.wait({app_task, flow_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -128,30 +128,22 @@ class Terminal:
         """Header, banner, the screen's own parts, the notice line and the key hints."""
 
         def header() -> StyleAndTextTuples:
-            width = get_app().output.get_size().columns
-            left = f" {APP_NAME} · {safe_text(title)}"
-            right = f"{safe_text(self.who)} " if self.who else ""
-            space = max(1, width - len(left) - len(right))
-            return [("class:header", (left + " " * space + right)[:width])]
+            width = screen_width()
+            right = fit(self.who, min(get_cwidth(self.who), width // 2)) + " " if self.who else ""
+            left = fit(f" {APP_NAME} · {title}", width - get_cwidth(right))
+            return [("class:header", left + right)]
 
         def notice_line() -> StyleAndTextTuples:
             text = notice() if callable(notice) else notice
-            if not text:
-                return []
             style = "class:error" if (error() if callable(error) else error) else "class:notice"
-            # Cut between words, like the banner: the sentence must read whole.
-            width = get_app().output.get_size().columns - 2
-            return [(style, "\n".join(" " + line for line in wrap(text, width, multiline=False)))]
+            return _paragraph(text, style)
 
         return HSplit(
             [
                 Window(FormattedTextControl(header), height=1),
                 ConditionalContainer(
                     Window(
-                        FormattedTextControl(
-                            lambda: [("class:banner", "\n".join(" " + line for line in wrap(
-                                self.banner, get_app().output.get_size().columns - 2)))]
-                        ),
+                        FormattedTextControl(lambda: _paragraph(self.banner, "class:banner")),
                         height=D(min=1, max=2),
                         dont_extend_height=True,
                     ),
@@ -172,6 +164,36 @@ class Terminal:
                 ),
             ]
         )
+
+
+def screen_width() -> int:
+    """Width of the terminal of the connection being served."""
+    return get_app().output.get_size().columns
+
+
+def _paragraph(text: str, style: str) -> StyleAndTextTuples:
+    """A sentence cut between words to the screen's width, so that it reads whole."""
+    if not text:
+        return []
+    lines = wrap(text, screen_width() - 2, multiline=False)
+    return [(style, "\n".join(" " + line for line in lines))]
+
+
+def fit(text: str, width: int) -> str:
+    """Sanitised one-line text cut (with an ellipsis) or padded to exactly `width` columns."""
+    text = safe_text(text)
+    out, used = "", 0
+    for ch in text:
+        w = get_cwidth(ch)
+        if used + w > width:
+            # Room for the ellipsis: drop characters until it fits.
+            while out and used + 1 > width:
+                used -= get_cwidth(out[-1])
+                out = out[:-1]
+            return out + "…" + " " * max(0, width - used - 1)
+        out += ch
+        used += w
+    return out + " " * (width - used)
 
 
 def wrap(text: str, width: int, *, multiline: bool = True) -> list[str]:
@@ -218,7 +240,7 @@ class ScrollableText:
         self.window = Window(control, wrap_lines=False, dont_extend_height=True)
 
     def _content(self) -> StyleAndTextTuples:
-        lines = self.build(get_app().output.get_size().columns - 2)
+        lines = self.build(screen_width() - 2)
         self._count = len(lines)
         self.top = max(0, min(self.top, self._count - self._height()))
         out: StyleAndTextTuples = []
