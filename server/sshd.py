@@ -13,6 +13,7 @@ from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 from prompt_toolkit.data_structures import Size
 
 from .i18n import _
+from .security import loggable
 
 log = logging.getLogger("support.sshd")
 
@@ -155,7 +156,8 @@ class SupportSSHServer(asyncssh.SSHServer):
         log.info("addr=%s user=%s connection closed", self.address, self.username)
 
     def begin_auth(self, username: str) -> bool:
-        self.username = username
+        # As it appears in the log: whatever a client sends, one line of printable text.
+        self.username = loggable(username)
         # The guest name needs no authentication; any other name is an e-mail and must prove it.
         return username != self.guest_user
 
@@ -175,7 +177,7 @@ class SupportSSHServer(asyncssh.SSHServer):
     async def validate_password(self, username: str, password: str) -> bool:
         user = await self.check_password(username, password)
         if user is None:
-            log.warning("addr=%s user=%s ssh auth failed", self.address, username[:254])
+            log.warning("addr=%s user=%s ssh auth failed", self.address, self.username)
             return False
         self._verified = user
         return True

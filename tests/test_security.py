@@ -9,7 +9,7 @@ import unicodedata
 import bcrypt
 import pytest
 
-from server.security import BCRYPT_MAX_BYTES, PasswordHasher, safe_text
+from server.security import BCRYPT_MAX_BYTES, PasswordHasher, loggable, safe_text
 
 COST = 4
 
@@ -210,3 +210,13 @@ async def test_bcrypt_runs_off_the_event_loop_thread(monkeypatch):
     for name, thread in calls:
         assert thread is not loop_thread, f"{name} ran on the event loop thread"
         assert thread is not threading.main_thread(), f"{name} ran on the main thread"
+
+
+def test_loggable_keeps_one_event_on_one_line():
+    assert loggable("alice@example.org") == "alice@example.org"
+    assert loggable("Aïssatou 🔌") == "Aïssatou 🔌"
+    forged = "x\nINFO support.sshd addr=1.2.3.4 user=admin ssh auth succeeded\x1b[2K\r"
+    out = loggable(forged)
+    assert "\n" not in out and "\r" not in out and "\x1b" not in out
+    assert out.startswith("x\\nINFO")
+    assert len(loggable("a" * 1000)) == 254
