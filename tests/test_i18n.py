@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 
-import extract_messages  # noqa: E402
+import extract_messages
 
 
 def test_the_template_is_up_to_date():
