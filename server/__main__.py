@@ -123,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, UserError) as exc:
-        cause = f" ({exc.__cause__.__class__.__name__}: {exc.__cause__})" if exc.__cause__ else ""
+        # The driver's own words (SQLAlchemy's wrapper adds a multi-line hint).
+        origin = getattr(exc.__cause__, "orig", None) or exc.__cause__
+        cause = f" ({type(origin).__name__}: {origin})" if origin else ""
         print(f"Erreur : {exc}{cause}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -237,7 +237,7 @@ class Database:
             return False
 
     async def has_schema(self) -> bool:
-        async with self.engine.connect() as conn:
+        async with self.transaction() as conn:
             names = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
         return set(metadata.tables) <= names
 

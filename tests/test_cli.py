@@ -355,3 +355,13 @@ async def test_ctrl_c_stops_cleanly_after_sessions_came_and_went(tmp_path, db_ur
         server.kill()
     assert "signal received" in server.log and "stopped" in server.log
     assert "Traceback" not in server.log
+
+
+async def test_serve_without_its_database_says_so_in_one_line(tmp_path):
+    env = cli_env(tmp_path, "mysql+aiomysql://support_app:s3cret@127.0.0.1:1/suivi_incident")
+    result = await cli("serve", env=env)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Erreur")]
+    assert len(errors) == 1 and "base de données" in errors[0], result.stderr
+    assert "s3cret" not in result.stderr
