@@ -153,12 +153,21 @@ def schema_statements() -> list[str]:
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    # SQLAlchemy, not the driver, starts transactions: see _sqlite_on_begin.
+    dbapi_connection.isolation_level = None
     # Integrity rules are off by default in SQLite; WAL lets readers run beside a writer.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_on_begin(conn) -> None:
+    # A write transaction takes SQLite's write lock at once, as SELECT … FOR UPDATE does on
+    # MySQL: what it reads cannot change before it writes, and writers queue, never deadlock.
+    write = conn.get_execution_options().get("write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 class Database:
@@ -195,18 +204,25 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if not self.mysql:
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_on_begin)
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """One transaction: committed when the block ends, rolled back on error."""
+    async def transaction(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """One transaction: committed when the block ends, rolled back on error.
+
+        `write` marks one that reads in order to write (SQLite then locks at its start).
+        """
         self._active += 1
         self._idle.clear()
         try:
-            async with self.engine.begin() as conn:
-                yield conn
+            async with self.engine.connect() as conn:
+                if write:
+                    await conn.execution_options(write=True)
+                async with conn.begin():
+                    yield conn
         except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
             log.warning("database unavailable: %s", type(exc).__name__)
             raise DatabaseUnavailable() from exc
@@ -223,7 +239,7 @@ class Database:
         """
 
         async def run() -> T:
-            async with self.transaction() as conn:
+            async with self.transaction(write=True) as conn:
                 return await work(conn)
 
         return await asyncio.shield(run())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import bcrypt
@@ -13,7 +14,7 @@ from server.db import history, statuses, tickets, users
 from server.errors import AuthFailed, EmailTaken, Forbidden, NotFound, ValidationError
 from server.models import Action, Role, Status, Urgency, User
 
-from .conftest import PASSWORD, context_for, count
+from .conftest import PASSWORD, context_for, count, make_user
 
 NOT_FOUND = "Ticket introuvable."
 FORBIDDEN = "Action réservée aux administrateurs."
@@ -472,3 +473,27 @@ def test_access_table_covers_every_access_for_every_kind_of_session():
 )
 def test_access_allowed(who, access, author_id, allowed):
     assert access_allowed(who, access, author_id) is allowed
+
+
+async def test_simultaneous_status_changes_leave_a_consistent_history(services, database, alice, admin):
+    """Two admins change the same ticket at once: each history entry starts where the last ended."""
+    ticket_id = await context_for(services, alice).create_ticket("Wi-Fi", "Coupé en salle 2.", "Haute")
+    second_admin = await make_user(services, "moussa.admin@example.org", "Moussa Admin", Role.ADMIN)
+    first, second = context_for(services, admin), context_for(services, second_admin)
+    for _round in range(5):
+        results = await asyncio.gather(
+            first.change_status(ticket_id, Status.IN_PROGRESS),
+            second.change_status(ticket_id, Status.RESOLVED),
+            return_exceptions=True,
+        )
+        # The one that comes second may find the status already set: that refusal is correct.
+        for result in results:
+            assert not isinstance(result, Exception) or isinstance(result, ValidationError), result
+    ticket = await first.ticket(ticket_id)
+    changes = [e for e in ticket.history if e.action is Action.STATUS_CHANGED]
+    assert len(changes) >= 5
+    previous = Status.WAITING
+    for entry in changes:
+        assert entry.old_status is previous, [(e.old_status, e.new_status) for e in changes]
+        previous = entry.new_status
+    assert ticket.status is previous
