@@ -58,7 +58,7 @@ class Service:
         if not self.db.mysql or (settings.database.create_schema and not await self.db.has_schema()):
             await self.db.apply_schema()
         log.info("database ready backend=%s", "mysql" if self.db.mysql else "sqlite")
-        hasher = PasswordHasher(settings.security.bcrypt_cost)
+        hasher = PasswordHasher(settings.security.bcrypt_cost, settings.security.hash_threads)
         await hasher.prepare()
         self.services = Services(self.db, hasher)
         host_key = load_host_key(settings.host_keys_dir)
@@ -114,6 +114,8 @@ class Service:
             conn.close()
         if self.listener is not None:
             await self.listener.wait_closed()
+        if self.services is not None:
+            self.services.hasher.close()
         if self.db is not None:
             await self.db.close()
         log.info("stopped")

@@ -45,6 +45,7 @@ class DatabaseSettings:
 @dataclass(frozen=True)
 class SecuritySettings:
     bcrypt_cost: int = 12
+    hash_threads: int = 0
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError(
             f"security.bcrypt_cost: doit être entre 4 et 31 (reçu {settings.security.bcrypt_cost})"
         )
+    if settings.security.hash_threads < 0:
+        raise ConfigError("security.hash_threads: 0 (automatique) ou un nombre de threads attendu")
     if not settings.ssh.guest_user or "@" in settings.ssh.guest_user:
         raise ConfigError("ssh.guest_user: un nom sans « @ » est attendu")
     url = settings.database.url

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 import threading
 import unicodedata
@@ -9,7 +11,7 @@ import unicodedata
 import bcrypt
 import pytest
 
-from server.security import BCRYPT_MAX_BYTES, PasswordHasher, loggable, safe_text
+from server.security import BCRYPT_MAX_BYTES, PasswordHasher, hash_threads, loggable, safe_text
 
 COST = 4
 
@@ -210,6 +212,25 @@ async def test_bcrypt_runs_off_the_event_loop_thread(monkeypatch):
     for name, thread in calls:
         assert thread is not loop_thread, f"{name} ran on the event loop thread"
         assert thread is not threading.main_thread(), f"{name} ran on the main thread"
+        assert thread.name.startswith("bcrypt"), f"{name} ran outside the hasher's own threads"
+
+
+def test_bcrypt_leaves_a_core_to_the_event_loop(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert hash_threads(0) == 7
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert hash_threads(0) == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert hash_threads(0) == 1
+    assert hash_threads(3) == 3
+
+
+async def test_logins_beyond_the_pool_queue_instead_of_failing():
+    hasher = PasswordHasher(COST, threads=1)
+    hashed = await hasher.hash("motdepasse-solide")
+    results = await asyncio.gather(*(hasher.verify("motdepasse-solide", hashed) for _ in range(6)))
+    assert results == [True] * 6
+    hasher.close()
 
 
 def test_loggable_keeps_one_event_on_one_line():
