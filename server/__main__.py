@@ -75,7 +75,11 @@ async def _create_admin(settings: Settings, name: str, email: str, password: str
     try:
         if not db.mysql:
             await db.apply_schema()
-        hashed = await PasswordHasher(settings.security.bcrypt_cost).hash(password)
+        hasher = PasswordHasher(settings.security.bcrypt_cost, settings.security.hash_threads)
+        try:
+            hashed = await hasher.hash(password)
+        finally:
+            hasher.close()
         await create_user(db, name, email, hashed, Role.ADMIN)
     finally:
         await db.close()
