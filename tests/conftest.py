@@ -11,6 +11,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pymysql
@@ -123,6 +124,21 @@ def admin_connection(server_url: str) -> pymysql.Connection:
     )
 
 
+@contextmanager
+def scratch_database(server_url: str, charset: str = "utf8mb4 COLLATE utf8mb4_unicode_ci") -> Iterator[str]:
+    """A new empty database on the MariaDB test server, dropped afterwards; its URL."""
+    name = f"support_test_{uuid.uuid4().hex[:12]}"
+    conn = admin_connection(server_url)
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name} CHARACTER SET {charset}")
+    try:
+        yield f"{server_url}/{name}"
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.close()
+
+
 def skip_without_mariadb() -> None:
     """Skip, with the reason, a test that needs MariaDB when none is here; fail under CI."""
     reason = ("no MariaDB: set SUPPORT_TEST_MYSQL_URL or install mariadb-server "
@@ -140,16 +156,8 @@ def db_url(request, tmp_path: Path, mariadb_server: str | None) -> Iterator[str]
         return
     if mariadb_server is None:
         skip_without_mariadb()
-    name = f"support_test_{uuid.uuid4().hex[:12]}"
-    conn = admin_connection(mariadb_server)
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    try:
-        yield f"{mariadb_server}/{name}"
-    finally:
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.close()
+    with scratch_database(mariadb_server) as url:
+        yield url
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from server.config import Settings
 from server.db import Database, statuses, users
 
 from .conftest import PASSWORD
-from .sshclient import CTRL_D, ENTER, Client
+from .journeys import file_ticket, login_in_app
+from .sshclient import Client
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "chef-de-salle-2026"
@@ -267,12 +268,7 @@ async def test_serve_logs_stops_cleanly_and_keeps_its_host_key(tmp_path, db_url,
             await Client.connect(server.port, "alice@example.org", "pas-le-bon-mot-de-passe")
         guest = await Client.connect(server.port)
         opened.append(guest)
-        await guest.wait_for("1. Se connecter")
-        guest.send("1")
-        await guest.wait_for("E-mail :")
-        guest.send("alice@example.org" + ENTER)
-        await guest.wait_for("Mot de passe :")
-        guest.send("encore-le-mauvais" + ENTER)
+        await login_in_app(guest, "alice@example.org", "encore-le-mauvais")
         await guest.wait_for("E-mail ou mot de passe incorrect.")
 
         # A successful one, and a ticket.
@@ -281,13 +277,7 @@ async def test_serve_logs_stops_cleanly_and_keeps_its_host_key(tmp_path, db_url,
         await c.wait_for("1. Nouveau ticket")
         fingerprint_seen = c.conn.get_server_host_key().get_fingerprint("sha256")  # type: ignore[union-attr]
         assert fingerprint_seen == fingerprint
-        c.send("1")
-        await c.wait_for("Titre :")
-        c.send("Chargeur HS" + ENTER)
-        await c.wait_for("Description :")
-        c.send("Il ne charge plus." + CTRL_D)
-        await c.wait_for("1. Faible")
-        c.send("3")
+        await file_ticket(c, "Chargeur HS", "Il ne charge plus.", "Haute")
         await c.wait_for("Ticket #1 créé.")
         await server.wait_log("ticket created")
 

@@ -6,8 +6,6 @@ import os
 import re
 import subprocess
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +15,7 @@ from server.config import load_settings
 from server.db import SCHEMA_FILE, Database, history, statuses, tickets, users, utcnow
 from server.models import Status
 
-from .conftest import _find, admin_connection, context_for, count, skip_without_mariadb
+from .conftest import _find, admin_connection, context_for, count, scratch_database, skip_without_mariadb
 
 STATUSES = {1: "En attente", 2: "En cours", 3: "Résolu"}
 TABLES = {"utilisateurs", "statut", "tickets", "historique"}
@@ -29,21 +27,6 @@ mariadb_only = pytest.mark.parametrize("db_url", ["mariadb"], indirect=True)
 
 def open_database(url: str) -> Database:
     return Database(load_settings(env={}, overrides={"database": {"url": url, "pool_timeout": 5}}))
-
-
-@contextmanager
-def scratch_mariadb_database(server_url: str, charset: str) -> Iterator[str]:
-    """An extra empty database on the test server, with the given default character set."""
-    name = f"support_test_{uuid.uuid4().hex[:12]}"
-    conn = admin_connection(server_url)
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name} CHARACTER SET {charset}")
-    try:
-        yield f"{server_url}/{name}"
-    finally:
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.close()
 
 
 # Reflection, normalised so that the two dialects can be compared -------------------------
@@ -200,7 +183,7 @@ async def test_unicode_round_trip(database):
 @mariadb_only
 async def test_mariadb_tables_are_innodb_utf8mb4_whatever_the_database_default(mariadb_server, db_url):
     # A database whose default is latin1: the schema must still make utf8mb4 tables.
-    with scratch_mariadb_database(mariadb_server, "latin1") as url:
+    with scratch_database(mariadb_server, "latin1") as url:
         database = open_database(url)
         try:
             await database.apply_schema()
