@@ -67,7 +67,11 @@ class Service:
             settings.ssh.port,
             host_key,
             lambda: SupportSSHServer(
-                settings.ssh.guest_user, self._check_password, self._interact, self.connections
+                settings.ssh.guest_user,
+                self._check_password,
+                self._interact,
+                self.connections,
+                settings.ssh.max_connections,
             ),
             login_timeout=settings.ssh.login_timeout,
             keepalive_interval=settings.ssh.keepalive_interval,

@@ -132,9 +132,11 @@ class SupportSSHServer(asyncssh.SSHServer):
         check_password: CheckPassword,
         interact: Interact,
         open_connections: set[asyncssh.SSHServerConnection],
+        max_connections: int,
     ) -> None:
         self.guest_user = guest_user
         self.open_connections = open_connections
+        self.max_connections = max_connections
         self.conn: asyncssh.SSHServerConnection | None = None
         self.check_password = check_password
         self.interact = interact
@@ -147,11 +149,17 @@ class SupportSSHServer(asyncssh.SSHServer):
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         peer = conn.get_extra_info("peername") or ("-", 0)
         self.address = f"{peer[0]}:{peer[1]}"
+        if len(self.open_connections) >= self.max_connections:
+            log.warning("addr=%s connection refused: %s already open", self.address, self.max_connections)
+            conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, "Trop de connexions : réessayez plus tard.")
+            return
         self.conn = conn
         self.open_connections.add(conn)
         log.info("addr=%s connection opened", self.address)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.conn is None:  # refused at once: never counted
+            return
         self.open_connections.discard(self.conn)
         log.info("addr=%s user=%s connection closed", self.address, self.username)
 

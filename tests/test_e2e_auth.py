@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 
 import asyncssh
 import pytest
 import sqlalchemy as sa
 
+from server.app import Service
 from server.db import tickets, users
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, until
 from .journeys import login_in_app, register_in_app
 from .sshclient import CTRL_D, DOWN, ENTER, ESC, UP, Client, OpenSSHClient, ScreenReader
 
@@ -255,3 +257,31 @@ async def test_openssh_password_login(service, clients, alice):
     await c.wait_for("Menu principal", "1. Nouveau ticket", "2. Mes tickets", "3. Déconnexion")
     assert header(c).endswith("alice@example.org")
     assert PASSWORD not in c.text()
+
+
+async def test_connections_beyond_the_configured_maximum_are_refused(settings, database):
+    """`ssh.max_connections`: one more client is turned away; those already in are untouched."""
+    limited = dataclasses.replace(settings, ssh=dataclasses.replace(settings.ssh, max_connections=2))
+    service = Service(limited)
+    await service.start()
+    first = second = None
+    try:
+        first = await Client.connect(service.port)
+        second = await Client.connect(service.port)
+        await first.wait_for(*WELCOME)
+        with pytest.raises((asyncssh.DisconnectError, ConnectionError)):
+            third = await Client.connect(service.port)
+            await third.close()
+        first.send("2")
+        await first.wait_for("Nom :")
+        await first.close()
+        first = None
+        await until(lambda: len(service.connections) < 2)
+        again = await Client.connect(service.port)
+        await again.wait_for(*WELCOME)
+        await again.close()
+    finally:
+        for c in (first, second):
+            if c is not None:
+                await c.close()
+        await service.stop(grace=1)
