@@ -93,6 +93,10 @@ class SessionContext:
         assert self.user is not None
         return self.user
 
+    def can_list_all(self) -> bool:
+        """Whether to offer `Tous les tickets` in the main menu."""
+        return access_allowed(self.user, Access.LIST_ALL)
+
     def can_change_status(self, ticket: Ticket) -> bool:
         """Whether to offer `Changer le statut` on this ticket's screen."""
         return access_allowed(self.user, Access.CHANGE_STATUS, ticket.author_id)

@@ -22,9 +22,8 @@ def when(moment: datetime) -> str:
 
 async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Notice | None:
     """The logged-in home; returns after logout (None) or with a notice for the next round."""
-    assert ctx.user is not None
     items = [("new", _("Nouveau ticket")), ("mine", _("Mes tickets"))]
-    if ctx.user.is_admin:
+    if ctx.can_list_all():
         items.append(("all", _("Tous les tickets")))
     items.append(("logout", _("Déconnexion")))
     choice = await menu(
