@@ -126,15 +126,12 @@ async def ticket_table(
             ("class:field", typed[0] or " "),
         ]
 
-    def finish(value: int | None) -> None:
-        screen.finish(value)
-
     for digit in "0123456789":
 
         @kb.add(digit)
         def _digit(event, digit=digit) -> None:
             if not typed[0] and digit == "0":
-                finish(None)
+                screen.finish(None)
             elif len(typed[0]) < 9:
                 typed[0] += digit
 
@@ -145,14 +142,14 @@ async def ticket_table(
     @kb.add("enter")
     def _enter(event) -> None:
         if typed[0]:
-            finish(int(typed[0]))
+            screen.finish(int(typed[0]))
         elif rows:
-            finish(rows[selected[0]][0])
+            screen.finish(rows[selected[0]][0])
 
     @kb.add("escape", eager=True)
     @kb.add("c-c")
     def _esc(event) -> None:
-        finish(None)
+        screen.finish(None)
 
     def move(step: int) -> None:
         if rows:
@@ -204,20 +201,17 @@ async def ask(
     # A value given back for correction is continued where it ends, as in any text field.
     area.buffer.cursor_position = len(default)
 
-    def finish(value: str | None) -> None:
-        screen.finish(value)
-
     if multiline:
         # Enter adds a line; Ctrl-D or Esc then Enter ends the field; Esc alone cancels.
-        kb.add("c-d")(lambda e: finish(area.text))
-        kb.add("escape", "enter")(lambda e: finish(area.text))
-        kb.add("escape")(lambda e: finish(None))
+        kb.add("c-d")(lambda e: screen.finish(area.text))
+        kb.add("escape", "enter")(lambda e: screen.finish(area.text))
+        kb.add("escape")(lambda e: screen.finish(None))
         hints = _("Entrée : nouvelle ligne · Ctrl-D ou Échap Entrée : terminer · Échap : annuler")
     else:
-        kb.add("enter")(lambda e: finish(area.text))
-        kb.add("escape", eager=True)(lambda e: finish(None))
+        kb.add("enter")(lambda e: screen.finish(area.text))
+        kb.add("escape", eager=True)(lambda e: screen.finish(None))
         hints = _("Entrée : valider · Échap : annuler")
-    kb.add("c-c")(lambda e: finish(None))
+    kb.add("c-c")(lambda e: screen.finish(None))
     # Ctrl-Space (a NUL byte) would start an Emacs selection, in which typing is silently dropped.
     kb.add("c-@")(lambda e: None)
 
