@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS tickets (
   statut_id INT NOT NULL,
   created_at DATETIME NOT NULL,
   updated_at DATETIME NOT NULL,
+  -- The admin who took the ticket in hand; NULL while nobody has.
+  assigne_id INT NULL,
   PRIMARY KEY (id),
   -- A user's tickets, newest first.
   INDEX idx_tickets_auteur_date (auteur_id, created_at),
@@ -47,8 +49,12 @@ CREATE TABLE IF NOT EXISTS tickets (
   INDEX idx_tickets_statut_urgence_date (statut_id, urgence, created_at),
   -- All tickets, newest first.
   INDEX idx_tickets_date (created_at),
+  -- An admin's assigned tickets by status.
+  INDEX idx_tickets_assigne_statut (assigne_id, statut_id),
   CONSTRAINT fk_tickets_auteur FOREIGN KEY (auteur_id)
     REFERENCES utilisateurs (id) ON DELETE CASCADE,
+  CONSTRAINT fk_tickets_assigne FOREIGN KEY (assigne_id)
+    REFERENCES utilisateurs (id) ON DELETE SET NULL,
   CONSTRAINT fk_tickets_statut FOREIGN KEY (statut_id)
     REFERENCES statut (id) ON DELETE RESTRICT
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
@@ -64,6 +70,8 @@ CREATE TABLE IF NOT EXISTS historique (
   nouveau_statut_id INT NULL,
   details TEXT NULL,
   created_at DATETIME NOT NULL,
+  -- An admin's internal note: never shown to the requester.
+  interne BOOLEAN NOT NULL DEFAULT FALSE,
   PRIMARY KEY (id),
   -- A ticket's history in order.
   INDEX idx_historique_ticket_date (ticket_id, created_at),
@@ -78,6 +86,62 @@ CREATE TABLE IF NOT EXISTS historique (
     REFERENCES statut (id) ON DELETE RESTRICT,
   CONSTRAINT fk_historique_nouveau_statut FOREIGN KEY (nouveau_statut_id)
     REFERENCES statut (id) ON DELETE RESTRICT
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS cles_ssh (
+  id INT NOT NULL AUTO_INCREMENT,
+  utilisateur_id INT NOT NULL,
+  -- The key as OpenSSH writes it, without its comment: "ssh-ed25519 AAAA…".
+  algorithme VARCHAR(40) NOT NULL,
+  cle_publique TEXT NOT NULL,
+  -- "SHA256:…", as `ssh-keygen -l` shows it.
+  empreinte VARCHAR(64) NOT NULL,
+  commentaire VARCHAR(200) NOT NULL DEFAULT '',
+  created_at DATETIME NOT NULL,
+  PRIMARY KEY (id),
+  CONSTRAINT uq_cles_ssh_utilisateur_empreinte UNIQUE (utilisateur_id, empreinte),
+  CONSTRAINT fk_cles_ssh_utilisateur FOREIGN KEY (utilisateur_id)
+    REFERENCES utilisateurs (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS journal_audit (
+  id INT NOT NULL AUTO_INCREMENT,
+  created_at DATETIME NOT NULL,
+  -- What happened: "connexion_reussie", "connexion_echouee", "cle_ajoutee"…
+  evenement VARCHAR(40) NOT NULL,
+  adresse VARCHAR(64) NOT NULL DEFAULT '',
+  -- The account as typed (an unknown e-mail too), for throttling and inquiries.
+  compte VARCHAR(254) NOT NULL DEFAULT '',
+  utilisateur_id INT NULL,
+  details VARCHAR(500) NOT NULL DEFAULT '',
+  PRIMARY KEY (id),
+  -- Recent failures of one account, of one address; one kind of event over time.
+  INDEX idx_journal_audit_compte_date (compte, created_at),
+  INDEX idx_journal_audit_adresse_date (adresse, created_at),
+  INDEX idx_journal_audit_evenement_date (evenement, created_at),
+  INDEX idx_journal_audit_utilisateur (utilisateur_id),
+  CONSTRAINT fk_journal_audit_utilisateur FOREIGN KEY (utilisateur_id)
+    REFERENCES utilisateurs (id) ON DELETE SET NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS lectures (
+  utilisateur_id INT NOT NULL,
+  ticket_id INT NOT NULL,
+  -- The newest history entry of the ticket the user has seen: newer ones are unread.
+  dernier_historique_id INT NOT NULL,
+  PRIMARY KEY (utilisateur_id, ticket_id),
+  INDEX idx_lectures_ticket (ticket_id),
+  CONSTRAINT fk_lectures_utilisateur FOREIGN KEY (utilisateur_id)
+    REFERENCES utilisateurs (id) ON DELETE CASCADE,
+  CONSTRAINT fk_lectures_ticket FOREIGN KEY (ticket_id)
+    REFERENCES tickets (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Versions of this schema applied to the database (`python -m server init-db` reads it).
+CREATE TABLE IF NOT EXISTS version_schema (
+  version INT NOT NULL,
+  applied_at DATETIME NOT NULL,
+  PRIMARY KEY (version)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 INSERT IGNORE INTO statut (id, libelle) VALUES

@@ -16,6 +16,7 @@ from .config import ConfigError, Settings, load_settings
 from .context import create_user
 from .db import Database
 from .errors import UserError
+from .migrations import SCHEMA_VERSION, upgrade
 from .models import Role
 from .security import PasswordHasher
 
@@ -46,18 +47,23 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _init_db(settings: Settings) -> None:
+async def _init_db(settings: Settings) -> list[int]:
     db = Database(settings)
     try:
-        await db.apply_schema()
+        return await upgrade(db)
     finally:
         await db.close()
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    asyncio.run(_init_db(settings))
-    print(f"Schéma appliqué à {masked_url(settings.database_url)}")
+    applied = asyncio.run(_init_db(settings))
+    where = masked_url(settings.database_url)
+    if applied:
+        versions = ", ".join(str(v) for v in applied)
+        print(f"Schéma {SCHEMA_VERSION} appliqué à {where} (versions appliquées : {versions})")
+    else:
+        print(f"Schéma déjà à jour (version {SCHEMA_VERSION}) : {where}")
     return 0
 
 
@@ -74,7 +80,7 @@ async def _create_admin(settings: Settings, name: str, email: str, password: str
     db = Database(settings)
     try:
         if not db.mysql:
-            await db.apply_schema()
+            await upgrade(db)
         hasher = PasswordHasher(settings.security.bcrypt_cost, settings.security.hash_threads)
         try:
             hashed = await hasher.hash(password)

@@ -14,6 +14,7 @@ from .context import Services, SessionContext, authenticate
 from .db import Database
 from .handlers.session import run_session
 from .i18n import _
+from .migrations import check_version, upgrade
 from .models import User
 from .security import PasswordHasher
 from .sshd import SupportSSHServer, load_host_key, start_listener
@@ -55,8 +56,11 @@ class Service:
     async def start(self) -> None:
         settings = self.settings
         self.db = Database(settings)
-        if not self.db.mysql or (settings.database.create_schema and not await self.db.has_schema()):
-            await self.db.apply_schema()
+        # SQLite is the service's own file: it always brings it up to date.
+        if not self.db.mysql or settings.database.create_schema:
+            await upgrade(self.db)
+        else:
+            await check_version(self.db)
         log.info("database ready backend=%s", "mysql" if self.db.mysql else "sqlite")
         hasher = PasswordHasher(settings.security.bcrypt_cost, settings.security.hash_threads)
         await hasher.prepare()

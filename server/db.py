@@ -81,12 +81,21 @@ tickets = sa.Table(
     ),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
+    # The admin who took the ticket in hand; NULL while nobody has.
+    sa.Column(
+        "assigne_id",
+        sa.Integer,
+        sa.ForeignKey("utilisateurs.id", ondelete="SET NULL", name="fk_tickets_assigne"),
+        nullable=True,
+    ),
     # A user's tickets, newest first.
     sa.Index("idx_tickets_auteur_date", "auteur_id", "created_at"),
     # All tickets filtered by status, then urgency, ordered by date.
     sa.Index("idx_tickets_statut_urgence_date", "statut_id", "urgence", "created_at"),
     # All tickets, newest first.
     sa.Index("idx_tickets_date", "created_at"),
+    # An admin's assigned tickets by status.
+    sa.Index("idx_tickets_assigne_statut", "assigne_id", "statut_id"),
 )
 
 history = sa.Table(
@@ -122,12 +131,85 @@ history = sa.Table(
     ),
     sa.Column("details", sa.Text, nullable=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # An admin's internal note: never shown to the requester.
+    sa.Column("interne", sa.Boolean, nullable=False, server_default=sa.false()),
     # A ticket's history in order.
     sa.Index("idx_historique_ticket_date", "ticket_id", "created_at"),
     # Foreign keys need an index on MySQL; naming them keeps both databases alike.
     sa.Index("idx_historique_acteur", "acteur_id"),
     sa.Index("idx_historique_ancien_statut", "ancien_statut_id"),
     sa.Index("idx_historique_nouveau_statut", "nouveau_statut_id"),
+)
+
+ssh_keys = sa.Table(
+    "cles_ssh",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "utilisateur_id",
+        sa.Integer,
+        sa.ForeignKey("utilisateurs.id", ondelete="CASCADE", name="fk_cles_ssh_utilisateur"),
+        nullable=False,
+    ),
+    # The key as OpenSSH writes it, without its comment: "ssh-ed25519 AAAA…".
+    sa.Column("algorithme", sa.String(40), nullable=False),
+    sa.Column("cle_publique", sa.Text, nullable=False),
+    # "SHA256:…", as `ssh-keygen -l` shows it.
+    sa.Column("empreinte", sa.String(64), nullable=False),
+    sa.Column("commentaire", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("utilisateur_id", "empreinte", name="uq_cles_ssh_utilisateur_empreinte"),
+)
+
+audit_log = sa.Table(
+    "journal_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    # What happened: "connexion_reussie", "connexion_echouee", "cle_ajoutee"…
+    sa.Column("evenement", sa.String(40), nullable=False),
+    sa.Column("adresse", sa.String(64), nullable=False, server_default=""),
+    # The account as typed (an unknown e-mail too), for throttling and inquiries.
+    sa.Column("compte", sa.String(254), nullable=False, server_default=""),
+    sa.Column(
+        "utilisateur_id",
+        sa.Integer,
+        sa.ForeignKey("utilisateurs.id", ondelete="SET NULL", name="fk_journal_audit_utilisateur"),
+        nullable=True,
+    ),
+    sa.Column("details", sa.String(500), nullable=False, server_default=""),
+    # Recent failures of one account, of one address; one kind of event over time.
+    sa.Index("idx_journal_audit_compte_date", "compte", "created_at"),
+    sa.Index("idx_journal_audit_adresse_date", "adresse", "created_at"),
+    sa.Index("idx_journal_audit_evenement_date", "evenement", "created_at"),
+    sa.Index("idx_journal_audit_utilisateur", "utilisateur_id"),
+)
+
+reads = sa.Table(
+    "lectures",
+    metadata,
+    sa.Column(
+        "utilisateur_id",
+        sa.Integer,
+        sa.ForeignKey("utilisateurs.id", ondelete="CASCADE", name="fk_lectures_utilisateur"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "ticket_id",
+        sa.Integer,
+        sa.ForeignKey("tickets.id", ondelete="CASCADE", name="fk_lectures_ticket"),
+        primary_key=True,
+    ),
+    # The newest history entry of the ticket the user has seen: newer ones are unread.
+    sa.Column("dernier_historique_id", sa.Integer, nullable=False),
+    sa.Index("idx_lectures_ticket", "ticket_id"),
+)
+
+schema_versions = sa.Table(
+    "version_schema",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", sa.DateTime, nullable=False),
 )
 
 
@@ -252,23 +334,19 @@ class Database:
         except TimeoutError:
             return False
 
-    async def has_schema(self) -> bool:
-        async with self.transaction() as conn:
-            names = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
-        return set(metadata.tables) <= names
+    async def create_schema(self, conn: AsyncConnection) -> None:
+        """Create the full current schema where it is missing (idempotent), and seed it."""
+        if self.mysql:
+            for statement in schema_statements():
+                await conn.exec_driver_sql(statement)
+        else:
+            await conn.run_sync(metadata.create_all)
+            await self.seed(conn)
 
-    async def apply_schema(self) -> None:
-        """Create what is missing (idempotent) and seed the statuses."""
-        async with self.transaction() as conn:
-            if self.mysql:
-                for statement in schema_statements():
-                    await conn.exec_driver_sql(statement)
-            else:
-                await conn.run_sync(metadata.create_all)
-                await conn.execute(
-                    statuses.insert().prefix_with("OR IGNORE"),
-                    [{"libelle": s.value} for s in Status],
-                )
+    async def seed(self, conn: AsyncConnection) -> None:
+        """The rows every database holds: the three statuses."""
+        insert = statuses.insert().prefix_with("IGNORE" if self.mysql else "OR IGNORE")
+        await conn.execute(insert, [{"id": i, "libelle": s.value} for i, s in enumerate(Status, 1)])
 
     async def close(self) -> None:
         await self.engine.dispose()

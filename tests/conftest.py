@@ -23,6 +23,7 @@ from server.app import Service
 from server.config import Settings, load_settings
 from server.context import Services, SessionContext, create_user
 from server.db import Database
+from server.migrations import upgrade
 from server.models import Role, User
 from server.security import PasswordHasher
 
@@ -175,7 +176,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def database(settings: Settings) -> AsyncIterator[Database]:
     db = Database(settings)
-    await db.apply_schema()
+    await upgrade(db)
     try:
         yield db
     finally:

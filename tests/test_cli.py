@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from server.config import Settings
 from server.db import Database, statuses, users
+from server.migrations import SCHEMA_VERSION, schema_version
 
 from .conftest import PASSWORD
 from .journeys import file_ticket, login_in_app
@@ -102,12 +103,12 @@ async def test_help_describes_each_command(tmp_path, command):
 async def test_init_db_creates_the_schema_and_is_idempotent(tmp_path, db_url, settings: Settings):
     db = Database(settings)
     try:
-        assert not await db.has_schema()
-        for _ in range(2):
+        assert await schema_version(db) == 0
+        for expected in ("Schéma 2 appliqué", "Schéma déjà à jour (version 2)"):
             done = await cli("init-db", env=cli_env(tmp_path, db_url))
             assert done.returncode == 0, done.stderr
-            assert "Schéma appliqué" in done.stdout
-            assert await db.has_schema()
+            assert expected in done.stdout
+            assert await schema_version(db) == SCHEMA_VERSION == 2
             async with db.transaction() as conn:
                 labels = (await conn.execute(sa.select(statuses.c.libelle).order_by(statuses.c.id))).scalars()
                 assert list(labels) == ["En attente", "En cours", "Résolu"]

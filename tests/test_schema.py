@@ -13,12 +13,16 @@ from sqlalchemy.engine import make_url
 
 from server.config import load_settings
 from server.db import SCHEMA_FILE, Database, history, statuses, tickets, users, utcnow
+from server.migrations import upgrade
 from server.models import Status
 
 from .conftest import _find, admin_connection, context_for, count, scratch_database, skip_without_mariadb
 
 STATUSES = {1: "En attente", 2: "En cours", 3: "Résolu"}
-TABLES = {"utilisateurs", "statut", "tickets", "historique"}
+TABLES = {
+    "utilisateurs", "statut", "tickets", "historique",
+    "cles_ssh", "journal_audit", "lectures", "version_schema",
+}
 
 # The same parameter as conftest's db_url, restricted to MariaDB: the fixture then creates and
 # drops the database, and skips or fails (SUPPORT_TEST_REQUIRE_MYSQL=1) when there is no server.
@@ -45,7 +49,8 @@ def _enum_values_from_checks(inspector, table: str) -> dict[str, tuple[str, ...]
 def _type_family(column_type) -> tuple[str, int | None]:
     if isinstance(column_type, sa.Enum):
         return ("string", None)
-    if isinstance(column_type, sa.Integer):
+    # MySQL's BOOLEAN is TINYINT(1): both are small integers underneath.
+    if isinstance(column_type, sa.Integer | sa.Boolean):
         return ("integer", None)
     if isinstance(column_type, sa.Text):
         return ("text", None)
@@ -127,8 +132,8 @@ async def test_mariadb_and_sqlite_schemas_agree(db_url, tmp_path):
     sqlite = open_database(f"sqlite+aiosqlite:///{tmp_path}/compare.db")
     try:
         assert mysql.mysql and not sqlite.mysql
-        await mysql.apply_schema()  # schema_support.sql's statements
-        await sqlite.apply_schema()  # metadata.create_all
+        await upgrade(mysql)  # schema_support.sql's statements
+        await upgrade(sqlite)  # metadata.create_all
         from_sql_file, from_metadata = await reflect(mysql), await reflect(sqlite)
     finally:
         await mysql.close()
@@ -155,8 +160,8 @@ async def test_schema_applied_twice_is_harmless(database, services, alice, admin
     ticket_id = await context_for(services, alice).create_ticket("Titre", "Description", "Faible")
     await context_for(services, admin).change_status(ticket_id, Status.IN_PROGRESS)
 
-    await database.apply_schema()
-    await database.apply_schema()
+    await upgrade(database)
+    await upgrade(database)
 
     async with database.transaction() as conn:
         rows = {r.id: r.libelle for r in await conn.execute(sa.select(statuses))}
@@ -186,7 +191,7 @@ async def test_mariadb_tables_are_innodb_utf8mb4_whatever_the_database_default(m
     with scratch_database(mariadb_server, "latin1") as url:
         database = open_database(url)
         try:
-            await database.apply_schema()
+            await upgrade(database)
             async with database.transaction() as conn:
                 tables = (
                     await conn.execute(
@@ -435,7 +440,7 @@ async def test_unknown_urgency_refused_even_when_the_server_is_lax(mariadb_serve
         cur.execute(f"CREATE DATABASE {name}")
     db = Database(load_settings(env={}, overrides={"database": {"url": f"{mariadb_server}/{name}"}}))
     try:
-        await db.apply_schema()
+        await upgrade(db)
         async with db.transaction() as conn:
             author = (await conn.execute(
                 users.insert().values(nom="A", email="a@example.org", mot_de_passe="x" * 60,
