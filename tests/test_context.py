@@ -9,8 +9,9 @@ import bcrypt
 import pytest
 import sqlalchemy as sa
 
+from server.audit import AuditEvent, record
 from server.context import Access, SessionContext, access_allowed
-from server.db import history, statuses, tickets, users
+from server.db import audit_log, history, statuses, tickets, users
 from server.errors import AuthFailed, EmailTaken, Forbidden, NotFound, ValidationError
 from server.models import Action, Role, Status, Urgency, User
 
@@ -497,3 +498,13 @@ async def test_simultaneous_status_changes_leave_a_consistent_history(services, 
         assert entry.old_status is previous, [(e.old_status, e.new_status) for e in changes]
         previous = entry.new_status
     assert ticket.status is previous
+
+
+async def test_audit_events_are_recorded_with_time_address_and_account(database, alice):
+    await record(database, AuditEvent.LOGIN_FAILED, "203.0.113.9", "x" * 300, details="ssh password")
+    async with database.transaction() as conn:
+        row = (await conn.execute(sa.select(audit_log))).one()
+    assert (row.evenement, row.adresse, row.compte, row.details) == (
+        "connexion_echouee", "203.0.113.9", "x" * 254, "ssh password"
+    )
+    assert row.created_at is not None and row.utilisateur_id is None

@@ -1,0 +1,76 @@
+"""The audit trail: one log line and one `journal_audit` row per security-relevant event."""
+
+from __future__ import annotations
+
+import enum
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .db import Database, audit_log, utcnow
+from .security import loggable
+
+log = logging.getLogger("support.audit")
+
+
+class AuditEvent(enum.StrEnum):
+    """Kinds of audit events (the `journal_audit.evenement` column)."""
+
+    LOGIN_SUCCEEDED = "connexion_reussie"
+    LOGIN_FAILED = "connexion_echouee"
+    LOGIN_THROTTLED = "connexion_freinee"
+    ACCOUNT_CREATED = "compte_cree"
+    ACCOUNT_CREATION_THROTTLED = "creation_freinee"
+    PASSWORD_CHANGED = "mot_de_passe_change"
+    NAME_CHANGED = "nom_change"
+    KEY_ADDED = "cle_ajoutee"
+    KEY_REMOVED = "cle_supprimee"
+    # Every admin action: status change, assignment, internal note, role change, deletion…
+    ADMIN_ACTION = "action_admin"
+
+
+def _row(event: AuditEvent, address: str, account: str, user_id: int | None, details: str) -> dict:
+    return {
+        "created_at": utcnow(),
+        "evenement": event.value,
+        "adresse": address[:64],
+        "compte": account[:254],
+        "utilisateur_id": user_id,
+        "details": details[:500],
+    }
+
+
+def _log(event: AuditEvent, address: str, account: str, details: str, level: int) -> None:
+    log.log(
+        level, "event=%s addr=%s account=%s %s",
+        event.value, address, loggable(account), loggable(details, 500),
+    )
+
+
+async def record_in(
+    conn: AsyncConnection,
+    event: AuditEvent,
+    address: str,
+    account: str,
+    user_id: int | None = None,
+    details: str = "",
+    level: int = logging.INFO,
+) -> None:
+    """Record inside a transaction that is writing anyway: the event stands or falls with it."""
+    await conn.execute(audit_log.insert().values(**_row(event, address, account, user_id, details)))
+    _log(event, address, account, details, level)
+
+
+async def record(
+    db: Database,
+    event: AuditEvent,
+    address: str,
+    account: str,
+    user_id: int | None = None,
+    details: str = "",
+    level: int = logging.INFO,
+) -> None:
+    """Record on its own (a failed login changes nothing else). Never pass a password here."""
+    row = _row(event, address, account, user_id, details)
+    await db.write(lambda conn: conn.execute(audit_log.insert().values(**row)))
+    _log(event, address, account, details, level)
