@@ -140,7 +140,12 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_log_loop_exception)
     service = Service(settings)
-    await service.start()
+    try:
+        await service.start()
+    except BaseException:
+        # A refused start (schema, host key, port in use) still closes what it opened.
+        await service.stop(grace=0)
+        raise
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

@@ -328,6 +328,8 @@ class Database:
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait until no transaction runs; False if some still run after `timeout` seconds."""
+        if self._idle.is_set():
+            return True
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
             return True

@@ -22,6 +22,8 @@ from server.migrations import SCHEMA_VERSION, schema_version
 from .conftest import PASSWORD
 from .journeys import file_ticket, login_in_app
 from .sshclient import Client
+from .test_migrations import seed_mariadb
+from .test_schema import mariadb_only
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "chef-de-salle-2026"
@@ -356,3 +358,20 @@ async def test_serve_without_its_database_says_so_in_one_line(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("Erreur")]
     assert len(errors) == 1 and "base de données" in errors[0], result.stderr
     assert "s3cret" not in result.stderr
+
+
+@mariadb_only
+async def test_serve_refuses_an_old_schema_when_upgrades_are_off_and_init_db_upgrades_it(tmp_path, db_url):
+    seed_mariadb(db_url)
+    env = cli_env(tmp_path, db_url, SUPPORT_DATABASE_CREATE_SCHEMA="false")
+    result = await cli("serve", env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "Exception" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Erreur")]
+    assert errors == [
+        "Erreur : La base est au schéma 1, ce programme attend le schéma 2 : lancez « python -m server "
+        "init-db » avec un compte qui peut modifier les tables."
+    ], result.stderr
+
+    done = await cli("init-db", env=env)
+    assert done.returncode == 0 and "versions appliquées : 2" in done.stdout, done.stderr
