@@ -9,6 +9,7 @@ import signal
 import asyncssh
 from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 
+from .algorithms import Profile
 from .config import Settings
 from .context import Services, SessionContext, authenticate
 from .db import Database
@@ -62,6 +63,8 @@ class Service:
         else:
             await check_version(self.db)
         log.info("database ready backend=%s", "mysql" if self.db.mysql else "sqlite")
+        for warning in settings.warnings():
+            log.warning("configuration: %s", warning)
         hasher = PasswordHasher(settings.security.bcrypt_cost, settings.security.hash_threads)
         await hasher.prepare()
         self.services = Services(self.db, hasher)
@@ -79,6 +82,7 @@ class Service:
             ),
             login_timeout=settings.ssh.login_timeout,
             keepalive_interval=settings.ssh.keepalive_interval,
+            profile=Profile(settings.ssh.profile),
         )
         host = settings.ssh.host if settings.ssh.host not in {"0.0.0.0", "::", ""} else "localhost"
         log.info(

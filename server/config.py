@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy.engine import make_url
+
+from .algorithms import Profile
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.yaml"
@@ -29,6 +32,7 @@ class SshSettings:
     login_timeout: int = 120
     keepalive_interval: int = 30
     max_connections: int = 200
+    profile: str = Profile.COMPATIBLE.value
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,17 @@ class Settings:
     def host_keys_dir(self) -> Path:
         return self.path(self.ssh.host_keys_dir)
 
+    def warnings(self) -> list[str]:
+        """Settings that work but that an operator should change, one French sentence each."""
+        found = []
+        if self.database.url and make_url(self.database.url).username == "root":
+            found.append(
+                "la base de données est utilisée en tant que root : créez un utilisateur limité "
+                "(SELECT, INSERT, UPDATE, DELETE sur la base seulement, voir le README) et "
+                "mettez-le dans database.url"
+            )
+        return found
+
     def sections(self) -> dict[str, Any]:
         """Every setting as {section: {key: value}}, for display."""
         return {
@@ -119,6 +134,10 @@ def _check(settings: Settings) -> None:
         )
     if settings.security.hash_threads < 0:
         raise ConfigError("security.hash_threads: 0 (automatique) ou un nombre de threads attendu")
+    if settings.ssh.profile not in {p.value for p in Profile}:
+        raise ConfigError(
+            f"ssh.profile: profil inconnu {settings.ssh.profile!r} (compatible ou strict attendu)"
+        )
     if not settings.ssh.guest_user or "@" in settings.ssh.guest_user:
         raise ConfigError("ssh.guest_user: un nom sans « @ » est attendu")
     url = settings.database.url

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
-from collections.abc import Awaitable, Callable
+import stat
+import warnings
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 
 import asyncssh
+from asyncssh.kex import get_kex_algs
 from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 from prompt_toolkit.data_structures import Size
 
+from .algorithms import POST_QUANTUM_KEX, PROFILES, Algorithms, Profile
+from .config import ConfigError
 from .i18n import _
 from .security import loggable
 
@@ -20,28 +26,6 @@ log = logging.getLogger("support.sshd")
 HOST_KEY_NAME = "ssh_host_ed25519_key"
 # French for people; "password:" kept for the scripts and clients that look for it (sshpass…).
 PASSWORD_PROMPT = _("Mot de passe / password: ")
-
-# Modern algorithms only; OpenSSH 7.4+ and PuTTY 0.70+ support all of them.
-KEX_ALGS = [
-    "curve25519-sha256",
-    "curve25519-sha256@libssh.org",
-    "diffie-hellman-group16-sha512",
-    "diffie-hellman-group18-sha512",
-    "diffie-hellman-group14-sha256",
-]
-ENCRYPTION_ALGS = [
-    "chacha20-poly1305@openssh.com",
-    "aes256-gcm@openssh.com",
-    "aes128-gcm@openssh.com",
-    "aes256-ctr",
-    "aes192-ctr",
-    "aes128-ctr",
-]
-MAC_ALGS = [
-    "hmac-sha2-256-etm@openssh.com",
-    "hmac-sha2-512-etm@openssh.com",
-    "umac-128-etm@openssh.com",
-]
 
 # (peer address, authenticated user or None) -> None; runs the application for one channel.
 Interact = Callable[[PromptToolkitSSHSession, str, object | None], Awaitable[None]]
@@ -60,9 +44,41 @@ def load_host_key(folder: Path) -> asyncssh.SSHKey:
             f.write(key.export_private_key())
         (folder / f"{HOST_KEY_NAME}.pub").write_bytes(key.export_public_key())
         log.info("host key generated path=%s", path)
+    check_host_key_mode(path)
     key = asyncssh.read_private_key(path)
     log.info("host key fingerprint=%s", key.get_fingerprint("sha256"))
     return key
+
+
+def check_host_key_mode(path: Path) -> None:
+    """Refuse a private host key that other accounts may read or change, as sshd does."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigError(
+            f"la clé d'hôte {path} est accessible à d'autres comptes (mode {mode:04o}) ; "
+            f"faites : chmod 600 {path}"
+        )
+
+
+def server_algorithms(profile: Profile, available: Collection[str] | None = None) -> Algorithms:
+    """The profile's lists as this machine can serve them (`available`: known key exchanges).
+
+    Without ML-KEM (`cryptography` linked with an OpenSSL older than 3.5, and no liboqs),
+    `compatible` serves the rest; `strict` would have no key exchange left, so the start stops.
+    """
+    if available is None:
+        available = {name.decode() for name in get_kex_algs()}
+    algorithms = PROFILES[profile]
+    kex = tuple(name for name in algorithms.kex if name in available)
+    if POST_QUANTUM_KEX not in kex:
+        if profile is Profile.STRICT:
+            raise ConfigError(
+                f"ssh.profile strict : l'échange de clés {POST_QUANTUM_KEX} n'est pas disponible "
+                "ici (il faut le paquet cryptography de requirements.txt, avec OpenSSL 3.5 ou "
+                "plus récent) ; installez-le ou choisissez ssh.profile: compatible"
+            )
+        log.warning("%s unavailable here: no post-quantum key exchange offered", POST_QUANTUM_KEX)
+    return dataclasses.replace(algorithms, kex=kex)
 
 
 class AppSession(PromptToolkitSSHSession):
@@ -215,16 +231,19 @@ async def start_listener(
     *,
     login_timeout: int,
     keepalive_interval: int,
+    profile: Profile = Profile.COMPATIBLE,
 ) -> asyncssh.SSHAcceptor:
+    algorithms = server_algorithms(profile)
+    # Finite-field DH is offered on purpose (compatible: clients without X25519); the pinned
+    # cryptography still does it but says it is deprecated on every such handshake.
+    warnings.filterwarnings("ignore", message="Diffie-Hellman over finite fields", module="asyncssh")
+    log.info("ssh profile=%s kex=%s", profile, ",".join(algorithms.kex))
     return await asyncssh.create_server(
         server_factory,
         host,
         port,
         server_host_keys=[host_key],
-        kex_algs=KEX_ALGS,
-        encryption_algs=ENCRYPTION_ALGS,
-        mac_algs=MAC_ALGS,
-        compression_algs=["none"],
+        **algorithms.server_options(),
         # One invalid UTF-8 byte from a client must not drop its connection.
         encoding="utf-8",
         errors="replace",

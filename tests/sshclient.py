@@ -173,6 +173,21 @@ class OpenSSHClient(ScreenReader):
         loop.add_reader(master, client._readable)
         return client
 
+    @classmethod
+    async def spawn(cls, argv: list[str], *, cols: int = 80, rows: int = 24) -> OpenSSHClient:
+        """Any client program (`ssh` with options of the test's own, PuTTY's `plink`) in a PTY."""
+        client = cls(cols, rows)
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        client.master = master
+        client.proc = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+            preexec_fn=_take_controlling_terminal, env={**os.environ, "TERM": "xterm-256color"},
+        )
+        os.close(slave)
+        asyncio.get_running_loop().add_reader(master, client._readable)
+        return client
+
     def _readable(self) -> None:
         try:
             data = os.read(self.master, 65536)
