@@ -188,7 +188,7 @@ async def test_dashboard_shows_counts_and_a_bar_for_the_day(service, clients, da
     screen = await c.wait_for("Tableau de bord", "Tickets ouverts : 7", "1. Actualiser")
     assert_fits(c, "Chiffre ou ↑↓ Entrée : choisir · 0/Échap : retour",
                 "En attente : 5 · En cours : 2", "Urgence des ouverts : Haute 5 · Moyenne 0 · Faible 2",
-                "Médianes sur 90 jours : premier retour — · résolution —",
+                "Médianes sur 30 jours : premier retour — · résolution —",
                 "Tickets créés par jour, 14 derniers jours :")
     chart = [row for row in screen.splitlines() if row[1:5] in {"lun.", "mar.", "mer.", "jeu.", "ven.",
                                                                  "sam.", "dim."}]
