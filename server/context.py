@@ -282,7 +282,8 @@ class SessionContext:
             pages = max(1, -(-total // page_size))
             page = max(1, min(page, pages))
             order = self._ticket_order(tickets, sort)
-            page_ids = (
+            # No match: no second pass over the table (a text search scans it).
+            page_ids = [] if total == 0 else (
                 await conn.execute(
                     sa.select(tickets.c.id)
                     .where(*conditions)
