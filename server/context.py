@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 import logging
+import statistics
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,7 +15,21 @@ from . import validation
 from .db import Database, history, statuses, tickets, users, utcnow
 from .errors import AuthFailed, EmailTaken, Forbidden, NotFound, ValidationError
 from .i18n import _
-from .models import Action, HistoryEntry, Role, Status, Ticket, TicketSummary, Urgency, User
+from .models import (
+    OPEN_STATUSES,
+    Action,
+    Dashboard,
+    HistoryEntry,
+    Role,
+    Status,
+    Ticket,
+    TicketFilter,
+    TicketPage,
+    TicketSort,
+    TicketSummary,
+    Urgency,
+    User,
+)
 from .security import PasswordHasher
 
 log = logging.getLogger("support.context")
@@ -26,6 +42,7 @@ class Access(enum.Enum):
     VIEW_TICKET = "view_ticket"
     LIST_ALL = "list_all"
     CHANGE_STATUS = "change_status"
+    VIEW_DASHBOARD = "view_dashboard"
 
 
 def access_allowed(user: User | None, access: Access, author_id: int | None = None) -> bool:
@@ -52,12 +69,29 @@ class Services:
 
 
 _author = users.alias("auteur")
+_assignee = users.alias("assigne")
+
+# Longest text looked for in the admin's list, and most users offered by one search.
+SEARCH_TEXT_MAX = 100
+USER_MATCHES_MAX = 9
+# History actions that answer the requester (the conversation feature writes `reponse`).
+RESPONSE_ACTIONS = (Action.STATUS_CHANGED.value, "reponse")
 
 
 def _user(row) -> User:
     return User(
         id=row.id, name=row.nom, email=row.email, role=Role(row.role), created_at=row.created_at
     )
+
+
+async def _status_ids(conn: AsyncConnection) -> dict[Status, int]:
+    return {Status(r.libelle): r.id for r in await conn.execute(sa.select(statuses))}
+
+
+def _median(delays: list[timedelta]) -> timedelta | None:
+    if not delays:
+        return None
+    return timedelta(seconds=round(statistics.median(d.total_seconds() for d in delays)))
 
 
 async def _status_id(conn: AsyncConnection, status: Status) -> int:
@@ -96,6 +130,10 @@ class SessionContext:
     def can_list_all(self) -> bool:
         """Whether to offer `Tous les tickets` in the main menu."""
         return access_allowed(self.user, Access.LIST_ALL)
+
+    def can_view_dashboard(self) -> bool:
+        """Whether to offer `Tableau de bord` in the main menu."""
+        return access_allowed(self.user, Access.VIEW_DASHBOARD)
 
     def can_change_status(self, ticket: Ticket) -> bool:
         """Whether to offer `Changer le statut` on this ticket's screen."""
@@ -195,6 +233,221 @@ class SessionContext:
             )
             for r in rows
         ]
+
+    # Finding tickets (admins) -----------------------------------------------------------
+
+    async def search_tickets(
+        self,
+        filters: TicketFilter | None = None,
+        sort: TicketSort = TicketSort.URGENCY_DESC,
+        page: int = 1,
+        page_size: int = 20,
+    ) -> TicketPage:
+        """One page of every user's tickets matching `filters`, and how many match in all.
+
+        A page past the end gives the last one. The page's ids are chosen first, on an index
+        alone where the filters allow; then only those rows are read and joined to their names
+        (one query with a derived table let MariaDB start from the users at deep pages).
+        """
+        self._require(Access.LIST_ALL)
+        filters = filters or TicketFilter()
+        page_size = max(1, min(page_size, 200))
+        text = filters.text.strip()[:SEARCH_TEXT_MAX]
+        async with self.db.transaction() as conn:
+            conditions = []
+            if filters.statuses:
+                ids = await _status_ids(conn)
+                conditions.append(tickets.c.statut_id.in_(sorted(ids[s] for s in filters.statuses)))
+            if filters.urgencies:
+                conditions.append(tickets.c.urgence.in_(sorted(u.value for u in filters.urgencies)))
+            if filters.unassigned:
+                conditions.append(tickets.c.assigne_id.is_(None))
+            elif filters.assignee is not None:
+                conditions.append(tickets.c.assigne_id == filters.assignee.id)
+            if filters.author is not None:
+                conditions.append(tickets.c.auteur_id == filters.author.id)
+            if text:
+                # autoescape: %, _ and the escape character itself match literally.
+                conditions.append(
+                    sa.or_(
+                        tickets.c.titre.contains(text, autoescape=True),
+                        tickets.c.description.contains(text, autoescape=True),
+                    )
+                )
+            total = (
+                await conn.execute(
+                    sa.select(sa.func.count()).select_from(tickets).where(*conditions)
+                )
+            ).scalar_one()
+            pages = max(1, -(-total // page_size))
+            page = max(1, min(page, pages))
+            order = self._ticket_order(tickets, sort)
+            # No match: no second pass over the table (a text search scans it).
+            page_ids = [] if total == 0 else (
+                await conn.execute(
+                    sa.select(tickets.c.id)
+                    .where(*conditions)
+                    .order_by(*order)
+                    .limit(page_size)
+                    .offset((page - 1) * page_size)
+                )
+            ).scalars().all()
+            query = (
+                sa.select(
+                    tickets.c.id,
+                    tickets.c.titre,
+                    tickets.c.urgence,
+                    statuses.c.libelle,
+                    _author.c.nom,
+                    tickets.c.created_at,
+                    _assignee.c.nom.label("assigne_nom"),
+                )
+                .join(statuses, statuses.c.id == tickets.c.statut_id)
+                .join(_author, _author.c.id == tickets.c.auteur_id)
+                .outerjoin(_assignee, _assignee.c.id == tickets.c.assigne_id)
+                .where(tickets.c.id.in_(page_ids))
+                .order_by(*order)
+            )
+            rows = (await conn.execute(query)).all()
+        items = tuple(
+            TicketSummary(
+                id=r.id,
+                title=r.titre,
+                urgency=Urgency(r.urgence),
+                status=Status(r.libelle),
+                author_name=r.nom,
+                created_at=r.created_at,
+            )
+            for r in rows
+        )
+        return TicketPage(items=items, total=total, page=page, page_size=page_size)
+
+    def _ticket_order(self, table: sa.Table, sort: TicketSort) -> list:
+        # MySQL sorts an ENUM by its declared order (Faible < Moyenne < Haute) and can read it
+        # from the index; SQLite stores the label as text, so it needs the rank spelled out.
+        if self.db.mysql:
+            rank = table.c.urgence
+        else:
+            rank = sa.case(
+                (table.c.urgence == Urgency.HIGH.value, 3),
+                (table.c.urgence == Urgency.MEDIUM.value, 2),
+                else_=1,
+            )
+        match sort:
+            case TicketSort.URGENCY_DESC:
+                return [rank.desc(), table.c.created_at, table.c.id]
+            case TicketSort.URGENCY_ASC:
+                return [rank, table.c.created_at, table.c.id]
+            case TicketSort.DATE_ASC:
+                return [table.c.created_at, table.c.id]
+            case TicketSort.DATE_DESC:
+                return [table.c.created_at.desc(), table.c.id.desc()]
+
+    async def find_users(self, text: str, *, admins_only: bool = False) -> list[User]:
+        """Accounts whose name or e-mail contains `text` (admins), a few, by name."""
+        self._require(Access.LIST_ALL)
+        text = text.strip()[:SEARCH_TEXT_MAX]
+        query = sa.select(users).order_by(users.c.nom, users.c.id).limit(USER_MATCHES_MAX)
+        if text:
+            query = query.where(
+                sa.or_(
+                    users.c.nom.contains(text, autoescape=True),
+                    users.c.email.contains(text.lower(), autoescape=True),
+                )
+            )
+        if admins_only:
+            query = query.where(users.c.role == Role.ADMIN.value)
+        async with self.db.transaction() as conn:
+            return [_user(r) for r in await conn.execute(query)]
+
+    # Dashboard (admins) -----------------------------------------------------------------
+
+    async def dashboard(
+        self, *, days: int = 14, window_days: int = 30, now: datetime | None = None
+    ) -> Dashboard:
+        """Open tickets by status and urgency, tickets created per day, median delays."""
+        self._require(Access.VIEW_DASHBOARD)
+        now = now or utcnow()
+        today = now.date()
+        first_day = today - timedelta(days=days - 1)
+        first_moment = datetime.combine(first_day, time())
+        since = now - timedelta(days=window_days)
+        async with self.db.transaction() as conn:
+            ids = await _status_ids(conn)
+            open_ids = sorted(ids[s] for s in OPEN_STATUSES)
+            by_status = dict(
+                (
+                    await conn.execute(
+                        sa.select(tickets.c.statut_id, sa.func.count())
+                        .where(tickets.c.statut_id.in_(open_ids))
+                        .group_by(tickets.c.statut_id)
+                    )
+                ).all()
+            )
+            by_urgency = dict(
+                (
+                    await conn.execute(
+                        sa.select(tickets.c.urgence, sa.func.count())
+                        .where(tickets.c.statut_id.in_(open_ids))
+                        .group_by(tickets.c.urgence)
+                    )
+                ).all()
+            )
+            day = sa.func.date(tickets.c.created_at)
+            per_day = {
+                str(d): n
+                for d, n in await conn.execute(
+                    sa.select(day, sa.func.count())
+                    .where(tickets.c.created_at >= first_moment)
+                    .group_by(day)
+                )
+            }
+            delays = (await conn.execute(self._delays_query(ids[Status.RESOLVED], since))).all()
+        first_responses = [r.first_response - r.created_at for r in delays if r.first_response]
+        resolutions = [r.resolved - r.created_at for r in delays if r.resolved]
+        return Dashboard(
+            open_by_status=tuple(
+                (s, by_status.get(ids[s], 0)) for s in (Status.WAITING, Status.IN_PROGRESS)
+            ),
+            open_by_urgency=tuple(
+                (u, by_urgency.get(u.value, 0)) for u in (Urgency.HIGH, Urgency.MEDIUM, Urgency.LOW)
+            ),
+            created_per_day=tuple(
+                (d, per_day.get(d.isoformat(), 0))
+                for d in (first_day + timedelta(days=i) for i in range(days))
+            ),
+            median_first_response=_median(first_responses),
+            median_resolution=_median(resolutions),
+            window_days=window_days,
+        )
+
+    def _delays_query(self, resolved_id: int, since: datetime) -> sa.Select:
+        """Per ticket created since `since`: its first answer by someone else, its first `Résolu`."""
+        answer = sa.and_(
+            history.c.action.in_(RESPONSE_ACTIONS),
+            history.c.interne == sa.false(),
+            # A deleted admin's entries (acteur_id NULL) were answers all the same.
+            sa.or_(history.c.acteur_id.is_(None), history.c.acteur_id != tickets.c.auteur_id),
+        )
+        resolved = sa.and_(
+            history.c.action == Action.STATUS_CHANGED.value,
+            history.c.nouveau_statut_id == resolved_id,
+        )
+        return (
+            sa.select(
+                tickets.c.id,
+                tickets.c.created_at,
+                sa.func.min(sa.case((answer, history.c.created_at)), type_=sa.DateTime).label(
+                    "first_response"
+                ),
+                sa.func.min(sa.case((resolved, history.c.created_at)), type_=sa.DateTime).label(
+                    "resolved"
+                ),
+            )
+            .join(history, history.c.ticket_id == tickets.c.id)
+            .where(tickets.c.created_at >= since)
+            .group_by(tickets.c.id, tickets.c.created_at)
+        )
 
     async def ticket(self, ticket_id: int) -> Ticket:
         """One ticket with its history; `Ticket introuvable` if missing or not the user's."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 
 class Role(enum.StrEnum):
@@ -79,3 +79,63 @@ class Ticket:
     created_at: datetime
     updated_at: datetime
     history: tuple[HistoryEntry, ...]
+
+
+# Finding tickets and the dashboard (admins) ---------------------------------------------------
+
+OPEN_STATUSES = frozenset({Status.WAITING, Status.IN_PROGRESS})
+
+
+class TicketSort(enum.StrEnum):
+    """Orders of the admin's ticket list; each ends on the ticket number so pages never overlap."""
+
+    URGENCY_DESC = "urgence_desc"  # most urgent first, then oldest: the default
+    URGENCY_ASC = "urgence_asc"  # least urgent first, then oldest
+    DATE_ASC = "date_asc"  # oldest first
+    DATE_DESC = "date_desc"  # newest first
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """What the admin's ticket list shows; an empty set means no condition on that field."""
+
+    statuses: frozenset[Status] = OPEN_STATUSES
+    urgencies: frozenset[Urgency] = frozenset()
+    # One admin's tickets, or (unassigned) the ones nobody has taken; neither: everyone's.
+    assignee: User | None = None
+    unassigned: bool = False
+    author: User | None = None
+    # Words looked for in the title or the description, literally (no wildcards).
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    """One page of a search, with the number of tickets found in all."""
+
+    items: tuple[TicketSummary, ...]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """The admins' overview: open tickets, tickets created per day, median response times."""
+
+    open_by_status: tuple[tuple[Status, int], ...]
+    open_by_urgency: tuple[tuple[Urgency, int], ...]
+    # The last days, oldest first, today last (UTC days).
+    created_per_day: tuple[tuple[date, int], ...]
+    # Over the tickets created in the last `window_days` days; None when none qualifies.
+    median_first_response: timedelta | None
+    median_resolution: timedelta | None
+    window_days: int
+
+    @property
+    def open_total(self) -> int:
+        return sum(n for _s, n in self.open_by_status)

@@ -14,6 +14,8 @@ from ..models import Action, HistoryEntry, Status, Ticket, TicketSummary, Urgenc
 from ..ui.screens import confirm, menu, ticket_table
 from ..ui.terminal import Terminal, wrap
 from .common import Notice, ask_valid
+from .dashboard import show_dashboard
+from .finder import find_tickets
 
 
 def when(moment: datetime) -> str:
@@ -25,6 +27,8 @@ async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Noti
     items = [("new", _("Nouveau ticket")), ("mine", _("Mes tickets"))]
     if ctx.can_list_all():
         items.append(("all", _("Tous les tickets")))
+    if ctx.can_view_dashboard():
+        items.append(("dashboard", _("Tableau de bord")))
     items.append(("logout", _("Déconnexion")))
     choice = await menu(
         term, _("Menu principal"), items, back_label=None, back_hint=_("déconnexion"), **notice.kwargs()
@@ -36,7 +40,9 @@ async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Noti
             case "mine":
                 return await ticket_list(term, ctx, all_tickets=False)
             case "all":
-                return await ticket_list(term, ctx, all_tickets=True)
+                return await find_tickets(term, ctx, ticket_screen)
+            case "dashboard":
+                return await show_dashboard(term, ctx)
     except UserError as exc:
         return Notice.fail(exc.message)
     ctx.logout()

@@ -1,0 +1,83 @@
+"""The admins' dashboard: open tickets, tickets created per day as a bar chart, median delays."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.utils import get_cwidth
+
+from ..context import SessionContext
+from ..i18n import _
+from ..models import Dashboard
+from ..ui.chart import bar_chart
+from ..ui.screens import menu
+from ..ui.terminal import Terminal, fit
+from .common import Notice
+
+WEEKDAYS = (_("lun."), _("mar."), _("mer."), _("jeu."), _("ven."), _("sam."), _("dim."))
+
+
+def duration(delay: timedelta | None) -> str:
+    """« 2 h 15 min », « 3 j 4 h », « 40 min »; « — » when there is nothing to measure."""
+    if delay is None:
+        return _("—")
+    minutes = int(delay.total_seconds()) // 60
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return _("{d} j {h} h").format(d=days, h=hours) if hours else _("{d} j").format(d=days)
+    if hours:
+        return _("{h} h {m} min").format(h=hours, m=minutes) if minutes else _("{h} h").format(h=hours)
+    return _("{m} min").format(m=minutes) if minutes else _("moins d'une minute")
+
+
+def day_label(day: date) -> str:
+    return f"{WEEKDAYS[day.weekday()]} {day:%d/%m}"
+
+
+def dashboard_lines(board: Dashboard, width: int) -> list[StyleAndTextTuples]:
+    """The dashboard as lines cut to `width` columns (every text is ours, no user's)."""
+    statuses = " · ".join(f"{s.value} : {n}" for s, n in board.open_by_status)
+    urgencies = " · ".join(f"{u.value} {n}" for u, n in board.open_by_urgency)
+    lines: list[StyleAndTextTuples] = [
+        [("class:label", _("Tickets ouverts : {n}").format(n=board.open_total)), ("", " · " + statuses)],
+        [("class:label", _("Urgence des ouverts :")), ("", " " + urgencies)],
+        [("class:label", _("Médianes sur {days} jours :").format(days=board.window_days)),
+         ("", " " + _("premier retour {first} · résolution {done}").format(
+             first=duration(board.median_first_response), done=duration(board.median_resolution)))],
+        [("class:label", _("Tickets créés par jour, {n} derniers jours :").format(
+            n=len(board.created_per_day)))],
+    ]
+    chart = bar_chart([(day_label(d), n) for d, n in board.created_per_day], width)
+    lines += [[("", line)] for line in chart]
+    return [_cut(line, width) for line in lines]
+
+
+def _cut(line: StyleAndTextTuples, width: int) -> StyleAndTextTuples:
+    # A line of several fragments cut to `width` columns as a whole, each keeping its style.
+    out: StyleAndTextTuples = []
+    left = width
+    for style, text, *_rest in line:
+        if left <= 0:
+            break
+        shown = text if get_cwidth(text) <= left else fit(text, left)
+        out.append((style, shown))
+        left -= get_cwidth(shown)
+    return out
+
+
+async def show_dashboard(term: Terminal, ctx: SessionContext) -> Notice:
+    """The dashboard until the admin goes back; `Actualiser` reads the figures again."""
+    while True:
+        board = await ctx.dashboard()
+        choice = await menu(
+            term,
+            _("Tableau de bord"),
+            [("refresh", _("Actualiser"))],
+            body=lambda width, b=board: dashboard_lines(b, width),
+            back_label=None,
+            back_hint=_("retour"),
+        )
+        if choice is None:
+            return Notice()

@@ -1,0 +1,249 @@
+"""The admins' `Tous les tickets`: every ticket, filtered, sorted and paged to the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from ..context import SEARCH_TEXT_MAX, SessionContext
+from ..errors import UserError
+from ..i18n import _
+from ..models import (
+    OPEN_STATUSES,
+    Status,
+    TicketFilter,
+    TicketPage,
+    TicketSort,
+    TicketSummary,
+    Urgency,
+    User,
+)
+from ..ui.pager import PagerAction, page_size, ticket_pager
+from ..ui.screens import ask, menu
+from ..ui.terminal import Terminal, plain
+from .common import Notice
+
+OpenTicket = Callable[[Terminal, SessionContext, int, Notice], Awaitable[Notice]]
+
+SORT_LABELS = {
+    TicketSort.URGENCY_DESC: _("urgence, la plus haute d'abord"),
+    TicketSort.URGENCY_ASC: _("urgence, la plus faible d'abord"),
+    TicketSort.DATE_ASC: _("date, les plus anciens d'abord"),
+    TicketSort.DATE_DESC: _("date, les plus récents d'abord"),
+}
+
+COLUMNS: list[tuple[str, int | None]] = [
+    (_("N°"), 7), (_("Titre"), None), (_("Urgence"), 7), (_("Statut"), 10), (_("Auteur"), 16),
+    (_("Date"), 8),
+]
+
+
+def cells(t: TicketSummary) -> list[str]:
+    return [f"#{t.id}", t.title, t.urgency.value, t.status.value, t.author_name,
+            t.created_at.strftime("%d/%m/%y")]
+
+
+def describe_filters(filters: TicketFilter, me: User | None) -> str:
+    """The active filters in one sentence."""
+    if not filters.statuses:
+        statuses = _("tous")
+    else:
+        statuses = ", ".join(s.value for s in Status if s in filters.statuses)
+    parts = [_("Statut : {s}").format(s=statuses)]
+    if filters.urgencies:
+        parts.append(_("urgence : {u}").format(
+            u=", ".join(u.value for u in Urgency if u in filters.urgencies)))
+    if filters.unassigned:
+        parts.append(_("non assignés"))
+    elif filters.assignee is not None:
+        who = _("moi") if me and filters.assignee.id == me.id else filters.assignee.name
+        parts.append(_("assigné : {who}").format(who=who))
+    if filters.author is not None:
+        parts.append(_("auteur : {name}").format(name=filters.author.name))
+    if filters.text:
+        parts.append(_("texte : « {text} »").format(text=filters.text))
+    return " · ".join(parts)
+
+
+def describe_page(result: TicketPage, sort: TicketSort) -> str:
+    """« 37 tickets — page 1/3 · tri : … »."""
+    found = (_("{n} ticket") if result.total == 1 else _("{n} tickets")).format(n=result.total)
+    return _("{found} — page {page}/{pages} · tri : {sort}").format(
+        found=found, page=result.page, pages=result.pages, sort=SORT_LABELS[sort]
+    )
+
+
+async def find_tickets(term: Terminal, ctx: SessionContext, open_ticket: OpenTicket) -> Notice:
+    """The list stays open: each ticket opened from it comes back to the same page, refreshed."""
+    filters, sort, page = TicketFilter(), TicketSort.URGENCY_DESC, 1
+    notice = Notice()
+    while True:
+        size = page_size(term)
+        result = await ctx.search_tickets(filters, sort, page, size)
+        page = result.page
+        answer = await ticket_pager(
+            term,
+            _("Tous les tickets"),
+            [describe_filters(filters, ctx.user), describe_page(result, sort)],
+            COLUMNS,
+            [(t.id, cells(t)) for t in result.items],
+            size=size,
+            empty=_("Aucun ticket ne correspond à ces filtres."),
+            **notice.kwargs(),
+        )
+        notice = Notice()
+        if answer is None:
+            return Notice()
+        action, number = answer
+        try:
+            match action:
+                case PagerAction.OPEN:
+                    assert number is not None
+                    notice = await open_ticket(term, ctx, number, Notice())
+                case PagerAction.NEXT if page < result.pages:
+                    page += 1
+                case PagerAction.NEXT:
+                    notice = Notice(_("C'est la dernière page."))
+                case PagerAction.PREVIOUS if page > 1:
+                    page -= 1
+                case PagerAction.PREVIOUS:
+                    notice = Notice(_("C'est la première page."))
+                case PagerAction.FILTER:
+                    changed, notice = await choose_filter(term, ctx, filters)
+                    if changed != filters:
+                        filters, page = changed, 1
+                case PagerAction.SORT:
+                    chosen = await choose_sort(term, sort)
+                    if chosen is not None and chosen is not sort:
+                        sort, page = chosen, 1
+                case PagerAction.RESIZED:
+                    # Keep the first ticket of the page on the page shown at the new size.
+                    page = (page - 1) * size // page_size(term) + 1
+        except UserError as exc:
+            notice = Notice.fail(exc.message)
+
+
+async def choose_sort(term: Terminal, current: TicketSort) -> TicketSort | None:
+    mark = _(" (actuel)")
+    return await menu(
+        term,
+        _("Tous les tickets : trier"),
+        [
+            (s, label[0].upper() + label[1:] + (mark if s is current else ""))
+            for s, label in SORT_LABELS.items()
+        ],
+        body=lambda width: [[("class:label", _("Trier par :"))]],
+    )
+
+
+async def choose_filter(
+    term: Terminal, ctx: SessionContext, filters: TicketFilter
+) -> tuple[TicketFilter, Notice]:
+    """One filter changed through a small menu; the filters unchanged if the admin goes back."""
+    title = _("Tous les tickets : filtrer")
+    what = await menu(
+        term,
+        title,
+        [
+            ("status", _("Statut")),
+            ("urgency", _("Urgence")),
+            ("assignee", _("Assigné")),
+            ("author", _("Auteur")),
+            ("text", _("Texte (titre ou description)")),
+            ("clear", _("Effacer les filtres (tickets ouverts)")),
+        ],
+        body=lambda width: [[("class:label", _("Filtres actifs :"))],
+                            *plain(describe_filters(filters, ctx.user), width=width)],
+    )
+    match what:
+        case "status":
+            choice = await menu(term, title, [
+                (OPEN_STATUSES, _("Ouverts (En attente, En cours)")),
+                *[(frozenset({s}), s.value) for s in Status],
+                (frozenset(), _("Tous les statuts")),
+            ], body=lambda width: [[("class:label", _("Statut :"))]])
+            if choice is not None:
+                return replace(filters, statuses=choice), Notice()
+        case "urgency":
+            choice = await menu(term, title, [
+                (frozenset(), _("Toutes les urgences")),
+                *[(frozenset({u}), u.value) for u in (Urgency.HIGH, Urgency.MEDIUM, Urgency.LOW)],
+                (frozenset({Urgency.HIGH, Urgency.MEDIUM}), _("Haute et Moyenne")),
+            ], body=lambda width: [[("class:label", _("Urgence :"))]])
+            if choice is not None:
+                return replace(filters, urgencies=choice), Notice()
+        case "assignee":
+            return await _choose_assignee(term, ctx, filters, title)
+        case "author":
+            return await _choose_author(term, ctx, filters, title)
+        case "text":
+            text = await ask(
+                term, title, _("Texte"), default=filters.text, max_chars=SEARCH_TEXT_MAX,
+                help_text=_("(dans le titre ou la description ; vide : aucun)"),
+            )
+            if text is not None:
+                return replace(filters, text=text.strip()[:SEARCH_TEXT_MAX]), Notice()
+        case "clear":
+            return TicketFilter(), Notice(_("Filtres effacés."))
+    return filters, Notice()
+
+
+async def _choose_assignee(
+    term: Terminal, ctx: SessionContext, filters: TicketFilter, title: str
+) -> tuple[TicketFilter, Notice]:
+    choice = await menu(term, title, [
+        ("any", _("Tous (assignés ou non)")),
+        ("none", _("Non assigné")),
+        ("me", _("Moi")),
+        ("other", _("Un autre administrateur…")),
+    ], body=lambda width: [[("class:label", _("Assigné :"))]])
+    match choice:
+        case "any":
+            return replace(filters, assignee=None, unassigned=False), Notice()
+        case "none":
+            return replace(filters, assignee=None, unassigned=True), Notice()
+        case "me":
+            return replace(filters, assignee=ctx.user, unassigned=False), Notice()
+        case "other":
+            person, notice = await _pick_user(term, ctx, title, _("Administrateur (nom ou e-mail)"),
+                                              admins_only=True)
+            if person is not None:
+                return replace(filters, assignee=person, unassigned=False), notice
+            return filters, notice
+    return filters, Notice()
+
+
+async def _choose_author(
+    term: Terminal, ctx: SessionContext, filters: TicketFilter, title: str
+) -> tuple[TicketFilter, Notice]:
+    if filters.author is not None:
+        choice = await menu(term, title, [
+            ("other", _("Chercher un autre auteur")),
+            ("any", _("Tous les auteurs")),
+        ], body=lambda width: plain(_("Auteur : {name}").format(name=filters.author.name), width=width))
+        if choice == "any":
+            return replace(filters, author=None), Notice()
+        if choice is None:
+            return filters, Notice()
+    person, notice = await _pick_user(term, ctx, title, _("Auteur (nom ou e-mail)"), admins_only=False)
+    if person is not None:
+        return replace(filters, author=person), notice
+    return filters, notice
+
+
+async def _pick_user(
+    term: Terminal, ctx: SessionContext, title: str, label: str, *, admins_only: bool
+) -> tuple[User | None, Notice]:
+    """Search accounts by name or e-mail and pick one; (None, why) if none was picked."""
+    typed = await ask(term, title, label, max_chars=SEARCH_TEXT_MAX,
+                      help_text=_("(une partie suffit)"))
+    if typed is None or not typed.strip():
+        return None, Notice()
+    found = await ctx.find_users(typed, admins_only=admins_only)
+    if not found:
+        return None, Notice.fail(_("Aucun compte ne correspond à « {text} ».").format(text=typed.strip()))
+    chosen = await menu(
+        term, title, [(u, f"{u.name} <{u.email}>") for u in found],
+        body=lambda width: [[("class:label", _("Comptes trouvés :"))]],
+    )
+    return chosen, Notice()

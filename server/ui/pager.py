@@ -1,0 +1,141 @@
+"""A ticket table shown one page at a time, sized to the terminal, with keys to filter and sort."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.layout import D, FormattedTextControl, Window
+
+from ..i18n import _
+from ..security import safe_text
+from .terminal import Screen, Terminal, fit, screen_width
+
+# Lines around the rows: the frame's header, gap, notice and hints; the two summary lines,
+# the column titles, the gap and the number prompt; one spare for a notice on two lines.
+CHROME_LINES = 10
+
+
+class PagerAction(enum.Enum):
+    OPEN = "open"
+    NEXT = "next"
+    PREVIOUS = "previous"
+    FILTER = "filter"
+    SORT = "sort"
+    # The terminal changed height: the page must be fetched again at its new size.
+    RESIZED = "resized"
+
+
+def page_size(term: Terminal) -> int:
+    """How many tickets one page shows in this terminal."""
+    return max(3, term.app.output.get_size().rows - CHROME_LINES)
+
+
+async def ticket_pager(
+    term: Terminal,
+    title: str,
+    summary: Sequence[str],
+    columns: Sequence[tuple[str, int | None]],
+    rows: Sequence[tuple[int, Sequence[str]]],
+    *,
+    size: int,
+    empty: str,
+    notice: str = "",
+    error: bool = False,
+) -> tuple[PagerAction, int | None] | None:
+    """One page: a typed number and Enter (or ↑↓ Enter) opens a ticket; None when leaving.
+
+    `size` is the page size the rows were fetched for; if the terminal's height changes, the
+    screen answers RESIZED so that the caller fetches the page again.
+    """
+    screen = Screen()
+    kb = screen.key_bindings
+    selected = [0]
+    typed = [""]
+
+    def widths() -> list[int]:
+        fixed = sum(w for _h, w in columns if w) + len(columns) - 1
+        flexible = max(10, screen_width() - 2 - fixed)
+        return [w if w else flexible for _h, w in columns]
+
+    def row_text(cells: Sequence[str]) -> str:
+        return " ".join(fit(c, w) for c, w in zip(cells, widths(), strict=True))
+
+    def summary_lines() -> StyleAndTextTuples:
+        width = screen_width() - 2
+        out: StyleAndTextTuples = []
+        for i, line in enumerate(summary):
+            out += [("class:label" if i else "", " " + fit(line, width).rstrip()), ("", "\n")]
+        return out[:-1]
+
+    def table_lines() -> StyleAndTextTuples:
+        if page_size(term) != size:
+            screen.finish((PagerAction.RESIZED, None))
+        out: StyleAndTextTuples = [("class:label", " " + row_text([h for h, _w in columns]))]
+        if not rows:
+            return [*out, ("", "\n"), ("class:dim", " " + safe_text(empty))]
+        for i, (_id, cells) in enumerate(rows[:size]):
+            style = "class:selected" if i == selected[0] else ""
+            out += [("", "\n "), (style, row_text(cells))]
+        return out
+
+    def prompt_line() -> StyleAndTextTuples:
+        return [("class:label", " " + _("Numéro du ticket : ")), ("class:field", typed[0] or " ")]
+
+    for digit in "0123456789":
+
+        @kb.add(digit)
+        def _digit(event, digit=digit) -> None:
+            if not typed[0] and digit == "0":
+                screen.finish(None)
+            elif len(typed[0]) < 9:
+                typed[0] += digit
+
+    @kb.add("backspace")
+    def _back(event) -> None:
+        typed[0] = typed[0][:-1]
+
+    @kb.add("enter")
+    def _enter(event) -> None:
+        if typed[0]:
+            screen.finish((PagerAction.OPEN, int(typed[0])))
+        elif rows:
+            screen.finish((PagerAction.OPEN, rows[selected[0]][0]))
+
+    @kb.add("escape", eager=True)
+    @kb.add("c-c")
+    def _esc(event) -> None:
+        screen.finish(None)
+
+    def move(step: int) -> None:
+        if rows:
+            selected[0] = max(0, min(len(rows) - 1, selected[0] + step))
+
+    kb.add("down")(lambda e: move(1))
+    kb.add("up")(lambda e: move(-1))
+    for keys, action in (
+        (("pagedown",), PagerAction.NEXT),
+        (("n",), PagerAction.NEXT),
+        (("pageup",), PagerAction.PREVIOUS),
+        (("p",), PagerAction.PREVIOUS),
+        (("f",), PagerAction.FILTER),
+        (("t",), PagerAction.SORT),
+    ):
+        kb.add(*keys)(lambda e, a=action: screen.finish((a, None)))
+
+    hints = _("N° Entrée : ouvrir · f : filtrer · t : trier · n/p : page · 0/Échap : retour")
+    parts = [
+        Window(FormattedTextControl(summary_lines), height=len(summary)),
+        # Shrinkable: a terminal made smaller still draws, and the check above asks for a new page.
+        Window(
+            FormattedTextControl(table_lines),
+            height=D(min=1, max=size + 1, preferred=size + 1),
+            wrap_lines=False,
+        ),
+        Window(height=1),
+        Window(FormattedTextControl(prompt_line), height=1),
+        Window(),
+    ]
+    screen.container = term.frame(title, parts, notice, hints, error)
+    return await term.show(screen)
