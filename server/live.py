@@ -41,7 +41,7 @@ class ChangeFeed:
         self.gaps: dict[int, float] = {}
         self.polls = 0
         self._task: asyncio.Task | None = None
-        self._failing = False
+        self.failing = False
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` with every new change; returns what unsubscribes it."""
@@ -61,16 +61,16 @@ class ChangeFeed:
         while True:
             try:
                 await self.poll()
-                if self._failing:
+                if self.failing:
                     log.info("change feed: database back, resuming after id=%s", self.last_id)
-                    self._failing = False
+                    self.failing = False
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 # An outage is logged once, then retried at every look until it ends.
-                if not self._failing:
+                if not self.failing:
                     log.warning("change feed: database unreachable (%s); retrying", type(exc).__name__)
-                    self._failing = True
+                    self.failing = True
             await asyncio.sleep(self.interval)
 
     async def poll(self) -> list[TicketChange]:
