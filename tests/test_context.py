@@ -446,6 +446,7 @@ ACCESS_TABLE = [
     (None, Access.VIEW_TICKET, NOBODY, False),
     (None, Access.LIST_ALL, NOBODY, False),
     (None, Access.CHANGE_STATUS, OWN, False),
+    (None, Access.SEE_INTERNAL, OWN, False),
     (USER, Access.CREATE_TICKET, NOBODY, True),
     (USER, Access.VIEW_TICKET, OWN, True),
     (USER, Access.VIEW_TICKET, OTHER, False),
@@ -453,12 +454,16 @@ ACCESS_TABLE = [
     (USER, Access.LIST_ALL, NOBODY, False),
     (USER, Access.CHANGE_STATUS, OWN, False),
     (USER, Access.CHANGE_STATUS, OTHER, False),
+    # Internal notes are staff talk, even on the user's own ticket.
+    (USER, Access.SEE_INTERNAL, OWN, False),
+    (USER, Access.SEE_INTERNAL, NOBODY, False),
     (ADMIN, Access.CREATE_TICKET, NOBODY, True),
     (ADMIN, Access.VIEW_TICKET, OWN, True),
     (ADMIN, Access.VIEW_TICKET, OTHER, True),
     (ADMIN, Access.LIST_ALL, NOBODY, True),
     (ADMIN, Access.CHANGE_STATUS, OWN, True),
     (ADMIN, Access.CHANGE_STATUS, OTHER, True),
+    (ADMIN, Access.SEE_INTERNAL, OTHER, True),
 ]
 
 
