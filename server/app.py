@@ -13,8 +13,10 @@ from .algorithms import Profile
 from .config import Settings
 from .context import Services, SessionContext, authenticate
 from .db import Database
+from .handlers.live import deliver
 from .handlers.session import run_session
 from .i18n import _
+from .live import ChangeFeed
 from .migrations import check_version, upgrade
 from .models import User
 from .security import PasswordHasher
@@ -44,6 +46,7 @@ class Service:
         self.db: Database | None = None
         self.services: Services | None = None
         self.listener: asyncssh.SSHAcceptor | None = None
+        self.feed: ChangeFeed | None = None
         # Open terminals and the task running each, so that stop() can wait for them.
         self.terminals: dict[Terminal, asyncio.Task] = {}
         self.connections: set[asyncssh.SSHServerConnection] = set()
@@ -68,6 +71,9 @@ class Service:
         hasher = PasswordHasher(settings.security.bcrypt_cost, settings.security.hash_threads)
         await hasher.prepare()
         self.services = Services(self.db, hasher)
+        self.feed = ChangeFeed(self.db, settings.live.poll_interval)
+        await self.feed.poll()  # from now on, every change is news
+        self.feed.start()
         host_key = load_host_key(settings.host_keys_dir)
         self.listener = await start_listener(
             settings.ssh.host,
@@ -101,9 +107,12 @@ class Service:
         ctx = SessionContext(self.services, address, user)
         term = Terminal()
         self.terminals[term] = asyncio.current_task()  # type: ignore[assignment]
+        assert self.feed is not None
+        unsubscribe = self.feed.subscribe(lambda change: deliver(term, ctx, change))
         try:
             await term.run(lambda t: run_session(t, ctx))
         finally:
+            unsubscribe()
             self.terminals.pop(term, None)
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -111,6 +120,8 @@ class Service:
         self._stopping = True
         if self.listener is not None:
             self.listener.close()
+        if self.feed is not None:
+            await self.feed.stop()
         for term in list(self.terminals):
             term.announce(SHUTDOWN_NOTICE)
         if self.db is not None and not await self.db.wait_idle(grace):

@@ -58,11 +58,18 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class LiveSettings:
+    # Seconds between two looks at the change feed (one small query per process).
+    poll_interval: float = 1.0
+
+
+@dataclass(frozen=True)
 class Settings:
     ssh: SshSettings = field(default_factory=SshSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     log: LogSettings = field(default_factory=LogSettings)
+    live: LiveSettings = field(default_factory=LiveSettings)
     # Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = PROJECT_ROOT
 
@@ -118,6 +125,11 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
             return int(str(raw).strip())
         except ValueError:
             raise ConfigError(f"{name}: nombre entier attendu, reçu {raw!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(str(raw).strip())
+        except ValueError:
+            raise ConfigError(f"{name}: nombre attendu, reçu {raw!r}") from None
     if raw is None:
         return ""
     return str(raw)
@@ -148,6 +160,8 @@ def _check(settings: Settings) -> None:
     for key in ("pool_size", "pool_timeout", "pool_recycle"):
         if getattr(settings.database, key) < 1:
             raise ConfigError(f"database.{key}: doit être positif")
+    if not 0.05 <= settings.live.poll_interval <= 60:
+        raise ConfigError("live.poll_interval: doit être entre 0.05 et 60 secondes")
     if settings.log.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"log.level: niveau inconnu {settings.log.level!r}")
 

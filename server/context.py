@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import validation
-from .db import Database, history, statuses, tickets, users, utcnow
+from .db import Database, history, reads, statuses, tickets, users, utcnow
 from .errors import AuthFailed, EmailTaken, Forbidden, NotFound, ValidationError
 from .i18n import _
 from .models import (
@@ -20,9 +21,11 @@ from .models import (
     Action,
     Dashboard,
     HistoryEntry,
+    LiveNotice,
     Role,
     Status,
     Ticket,
+    TicketChange,
     TicketFilter,
     TicketPage,
     TicketSort,
@@ -43,6 +46,8 @@ class Access(enum.Enum):
     LIST_ALL = "list_all"
     CHANGE_STATUS = "change_status"
     VIEW_DASHBOARD = "view_dashboard"
+    # Internal notes: told of them, and unread markers count them.
+    SEE_INTERNAL = "see_internal"
 
 
 def access_allowed(user: User | None, access: Access, author_id: int | None = None) -> bool:
@@ -213,6 +218,7 @@ class SessionContext:
                 statuses.c.libelle,
                 _author.c.nom,
                 tickets.c.created_at,
+                self._unread(),
             )
             .join(statuses, statuses.c.id == tickets.c.statut_id)
             .join(_author, _author.c.id == tickets.c.auteur_id)
@@ -230,6 +236,7 @@ class SessionContext:
                 status=Status(r.libelle),
                 author_name=r.nom,
                 created_at=r.created_at,
+                unread=bool(r.non_lu),
             )
             for r in rows
         ]
@@ -301,6 +308,7 @@ class SessionContext:
                     _author.c.nom,
                     tickets.c.created_at,
                     _assignee.c.nom.label("assigne_nom"),
+                    self._unread(),
                 )
                 .join(statuses, statuses.c.id == tickets.c.statut_id)
                 .join(_author, _author.c.id == tickets.c.auteur_id)
@@ -317,6 +325,7 @@ class SessionContext:
                 status=Status(r.libelle),
                 author_name=r.nom,
                 created_at=r.created_at,
+                unread=bool(r.non_lu),
             )
             for r in rows
         )
@@ -448,6 +457,88 @@ class SessionContext:
             .where(tickets.c.created_at >= since)
             .group_by(tickets.c.id, tickets.c.created_at)
         )
+    def _unread(self) -> sa.Label:
+        """For a list query: whether the ticket has history the user has not seen.
+
+        Unseen means newer than what `lectures` remembers of their last opening, written by
+        someone else, and, for those who may not see internal notes, not one of those.
+        """
+        user = self.user
+        assert user is not None
+        seen = (
+            sa.select(reads.c.dernier_historique_id)
+            .where(reads.c.utilisateur_id == user.id, reads.c.ticket_id == history.c.ticket_id)
+            .scalar_subquery()
+        )
+        newer = sa.select(history.c.id).where(
+            history.c.ticket_id == tickets.c.id,
+            history.c.id > sa.func.coalesce(seen, 0),
+            sa.or_(history.c.acteur_id.is_(None), history.c.acteur_id != user.id),
+        )
+        if not access_allowed(user, Access.SEE_INTERNAL):
+            newer = newer.where(history.c.interne == sa.false())
+        return sa.exists(newer).label("non_lu")
+
+    async def open_ticket(self, ticket_id: int) -> Ticket:
+        """`ticket`, remembered as read up to its newest entry: its unread marker goes."""
+        ticket = await self.ticket(ticket_id)
+        await self.mark_read(ticket)
+        return ticket
+
+    async def mark_read(self, ticket: Ticket) -> None:
+        """Remember that the user has seen this ticket's history as loaded (never backwards)."""
+        user = self.user
+        if user is None or not ticket.history:
+            return
+        newest = max(entry.id for entry in ticket.history)
+        mine = (reads.c.utilisateur_id == user.id, reads.c.ticket_id == ticket.id)
+        async with self.db.transaction() as conn:
+            seen = (
+                await conn.execute(sa.select(reads.c.dernier_historique_id).where(*mine))
+            ).scalar_one_or_none()
+        # Reading a ticket again is common: no write (no lock) when nothing new was seen.
+        if seen is not None and seen >= newest:
+            return
+        values = {"utilisateur_id": user.id, "ticket_id": ticket.id, "dernier_historique_id": newest}
+        if self.db.mysql:
+            upsert = mysql.insert(reads).values(values)
+            upsert = upsert.on_duplicate_key_update(
+                dernier_historique_id=sa.func.greatest(
+                    reads.c.dernier_historique_id, upsert.inserted.dernier_historique_id
+                )
+            )
+        else:
+            upsert = sqlite.insert(reads).values(values)
+            upsert = upsert.on_conflict_do_update(
+                index_elements=[reads.c.utilisateur_id, reads.c.ticket_id],
+                set_={
+                    "dernier_historique_id": sa.func.max(
+                        reads.c.dernier_historique_id, upsert.excluded.dernier_historique_id
+                    )
+                },
+            )
+        await self.db.write(lambda conn: conn.execute(upsert))
+
+    def live_notice(self, change: TicketChange) -> LiveNotice | None:
+        """What this user is told of a change read from the feed; None: not theirs to know.
+
+        The change feed asks every session this, so the access rule stays the one above.
+        """
+        user = self.user
+        if user is None or change.actor_id == user.id:
+            return None
+        if not access_allowed(user, Access.VIEW_TICKET, change.author_id):
+            return None
+        if change.internal and not access_allowed(user, Access.SEE_INTERNAL, change.author_id):
+            return None
+        if change.author_id == user.id:
+            if change.action == Action.STATUS_CHANGED and change.new_status is not None:
+                return LiveNotice.STATUS_CHANGED
+            if change.action == Action.REPLY:
+                return LiveNotice.REPLY
+        elif change.action == Action.CREATED and access_allowed(user, Access.LIST_ALL):
+            return LiveNotice.NEW_TICKET
+        return LiveNotice.QUIET
 
     async def ticket(self, ticket_id: int) -> Ticket:
         """One ticket with its history; `Ticket introuvable` if missing or not the user's."""

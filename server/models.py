@@ -29,6 +29,7 @@ class Action(enum.StrEnum):
 
     CREATED = "creation"
     STATUS_CHANGED = "changement_statut"
+    REPLY = "reponse"
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class TicketSummary:
     status: Status
     author_name: str
     created_at: datetime
+    # Changed since the user last opened it, by someone else (see SessionContext.unread).
+    unread: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,3 +142,25 @@ class Dashboard:
     @property
     def open_total(self) -> int:
         return sum(n for _s, n in self.open_by_status)
+@dataclass(frozen=True)
+class TicketChange:
+    """One new history row as the change feed sees it, with what deciding who to tell needs."""
+
+    history_id: int
+    ticket_id: int
+    ticket_title: str
+    author_id: int
+    actor_id: int | None
+    # Kept as written: a newer process sharing the database may write actions this one lacks.
+    action: str
+    internal: bool
+    new_status: Status | None
+
+
+class LiveNotice(enum.Enum):
+    """What a connected user is told about a change they may see."""
+
+    QUIET = "quiet"  # their lists refresh, no message
+    STATUS_CHANGED = "status_changed"  # « Votre ticket #12 est passé à En cours »
+    REPLY = "reply"  # « Nouvelle réponse sur votre ticket #12 »
+    NEW_TICKET = "new_ticket"  # « Nouveau ticket #N : titre » (admins)

@@ -447,6 +447,7 @@ ACCESS_TABLE = [
     (None, Access.LIST_ALL, NOBODY, False),
     (None, Access.CHANGE_STATUS, OWN, False),
     (None, Access.VIEW_DASHBOARD, NOBODY, False),
+    (None, Access.SEE_INTERNAL, OWN, False),
     (USER, Access.CREATE_TICKET, NOBODY, True),
     (USER, Access.VIEW_TICKET, OWN, True),
     (USER, Access.VIEW_TICKET, OTHER, False),
@@ -455,6 +456,9 @@ ACCESS_TABLE = [
     (USER, Access.CHANGE_STATUS, OWN, False),
     (USER, Access.CHANGE_STATUS, OTHER, False),
     (USER, Access.VIEW_DASHBOARD, NOBODY, False),
+    # Internal notes are staff talk, even on the user's own ticket.
+    (USER, Access.SEE_INTERNAL, OWN, False),
+    (USER, Access.SEE_INTERNAL, NOBODY, False),
     (ADMIN, Access.CREATE_TICKET, NOBODY, True),
     (ADMIN, Access.VIEW_TICKET, OWN, True),
     (ADMIN, Access.VIEW_TICKET, OTHER, True),
@@ -462,6 +466,7 @@ ACCESS_TABLE = [
     (ADMIN, Access.CHANGE_STATUS, OWN, True),
     (ADMIN, Access.CHANGE_STATUS, OTHER, True),
     (ADMIN, Access.VIEW_DASHBOARD, NOBODY, True),
+    (ADMIN, Access.SEE_INTERNAL, OTHER, True),
 ]
 
 

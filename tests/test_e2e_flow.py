@@ -73,7 +73,8 @@ async def test_learner_and_admin_full_journey(service, clients, admin, database)
     learner.send("0")
     await learner.wait_for("1. Nouveau ticket")
     learner.send("2")
-    await learner.wait_for("En cours")
+    # The list itself: « En cours » may also be in the live notice on the menu.
+    await learner.wait_for("Mes tickets", "En cours", "Numéro du ticket")
     learner.send("1" + ENTER)
     screen = await learner.wait_for("Statut : En cours", "Historique")
     assert "Aïssatou Diop — ticket créé (En attente, urgence Haute)" in screen

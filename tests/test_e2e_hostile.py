@@ -87,7 +87,8 @@ async def test_control_characters_in_a_name_reach_nobody(service, clients, admin
     await new_ticket(guest, "Souris", "Elle ne clique plus.", paste=False)
 
     staff.send("3")
-    screen = await staff.wait_for("Tous les tickets", "Souris")
+    # The list itself, not the main menu with the live notice of the new ticket.
+    screen = await staff.wait_for("Tous les tickets", "Souris", "Numéro du ticket")
     # The author column is 16 columns wide: the name is cut, its stand-ins shown.
     assert "N'Diaye ␛]2;PWN…" in screen
     assert_clean(staff)

@@ -81,14 +81,29 @@ async def find_tickets(term: Terminal, ctx: SessionContext, open_ticket: OpenTic
         size = page_size(term)
         result = await ctx.search_tickets(filters, sort, page, size)
         page = result.page
+        summary = [describe_filters(filters, ctx.user), describe_page(result, sort)]
+        unread = {t.id for t in result.items if t.unread}
+
+        async def reload(
+            filters=filters, sort=sort, page=page, size=size, summary=summary, unread=unread
+        ) -> list:
+            # News arrived: the same page again, its count and markers with it.
+            fresh = await ctx.search_tickets(filters, sort, page, size)
+            summary[1] = describe_page(fresh, sort)
+            unread.clear()
+            unread.update(t.id for t in fresh.items if t.unread)
+            return [(t.id, cells(t)) for t in fresh.items]
+
         answer = await ticket_pager(
             term,
             _("Tous les tickets"),
-            [describe_filters(filters, ctx.user), describe_page(result, sort)],
+            summary,
             COLUMNS,
             [(t.id, cells(t)) for t in result.items],
             size=size,
             empty=_("Aucun ticket ne correspond à ces filtres."),
+            reload=reload,
+            marked=unread.__contains__,
             **notice.kwargs(),
         )
         notice = Notice()

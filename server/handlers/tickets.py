@@ -84,14 +84,23 @@ async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
 async def ticket_list(term: Terminal, ctx: SessionContext, *, all_tickets: bool) -> Notice:
     """A list that stays open: each ticket opened from it comes back to it, refreshed."""
     notice = Notice()
-    while True:
+    unread: set[int] = set()
+
+    async def rows() -> list[tuple[int, list[str]]]:
         summaries = await (ctx.all_tickets() if all_tickets else ctx.my_tickets())
+        unread.clear()
+        unread.update(t.id for t in summaries if t.unread)
+        return [(t.id, _cells(t, all_tickets)) for t in summaries]
+
+    while True:
         chosen = await ticket_table(
             term,
             _("Tous les tickets") if all_tickets else _("Mes tickets"),
             _columns(all_tickets),
-            [(t.id, _cells(t, all_tickets)) for t in summaries],
+            await rows(),
             empty=_("Aucun ticket pour l'instant."),
+            reload=rows,
+            marked=unread.__contains__,
             **notice.kwargs(),
         )
         if chosen is None:
@@ -118,7 +127,7 @@ def _cells(t: TicketSummary, with_author: bool) -> list[str]:
 
 async def ticket_screen(term: Terminal, ctx: SessionContext, ticket_id: int, notice: Notice) -> Notice:
     """One ticket, its description and history; admins change its status from here."""
-    ticket = await ctx.ticket(ticket_id)
+    ticket = await ctx.open_ticket(ticket_id)
     while True:
         items = [("status", _("Changer le statut"))] if ctx.can_change_status(ticket) else []
         choice = await menu(

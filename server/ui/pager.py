@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.layout import D, FormattedTextControl, Window
 
 from ..i18n import _
 from ..security import safe_text
+from .screens import UNREAD, Rows, reloader
 from .terminal import Screen, Terminal, fit, screen_width
 
 # Lines around the rows: the frame's header, gap, notice and hints; the two summary lines,
@@ -43,12 +44,17 @@ async def ticket_pager(
     empty: str,
     notice: str = "",
     error: bool = False,
+    reload: Callable[[], Awaitable[Rows]] | None = None,
+    marked: Callable[[int], bool] | None = None,
 ) -> tuple[PagerAction, int | None] | None:
     """One page: a typed number and Enter (or ↑↓ Enter) opens a ticket; None when leaving.
 
     `size` is the page size the rows were fetched for; if the terminal's height changes, the
-    screen answers RESIZED so that the caller fetches the page again.
+    screen answers RESIZED so that the caller fetches the page again. With `reload`, the page
+    is fetched again in place when the terminal is told of a change (`summary` may be a list
+    the reload updates); tickets `marked` are bold with a `•`, as in `ticket_table`.
     """
+    rows = list(rows)
     screen = Screen()
     kb = screen.key_bindings
     selected = [0]
@@ -75,13 +81,19 @@ async def ticket_pager(
         out: StyleAndTextTuples = [("class:label", " " + row_text([h for h, _w in columns]))]
         if not rows:
             return [*out, ("", "\n"), ("class:dim", " " + safe_text(empty))]
-        for i, (_id, cells) in enumerate(rows[:size]):
+        for i, (ticket_id, cells) in enumerate(rows[:size]):
             style = "class:selected" if i == selected[0] else ""
-            out += [("", "\n "), (style, row_text(cells))]
+            mark = UNREAD if marked and marked(ticket_id) else ""
+            if mark:
+                style += " class:label"
+            out += [("", "\n "), (style, row_text(cells)), ("class:label", mark)]
         return out
 
     def prompt_line() -> StyleAndTextTuples:
-        return [("class:label", " " + _("Numéro du ticket : ")), ("class:field", typed[0] or " ")]
+        news = []
+        if marked and any(marked(ticket_id) for ticket_id, _cells in rows):
+            news = [("class:dim", " " + _("{mark} : du nouveau").format(mark=UNREAD) + " ·")]
+        return [*news, ("class:label", " " + _("Numéro du ticket : ")), ("class:field", typed[0] or " ")]
 
     for digit in "0123456789":
 
@@ -123,6 +135,9 @@ async def ticket_pager(
         (("t",), PagerAction.SORT),
     ):
         kb.add(*keys)(lambda e, a=action: screen.finish((a, None)))
+
+    if reload is not None:
+        screen.refresh = reloader(term, screen, reload, rows, selected)
 
     hints = _("N° Entrée : ouvrir · f : filtrer · t : trier · n/p : page · 0/Échap : retour")
     parts = [

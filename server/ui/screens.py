@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
@@ -14,7 +16,13 @@ from ..i18n import _
 from ..security import safe_text
 from .terminal import Screen, ScrollableText, Terminal, fit, screen_width, wrap
 
+log = logging.getLogger("support.ui")
+
+# Drawn in the margin the table leaves at its right (see `widths`).
+UNREAD = "•"
+
 Lines = Callable[[int], list[StyleAndTextTuples]]
+Rows = Sequence[tuple[int, Sequence[str]]]
 
 
 async def menu(
@@ -81,13 +89,21 @@ async def ticket_table(
     term: Terminal,
     title: str,
     columns: Sequence[tuple[str, int | None]],
-    rows: Sequence[tuple[int, Sequence[str]]],
+    rows: Rows,
     *,
     empty: str,
     notice: str = "",
     error: bool = False,
+    reload: Callable[[], Awaitable[Rows]] | None = None,
+    marked: Callable[[int], bool] | None = None,
 ) -> int | None:
-    """A list of tickets: type a number and Enter, or pick with the arrows; 0 or Esc returns."""
+    """A list of tickets: type a number and Enter, or pick with the arrows; 0 or Esc returns.
+
+    With `reload`, the list is fetched again in place when the terminal is told of a change.
+    Tickets `marked` (changed since the user last opened them) are bold, with a `•` in the
+    right margin.
+    """
+    rows = list(rows)
     screen = Screen()
     kb = screen.key_bindings
     selected = [0]
@@ -96,6 +112,7 @@ async def ticket_table(
     table = Window(FormattedTextControl(lambda: table_lines()), wrap_lines=False)
 
     def widths() -> list[int]:
+        # Room is left for a margin each side: the left one blank, the right one for marks.
         fixed = sum(w for _h, w in columns if w) + len(columns) - 1
         flexible = max(10, screen_width() - 2 - fixed)
         return [w if w else flexible for _h, w in columns]
@@ -115,11 +132,16 @@ async def ticket_table(
             top[0] = selected[0] - height + 1
         for i in range(top[0], min(len(rows), top[0] + height)):
             style = "class:selected" if i == selected[0] else ""
-            out += [("", " "), (style, row_text(rows[i][1])), ("", "\n")]
+            mark = UNREAD if marked and marked(rows[i][0]) else ""
+            if mark:
+                style += " class:label"
+            out += [("", " "), (style, row_text(rows[i][1])), ("class:label", mark), ("", "\n")]
         return out[:-1]
 
     def prompt_line() -> StyleAndTextTuples:
         count = _("{n} ticket(s)").format(n=len(rows))
+        if marked and any(marked(ticket_id) for ticket_id, _cells in rows):
+            count += " · " + _("{mark} : du nouveau").format(mark=UNREAD)
         return [
             ("class:dim", f" {count} · "),
             ("class:label", _("Numéro du ticket : ")),
@@ -160,10 +182,56 @@ async def ticket_table(
     kb.add("pagedown")(lambda e: move(10))
     kb.add("pageup")(lambda e: move(-10))
 
+    if reload is not None:
+        screen.refresh = reloader(term, screen, reload, rows, selected)
+
     hints = _("Numéro puis Entrée, ou ↑↓ puis Entrée : ouvrir · 0 ou Échap : retour")
     parts = [table, Window(height=1), Window(FormattedTextControl(prompt_line), height=1)]
     screen.container = term.frame(title, parts, notice, hints, error)
     return await term.show(screen)
+
+
+def reloader(
+    term: Terminal,
+    screen: Screen,
+    reload: Callable[[], Awaitable[Rows]],
+    rows: list[tuple[int, Sequence[str]]],
+    selected: list[int],
+) -> Callable[[], None]:
+    """Replace `rows` in place with fresh ones, the selection staying on the same ticket.
+
+    Changes arriving while a reload runs are folded into one more reload after it.
+    """
+    state: dict[str, Any] = {"task": None, "again": False}
+
+    async def run() -> None:
+        while True:
+            state["again"] = False
+            try:
+                fresh = await reload()
+            except Exception as exc:
+                # The list stays as it was; the next change or visit tries again.
+                log.warning("list not refreshed: %s", type(exc).__name__)
+                return
+            if screen.future.done():
+                return
+            chosen = rows[selected[0]][0] if rows else None
+            rows[:] = fresh
+            ids = [ticket_id for ticket_id, _cells in rows]
+            selected[0] = ids.index(chosen) if chosen in ids else min(selected[0], max(0, len(rows) - 1))
+            term.app.invalidate()
+            if not state["again"]:
+                return
+
+    def refresh() -> None:
+        if screen.future.done():
+            return
+        if state["task"] is not None and not state["task"].done():
+            state["again"] = True
+            return
+        state["task"] = asyncio.ensure_future(run())
+
+    return refresh
 
 
 async def ask(

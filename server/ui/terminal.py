@@ -27,11 +27,14 @@ from prompt_toolkit.utils import get_cwidth
 from ..security import safe_text
 
 APP_NAME = "Support Tickets"
+# Live notices kept on screen at once.
+LIVE_NOTICES = 2
 
 STYLE = Style.from_dict(
     {
         "header": "reverse bold",
         "banner": "bg:ansiyellow fg:ansiblack bold",
+        "live": "bg:ansicyan fg:ansiblack bold",
         "label": "bold",
         "selected": "reverse",
         "notice": "fg:ansigreen bold",
@@ -51,6 +54,8 @@ class Screen:
         self.container: Any = None
         self.focus: Any = None
         self.future: asyncio.Future = asyncio.get_running_loop().create_future()
+        # Called when what the screen shows may have changed elsewhere (a list reloads).
+        self.refresh: Callable[[], None] | None = None
 
     def finish(self, value: Any) -> None:
         if not self.future.done():
@@ -64,6 +69,8 @@ class Terminal:
         self.screen: Screen | None = None
         self.who = ""
         self.banner = ""
+        # Live notices (« Votre ticket #12 est passé à En cours »), newest last.
+        self.notices: list[str] = []
         self.app: Application = Application(
             layout=Layout(Window()),
             key_bindings=DynamicKeyBindings(lambda: self.screen.key_bindings if self.screen else None),
@@ -109,7 +116,20 @@ class Terminal:
         self.banner = text
         self.app.invalidate()
 
+    def notify(self, text: str) -> None:
+        """Show a notice above the current screen at once, without waiting for a key."""
+        # The two newest are enough: older news is in the lists and the tickets' history.
+        self.notices = [*self.notices, text][-LIVE_NOTICES:]
+        self.app.invalidate()
+
+    def refresh(self) -> None:
+        """Tell the current screen that what it shows may have changed."""
+        if self.screen is not None and self.screen.refresh is not None:
+            self.screen.refresh()
+
     async def show(self, screen: Screen) -> Any:
+        # Moving on to another screen is the sign the notices were read.
+        self.notices = []
         self.screen = screen
         self.app.layout = Layout(screen.container, focused_element=screen.focus)
         self.app.invalidate()
@@ -148,6 +168,20 @@ class Terminal:
                         dont_extend_height=True,
                     ),
                     filter=Condition(lambda: bool(self.banner)),
+                ),
+                ConditionalContainer(
+                    Window(
+                        FormattedTextControl(
+                            lambda: [
+                                fragment
+                                for text in self.notices
+                                for fragment in [*_paragraph(text, "class:live"), ("", "\n")]
+                            ][:-1]
+                        ),
+                        height=D(min=1, max=2 * LIVE_NOTICES),
+                        dont_extend_height=True,
+                    ),
+                    filter=Condition(lambda: bool(self.notices)),
                 ),
                 Window(height=1),
                 *body,

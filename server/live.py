@@ -1,0 +1,147 @@
+"""The change feed: one task per process reads new history rows and hands them to the sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from .db import Database, history, statuses, tickets
+from .models import Status, TicketChange
+
+log = logging.getLogger("support.live")
+
+Listener = Callable[[TicketChange], None]
+
+# Rows read at most per look; a burst beyond it is read on the next looks, in order.
+BATCH = 200
+# How long an id skipped over is waited for (see ChangeFeed._poll).
+GAP_WAIT = 30.0
+# Ids waited for at most: a huge jump (rows deleted, an import) is not worth chasing.
+GAP_MAX = 100
+
+
+class ChangeFeed:
+    """Polls `historique` for rows newer than the last seen, whoever wrote them.
+
+    The database is the feed: a change made by another server process sharing it arrives
+    like one made here. Each look is one query on the primary key, whatever the number of
+    sessions; what each session is told is its context's decision, not the feed's.
+    """
+
+    def __init__(self, db: Database, interval: float) -> None:
+        self.db = db
+        self.interval = interval
+        self.listeners: set[Listener] = set()
+        self.last_id: int | None = None
+        # Ids below last_id not seen yet, with when they were first missed.
+        self.gaps: dict[int, float] = {}
+        self.polls = 0
+        self._task: asyncio.Task | None = None
+        self.failing = False
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with every new change; returns what unsubscribes it."""
+        self.listeners.add(listener)
+        return lambda: self.listeners.discard(listener)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="change-feed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.poll()
+                if self.failing:
+                    log.info("change feed: database back, resuming after id=%s", self.last_id)
+                    self.failing = False
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # An outage is logged once, then retried at every look until it ends.
+                if not self.failing:
+                    log.warning("change feed: database unreachable (%s); retrying", type(exc).__name__)
+                    self.failing = True
+            await asyncio.sleep(self.interval)
+
+    async def poll(self) -> list[TicketChange]:
+        """One look: deliver the rows written since the last one, and return them."""
+        self.polls += 1
+        if self.last_id is None:
+            # Only what happens from now on is news; history before the start is not.
+            async with self.db.transaction() as conn:
+                newest = (await conn.execute(sa.select(sa.func.max(history.c.id)))).scalar()
+            self.last_id = newest or 0
+            return []
+        changes = await self._read()
+        for change in changes:
+            self._deliver(change)
+        return changes
+
+    async def _read(self) -> list[TicketChange]:
+        # Auto-increment ids are handed out in insert order but committed in any order on
+        # MySQL: a row with a lower id may appear after a higher one was read. Such skipped
+        # ids are read again for a while (GAP_WAIT) before being given up (a rollback).
+        now = time.monotonic()
+        self.gaps = {i: t for i, t in self.gaps.items() if now - t < GAP_WAIT}
+        assert self.last_id is not None
+        newer = history.c.id > self.last_id
+        query = (
+            sa.select(
+                history.c.id,
+                history.c.ticket_id,
+                history.c.acteur_id,
+                history.c.action,
+                history.c.interne,
+                statuses.c.libelle,
+                tickets.c.auteur_id,
+                tickets.c.titre,
+            )
+            .join(tickets, tickets.c.id == history.c.ticket_id)
+            .outerjoin(statuses, statuses.c.id == history.c.nouveau_statut_id)
+            .where(sa.or_(newer, history.c.id.in_(sorted(self.gaps))) if self.gaps else newer)
+            .order_by(history.c.id)
+            .limit(BATCH)
+        )
+        async with self.db.transaction() as conn:
+            rows = (await conn.execute(query)).all()
+        changes = []
+        for row in rows:
+            if row.id <= self.last_id:
+                if self.gaps.pop(row.id, None) is None:
+                    continue  # already delivered
+            else:
+                missed = range(self.last_id + 1, row.id)
+                if len(missed) <= GAP_MAX:
+                    self.gaps.update((i, now) for i in missed)
+                self.last_id = row.id
+            changes.append(
+                TicketChange(
+                    history_id=row.id,
+                    ticket_id=row.ticket_id,
+                    ticket_title=row.titre,
+                    author_id=row.auteur_id,
+                    actor_id=row.acteur_id,
+                    action=row.action,
+                    internal=bool(row.interne),
+                    new_status=Status(row.libelle) if row.libelle else None,
+                )
+            )
+        return changes
+
+    def _deliver(self, change: TicketChange) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(change)
+            except Exception:
+                # One broken session must not keep the news from the others.
+                log.exception("change feed: a session failed to take change id=%s", change.history_id)

@@ -1,0 +1,199 @@
+"""Live news over real SSH: notices without a keypress, lists refreshed in place, two processes."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from server.app import Service
+from server.config import load_settings
+from server.models import Action, Role, Status
+
+from .conftest import (
+    PASSWORD,
+    TEST_BCRYPT_COST,
+    admin_connection,
+    context_for,
+    free_port,
+    install_mariadb,
+    make_user,
+    mariadb_binaries,
+    run_mariadbd,
+    skip_without_mariadb,
+    stop_mariadbd,
+    until,
+)
+from .journeys import file_ticket
+from .sshclient import DOWN, ENTER, ESC, Client, ScreenReader
+from .test_e2e_hostile import TITLE, assert_clean
+from .test_live import add_history
+
+BACKSPACE = "\x7f"
+
+
+async def logged_in(port: int, clients, email: str) -> Client:
+    c = await Client.connect(port, email, PASSWORD)
+    clients.append(c)
+    await c.wait_for("1. Nouveau ticket")
+    return c
+
+
+def line_with(screen: str, text: str) -> str:
+    found = [line.rstrip() for line in screen.splitlines() if text in line]
+    assert len(found) == 1, screen
+    return found[0]
+
+
+def selected_row(c: ScreenReader) -> str:
+    """The list row drawn in reverse video (the header line, reversed too, left aside)."""
+    rows = [y for y in range(2, c.screen.lines) if c.screen.buffer[y][3].reverse]
+    assert len(rows) == 1, c.text()
+    return c.screen.display[rows[0]].strip()
+
+
+async def test_requester_is_told_without_pressing_a_key(service, clients, services, alice, admin, database):
+    number = await context_for(services, alice).create_ticket("Chargeur", "Il chauffe.", "Haute")
+    c = await logged_in(service.port, clients, "alice@example.org")
+    # Her own reply and an admin's internal note come first: neither is news to tell her.
+    await add_history(database, number, alice, Action.REPLY)
+    await add_history(database, number, admin, Action.REPLY, internal=True)
+    await context_for(services, admin).change_status(number, Status.IN_PROGRESS)
+
+    # Not a key sent since the menu: the notice comes to her.
+    screen = await c.wait_for(f"Votre ticket #{number} est passé à En cours", "1. Nouveau ticket")
+    assert "Nouvelle réponse" not in screen
+
+    await add_history(database, number, admin, Action.REPLY)
+    await c.wait_for(f"Nouvelle réponse sur votre ticket #{number}",
+                     f"Votre ticket #{number} est passé à En cours", "1. Nouveau ticket")
+
+    # The menu still answers, and the next screen starts without the notices.
+    c.send("2")
+    screen = await c.wait_for("Mes tickets", "Chargeur", "Numéro du ticket")
+    assert "Votre ticket" not in screen and "Nouvelle réponse" not in screen
+
+
+async def test_admin_list_shows_a_new_ticket_in_place(service, clients, services, alice, admin):
+    ctx = context_for(services, alice)
+    await ctx.create_ticket("Clavier", "Touche A.", "Faible")
+    second = await ctx.create_ticket("Souris", "Clic droit.", "Faible")
+    staff = await logged_in(service.port, clients, "admin@example.org")
+    staff.send("3")
+    await staff.wait_for("Tous les tickets", "Souris", "2 tickets — page 1/1")
+    staff.send(DOWN)
+    await until(lambda: selected_row(staff).startswith(f"#{second} "))
+    staff.send("9")
+    await staff.wait_for("Numéro du ticket : 9")
+
+    learner = await logged_in(service.port, clients, "alice@example.org")
+    await file_ticket(learner, TITLE, "Projecteur.", "Haute", paste=True)
+    await learner.wait_for("Ticket #3 créé.")
+
+    # Without a key from the admin: the notice, the new (most urgent) row on top, his typing
+    # and choice kept.
+    screen = await staff.wait_for("Nouveau ticket #3 : Panne ␛]2;HACKED␇ ␛[31mrouge �31m fin",
+                                  "3 tickets — page 1/1", "Numéro du ticket : 9")
+    rows = [line for line in screen.splitlines() if line.startswith(" #")]
+    assert [r.split()[0] for r in rows] == ["#3", "#1", "#2"], screen
+    assert selected_row(staff).startswith(f"#{second} ")
+    assert_clean(staff)
+
+    staff.send(BACKSPACE + ENTER)
+    await staff.wait_for(f"Ticket #{second} — Souris")
+
+
+async def test_unread_mark_appears_live_and_goes_once_opened(service, clients, services, alice, admin):
+    number = await context_for(services, alice).create_ticket("Chargeur", "Il chauffe.", "Haute")
+    c = await logged_in(service.port, clients, "alice@example.org")
+    c.send("2")
+    screen = await c.wait_for("Mes tickets", "Chargeur", "Numéro du ticket")
+    assert "•" not in screen
+
+    await context_for(services, admin).change_status(number, Status.RESOLVED)
+    await c.wait_for(f"Votre ticket #{number} est passé à Résolu", "• : du nouveau")
+    row = line_with(c.text(), "Chargeur")
+    assert "Résolu" in row and row.endswith("•"), c.text()
+
+    c.send(f"{number}" + ENTER)
+    await c.wait_for(f"Ticket #{number} — Chargeur", "statut : En attente → Résolu")
+    c.send(ESC)
+    screen = await c.wait_for("Mes tickets", "Chargeur", "Numéro du ticket")
+    assert "•" not in screen and "du nouveau" not in screen
+
+
+async def test_two_server_processes_share_the_news(service, clients, settings, alice, admin):
+    """Two services on one database (one SQLite file, one MariaDB database), as two processes."""
+    other = Service(settings)
+    await other.start()
+    try:
+        learner = await logged_in(other.port, clients, "alice@example.org")
+        staff = await logged_in(service.port, clients, "admin@example.org")
+
+        # A ticket filed through the other process reaches the admin connected to this one.
+        await file_ticket(learner, "Imprimante", "Bourrage papier.", "Moyenne")
+        await learner.wait_for("Ticket #1 créé.")
+        await staff.wait_for("Nouveau ticket #1 : Imprimante", "1. Nouveau ticket")
+
+        # The admin's status change here reaches the requester there.
+        staff.send("3")
+        await staff.wait_for("Tous les tickets", "Imprimante", "Numéro du ticket")
+        staff.send("1" + ENTER)
+        await staff.wait_for("Ticket #1 — Imprimante", "1. Changer le statut")
+        staff.send("1")
+        await staff.wait_for("2. En cours")
+        staff.send("2")
+        await staff.wait_for("Confirmer ? (o/n)")
+        staff.send("o")
+        await staff.wait_for("Statut changé : En cours.")
+        await learner.wait_for("Votre ticket #1 est passé à En cours")
+    finally:
+        for c in clients:
+            await c.close()
+        await until(lambda: not other.terminals, 5, fail=False)
+        await other.stop(grace=2)
+
+
+async def test_the_feed_survives_a_database_restart(tmp_path: Path, caplog):
+    """The database goes away under the feed: one warning, then the news flows again."""
+    if mariadb_binaries() is None:
+        skip_without_mariadb()
+    folder = tmp_path / "mariadb"
+    install_mariadb(folder)
+    port = free_port()
+    proc = run_mariadbd(folder, port)
+    server_url = f"mysql+aiomysql://root@127.0.0.1:{port}"
+    admin_connection(server_url).cursor().execute("CREATE DATABASE suivi_incident")
+    settings = load_settings(
+        env={},
+        overrides={
+            "database": {"url": f"{server_url}/suivi_incident", "pool_timeout": 5},
+            "ssh": {"host": "127.0.0.1", "port": 0, "host_keys_dir": str(tmp_path / "keys")},
+            "security": {"bcrypt_cost": TEST_BCRYPT_COST},
+        },
+    )
+    caplog.set_level(logging.INFO, logger="support.live")
+    service = Service(settings)
+    await service.start()
+    client = None
+    try:
+        assert service.services is not None and service.feed is not None
+        alice = await make_user(service.services, "alice@example.org", "Alice Ndiaye")
+        staff = await make_user(service.services, "admin@example.org", "Awa Admin", Role.ADMIN)
+        number = await context_for(service.services, alice).create_ticket("Écran", "Noir.", "Haute")
+        client = await Client.connect(service.port, "alice@example.org", PASSWORD)
+        await client.wait_for("1. Nouveau ticket")
+
+        stop_mariadbd(proc)
+        await until(lambda: service.feed.failing, 30)
+        proc = run_mariadbd(folder, port)
+        await context_for(service.services, staff).change_status(number, Status.IN_PROGRESS)
+        await client.wait_for(f"Votre ticket #{number} est passé à En cours", timeout=30)
+        assert not service.feed.failing
+        messages = [r.getMessage() for r in caplog.records if r.name == "support.live"]
+        assert sum("database unreachable" in m for m in messages) == 1, messages
+        assert sum("database back" in m for m in messages) == 1, messages
+    finally:
+        if client is not None:
+            await client.close()
+        await service.stop(grace=2)
+        stop_mariadbd(proc)
