@@ -79,3 +79,31 @@ class Ticket:
     created_at: datetime
     updated_at: datetime
     history: tuple[HistoryEntry, ...]
+
+
+@dataclass(frozen=True)
+class SshKey:
+    """One public key of an account, as its owner sees it listed."""
+
+    id: int
+    algorithm: str
+    fingerprint: str
+    comment: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    """One line of the admins' list of accounts."""
+
+    user: User
+    ticket_count: int
+
+
+@dataclass(frozen=True)
+class UserPage:
+    """A page of accounts matching a search, and how many match in all."""
+
+    users: tuple[UserSummary, ...]
+    total: int
+    offset: int
