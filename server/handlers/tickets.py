@@ -14,6 +14,8 @@ from ..models import Action, HistoryEntry, Status, Ticket, TicketSummary, Urgenc
 from ..ui.screens import confirm, menu, ticket_table
 from ..ui.terminal import Terminal, wrap
 from .common import Notice, ask_valid
+from .profile import my_account
+from .users import users_list
 
 
 def when(moment: datetime) -> str:
@@ -25,6 +27,9 @@ async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Noti
     items = [("new", _("Nouveau ticket")), ("mine", _("Mes tickets"))]
     if ctx.can_list_all():
         items.append(("all", _("Tous les tickets")))
+    if ctx.can_manage_users():
+        items.append(("users", _("Utilisateurs")))
+    items.append(("account", _("Mon compte")))
     items.append(("logout", _("Déconnexion")))
     choice = await menu(
         term, _("Menu principal"), items, back_label=None, back_hint=_("déconnexion"), **notice.kwargs()
@@ -37,6 +42,10 @@ async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Noti
                 return await ticket_list(term, ctx, all_tickets=False)
             case "all":
                 return await ticket_list(term, ctx, all_tickets=True)
+            case "users":
+                return await users_list(term, ctx)
+            case "account":
+                return await my_account(term, ctx)
     except UserError as exc:
         return Notice.fail(exc.message)
     ctx.logout()
