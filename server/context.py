@@ -196,11 +196,15 @@ class SessionContext:
 
     def _check_not_deleted(self) -> None:
         """After an admin deleted this session's account, every action logs it out and says so."""
-        if self._deleted_user is not None and self.user in (None, self._deleted_user):
-            if self.user is not None:
-                self._log("session ended: account deleted", level=logging.WARNING)
-                self.user = None
-            raise AccountDeleted()
+        if self._deleted_user is None:
+            return
+        if self.user is not None and self.user != self._deleted_user:
+            self._deleted_user = None  # someone has logged in since, on this connection
+            return
+        if self.user is not None:
+            self._log("session ended: account deleted", level=logging.WARNING)
+            self.user = None
+        raise AccountDeleted()
 
     def _account_gone(self) -> AccountDeleted:
         self._deleted_user = self.user

@@ -4,6 +4,8 @@ admins listing, promoting, demoting and deleting accounts."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 
 import asyncssh
 import bcrypt
@@ -460,3 +462,27 @@ async def test_session_of_an_account_deleted_elsewhere_is_told_on_its_next_write
     assert await count(database, audit_log) == 0
     with pytest.raises(AccountDeleted):
         await connected.my_keys()
+
+
+@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="OpenSSH (ssh-keygen) not installed")
+@pytest.mark.parametrize("kind", ["ed25519", "ecdsa", "rsa"])
+async def test_key_made_by_ssh_keygen_stored_as_openssh_writes_and_fingerprints_it(
+    services, database, alice, tmp_path, kind
+):
+    path = tmp_path / f"id_{kind}"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "alice@salle-2", "-f", str(path)],
+        check=True, capture_output=True,
+    )
+    line = path.with_suffix(".pub").read_text().strip()
+    await context_for(services, alice).add_key(line)
+    (row,) = await key_rows(database)
+    kind_name, data, comment = line.split(" ", 2)
+    assert (row.algorithme, row.cle_publique, row.commentaire) == (kind_name, f"{kind_name} {data}", comment)
+    # The fingerprint OpenSSH itself gives for the stored key.
+    stored = tmp_path / "stored.pub"
+    stored.write_text(row.cle_publique + "\n")
+    listed = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(stored)], check=True, capture_output=True, text=True
+    )
+    assert listed.stdout.split()[1] == row.empreinte

@@ -15,9 +15,10 @@ from server.models import Role
 from .conftest import PASSWORD, context_for, count, make_user
 from .journeys import file_ticket
 from .sshclient import ENTER, ESC, PAGE_DOWN, Client, ScreenReader
-from .test_e2e_tickets import WELCOME, line_with, logged_in, wait_sentence
+from .test_e2e_tickets import WELCOME, assert_fits, line_with, logged_in, wait_sentence
 
 BACKSPACE = "\x7f"
+MENU_HINTS = "Chiffre ou ↑↓ Entrée : choisir · 0/Échap : retour"
 
 
 async def choose(c: ScreenReader, label: str) -> None:
@@ -52,9 +53,11 @@ async def test_key_pasted_on_screen_is_listed_with_its_fingerprint_then_removed(
     screen = await open_account(c)
     assert "Nom : Alice Ndiaye" in screen and "E-mail : alice@example.org" in screen
     assert "Rôle : utilisateur" in screen
+    assert_fits(c, MENU_HINTS, "Compte créé le : ", "3. Clés SSH", "0. Retour")
     c.send("3")
     await c.wait_for("Clés SSH", "Aucune clé pour l'instant.", "1. Ajouter une clé")
     assert "Supprimer une clé" not in c.text()
+    assert_fits(c, MENU_HINTS, "1. Ajouter une clé", "0. Retour")
 
     # A private key pasted by mistake: refused, and not left on the screen.
     c.send("1")
@@ -69,6 +72,7 @@ async def test_key_pasted_on_screen_is_listed_with_its_fingerprint_then_removed(
     c.send(ENTER)
     screen = await c.wait_for(f"Clé ajoutée : {fingerprint}.", "2. Supprimer une clé")
     assert f"1. ssh-ed25519 {fingerprint}" in screen
+    assert_fits(c, MENU_HINTS, f"1. ssh-ed25519 {fingerprint}", "2. Supprimer une clé", "0. Retour")
     assert re.search(r"alice@portable · ajoutée le \d\d/\d\d/\d{4}", screen), screen
     async with database.transaction() as conn:
         row = (await conn.execute(sa.select(ssh_keys))).one()
