@@ -5,7 +5,8 @@ from __future__ import annotations
 import enum
 import logging
 import statistics
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -13,9 +14,20 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import validation
-from .db import Database, history, reads, statuses, tickets, users, utcnow
-from .errors import AuthFailed, EmailTaken, Forbidden, NotFound, ValidationError
+from .audit import AuditEvent, record_in
+from .db import Database, history, reads, ssh_keys, statuses, tickets, users, utcnow
+from .errors import (
+    AccountDeleted,
+    AuthFailed,
+    EmailTaken,
+    Forbidden,
+    KeyNotFound,
+    NotFound,
+    UserNotFound,
+    ValidationError,
+)
 from .i18n import _
+from .keys import parse_public_key
 from .models import (
     OPEN_STATUSES,
     Action,
@@ -23,6 +35,7 @@ from .models import (
     HistoryEntry,
     LiveNotice,
     Role,
+    SshKey,
     Status,
     Ticket,
     TicketChange,
@@ -32,6 +45,8 @@ from .models import (
     TicketSummary,
     Urgency,
     User,
+    UserPage,
+    UserSummary,
 )
 from .security import PasswordHasher
 
@@ -48,16 +63,26 @@ class Access(enum.Enum):
     VIEW_DASHBOARD = "view_dashboard"
     # Internal notes: told of them, and unread markers count them.
     SEE_INTERNAL = "see_internal"
+    # One's own name, password and SSH keys.
+    OWN_ACCOUNT = "own_account"
+    # One SSH key, by its owner's id: only ever its owner's, admins included.
+    OWN_KEY = "own_key"
+    # List accounts, change roles, delete accounts.
+    MANAGE_USERS = "manage_users"
 
 
 def access_allowed(user: User | None, access: Access, author_id: int | None = None) -> bool:
     """The single access decision of the application."""
     if user is None:
         return False
+    if access is Access.OWN_KEY:
+        return author_id == user.id
     if user.is_admin:
         return True
     match access:
         case Access.CREATE_TICKET:
+            return True
+        case Access.OWN_ACCOUNT:
             return True
         case Access.VIEW_TICKET:
             return author_id == user.id
@@ -71,6 +96,10 @@ class Services:
 
     db: Database
     hasher: PasswordHasher
+    # Every open session, so that a role change or a deletion reaches the sessions it concerns.
+    sessions: weakref.WeakSet[SessionContext] = field(
+        default_factory=weakref.WeakSet, compare=False, repr=False
+    )
 
 
 _author = users.alias("auteur")
@@ -81,6 +110,10 @@ SEARCH_TEXT_MAX = 100
 USER_MATCHES_MAX = 9
 # History actions that answer the requester (the conversation feature writes `reponse`).
 RESPONSE_ACTIONS = (Action.STATUS_CHANGED.value, "reponse")
+
+# SSH keys one account may hold: enough for every machine one uses.
+MAX_KEYS = 20
+LAST_ADMIN = _("Impossible : il doit rester au moins un administrateur.")
 
 
 def _user(row) -> User:
@@ -97,6 +130,22 @@ def _median(delays: list[timedelta]) -> timedelta | None:
     if not delays:
         return None
     return timedelta(seconds=round(statistics.median(d.total_seconds() for d in delays)))
+def _ssh_key(row) -> SshKey:
+    return SshKey(
+        id=row.id, algorithm=row.algorithme, fingerprint=row.empreinte,
+        comment=row.commentaire, created_at=row.created_at,
+    )
+
+
+def _ticket_count():
+    """An account's number of tickets, counted on the author index, as column `tickets`."""
+    return (
+        sa.select(sa.func.count())
+        .where(tickets.c.auteur_id == users.c.id)
+        .correlate(users)
+        .scalar_subquery()
+        .label("tickets")
+    )
 
 
 async def _status_id(conn: AsyncConnection, status: Status) -> int:
@@ -115,6 +164,9 @@ class SessionContext:
         self.services = services
         self.address = address
         self.user = user
+        # The user as they were when an admin deleted their account while they were connected.
+        self._deleted_user: User | None = None
+        services.sessions.add(self)
 
     @property
     def db(self) -> Database:
@@ -125,6 +177,7 @@ class SessionContext:
         log.log(level, "addr=%s user=%s " + message, self.address, who, *args)
 
     def _require(self, access: Access, author_id: int | None = None) -> User:
+        self._check_not_deleted()
         if not access_allowed(self.user, access, author_id):
             if access is Access.VIEW_TICKET:
                 raise NotFound()
@@ -170,6 +223,297 @@ class SessionContext:
     def logout(self) -> None:
         self._log("logout")
         self.user = None
+
+    # Own account: name, password, SSH keys ------------------------------------------------
+
+    def _check_not_deleted(self) -> None:
+        """After an admin deleted this session's account, every action logs it out and says so."""
+        if self._deleted_user is None:
+            return
+        if self.user is not None and self.user != self._deleted_user:
+            self._deleted_user = None  # someone has logged in since, on this connection
+            return
+        if self.user is not None:
+            self._log("session ended: account deleted", level=logging.WARNING)
+            self.user = None
+        raise AccountDeleted()
+
+    def _account_gone(self) -> AccountDeleted:
+        self._deleted_user = self.user
+        return AccountDeleted()
+
+    async def _lock_own_account(self, conn: AsyncConnection):
+        """The session's own row, locked until the transaction ends; gone means deleted."""
+        assert self.user is not None
+        row = (
+            await conn.execute(sa.select(users).where(users.c.id == self.user.id).with_for_update())
+        ).first()
+        if row is None:
+            raise self._account_gone()
+        return row
+
+    def _sessions_of(self, user_id: int) -> list[SessionContext]:
+        return [s for s in self.services.sessions if s.user is not None and s.user.id == user_id]
+
+    async def my_account(self) -> User:
+        """The session's account as the database holds it now."""
+        user = self._require(Access.OWN_ACCOUNT)
+        async with self.db.transaction() as conn:
+            row = (await conn.execute(sa.select(users).where(users.c.id == user.id))).first()
+        if row is None:
+            raise self._account_gone()
+        self.user = _user(row)
+        return self.user
+
+    async def change_name(self, name: str) -> User:
+        """Rename the session's account; history keeps the name each entry was written under."""
+        user = self._require(Access.OWN_ACCOUNT)
+        name = validation.name(name)
+
+        async def update(conn: AsyncConnection) -> str:
+            row = await self._lock_own_account(conn)
+            if row.nom != name:
+                await conn.execute(users.update().where(users.c.id == user.id).values(nom=name))
+                await record_in(
+                    conn, AuditEvent.NAME_CHANGED, self.address, user.email, user.id,
+                    f"{row.nom} -> {name}",
+                )
+            return row.nom
+
+        await self.db.write(update)
+        for session in self._sessions_of(user.id):
+            session.user = replace(session.user, name=name)
+        return self.user or replace(user, name=name)
+
+    async def change_password(self, current: str, new: str) -> None:
+        """Replace the password once the current one is proven; bcrypt runs off the event loop."""
+        user = self._require(Access.OWN_ACCOUNT)
+        validation.new_password(new)
+        async with self.db.transaction() as conn:
+            stored = (
+                await conn.execute(sa.select(users.c.mot_de_passe).where(users.c.id == user.id))
+            ).scalar()
+        if stored is None:
+            raise self._account_gone()
+        if not await self.services.hasher.verify(current, stored):
+            self._log("password change refused: wrong current password", level=logging.WARNING)
+            raise ValidationError(_("Mot de passe actuel incorrect."))
+        if new == current:
+            raise ValidationError(_("Le nouveau mot de passe doit être différent de l'actuel."))
+        hashed = await self.services.hasher.hash(new)
+
+        async def update(conn: AsyncConnection) -> None:
+            await self._lock_own_account(conn)
+            await conn.execute(users.update().where(users.c.id == user.id).values(mot_de_passe=hashed))
+            await record_in(conn, AuditEvent.PASSWORD_CHANGED, self.address, user.email, user.id)
+
+        await self.db.write(update)
+
+    async def my_keys(self) -> list[SshKey]:
+        """The session's own SSH public keys, oldest first."""
+        user = self._require(Access.OWN_ACCOUNT)
+        async with self.db.transaction() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(ssh_keys)
+                    .where(ssh_keys.c.utilisateur_id == user.id)
+                    .order_by(ssh_keys.c.created_at, ssh_keys.c.id)
+                )
+            ).all()
+        return [_ssh_key(r) for r in rows]
+
+    async def add_key(self, text: str) -> SshKey:
+        """Register one pasted OpenSSH public key line on the session's own account."""
+        user = self._require(Access.OWN_ACCOUNT)
+        key = parse_public_key(text)
+        now = utcnow()
+        duplicate = _("Cette clé est déjà enregistrée sur votre compte.")
+
+        async def insert(conn: AsyncConnection) -> int:
+            # The account row locked: two pastes at once count keys one after the other.
+            await self._lock_own_account(conn)
+            mine = ssh_keys.c.utilisateur_id == user.id
+            fingerprints = set(
+                (await conn.execute(sa.select(ssh_keys.c.empreinte).where(mine))).scalars()
+            )
+            if key.fingerprint in fingerprints:
+                raise ValidationError(duplicate)
+            if len(fingerprints) >= MAX_KEYS:
+                raise ValidationError(
+                    _("Vous avez déjà {max} clés : supprimez-en une avant d'en ajouter.").format(
+                        max=MAX_KEYS
+                    )
+                )
+            result = await conn.execute(
+                ssh_keys.insert().values(
+                    utilisateur_id=user.id,
+                    algorithme=key.algorithm,
+                    cle_publique=key.openssh,
+                    empreinte=key.fingerprint,
+                    commentaire=key.comment,
+                    created_at=now,
+                )
+            )
+            await record_in(
+                conn, AuditEvent.KEY_ADDED, self.address, user.email, user.id,
+                f"{key.algorithm} {key.fingerprint}",
+            )
+            return result.inserted_primary_key[0]
+
+        try:
+            key_id = await self.db.write(insert)
+        except sa.exc.IntegrityError:  # the unique index, should a check ever be bypassed
+            raise ValidationError(duplicate) from None
+        return SshKey(key_id, key.algorithm, key.fingerprint, key.comment, now)
+
+    async def remove_key(self, key_id: int) -> SshKey:
+        """Remove one of the session's own keys; anyone else's is `Clé introuvable.` as a missing one."""
+        user = self._require(Access.OWN_ACCOUNT)
+
+        async def delete(conn: AsyncConnection) -> SshKey:
+            row = (
+                await conn.execute(sa.select(ssh_keys).where(ssh_keys.c.id == key_id).with_for_update())
+            ).first()
+            if row is None or not access_allowed(self.user, Access.OWN_KEY, row.utilisateur_id):
+                raise KeyNotFound()
+            await conn.execute(ssh_keys.delete().where(ssh_keys.c.id == key_id))
+            await record_in(
+                conn, AuditEvent.KEY_REMOVED, self.address, user.email, user.id,
+                f"{row.algorithme} {row.empreinte}",
+            )
+            return _ssh_key(row)
+
+        return await self.db.write(delete)
+
+    # Accounts, for admins ------------------------------------------------------------------
+
+    def can_manage_users(self) -> bool:
+        """Whether to offer `Utilisateurs` in the main menu."""
+        return access_allowed(self.user, Access.MANAGE_USERS)
+
+    def is_self(self, user: User) -> bool:
+        """Whether `user` is the session's own account (an admin can't delete it from the list)."""
+        return self.user is not None and self.user.id == user.id
+
+    async def list_users(self, search: str = "", offset: int = 0, limit: int = 10) -> UserPage:
+        """One page of accounts whose name or e-mail contains `search`, by name."""
+        self._require(Access.MANAGE_USERS)
+        term = search.strip().lower()[: validation.EMAIL_MAX]
+        where = (
+            sa.or_(
+                sa.func.lower(users.c.nom).contains(term, autoescape=True),
+                users.c.email.contains(term, autoescape=True),
+            )
+            if term
+            else sa.true()
+        )
+        async with self.db.transaction() as conn:
+            total = (
+                await conn.execute(sa.select(sa.func.count()).select_from(users).where(where))
+            ).scalar_one()
+            # Past the end (accounts deleted meanwhile): the last page instead of an empty one.
+            offset = max(0, min(offset, (total - 1) // limit * limit if total else 0))
+            rows = (
+                await conn.execute(
+                    sa.select(users, _ticket_count())
+                    .where(where)
+                    .order_by(sa.func.lower(users.c.nom), users.c.id)
+                    .offset(offset)
+                    .limit(limit)
+                )
+            ).all()
+        return UserPage(tuple(UserSummary(_user(r), r.tickets) for r in rows), total, offset)
+
+    async def user_summary(self, user_id: int) -> UserSummary:
+        self._require(Access.MANAGE_USERS)
+        async with self.db.transaction() as conn:
+            return await self._user_summary(conn, user_id)
+
+    async def _user_summary(self, conn: AsyncConnection, user_id: int) -> UserSummary:
+        row = (
+            await conn.execute(sa.select(users, _ticket_count()).where(users.c.id == user_id))
+        ).first()
+        if row is None:
+            raise UserNotFound()
+        return UserSummary(_user(row), row.tickets)
+
+    async def _lock_admins(self, conn: AsyncConnection) -> set[int]:
+        """The admins' ids, locked until the transaction ends: role changes and deletions run
+        one after the other, each seeing the others' outcome (SQLite: the write lock)."""
+        admins = set(
+            (
+                await conn.execute(
+                    sa.select(users.c.id).where(users.c.role == Role.ADMIN.value).with_for_update()
+                )
+            ).scalars()
+        )
+        # The acting admin may have been demoted by another one a moment ago.
+        assert self.user is not None
+        if self.user.id not in admins:
+            raise Forbidden()
+        return admins
+
+    async def set_role(self, user_id: int, role: Role | str) -> UserSummary:
+        """Promote or demote an account; there is always at least one admin left."""
+        actor = self._require(Access.MANAGE_USERS)
+        role = Role(role)
+
+        async def update(conn: AsyncConnection) -> UserSummary:
+            admins = await self._lock_admins(conn)
+            target = (await self._user_summary(conn, user_id)).user
+            if target.role is role:
+                raise ValidationError(
+                    (_("{name} est déjà administrateur.") if role is Role.ADMIN
+                     else _("{name} n'est pas administrateur.")).format(name=target.name)
+                )
+            if role is Role.USER and not admins - {target.id}:
+                raise ValidationError(LAST_ADMIN)
+            await conn.execute(users.update().where(users.c.id == target.id).values(role=role.value))
+            what = "promotion administrateur" if role is Role.ADMIN else "retrait du rôle administrateur"
+            await record_in(
+                conn, AuditEvent.ADMIN_ACTION, self.address, actor.email, actor.id,
+                f"{what} : {target.email} (id {target.id})",
+            )
+            return await self._user_summary(conn, user_id)
+
+        summary = await self.db.write(update)
+        # Sessions of that account follow at once: a demoted admin loses the admin screens.
+        for session in self._sessions_of(user_id):
+            session.user = replace(session.user, role=role)
+        return summary
+
+    async def delete_user(self, user_id: int, typed_email: str) -> UserSummary:
+        """Delete an account once its e-mail is typed back: its tickets go with it, what it did
+        on others' tickets stays in their history under its name."""
+        actor = self._require(Access.MANAGE_USERS)
+        if user_id == actor.id:
+            raise ValidationError(_("Vous ne pouvez pas supprimer votre propre compte."))
+
+        async def delete(conn: AsyncConnection) -> UserSummary:
+            # Its tickets first, then accounts: the order in which a status change locks them.
+            await conn.execute(
+                sa.select(tickets.c.id).where(tickets.c.auteur_id == user_id).with_for_update()
+            )
+            admins = await self._lock_admins(conn)
+            summary = await self._user_summary(conn, user_id)
+            target = summary.user
+            if typed_email.strip().lower() != target.email:
+                raise ValidationError(
+                    _("Suppression annulée : l'e-mail saisi n'est pas celui du compte.")
+                )
+            if target.id in admins and not admins - {target.id}:
+                raise ValidationError(LAST_ADMIN)
+            await conn.execute(users.delete().where(users.c.id == target.id))
+            await record_in(
+                conn, AuditEvent.ADMIN_ACTION, self.address, actor.email, actor.id,
+                f"suppression du compte : {target.email} (id {target.id}, {summary.ticket_count} tickets)",
+            )
+            return summary
+
+        summary = await self.db.write(delete)
+        for session in self._sessions_of(user_id):
+            session._deleted_user = session.user
+        return summary
 
     # Tickets ----------------------------------------------------------------------------
 

@@ -46,3 +46,19 @@ class DatabaseUnavailable(UserError):
     """The database could not be reached, or no pooled connection was free in time."""
 
     default = _("La base de données est momentanément indisponible : réessayez dans un instant.")
+
+
+class AccountDeleted(UserError):
+    """The session's account was deleted by an admin while it was connected."""
+
+    default = _("Votre compte a été supprimé.")
+
+
+class UserNotFound(UserError):
+    default = _("Utilisateur introuvable.")
+
+
+class KeyNotFound(UserError):
+    """A key that is missing or someone else's: the same answer for both."""
+
+    default = _("Clé introuvable.")

@@ -164,3 +164,29 @@ class LiveNotice(enum.Enum):
     STATUS_CHANGED = "status_changed"  # « Votre ticket #12 est passé à En cours »
     REPLY = "reply"  # « Nouvelle réponse sur votre ticket #12 »
     NEW_TICKET = "new_ticket"  # « Nouveau ticket #N : titre » (admins)
+@dataclass(frozen=True)
+class SshKey:
+    """One public key of an account, as its owner sees it listed."""
+
+    id: int
+    algorithm: str
+    fingerprint: str
+    comment: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    """One line of the admins' list of accounts."""
+
+    user: User
+    ticket_count: int
+
+
+@dataclass(frozen=True)
+class UserPage:
+    """A page of accounts matching a search, and how many match in all."""
+
+    users: tuple[UserSummary, ...]
+    total: int
+    offset: int

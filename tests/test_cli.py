@@ -140,7 +140,10 @@ async def test_create_admin_reads_the_password_from_stdin(tmp_path, db_url, serv
     # The password works: over SSH, as an admin.
     c = await Client.connect(service.port, "chef@example.org", ADMIN_PASSWORD)
     try:
-        await c.wait_for("1. Nouveau ticket", "3. Tous les tickets", "4. Tableau de bord", "5. Déconnexion")
+        await c.wait_for(
+            "1. Nouveau ticket", "3. Tous les tickets", "4. Tableau de bord", "5. Utilisateurs",
+            "6. Mon compte", "7. Déconnexion",
+        )
     finally:
         await c.close()
 

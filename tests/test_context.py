@@ -467,6 +467,19 @@ ACCESS_TABLE = [
     (ADMIN, Access.CHANGE_STATUS, OTHER, True),
     (ADMIN, Access.VIEW_DASHBOARD, NOBODY, True),
     (ADMIN, Access.SEE_INTERNAL, OTHER, True),
+    # Accounts: one's own for everyone logged in; SSH keys their owner's alone; admins manage users.
+    (None, Access.OWN_ACCOUNT, NOBODY, False),
+    (None, Access.OWN_KEY, OWN, False),
+    (None, Access.MANAGE_USERS, NOBODY, False),
+    (USER, Access.OWN_ACCOUNT, NOBODY, True),
+    (USER, Access.OWN_KEY, OWN, True),
+    (USER, Access.OWN_KEY, OTHER, False),
+    (USER, Access.MANAGE_USERS, NOBODY, False),
+    (ADMIN, Access.OWN_ACCOUNT, NOBODY, True),
+    (ADMIN, Access.OWN_KEY, 2, True),
+    (ADMIN, Access.OWN_KEY, OTHER, False),
+    (ADMIN, Access.OWN_KEY, NOBODY, False),
+    (ADMIN, Access.MANAGE_USERS, NOBODY, True),
 ]
 
 

@@ -62,7 +62,7 @@ async def wait_closed(c: Client, timeout: float = 10.0) -> None:
 async def test_direct_login_lands_on_the_main_menu(service, clients, alice, auth):
     c = await Client.connect(service.port, "alice@example.org", PASSWORD, auth=auth)
     clients.append(c)
-    screen = await c.wait_for("Menu principal", "1. Nouveau ticket", "2. Mes tickets", "3. Déconnexion")
+    screen = await c.wait_for("Menu principal", "1. Nouveau ticket", "2. Mes tickets", "4. Déconnexion")
     assert header(c).endswith("alice@example.org")
     assert "Tous les tickets" not in screen
     assert "Se connecter" not in screen
@@ -100,9 +100,10 @@ async def test_admin_sees_all_tickets_and_a_learner_does_not(service, clients, a
     learner = await Client.connect(service.port, "alice@example.org", PASSWORD)
     clients += [staff, learner]
     await staff.wait_for(
-        "1. Nouveau ticket", "2. Mes tickets", "3. Tous les tickets", "4. Tableau de bord", "5. Déconnexion"
+        "1. Nouveau ticket", "2. Mes tickets", "3. Tous les tickets", "4. Tableau de bord",
+        "5. Utilisateurs", "6. Mon compte", "7. Déconnexion",
     )
-    screen = await learner.wait_for("1. Nouveau ticket", "2. Mes tickets", "3. Déconnexion")
+    screen = await learner.wait_for("1. Nouveau ticket", "2. Mes tickets", "3. Mon compte", "4. Déconnexion")
     assert "Tous les tickets" not in screen
     staff.send("3")
     await staff.wait_for("Tous les tickets", "0 tickets — page 1/1", "Aucun ticket ne correspond")
@@ -153,12 +154,12 @@ async def test_the_password_is_never_echoed(service, clients, alice):
     await c.wait_for("1. Nouveau ticket")
 
 
-@pytest.mark.parametrize("key", ["3", "0", ESC])
+@pytest.mark.parametrize("key", ["4", "0", ESC])
 async def test_logout_returns_to_the_welcome_menu(service, clients, alice, key):
     c = await Client.connect(service.port)
     clients.append(c)
     await login_in_app(c, "alice@example.org", PASSWORD)
-    await c.wait_for("1. Nouveau ticket", "3. Déconnexion")
+    await c.wait_for("1. Nouveau ticket", "4. Déconnexion")
     c.send(key)
     await c.wait_for("Vous êtes déconnecté.", *WELCOME)
     assert "@" not in header(c)
@@ -179,8 +180,8 @@ async def test_quit_from_the_welcome_menu_closes_the_connection(service, clients
 async def test_quit_closes_a_direct_login_only_after_logout(service, clients, alice):
     c = await Client.connect(service.port, "alice@example.org", PASSWORD)
     clients.append(c)
-    await c.wait_for("3. Déconnexion")
-    c.send("3")
+    await c.wait_for("4. Déconnexion")
+    c.send("4")
     await c.wait_for("Vous êtes déconnecté.", *WELCOME)
     c.send("3")
     await wait_closed(c)
@@ -256,7 +257,7 @@ async def test_openssh_password_login(service, clients, alice):
     # OpenSSH prefers keyboard-interactive: the server asks in French.
     await c.wait_for("Mot de passe / password:")
     c.send(PASSWORD + ENTER)
-    await c.wait_for("Menu principal", "1. Nouveau ticket", "2. Mes tickets", "3. Déconnexion")
+    await c.wait_for("Menu principal", "1. Nouveau ticket", "2. Mes tickets", "4. Déconnexion")
     assert header(c).endswith("alice@example.org")
     assert PASSWORD not in c.text()
 

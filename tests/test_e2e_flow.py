@@ -30,7 +30,7 @@ async def test_learner_and_admin_full_journey(service, clients, admin, database)
     assert "Tous les tickets" not in learner.text()
 
     # Log out, then log in again with the e-mail in another case.
-    learner.send("3")
+    learner.send("4")
     await learner.wait_for("Vous êtes déconnecté", "1. Se connecter")
     await login_in_app(learner, "AISSATOU.diop@example.org", "chargeur-2026")
     await learner.wait_for("1. Nouveau ticket")
@@ -57,7 +57,7 @@ async def test_learner_and_admin_full_journey(service, clients, admin, database)
     # The admin, connected at the same time, finds it and sets it En cours.
     staff = await Client.connect(service.port, "admin@example.org", PASSWORD)
     clients.append(staff)
-    await staff.wait_for("1. Nouveau ticket", "3. Tous les tickets", "4. Tableau de bord", "5. Déconnexion")
+    await staff.wait_for("1. Nouveau ticket", "3. Tous les tickets", "4. Tableau de bord", "7. Déconnexion")
     staff.send("3")
     await staff.wait_for("Tous les tickets", "Mon chargeur ne marche p", "Aïssatou Diop")
     staff.send("1" + ENTER)

@@ -425,9 +425,10 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
     await c.wait_for("Mot de passe :")
     assert_fits(c, field_hint, "E-mail : admin@example.org", "Mot de passe :")
     c.send(PASSWORD + ENTER)
-    await c.wait_for("5. Déconnexion")
+    await c.wait_for("7. Déconnexion")
     assert_fits(c, menu_hint.format("déconnexion"), "1. Nouveau ticket", "2. Mes tickets",
-                "3. Tous les tickets", "4. Tableau de bord", "5. Déconnexion", "admin@example.org")
+                "3. Tous les tickets", "4. Tableau de bord", "5. Utilisateurs", "6. Mon compte",
+                "7. Déconnexion", "admin@example.org")
 
     c.send("1")
     await c.wait_for("Titre :")
@@ -471,7 +472,7 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
     c.send("0")
     await c.wait_for("Tous les tickets")
     c.send("0")
-    await c.wait_for("5. Déconnexion")
+    await c.wait_for("7. Déconnexion")
     c.send("2")
     await c.wait_for("Mes tickets", "Aucun ticket pour l'instant.")
     assert_fits(c, "Numéro puis Entrée, ou ↑↓ puis Entrée : ouvrir · 0 ou Échap : retour",

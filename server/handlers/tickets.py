@@ -16,6 +16,8 @@ from ..ui.terminal import Terminal, wrap
 from .common import Notice, ask_valid
 from .dashboard import show_dashboard
 from .finder import find_tickets
+from .profile import my_account
+from .users import users_list
 
 
 def when(moment: datetime) -> str:
@@ -29,6 +31,9 @@ async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Noti
         items.append(("all", _("Tous les tickets")))
     if ctx.can_view_dashboard():
         items.append(("dashboard", _("Tableau de bord")))
+    if ctx.can_manage_users():
+        items.append(("users", _("Utilisateurs")))
+    items.append(("account", _("Mon compte")))
     items.append(("logout", _("Déconnexion")))
     choice = await menu(
         term, _("Menu principal"), items, back_label=None, back_hint=_("déconnexion"), **notice.kwargs()
@@ -43,6 +48,10 @@ async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Noti
                 return await find_tickets(term, ctx, ticket_screen)
             case "dashboard":
                 return await show_dashboard(term, ctx)
+            case "users":
+                return await users_list(term, ctx)
+            case "account":
+                return await my_account(term, ctx)
     except UserError as exc:
         return Notice.fail(exc.message)
     ctx.logout()

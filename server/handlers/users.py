@@ -1,0 +1,153 @@
+"""Utilisateurs, for admins: find an account, change its role, delete it."""
+
+from __future__ import annotations
+
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+
+from .. import validation
+from ..context import SessionContext
+from ..errors import UserError
+from ..i18n import _
+from ..models import Role, UserSummary
+from ..ui.lists import ListAction, paged_table
+from ..ui.screens import ask, confirm, menu
+from ..ui.terminal import Terminal
+from .common import Notice
+from .profile import account_lines, role_label
+
+# Rows of one page: what fits in 24 lines with a three-line notice.
+PAGE_SIZE = 12
+
+
+def _columns() -> list[tuple[str, int | None]]:
+    return [(_("N°"), 5), (_("Nom"), None), (_("E-mail"), None), (_("Rôle"), 14), (_("Tickets"), 7)]
+
+
+def _cells(s: UserSummary) -> list[str]:
+    return [f"#{s.user.id}", s.user.name, s.user.email, role_label(s.user), str(s.ticket_count)]
+
+
+async def users_list(term: Terminal, ctx: SessionContext) -> Notice:
+    """Accounts page by page, searched by name or e-mail; each opened from here comes back here."""
+    search, offset, notice = "", 0, Notice()
+    while True:
+        page = await ctx.list_users(search, offset, PAGE_SIZE)
+        offset = page.offset
+        pages = max(1, -(-page.total // PAGE_SIZE))
+        action = await paged_table(
+            term,
+            _("Utilisateurs"),
+            _columns(),
+            [(s.user.id, _cells(s)) for s in page.users],
+            above=_("Recherche : « {search} »").format(search=search) if search else _("Tous les comptes"),
+            position=_("{n} compte(s) · page {page}/{pages}").format(
+                n=page.total, page=offset // PAGE_SIZE + 1, pages=pages
+            ),
+            prompt=_("Numéro du compte : "),
+            empty=_("Aucun compte ne correspond."),
+            **notice.kwargs(),
+        )
+        notice = Notice()
+        if action is None:
+            return Notice()
+        kind, user_id = action
+        match kind:
+            case ListAction.NEXT_PAGE:
+                offset += PAGE_SIZE
+            case ListAction.PREVIOUS_PAGE:
+                offset = max(0, offset - PAGE_SIZE)
+            case ListAction.SEARCH:
+                typed = await ask(
+                    term, _("Rechercher un compte"), _("Nom ou e-mail"), default=search,
+                    help_text=_("(vide : tous les comptes)"), max_chars=validation.EMAIL_MAX,
+                )
+                if typed is not None:
+                    search, offset = typed.strip(), 0
+            case ListAction.OPEN:
+                assert user_id is not None
+                try:
+                    notice = await user_screen(term, ctx, user_id)
+                except UserError as exc:
+                    notice = Notice.fail(exc.message)
+                if not ctx.can_manage_users():  # the admin just gave up their own role
+                    return notice
+
+
+def _user_lines(s: UserSummary, width: int) -> list[StyleAndTextTuples]:
+    label = _("Tickets : ")
+    return [*account_lines(s.user, width), [("class:label", label), ("", str(s.ticket_count))]]
+
+
+async def user_screen(term: Terminal, ctx: SessionContext, user_id: int) -> Notice:
+    """One account and what an admin may do to it."""
+    notice = Notice()
+    while True:
+        summary = await ctx.user_summary(user_id)
+        user = summary.user
+        items = [
+            ("demote", _("Retirer le rôle administrateur"))
+            if user.is_admin
+            else ("promote", _("Promouvoir administrateur"))
+        ]
+        if not ctx.is_self(user):
+            items.append(("delete", _("Supprimer le compte")))
+        choice = await menu(
+            term,
+            _("Utilisateur #{id}").format(id=user.id),
+            items,
+            body=lambda width, s=summary: _user_lines(s, width),
+            **notice.kwargs(),
+        )
+        if choice is None:
+            return Notice()
+        try:
+            if choice == "delete":
+                result = await delete_user(term, ctx, summary)
+                if result is not None:
+                    return result
+                notice = Notice(_("Suppression annulée."))
+            else:
+                role = Role.ADMIN if choice == "promote" else Role.USER
+                notice = await change_role(term, ctx, summary, role)
+                if not ctx.can_manage_users():
+                    return notice
+        except UserError as exc:
+            notice = Notice.fail(exc.message)
+
+
+async def change_role(term: Terminal, ctx: SessionContext, summary: UserSummary, role: Role) -> Notice:
+    user = summary.user
+    promote = role is Role.ADMIN
+    title = _("Promouvoir administrateur") if promote else _("Retirer le rôle administrateur")
+    question = (
+        _("Donner le rôle administrateur à {name} ({email}) ?")
+        if promote
+        else _("Retirer le rôle administrateur à {name} ({email}) ?")
+    )
+    if not await confirm(term, title, question.format(name=user.name, email=user.email)):
+        return Notice(_("Changement annulé."))
+    await ctx.set_role(user.id, role)
+    done = _("{name} est maintenant administrateur.") if promote else _("{name} n'est plus administrateur.")
+    return Notice(done.format(name=user.name))
+
+
+async def delete_user(term: Terminal, ctx: SessionContext, summary: UserSummary) -> Notice | None:
+    """The account's e-mail typed back confirms; None if the admin gave up."""
+    user = summary.user
+    warning = _(
+        "Le compte et ses {n} ticket(s) seront supprimés définitivement. "
+        "Tapez son e-mail pour confirmer."
+    ).format(n=summary.ticket_count)
+    typed = await ask(
+        term, _("Supprimer le compte"), _("E-mail du compte"),
+        previous=[(_("Compte"), f"{user.name} <{user.email}>")],
+        help_text=_("(Échap : annuler)"), max_chars=validation.EMAIL_MAX, notice=warning, error=True,
+    )
+    if not typed:
+        return None
+    deleted = await ctx.delete_user(user.id, typed)
+    return Notice(
+        _("Compte de {name} supprimé, avec ses {n} ticket(s).").format(
+            name=deleted.user.name, n=deleted.ticket_count
+        )
+    )

@@ -1,0 +1,114 @@
+"""A list fetched one page at a time: open a row by its number, turn pages, ask for a search."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.layout import FormattedTextControl, Window
+
+from ..i18n import _
+from .terminal import Screen, Terminal, fit, screen_width
+
+
+class ListAction(enum.Enum):
+    OPEN = "open"
+    NEXT_PAGE = "next"
+    PREVIOUS_PAGE = "previous"
+    SEARCH = "search"
+
+
+async def paged_table(
+    term: Terminal,
+    title: str,
+    columns: Sequence[tuple[str, int | None]],
+    rows: Sequence[tuple[int, Sequence[str]]],
+    *,
+    above: str,
+    position: str,
+    prompt: str,
+    empty: str,
+    notice: str = "",
+    error: bool = False,
+) -> tuple[ListAction, int | None] | None:
+    """One page of rows, each opened by the number in its first column or picked with the arrows.
+
+    PageDown/PageUp ask for the next or previous page, `r` or `/` for a search; 0 or Esc
+    returns None. `above` is a line over the table (the search in force), `position` leads the
+    prompt line (how many rows, which page).
+    """
+    screen = Screen()
+    kb = screen.key_bindings
+    selected = [0]
+    typed = [""]
+    # Columns without a width share what the fixed ones leave.
+    flexible = sum(1 for _h, w in columns if not w)
+
+    def widths() -> list[int]:
+        fixed = sum(w for _h, w in columns if w) + len(columns) - 1
+        share = max(8, (screen_width() - 2 - fixed) // max(1, flexible))
+        return [w if w else share for _h, w in columns]
+
+    def row_text(cells: Sequence[str]) -> str:
+        return " ".join(fit(c, w) for c, w in zip(cells, widths(), strict=True))
+
+    def table_lines() -> StyleAndTextTuples:
+        out: StyleAndTextTuples = [("class:label", " " + row_text([h for h, _w in columns]) + "\n")]
+        if not rows:
+            return [*out, ("class:dim", " " + fit(empty, screen_width() - 2))]
+        for i, (_id, cells) in enumerate(rows):
+            style = "class:selected" if i == selected[0] else ""
+            out += [("", " "), (style, row_text(cells)), ("", "\n")]
+        return out[:-1]
+
+    def prompt_line() -> StyleAndTextTuples:
+        return [("class:dim", f" {position} · "), ("class:label", prompt), ("class:field", typed[0] or " ")]
+
+    for digit in "0123456789":
+
+        @kb.add(digit)
+        def _digit(event, digit=digit) -> None:
+            if not typed[0] and digit == "0":
+                screen.finish(None)
+            elif len(typed[0]) < 9:
+                typed[0] += digit
+
+    @kb.add("backspace")
+    def _back(event) -> None:
+        typed[0] = typed[0][:-1]
+
+    @kb.add("enter")
+    def _enter(event) -> None:
+        if typed[0]:
+            screen.finish((ListAction.OPEN, int(typed[0])))
+        elif rows:
+            screen.finish((ListAction.OPEN, rows[selected[0]][0]))
+
+    @kb.add("escape", eager=True)
+    @kb.add("c-c")
+    def _esc(event) -> None:
+        screen.finish(None)
+
+    def move(step: int) -> None:
+        if rows:
+            selected[0] = max(0, min(len(rows) - 1, selected[0] + step))
+
+    kb.add("down")(lambda e: move(1))
+    kb.add("up")(lambda e: move(-1))
+    kb.add("pagedown")(lambda e: screen.finish((ListAction.NEXT_PAGE, None)))
+    kb.add("pageup")(lambda e: screen.finish((ListAction.PREVIOUS_PAGE, None)))
+    for key in ("r", "R", "/"):
+        kb.add(key)(lambda e: screen.finish((ListAction.SEARCH, None)))
+
+    hints = _("N° Entrée : ouvrir · R : rechercher · PgPréc/PgSuiv : page · 0/Échap : retour")
+    parts = [
+        Window(FormattedTextControl(lambda: [("", " " + fit(above, screen_width() - 2))]), height=1),
+        Window(height=1),
+        Window(FormattedTextControl(table_lines), height=len(rows) + 1 if rows else 2, wrap_lines=False),
+        Window(height=1),
+        Window(FormattedTextControl(prompt_line), height=1),
+        Window(),
+    ]
+    screen.container = term.frame(title, parts, notice, hints, error)
+    return await term.show(screen)
