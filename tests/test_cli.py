@@ -138,7 +138,9 @@ async def test_create_admin_reads_the_password_from_stdin(tmp_path, db_url, serv
     # The password works: over SSH, as an admin.
     c = await Client.connect(service.port, "chef@example.org", ADMIN_PASSWORD)
     try:
-        await c.wait_for("1. Nouveau ticket", "3. Tous les tickets", "4. Déconnexion")
+        await c.wait_for(
+            "1. Nouveau ticket", "3. Tous les tickets", "4. Mes tickets assignés", "5. Déconnexion"
+        )
     finally:
         await c.close()
 

@@ -99,7 +99,10 @@ async def test_admin_sees_all_tickets_and_a_learner_does_not(service, clients, a
     staff = await Client.connect(service.port, "admin@example.org", PASSWORD)
     learner = await Client.connect(service.port, "alice@example.org", PASSWORD)
     clients += [staff, learner]
-    await staff.wait_for("1. Nouveau ticket", "2. Mes tickets", "3. Tous les tickets", "4. Déconnexion")
+    await staff.wait_for(
+        "1. Nouveau ticket", "2. Mes tickets", "3. Tous les tickets", "4. Mes tickets assignés",
+        "5. Déconnexion",
+    )
     screen = await learner.wait_for("1. Nouveau ticket", "2. Mes tickets", "3. Déconnexion")
     assert "Tous les tickets" not in screen
     staff.send("3")

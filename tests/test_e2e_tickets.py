@@ -425,9 +425,10 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
     await c.wait_for("Mot de passe :")
     assert_fits(c, field_hint, "E-mail : admin@example.org", "Mot de passe :")
     c.send(PASSWORD + ENTER)
-    await c.wait_for("4. Déconnexion")
+    await c.wait_for("5. Déconnexion")
     assert_fits(c, menu_hint.format("déconnexion"), "1. Nouveau ticket", "2. Mes tickets",
-                "3. Tous les tickets", "4. Déconnexion", "admin@example.org")
+                "3. Tous les tickets", "4. Mes tickets assignés", "5. Déconnexion",
+                "admin@example.org")
 
     c.send("1")
     await c.wait_for("Titre :")
@@ -448,8 +449,9 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
     c.send("3")
     await c.wait_for("Tous les tickets", "Alice Ndiaye")
     assert_fits(c, "Numéro puis Entrée, ou ↑↓ puis Entrée : ouvrir · 0 ou Échap : retour",
-                "N°    Titre", "Auteur", "Urgence", "Statut", "Date", "Numéro du ticket :", "1 ticket(s)")
-    assert "Le vidéoprojecteur de la…" in line_with(c.text(), f"#{number}")
+                "N°    Titre", "Auteur", "Assigné à", "Urgence", "Statut", "Date", "Numéro du ticket :",
+                "1 ticket(s)")
+    assert "Le vidéoproject… Alice Ndiaye  —" in line_with(c.text(), f"#{number}")
     c.send(f"{number}" + ENTER)
     await c.wait_for(f"Ticket #{number} — Le vidéoprojecteur")
     assert_fits(c, menu_hint.format("retour") + " · PgPréc/PgSuiv : défiler",
@@ -470,7 +472,7 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
     c.send("0")
     await c.wait_for("Tous les tickets")
     c.send("0")
-    await c.wait_for("4. Déconnexion")
+    await c.wait_for("5. Déconnexion")
     c.send("2")
     await c.wait_for("Mes tickets", "Aucun ticket pour l'instant.")
     assert_fits(c, "Numéro puis Entrée, ou ↑↓ puis Entrée : ouvrir · 0 ou Échap : retour",
