@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from datetime import datetime
 
 import pytest
@@ -294,6 +296,26 @@ async def test_assigning_to_the_current_assignee_again_is_refused(services, data
         await staff.take(number)
     assert again.value.message == "Le ticket est déjà pris en charge par Awa Admin."
     assert await count(database, history, history.c.action == "assignation") == 1
+
+
+async def test_simultaneous_assignments_leave_a_consistent_ticket(services, database, alice, admin):
+    """Two admins take the same ticket at once: the ticket ends with the last one history names."""
+    moussa = await make_user(services, "moussa.admin@example.org", "Moussa Admin", Role.ADMIN)
+    number = await new_ticket(services, alice)
+    first, second = context_for(services, admin), context_for(services, moussa)
+    for _round in range(5):
+        results = await asyncio.gather(first.take(number), second.take(number), return_exceptions=True)
+        # The one that comes second may find the ticket already theirs: that refusal is correct.
+        for result in results:
+            assert not isinstance(result, Exception) or isinstance(result, ValidationError), result
+    ticket = await first.ticket(number)
+    assignments = [e.details for e in ticket.history if e.action is Action.ASSIGNED]
+    assert len(assignments) >= 5
+    # Each entry hands the ticket to the other admin: no change was lost between two others.
+    assert all(a != b for a, b in itertools.pairwise(assignments))
+    assert ticket.assignee_name == assignments[-1]
+    ids = {"Awa Admin": admin.id, "Moussa Admin": moussa.id}
+    assert (await ticket_row(database, number)).assigne_id == ids[assignments[-1]]
 
 
 # "Le problème persiste" -----------------------------------------------------------------
