@@ -129,6 +129,15 @@ class SessionContext:
         """Whether to offer `Prendre en charge` and `Assigner à…` on this ticket's screen."""
         return access_allowed(self.user, Access.ASSIGN, ticket.author_id)
 
+    def can_take(self, ticket: Ticket) -> bool:
+        """Whether to offer `Prendre en charge`: to an admin who does not have it already."""
+        return (
+            self.can_assign(ticket)
+            and self.user is not None
+            and ticket.assignee_id != self.user.id
+            and access_allowed(self.user, Access.BE_ASSIGNED)
+        )
+
     def can_reopen(self, ticket: Ticket) -> bool:
         """Whether to offer `Le problème persiste`: to the requester of a resolved ticket."""
         return ticket.status is Status.RESOLVED and access_allowed(

@@ -376,6 +376,8 @@ async def test_ticket_screen_offers_what_the_context_allows(services, alice, bob
     assert learner.can_reopen(resolved) and learner.can_reply(resolved)
     assert staff.can_reply(resolved) and staff.can_add_note(resolved) and staff.can_assign(resolved)
     assert not staff.can_reopen(resolved)
+    assert staff.can_take(resolved) and not learner.can_take(resolved)
+    assert not staff.can_take(await staff.take(number))
     assert not context_for(services, bob).can_reopen(resolved)
 
 

@@ -318,3 +318,24 @@ async def test_openssh_learner_and_admin_converse(service, clients, services, al
         ("note_interne", "Awa Admin", True),
         ("reponse", "Alice Ndiaye", False),
     ]
+
+
+async def test_reopening_a_ticket_reopened_meanwhile_says_so_and_refreshes_the_menu(
+    service, clients, services, alice, admin, database
+):
+    number = await context_for(services, alice).create_ticket("Écran", "Il scintille.", "Faible")
+    staff = context_for(services, admin)
+    await staff.change_status(number, Status.RESOLVED)
+    learner = await logged_in(service, clients, "alice@example.org")
+    await open_ticket(learner, "2", "Mes tickets", number)
+    learner.send("2")
+    await learner.wait_for("Ticket #1 : le problème persiste", "Réponse :")
+    # While she types, an admin puts the ticket back En cours.
+    await staff.change_status(number, Status.IN_PROGRESS)
+    learner.send("Il scintille encore." + CTRL_D)
+    screen = await learner.wait_for("Le ticket n'est pas « Résolu » : répondez-y simplement.",
+                                    "Awa Admin — statut : Résolu → En cours", "1. Répondre")
+    assert ". Le problème persiste" not in screen
+    assert [a for a, _who, _d, _i in await history_of(database, number)] == [
+        "creation", "changement_statut", "changement_statut",
+    ]

@@ -174,6 +174,8 @@ async def ticket_screen(term: Terminal, ctx: SessionContext, ticket_id: int, not
             ticket, notice = await TICKET_ACTIONS[choice](term, ctx, ticket)
         except UserError as exc:
             notice = Notice.fail(exc.message)
+            # Someone may have changed the ticket meanwhile: offer what fits it as it is now.
+            ticket = await ctx.ticket(ticket.id)
 
 
 def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]:
@@ -189,7 +191,7 @@ def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]
     if ctx.can_add_note(ticket):
         items.append(("note", _("Note interne")))
     if ctx.can_assign(ticket):
-        if ctx.user is None or ticket.assignee_id != ctx.user.id:
+        if ctx.can_take(ticket):
             items.append(("take", _("Prendre en charge")))
         items.append(("assign", _("Assigner à…")))
         if ticket.assignee_id is not None:
