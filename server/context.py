@@ -69,6 +69,13 @@ class Access(enum.Enum):
     OWN_KEY = "own_key"
     # List accounts, change roles, delete accounts.
     MANAGE_USERS = "manage_users"
+    REPLY = "reply"
+    ADD_NOTE = "add_note"
+    ASSIGN = "assign"
+    # Be the one a ticket is assigned to (asked of the assignee, not of the one assigning).
+    BE_ASSIGNED = "be_assigned"
+    # Say "Le problème persiste" on a resolved ticket.
+    REOPEN = "reopen"
 
 
 def access_allowed(user: User | None, access: Access, author_id: int | None = None) -> bool:
@@ -77,6 +84,9 @@ def access_allowed(user: User | None, access: Access, author_id: int | None = No
         return False
     if access is Access.OWN_KEY:
         return author_id == user.id
+    if access is Access.REOPEN:
+        # Only the requester can say the fix did not work; admins change the status instead.
+        return author_id is not None and author_id == user.id
     if user.is_admin:
         return True
     match access:
@@ -84,7 +94,7 @@ def access_allowed(user: User | None, access: Access, author_id: int | None = No
             return True
         case Access.OWN_ACCOUNT:
             return True
-        case Access.VIEW_TICKET:
+        case Access.VIEW_TICKET | Access.REPLY:
             return author_id == user.id
         case _:
             return False
@@ -108,8 +118,8 @@ _assignee = users.alias("assigne")
 # Longest text looked for in the admin's list, and most users offered by one search.
 SEARCH_TEXT_MAX = 100
 USER_MATCHES_MAX = 9
-# History actions that answer the requester (the conversation feature writes `reponse`).
-RESPONSE_ACTIONS = (Action.STATUS_CHANGED.value, "reponse")
+# History actions that answer the requester.
+RESPONSE_ACTIONS = (Action.STATUS_CHANGED.value, Action.REPLY.value)
 
 # SSH keys one account may hold: enough for every machine one uses.
 MAX_KEYS = 20
@@ -181,6 +191,8 @@ class SessionContext:
         if not access_allowed(self.user, access, author_id):
             if access is Access.VIEW_TICKET:
                 raise NotFound()
+            if access is Access.REOPEN:
+                raise Forbidden(_("Seul le demandeur peut signaler que le problème persiste."))
             raise Forbidden()
         assert self.user is not None
         return self.user
@@ -196,6 +208,44 @@ class SessionContext:
     def can_change_status(self, ticket: Ticket) -> bool:
         """Whether to offer `Changer le statut` on this ticket's screen."""
         return access_allowed(self.user, Access.CHANGE_STATUS, ticket.author_id)
+
+    def can_reply(self, ticket: Ticket) -> bool:
+        """Whether to offer `Répondre` on this ticket's screen."""
+        return access_allowed(self.user, Access.REPLY, ticket.author_id)
+
+    def can_add_note(self, ticket: Ticket) -> bool:
+        """Whether to offer `Note interne` on this ticket's screen."""
+        return access_allowed(self.user, Access.ADD_NOTE, ticket.author_id)
+
+    def can_assign(self, ticket: Ticket) -> bool:
+        """Whether to offer `Prendre en charge` and `Assigner à…` on this ticket's screen."""
+        return access_allowed(self.user, Access.ASSIGN, ticket.author_id)
+
+    def can_take(self, ticket: Ticket) -> bool:
+        """Whether to offer `Prendre en charge`: to an admin who does not have it already."""
+        return (
+            self.can_assign(ticket)
+            and self.user is not None
+            and ticket.assignee_id != self.user.id
+            and access_allowed(self.user, Access.BE_ASSIGNED)
+        )
+
+    def can_reopen(self, ticket: Ticket) -> bool:
+        """Whether to offer `Le problème persiste`: to the requester of a resolved ticket."""
+        return ticket.status is Status.RESOLVED and access_allowed(
+            self.user, Access.REOPEN, ticket.author_id
+        )
+
+    def can_have_assignments(self) -> bool:
+        """Whether to offer `Mes tickets assignés` in the main menu."""
+        return access_allowed(self.user, Access.BE_ASSIGNED)
+
+    def _notes_hidden(self, author_id: int | None):
+        """A WHERE clause on `historique` that keeps internal notes from those who may not read
+        them (every query showing history, counts or last activity must use it)."""
+        if access_allowed(self.user, Access.SEE_INTERNAL, author_id):
+            return sa.true()
+        return history.c.interne == sa.false()
 
     # Accounts ---------------------------------------------------------------------------
 
@@ -553,6 +603,18 @@ class SessionContext:
         self._require(Access.LIST_ALL)
         return await self._list(None)
 
+    async def assigned_tickets(self) -> list[TicketSummary]:
+        """The tickets assigned to this admin that are not resolved yet, newest first."""
+        user = self._require(Access.BE_ASSIGNED)
+        resolved = (
+            sa.select(statuses.c.id)
+            .where(statuses.c.libelle == Status.RESOLVED.value)
+            .scalar_subquery()
+        )
+        return await self._list(
+            sa.and_(tickets.c.assigne_id == user.id, tickets.c.statut_id != resolved)
+        )
+
     async def _list(self, where) -> list[TicketSummary]:
         query = (
             sa.select(
@@ -563,9 +625,11 @@ class SessionContext:
                 _author.c.nom,
                 tickets.c.created_at,
                 self._unread(),
+                _assignee.c.nom.label("assigne_nom"),
             )
             .join(statuses, statuses.c.id == tickets.c.statut_id)
             .join(_author, _author.c.id == tickets.c.auteur_id)
+            .outerjoin(_assignee, _assignee.c.id == tickets.c.assigne_id)
             .order_by(tickets.c.created_at.desc(), tickets.c.id.desc())
         )
         if where is not None:
@@ -581,6 +645,7 @@ class SessionContext:
                 author_name=r.nom,
                 created_at=r.created_at,
                 unread=bool(r.non_lu),
+                assignee_name=r.assigne_nom,
             )
             for r in rows
         ]
@@ -670,6 +735,7 @@ class SessionContext:
                 author_name=r.nom,
                 created_at=r.created_at,
                 unread=bool(r.non_lu),
+                assignee_name=r.assigne_nom,
             )
             for r in rows
         )
@@ -892,9 +958,15 @@ class SessionContext:
     async def _ticket(self, conn: AsyncConnection, ticket_id: int) -> Ticket:
         row = (
             await conn.execute(
-                sa.select(tickets, statuses.c.libelle, _author.c.nom.label("auteur_nom"))
+                sa.select(
+                    tickets,
+                    statuses.c.libelle,
+                    _author.c.nom.label("auteur_nom"),
+                    _assignee.c.nom.label("assigne_nom"),
+                )
                 .join(statuses, statuses.c.id == tickets.c.statut_id)
                 .join(_author, _author.c.id == tickets.c.auteur_id)
+                .outerjoin(_assignee, _assignee.c.id == tickets.c.assigne_id)
                 .where(tickets.c.id == ticket_id)
             )
         ).first()
@@ -912,7 +984,7 @@ class SessionContext:
                 )
                 .outerjoin(old, old.c.id == history.c.ancien_statut_id)
                 .outerjoin(new, new.c.id == history.c.nouveau_statut_id)
-                .where(history.c.ticket_id == ticket_id)
+                .where(history.c.ticket_id == ticket_id, self._notes_hidden(row.auteur_id))
                 .order_by(history.c.created_at, history.c.id)
             )
         ).all()
@@ -935,9 +1007,12 @@ class SessionContext:
                     new_status=Status(e.nouveau) if e.nouveau else None,
                     details=e.details or "",
                     created_at=e.created_at,
+                    internal=bool(e.interne),
                 )
                 for e in entries
             ),
+            assignee_id=row.assigne_id,
+            assignee_name=row.assigne_nom,
         )
 
     async def change_status(self, ticket_id: int, new_status: Status | str) -> Ticket:
@@ -946,18 +1021,7 @@ class SessionContext:
         now = utcnow()
 
         async def update(conn: AsyncConnection) -> tuple[str, Ticket]:
-            row = (
-                await conn.execute(
-                    sa.select(tickets.c.auteur_id, tickets.c.statut_id, statuses.c.libelle)
-                    .join(statuses, statuses.c.id == tickets.c.statut_id)
-                    .where(tickets.c.id == ticket_id)
-                    .with_for_update(of=tickets)
-                )
-            ).first()
-            self._require(Access.VIEW_TICKET, row.auteur_id if row else None)
-            if row is None:
-                raise NotFound()
-            self._require(Access.CHANGE_STATUS, row.auteur_id)
+            row = await self._locked(conn, ticket_id, Access.CHANGE_STATUS)
             if row.libelle == new_status.value:
                 raise ValidationError(
                     _("Le ticket est déjà « {status} ».").format(status=new_status.value)
@@ -971,6 +1035,9 @@ class SessionContext:
             await self._write_history(
                 conn, ticket_id, Action.STATUS_CHANGED, row.statut_id, new_id, "", now
             )
+            await self._audit_admin_action(
+                conn, f"status ticket={ticket_id} from={row.libelle} to={new_status.value}"
+            )
             return row.libelle, await self._ticket(conn, ticket_id)
 
         old_label, ticket = await self.db.write(update)
@@ -978,6 +1045,160 @@ class SessionContext:
             "status changed id=%s from=%r to=%r", ticket_id, old_label, new_status.value
         )
         return ticket
+
+    # Conversation and assignment --------------------------------------------------------
+
+    async def reply(self, ticket_id: int, text: str) -> Ticket:
+        """Add a message to the ticket's conversation (its requester and admins)."""
+        text = validation.reply(text)
+        now = utcnow()
+
+        async def write(conn: AsyncConnection) -> Ticket:
+            row = await self._locked(conn, ticket_id, Access.REPLY)
+            await self._touch(conn, ticket_id, now)
+            await self._write_history(conn, ticket_id, Action.REPLY, None, None, text, now)
+            if row.auteur_id != self.user.id:  # staff answering someone: an admin action
+                await self._audit_admin_action(conn, f"reply ticket={ticket_id}")
+            return await self._ticket(conn, ticket_id)
+
+        ticket = await self.db.write(write)
+        self._log("reply id=%s length=%s", ticket_id, len(text))
+        return ticket
+
+    async def add_note(self, ticket_id: int, text: str) -> Ticket:
+        """An admin's internal note: in the history, never shown to the requester."""
+        text = validation.note(text)
+        now = utcnow()
+
+        async def write(conn: AsyncConnection) -> Ticket:
+            await self._locked(conn, ticket_id, Access.ADD_NOTE)
+            # `updated_at` is left alone: the requester sees it, and must not learn of the note.
+            await self._write_history(
+                conn, ticket_id, Action.NOTE, None, None, text, now, internal=True
+            )
+            await self._audit_admin_action(conn, f"note ticket={ticket_id}")
+            return await self._ticket(conn, ticket_id)
+
+        ticket = await self.db.write(write)
+        self._log("internal note id=%s length=%s", ticket_id, len(text))
+        return ticket
+
+    async def assignees(self) -> list[User]:
+        """Who a ticket can be assigned to (the admins), by name."""
+        self._require(Access.ASSIGN)
+        async with self.db.transaction() as conn:
+            rows = (
+                await conn.execute(
+                    # The role filter only narrows the read; access_allowed decides below.
+                    sa.select(users)
+                    .where(users.c.role == Role.ADMIN.value)
+                    .order_by(users.c.nom, users.c.id)
+                )
+            ).all()
+        return [u for u in map(_user, rows) if access_allowed(u, Access.BE_ASSIGNED)]
+
+    async def take(self, ticket_id: int) -> Ticket:
+        """`Prendre en charge`: assign the ticket to oneself."""
+        user = self._require(Access.ASSIGN)
+        return await self.assign(ticket_id, user.id)
+
+    async def assign(self, ticket_id: int, assignee_id: int | None) -> Ticket:
+        """Assign a ticket to an admin, or unassign it (None), with its history entry."""
+        now = utcnow()
+
+        async def write(conn: AsyncConnection) -> tuple[str, Ticket]:
+            row = await self._locked(conn, ticket_id, Access.ASSIGN)
+            name = ""
+            if assignee_id is not None:
+                # Locked: a simultaneous demotion waits for this assignment, or comes first
+                # and is seen here.
+                target = (
+                    await conn.execute(
+                        sa.select(users).where(users.c.id == assignee_id).with_for_update()
+                    )
+                ).first()
+                if target is None or not access_allowed(_user(target), Access.BE_ASSIGNED):
+                    raise ValidationError(
+                        _("Seul un administrateur peut prendre un ticket en charge.")
+                    )
+                name = target.nom
+            if row.assigne_id == assignee_id:
+                if assignee_id is None:
+                    raise ValidationError(_("Le ticket n'est assigné à personne."))
+                raise ValidationError(
+                    _("Le ticket est déjà pris en charge par {name}.").format(name=name)
+                )
+            await conn.execute(
+                tickets.update()
+                .where(tickets.c.id == ticket_id)
+                .values(assigne_id=assignee_id, updated_at=now)
+            )
+            await self._write_history(conn, ticket_id, Action.ASSIGNED, None, None, name, now)
+            await self._audit_admin_action(
+                conn, f"assign ticket={ticket_id} to={assignee_id if assignee_id else '-'}"
+            )
+            return name, await self._ticket(conn, ticket_id)
+
+        name, ticket = await self.db.write(write)
+        self._log("assigned id=%s to=%r", ticket_id, name or None)
+        return ticket
+
+    async def reopen(self, ticket_id: int, text: str) -> Ticket:
+        """`Le problème persiste`: the requester's reply puts a resolved ticket back `En cours`."""
+        text = validation.reply(text)
+        now = utcnow()
+
+        async def write(conn: AsyncConnection) -> Ticket:
+            row = await self._locked(conn, ticket_id, Access.REOPEN)
+            if row.libelle != Status.RESOLVED.value:
+                raise ValidationError(
+                    _("Le ticket n'est pas « Résolu » : répondez-y simplement.")
+                )
+            in_progress = await _status_id(conn, Status.IN_PROGRESS)
+            await conn.execute(
+                tickets.update()
+                .where(tickets.c.id == ticket_id)
+                .values(statut_id=in_progress, updated_at=now)
+            )
+            await self._write_history(conn, ticket_id, Action.REPLY, None, None, text, now)
+            await self._write_history(
+                conn, ticket_id, Action.REOPENED, row.statut_id, in_progress, "", now
+            )
+            return await self._ticket(conn, ticket_id)
+
+        ticket = await self.db.write(write)
+        self._log("reopened id=%s length=%s", ticket_id, len(text))
+        return ticket
+
+    async def _locked(self, conn: AsyncConnection, ticket_id: int, access: Access):
+        """The ticket's row, locked until the transaction ends, once `access` is allowed."""
+        row = (
+            await conn.execute(
+                sa.select(
+                    tickets.c.auteur_id, tickets.c.statut_id, tickets.c.assigne_id,
+                    statuses.c.libelle,
+                )
+                .join(statuses, statuses.c.id == tickets.c.statut_id)
+                .where(tickets.c.id == ticket_id)
+                .with_for_update(of=tickets)
+            )
+        ).first()
+        self._require(Access.VIEW_TICKET, row.auteur_id if row else None)
+        if row is None:
+            raise NotFound()
+        self._require(access, row.auteur_id)
+        return row
+
+    async def _touch(self, conn: AsyncConnection, ticket_id: int, now) -> None:
+        await conn.execute(
+            tickets.update().where(tickets.c.id == ticket_id).values(updated_at=now)
+        )
+
+    async def _audit_admin_action(self, conn: AsyncConnection, details: str) -> None:
+        assert self.user is not None
+        await record_in(
+            conn, AuditEvent.ADMIN_ACTION, self.address, self.user.email, self.user.id, details
+        )
 
     async def _write_history(
         self,
@@ -988,6 +1209,8 @@ class SessionContext:
         new_status_id: int | None,
         details: str,
         now,
+        *,
+        internal: bool = False,
     ) -> None:
         assert self.user is not None
         await conn.execute(
@@ -1000,6 +1223,7 @@ class SessionContext:
                 nouveau_statut_id=new_status_id,
                 details=details,
                 created_at=now,
+                interne=internal,
             )
         )
 

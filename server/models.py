@@ -29,7 +29,14 @@ class Action(enum.StrEnum):
 
     CREATED = "creation"
     STATUS_CHANGED = "changement_statut"
+    # A message of the conversation; `details` holds its text.
     REPLY = "reponse"
+    # An admin's note, written with `interne` set: never shown to the requester.
+    NOTE = "note_interne"
+    # `details` holds the assignee's name, or is empty when the ticket was unassigned.
+    ASSIGNED = "assignation"
+    # The requester said the problem persists: back from `Résolu` to `En cours`.
+    REOPENED = "reouverture"
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ class TicketSummary:
     created_at: datetime
     # Changed since the user last opened it, by someone else (see SessionContext.unread).
     unread: bool = False
+    # The admin who took the ticket in hand, if any.
+    assignee_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ class HistoryEntry:
     new_status: Status | None
     details: str
     created_at: datetime
+    internal: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,8 @@ class Ticket:
     created_at: datetime
     updated_at: datetime
     history: tuple[HistoryEntry, ...]
+    assignee_id: int | None = None
+    assignee_name: str | None = None
 
 
 # Finding tickets and the dashboard (admins) ---------------------------------------------------

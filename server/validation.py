@@ -15,6 +15,7 @@ PASSWORD_MIN = 8
 PASSWORD_MAX_BYTES = BCRYPT_MAX_BYTES
 TITLE_MAX = 120
 DESCRIPTION_MAX = 4000
+MESSAGE_MAX = 4000
 
 # Pragmatic address syntax: local part of common characters, a dotted domain with a TLD.
 _EMAIL = re.compile(
@@ -89,6 +90,29 @@ def description(value: str) -> str:
         DESCRIPTION_MAX,
         _("La description est obligatoire."),
         _("La description est trop longue ({n} caractères, {max} au plus)."),
+    )
+
+
+def _message(value: str) -> str:
+    """A multi-line text with its line endings made `\n` and its outer blanks removed."""
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def reply(value: str) -> str:
+    return _bounded(
+        _message(value),
+        MESSAGE_MAX,
+        _("La réponse est obligatoire."),
+        _("La réponse est trop longue ({n} caractères, {max} au plus)."),
+    )
+
+
+def note(value: str) -> str:
+    return _bounded(
+        _message(value),
+        MESSAGE_MAX,
+        _("La note est obligatoire."),
+        _("La note est trop longue ({n} caractères, {max} au plus)."),
     )
 
 

@@ -141,8 +141,8 @@ async def test_create_admin_reads_the_password_from_stdin(tmp_path, db_url, serv
     c = await Client.connect(service.port, "chef@example.org", ADMIN_PASSWORD)
     try:
         await c.wait_for(
-            "1. Nouveau ticket", "3. Tous les tickets", "4. Tableau de bord", "5. Utilisateurs",
-            "6. Mon compte", "7. Déconnexion",
+            "1. Nouveau ticket", "3. Tous les tickets", "4. Mes tickets assignés", "5. Tableau de bord",
+            "6. Utilisateurs", "7. Mon compte", "8. Déconnexion",
         )
     finally:
         await c.close()

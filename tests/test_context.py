@@ -480,6 +480,27 @@ ACCESS_TABLE = [
     (ADMIN, Access.OWN_KEY, OTHER, False),
     (ADMIN, Access.OWN_KEY, NOBODY, False),
     (ADMIN, Access.MANAGE_USERS, NOBODY, True),
+    # Conversation and assignment: the requester replies; admins also note, assign and are
+    # assigned; only the requester says the problem persists, admins change the status instead.
+    (None, Access.REPLY, OWN, False),
+    (None, Access.ADD_NOTE, OWN, False),
+    (None, Access.ASSIGN, OWN, False),
+    (None, Access.BE_ASSIGNED, NOBODY, False),
+    (None, Access.REOPEN, OWN, False),
+    (USER, Access.REPLY, OWN, True),
+    (USER, Access.REPLY, OTHER, False),
+    (USER, Access.ADD_NOTE, OWN, False),
+    (USER, Access.ASSIGN, OWN, False),
+    (USER, Access.BE_ASSIGNED, NOBODY, False),
+    (USER, Access.REOPEN, OWN, True),
+    (USER, Access.REOPEN, OTHER, False),
+    (USER, Access.REOPEN, NOBODY, False),
+    (ADMIN, Access.REPLY, OTHER, True),
+    (ADMIN, Access.ADD_NOTE, OTHER, True),
+    (ADMIN, Access.ASSIGN, OTHER, True),
+    (ADMIN, Access.BE_ASSIGNED, NOBODY, True),
+    (ADMIN, Access.REOPEN, OTHER, False),
+    (ADMIN, Access.REOPEN, 2, True),  # an admin's own ticket: they are its requester
 ]
 
 

@@ -100,8 +100,8 @@ async def test_admin_sees_all_tickets_and_a_learner_does_not(service, clients, a
     learner = await Client.connect(service.port, "alice@example.org", PASSWORD)
     clients += [staff, learner]
     await staff.wait_for(
-        "1. Nouveau ticket", "2. Mes tickets", "3. Tous les tickets", "4. Tableau de bord",
-        "5. Utilisateurs", "6. Mon compte", "7. Déconnexion",
+        "1. Nouveau ticket", "2. Mes tickets", "3. Tous les tickets", "4. Mes tickets assignés",
+        "5. Tableau de bord", "6. Utilisateurs", "7. Mon compte", "8. Déconnexion",
     )
     screen = await learner.wait_for("1. Nouveau ticket", "2. Mes tickets", "3. Mon compte", "4. Déconnexion")
     assert "Tous les tickets" not in screen

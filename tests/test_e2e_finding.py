@@ -184,7 +184,7 @@ async def test_dashboard_shows_counts_and_a_bar_for_the_day(service, clients, da
         {"status": Status.RESOLVED, "author": alice, "created_at": earlier},
     ])
     c = await logged_in(service, clients, "admin@example.org")
-    c.send("4")
+    c.send("5")
     screen = await c.wait_for("Tableau de bord", "Tickets ouverts : 7", "1. Actualiser")
     assert_fits(c, "Chiffre ou ↑↓ Entrée : choisir · 0/Échap : retour",
                 "En attente : 5 · En cours : 2", "Urgence des ouverts : Haute 5 · Moyenne 0 · Faible 2",
@@ -202,4 +202,4 @@ async def test_dashboard_shows_counts_and_a_bar_for_the_day(service, clients, da
     assert earlier_row.count("█") < day_row.count("█")
 
     c.send(ESC)
-    await c.wait_for("5. Déconnexion")
+    await c.wait_for("8. Déconnexion")

@@ -57,9 +57,12 @@ async def test_learner_and_admin_full_journey(service, clients, admin, database)
     # The admin, connected at the same time, finds it and sets it En cours.
     staff = await Client.connect(service.port, "admin@example.org", PASSWORD)
     clients.append(staff)
-    await staff.wait_for("1. Nouveau ticket", "3. Tous les tickets", "4. Tableau de bord", "7. Déconnexion")
+    await staff.wait_for(
+        "1. Nouveau ticket", "3. Tous les tickets", "4. Mes tickets assignés", "8. Déconnexion"
+    )
     staff.send("3")
-    await staff.wait_for("Tous les tickets", "Mon chargeur ne marche p", "Aïssatou Diop")
+    # The title column leaves room for the author and the assignee.
+    await staff.wait_for("Tous les tickets", "Mon chargeur ne…", "Aïssatou Diop")
     staff.send("1" + ENTER)
     await staff.wait_for("Ticket #1", "1. Changer le statut")
     staff.send("1")

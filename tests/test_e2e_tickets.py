@@ -425,10 +425,10 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
     await c.wait_for("Mot de passe :")
     assert_fits(c, field_hint, "E-mail : admin@example.org", "Mot de passe :")
     c.send(PASSWORD + ENTER)
-    await c.wait_for("7. Déconnexion")
+    await c.wait_for("8. Déconnexion")
     assert_fits(c, menu_hint.format("déconnexion"), "1. Nouveau ticket", "2. Mes tickets",
-                "3. Tous les tickets", "4. Tableau de bord", "5. Utilisateurs", "6. Mon compte",
-                "7. Déconnexion", "admin@example.org")
+                "3. Tous les tickets", "4. Mes tickets assignés", "5. Tableau de bord",
+                "6. Utilisateurs", "7. Mon compte", "8. Déconnexion", "admin@example.org")
 
     c.send("1")
     await c.wait_for("Titre :")
@@ -449,9 +449,9 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
     c.send("3")
     await c.wait_for("Tous les tickets", "Alice Ndiaye")
     assert_fits(c, "N° Entrée : ouvrir · f : filtrer · t : trier · n/p : page · 0/Échap : retour",
-                "N°      Titre", "Auteur", "Urgence", "Statut", "Date", "Numéro du ticket :",
+                "N°      Titre", "Auteur", "Assigné à", "Urgence", "Statut", "Date", "Numéro du ticket :",
                 "1 ticket — page 1/1")
-    assert "Le vidéoprojecteur de la…" in line_with(c.text(), f"#{number}")
+    assert "Le vidéoproject…" in line_with(c.text(), f"#{number}")
     c.send(f"{number}" + ENTER)
     await c.wait_for(f"Ticket #{number} — Le vidéoprojecteur")
     assert_fits(c, menu_hint.format("retour") + " · PgPréc/PgSuiv : défiler",
@@ -472,7 +472,7 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
     c.send("0")
     await c.wait_for("Tous les tickets")
     c.send("0")
-    await c.wait_for("7. Déconnexion")
+    await c.wait_for("8. Déconnexion")
     c.send("2")
     await c.wait_for("Mes tickets", "Aucun ticket pour l'instant.")
     assert_fits(c, "Numéro puis Entrée, ou ↑↓ puis Entrée : ouvrir · 0 ou Échap : retour",

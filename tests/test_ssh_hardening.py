@@ -218,7 +218,7 @@ async def test_plink_logs_in_with_a_password_and_reaches_the_main_menu(service, 
         "-hostkey", key.get_fingerprint("sha256"), "127.0.0.1",
     ])
     try:
-        await c.wait_for("alice@example.org", "1. Nouveau ticket", "2. Mes tickets", "3. Déconnexion")
+        await c.wait_for("alice@example.org", "1. Nouveau ticket", "2. Mes tickets", "4. Déconnexion")
         c.send("2")
         await c.wait_for("Mes tickets")
     finally:

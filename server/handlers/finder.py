@@ -33,14 +33,14 @@ SORT_LABELS = {
 }
 
 COLUMNS: list[tuple[str, int | None]] = [
-    (_("N°"), 7), (_("Titre"), None), (_("Urgence"), 7), (_("Statut"), 10), (_("Auteur"), 16),
-    (_("Date"), 8),
+    (_("N°"), 7), (_("Titre"), None), (_("Urgence"), 7), (_("Statut"), 10), (_("Auteur"), 12),
+    (_("Assigné à"), 11), (_("Date"), 8),
 ]
 
 
 def cells(t: TicketSummary) -> list[str]:
     return [f"#{t.id}", t.title, t.urgency.value, t.status.value, t.author_name,
-            t.created_at.strftime("%d/%m/%y")]
+            t.assignee_name or "—", t.created_at.strftime("%d/%m/%y")]
 
 
 def describe_filters(filters: TicketFilter, me: User | None) -> str:

@@ -1,7 +1,8 @@
-"""Ticket screens: main menu, new ticket, lists, one ticket, status change."""
+"""Ticket screens: main menu, new ticket, lists, one ticket and what can be done on it."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
@@ -10,7 +11,7 @@ from .. import validation
 from ..context import SessionContext
 from ..errors import UserError
 from ..i18n import _
-from ..models import Action, HistoryEntry, Status, Ticket, TicketSummary, Urgency
+from ..models import Action, HistoryEntry, Status, Ticket, TicketSummary, Urgency, User
 from ..ui.screens import confirm, menu, ticket_table
 from ..ui.terminal import Terminal, wrap
 from .common import Notice, ask_valid
@@ -29,6 +30,8 @@ async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Noti
     items = [("new", _("Nouveau ticket")), ("mine", _("Mes tickets"))]
     if ctx.can_list_all():
         items.append(("all", _("Tous les tickets")))
+    if ctx.can_have_assignments():
+        items.append(("assigned", _("Mes tickets assignés")))
     if ctx.can_view_dashboard():
         items.append(("dashboard", _("Tableau de bord")))
     if ctx.can_manage_users():
@@ -46,6 +49,8 @@ async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Noti
                 return await ticket_list(term, ctx, all_tickets=False)
             case "all":
                 return await find_tickets(term, ctx, ticket_screen)
+            case "assigned":
+                return await assigned_list(term, ctx)
             case "dashboard":
                 return await show_dashboard(term, ctx)
             case "users":
@@ -92,22 +97,55 @@ async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
 
 async def ticket_list(term: Terminal, ctx: SessionContext, *, all_tickets: bool) -> Notice:
     """A list that stays open: each ticket opened from it comes back to it, refreshed."""
+    return await _browse(
+        term,
+        ctx,
+        _("Tous les tickets") if all_tickets else _("Mes tickets"),
+        ctx.all_tickets if all_tickets else ctx.my_tickets,
+        with_author=all_tickets,
+        empty=_("Aucun ticket pour l'instant."),
+    )
+
+
+async def assigned_list(term: Terminal, ctx: SessionContext) -> Notice:
+    """`Mes tickets assignés`: the admin's own open tickets to handle."""
+    return await _browse(
+        term,
+        ctx,
+        _("Mes tickets assignés"),
+        ctx.assigned_tickets,
+        with_author=True,
+        with_assignee=False,
+        empty=_("Aucun ticket ouvert ne vous est assigné."),
+    )
+
+
+async def _browse(
+    term: Terminal,
+    ctx: SessionContext,
+    title: str,
+    load: Callable[[], Awaitable[list[TicketSummary]]],
+    *,
+    with_author: bool,
+    with_assignee: bool = True,
+    empty: str,
+) -> Notice:
     notice = Notice()
     unread: set[int] = set()
 
     async def rows() -> list[tuple[int, list[str]]]:
-        summaries = await (ctx.all_tickets() if all_tickets else ctx.my_tickets())
+        summaries = await load()
         unread.clear()
         unread.update(t.id for t in summaries if t.unread)
-        return [(t.id, _cells(t, all_tickets)) for t in summaries]
+        return [(t.id, _cells(t, with_author, with_assignee)) for t in summaries]
 
     while True:
         chosen = await ticket_table(
             term,
-            _("Tous les tickets") if all_tickets else _("Mes tickets"),
-            _columns(all_tickets),
+            title,
+            _columns(with_author, with_assignee),
             await rows(),
-            empty=_("Aucun ticket pour l'instant."),
+            empty=empty,
             reload=rows,
             marked=unread.__contains__,
             **notice.kwargs(),
@@ -120,38 +158,138 @@ async def ticket_list(term: Terminal, ctx: SessionContext, *, all_tickets: bool)
             notice = Notice.fail(exc.message)
 
 
-def _columns(with_author: bool) -> list[tuple[str, int | None]]:
+def _columns(with_author: bool, with_assignee: bool = True) -> list[tuple[str, int | None]]:
     columns: list[tuple[str, int | None]] = [(_("N°"), 5), (_("Titre"), None)]
     if with_author:
-        columns.append((_("Auteur"), 16))
+        # Narrower than a name may be when the assignee's column shares the line (80 columns).
+        columns.append((_("Auteur"), 13 if with_assignee else 16))
+    if with_assignee:
+        columns.append((_("Assigné à"), 11))
     return [*columns, (_("Urgence"), 7), (_("Statut"), 10), (_("Date"), 10)]
 
 
-def _cells(t: TicketSummary, with_author: bool) -> list[str]:
+def _cells(t: TicketSummary, with_author: bool, with_assignee: bool = True) -> list[str]:
     cells = [f"#{t.id}", t.title]
     if with_author:
         cells.append(t.author_name)
+    if with_assignee:
+        cells.append(t.assignee_name or "—")
     return [*cells, t.urgency.value, t.status.value, t.created_at.strftime("%d/%m/%Y")]
 
 
 async def ticket_screen(term: Terminal, ctx: SessionContext, ticket_id: int, notice: Notice) -> Notice:
-    """One ticket, its description and history; admins change its status from here."""
+    """One ticket and its timeline; the actions the context allows are offered below it."""
     ticket = await ctx.open_ticket(ticket_id)
+    acted = False
     while True:
-        items = [("status", _("Changer le statut"))] if ctx.can_change_status(ticket) else []
         choice = await menu(
             term,
             _("Ticket #{id}").format(id=ticket.id),
-            items,
+            ticket_actions(ctx, ticket),
             body=lambda width, t=ticket: ticket_lines(t, width),
+            # Back from an action, the end of the timeline is shown: where its entry went.
+            body_at_end=acted,
             **notice.kwargs(),
         )
         if choice is None:
             return Notice()
+        acted = True
         try:
-            ticket, notice = await change_status(term, ctx, ticket)
+            ticket, notice = await TICKET_ACTIONS[choice](term, ctx, ticket)
+            # What came with the action (others' entries too) has been seen.
+            await ctx.mark_read(ticket)
         except UserError as exc:
             notice = Notice.fail(exc.message)
+            # Someone may have changed the ticket meanwhile: offer what fits it as it is now.
+            ticket = await ctx.open_ticket(ticket.id)
+
+
+def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]:
+    """The entries of a ticket's menu, as the context allows them to this user."""
+    items: list[tuple[str, str]] = []
+    # `Changer le statut` stays first for admins: their habits and scripts press 1 for it.
+    if ctx.can_change_status(ticket):
+        items.append(("status", _("Changer le statut")))
+    if ctx.can_reply(ticket):
+        items.append(("reply", _("Répondre")))
+    if ctx.can_reopen(ticket):
+        items.append(("reopen", _("Le problème persiste")))
+    if ctx.can_add_note(ticket):
+        items.append(("note", _("Note interne")))
+    if ctx.can_assign(ticket):
+        if ctx.can_take(ticket):
+            items.append(("take", _("Prendre en charge")))
+        items.append(("assign", _("Assigner à…")))
+        if ticket.assignee_id is not None:
+            items.append(("unassign", _("Retirer l'assignation")))
+    return items
+
+
+async def reply(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
+    text = await _ask_message(
+        term, _("Ticket #{id} : répondre").format(id=ticket.id), _("Réponse"), validation.reply,
+        _("(visible du demandeur et du support, {max} caractères au plus)"),
+    )
+    if text is None:
+        return ticket, Notice(_("Réponse abandonnée."))
+    return await ctx.reply(ticket.id, text), Notice(_("Réponse envoyée."))
+
+
+async def add_note(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
+    text = await _ask_message(
+        term, _("Ticket #{id} : note interne").format(id=ticket.id), _("Note interne"),
+        validation.note, _("(visible des seuls administrateurs, {max} caractères au plus)"),
+    )
+    if text is None:
+        return ticket, Notice(_("Note abandonnée."))
+    return await ctx.add_note(ticket.id, text), Notice(_("Note interne ajoutée."))
+
+
+async def reopen(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
+    text = await _ask_message(
+        term, _("Ticket #{id} : le problème persiste").format(id=ticket.id), _("Réponse"),
+        validation.reply, _("(dites ce qui ne va toujours pas ; {max} caractères au plus)"),
+    )
+    if text is None:
+        return ticket, Notice(_("Ticket laissé « Résolu »."))
+    ticket = await ctx.reopen(ticket.id, text)
+    return ticket, Notice(_("Réponse envoyée : le ticket repasse « En cours »."))
+
+
+async def _ask_message(
+    term: Terminal, title: str, label: str, rule: Callable[[str], str], help_text: str
+) -> str | None:
+    return await ask_valid(
+        term, title, label, [], rule,
+        multiline=True,
+        help_text=help_text.format(max=validation.MESSAGE_MAX),
+        max_chars=validation.MESSAGE_MAX,
+    )
+
+
+async def take(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
+    ticket = await ctx.take(ticket.id)
+    return ticket, Notice(_("Vous prenez le ticket #{id} en charge.").format(id=ticket.id))
+
+
+async def assign(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
+    admins = await ctx.assignees()
+    current = _(" (actuel)")
+    chosen: User | None = await menu(
+        term,
+        _("Ticket #{id} : assigner à…").format(id=ticket.id),
+        [(a, a.name + (current if a.id == ticket.assignee_id else "")) for a in admins],
+        body=lambda width: [[("class:label", _("Administrateur :"))]],
+    )
+    if chosen is None:
+        return ticket, Notice()
+    ticket = await ctx.assign(ticket.id, chosen.id)
+    return ticket, Notice(_("Ticket assigné à {name}.").format(name=chosen.name))
+
+
+async def unassign(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
+    ticket = await ctx.assign(ticket.id, None)
+    return ticket, Notice(_("Le ticket n'est plus assigné."))
 
 
 async def change_status(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
@@ -183,7 +321,13 @@ def ticket_lines(t: Ticket, width: int) -> list[StyleAndTextTuples]:
         [("class:label", _("Urgence : ")), ("", t.urgency.value + "    "),
          ("class:label", _("Statut : ")), ("", t.status.value)]
     )
-    lines += [[("", line)] for line in wrap(_("Auteur : {name}").format(name=t.author_name), width)]
+    author = _("Auteur : {name}").format(name=t.author_name)
+    taken = (
+        _("Pris en charge par {name}").format(name=t.assignee_name)
+        if t.assignee_name
+        else _("Pas encore pris en charge")
+    )
+    lines += [[("", line)] for line in wrap(f"{author} · {taken}", width)]
     lines.append(
         [("class:dim", _("Créé le {created} · mis à jour le {updated}").format(
             created=when(t.created_at), updated=when(t.updated_at)))]
@@ -192,7 +336,11 @@ def ticket_lines(t: Ticket, width: int) -> list[StyleAndTextTuples]:
     lines += [[("", line)] for line in wrap(t.description, width)]
     lines += [[], [("class:label", _("Historique"))]]
     for entry in t.history:
-        lines += [[("", line)] for line in wrap(describe(entry), width, multiline=False)]
+        style = "class:dim" if entry.internal else ""
+        lines += [[(style, line)] for line in wrap(describe(entry), width, multiline=False)]
+        if entry.action in MESSAGES and entry.details:
+            # The message under its heading, indented so that where it ends reads at a glance.
+            lines += [[(style, "  " + line)] for line in wrap(entry.details, width - 2)]
     return lines
 
 
@@ -209,6 +357,38 @@ def describe(entry: HistoryEntry) -> str:
                 old=entry.old_status.value if entry.old_status else "?",
                 new=entry.new_status.value if entry.new_status else "?",
             )
+        case Action.REPLY:
+            what = _("réponse :")
+        case Action.NOTE:
+            what = _("note interne (invisible du demandeur) :")
+        case Action.ASSIGNED:
+            what = (
+                _("assigné à {name}").format(name=entry.details)
+                if entry.details
+                else _("assignation retirée")
+            )
+        case Action.REOPENED:
+            what = _("le problème persiste : {old} → {new}").format(
+                old=entry.old_status.value if entry.old_status else "?",
+                new=entry.new_status.value if entry.new_status else "?",
+            )
         case _:
             what = entry.action.value
     return f"{moment}  {entry.actor_name} — {what}"
+
+
+# History entries whose `details` is a message shown in full under them.
+MESSAGES = frozenset({Action.REPLY, Action.NOTE})
+
+
+TICKET_ACTIONS: dict[
+    str, Callable[[Terminal, SessionContext, Ticket], Awaitable[tuple[Ticket, Notice]]]
+] = {
+    "status": change_status,
+    "reply": reply,
+    "reopen": reopen,
+    "note": add_note,
+    "take": take,
+    "assign": assign,
+    "unassign": unassign,
+}

@@ -31,12 +31,16 @@ async def menu(
     items: Sequence[tuple[Any, str]],
     *,
     body: Lines | None = None,
+    body_at_end: bool = False,
     back_label: str | None = _("Retour"),
     back_hint: str | None = None,
     notice: str = "",
     error: bool = False,
 ) -> Any:
-    """A numbered menu: a digit picks at once, arrows and Enter too; 0 or Esc returns None."""
+    """A numbered menu: a digit picks at once, arrows and Enter too; 0 or Esc returns None.
+
+    `body` is shown above it, scrollable; from its last lines if `body_at_end`.
+    """
     screen = Screen()
     kb = screen.key_bindings
     selected = [0]
@@ -70,7 +74,7 @@ async def menu(
     base_hints = _("Chiffre ou ↑↓ Entrée : choisir · 0/Échap : {back}").format(back=back_hint)
     hints: str | Callable[[], str] = base_hints
     if body is not None:
-        scroller = ScrollableText(body)
+        scroller = ScrollableText(body, at_end=body_at_end)
         scroller.bind(kb)
         parts += [scroller.window, Window(height=1)]
 

@@ -260,22 +260,34 @@ def wrap(text: str, width: int, *, multiline: bool = True) -> list[str]:
 
 
 class ScrollableText:
-    """A read-only body, as tall as its text or the room left; PageUp/PageDown scroll it."""
+    """A read-only body, as tall as its text or the room left; PageUp/PageDown scroll it,
+    Home and End go to its first and last lines."""
 
-    def __init__(self, build: Callable[[int], list[StyleAndTextTuples]]) -> None:
+    def __init__(
+        self, build: Callable[[int], list[StyleAndTextTuples]], *, at_end: bool = False
+    ) -> None:
         # `build(width)` returns one list of fragments per line, each fitting `width`.
         self.build = build
         self.top = 0
         self._count = 0
+        # Showing the last lines (the newest of a conversation) until the user scrolls.
+        self._at_end = at_end
         # The window keeps the "cursor" visible: pointing it at `top` scrolls there.
         control = FormattedTextControl(
-            self._content, get_cursor_position=lambda: Point(0, self.top), show_cursor=False
+            self._content, get_cursor_position=self._cursor, show_cursor=False
         )
         self.window = Window(control, wrap_lines=False, dont_extend_height=True)
+
+    def _cursor(self) -> Point:
+        # At the end, the last line is pointed at: the window scrolls until it shows at the
+        # bottom, whatever height the layout gives it.
+        return Point(0, max(0, self._count - 1) if self._at_end else self.top)
 
     def _content(self) -> StyleAndTextTuples:
         lines = self.build(screen_width() - 2)
         self._count = len(lines)
+        if self._at_end:
+            self.top = self._count
         self.top = max(0, min(self.top, self._count - self._height()))
         out: StyleAndTextTuples = []
         for line in lines:
@@ -290,6 +302,10 @@ class ScrollableText:
         return self.top + self._height() < self._count
 
     def scroll(self, pages: int) -> None:
+        if self._at_end:
+            self._at_end = False
+            info = self.window.render_info
+            self.top = info.vertical_scroll if info else self.top
         height = self._height()
         self.top = max(0, min(self.top + pages * max(1, height - 1), self._count - height))
         self.window.vertical_scroll = self.top
@@ -297,6 +313,8 @@ class ScrollableText:
     def bind(self, kb: KeyBindings) -> None:
         kb.add("pagedown")(lambda e: self.scroll(1))
         kb.add("pageup")(lambda e: self.scroll(-1))
+        kb.add("end")(lambda e: setattr(self, "_at_end", True))
+        kb.add("home")(lambda e: self.scroll(-self._count))
 
 
 def plain(text: str, style: str = "", width: int = 78) -> list[StyleAndTextTuples]:
