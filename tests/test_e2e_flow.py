@@ -62,7 +62,7 @@ async def test_learner_and_admin_full_journey(service, clients, admin, database)
     )
     staff.send("3")
     # The title column leaves room for the author and the assignee.
-    await staff.wait_for("Tous les tickets", "Mon chargeur ne…", "Aïssatou Diop")
+    await staff.wait_for("Tous les tickets", "Mon chargeur ne …", "Aïssatou Di…")
     staff.send("1" + ENTER)
     await staff.wait_for("Ticket #1", "1. Changer le statut")
     staff.send("1")

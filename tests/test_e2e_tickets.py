@@ -451,7 +451,7 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
     assert_fits(c, "N° Entrée : ouvrir · f : filtrer · t : trier · n/p : page · 0/Échap : retour",
                 "N°      Titre", "Auteur", "Assigné à", "Urgence", "Statut", "Date", "Numéro du ticket :",
                 "1 ticket — page 1/1")
-    assert "Le vidéoproject…" in line_with(c.text(), f"#{number}")
+    assert "Le vidéoprojecte…" in line_with(c.text(), f"#{number}")
     c.send(f"{number}" + ENTER)
     await c.wait_for(f"Ticket #{number} — Le vidéoprojecteur")
     assert_fits(c, menu_hint.format("retour") + " · PgPréc/PgSuiv : défiler",
