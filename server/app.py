@@ -12,6 +12,7 @@ from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 from .config import Settings
 from .context import Services, SessionContext, authenticate
 from .db import Database
+from .errors import Throttled
 from .handlers.session import run_session
 from .i18n import _
 from .migrations import check_version, upgrade
@@ -64,7 +65,7 @@ class Service:
         log.info("database ready backend=%s", "mysql" if self.db.mysql else "sqlite")
         hasher = PasswordHasher(settings.security.bcrypt_cost, settings.security.hash_threads)
         await hasher.prepare()
-        self.services = Services(self.db, hasher)
+        self.services = Services(self.db, hasher, settings.security)
         host_key = load_host_key(settings.host_keys_dir)
         self.listener = await start_listener(
             settings.ssh.host,
@@ -86,9 +87,13 @@ class Service:
             settings.ssh.host, self.port, self.port, settings.ssh.guest_user, host,
         )
 
-    async def _check_password(self, email: str, password: str) -> User | None:
+    async def _check_password(self, email: str, password: str, address: str) -> User | None:
         assert self.services is not None
-        return await authenticate(self.services, email, password)
+        try:
+            return await authenticate(self.services, email, password, address)
+        except Throttled:
+            # SSH has one answer for every refusal: "Permission denied" (audited as throttled).
+            return None
 
     async def _interact(self, session: PromptToolkitSSHSession, address: str, user) -> None:
         assert self.services is not None
