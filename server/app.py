@@ -13,6 +13,7 @@ from .algorithms import Profile
 from .config import Settings
 from .context import Services, SessionContext, authenticate
 from .db import Database
+from .errors import Throttled
 from .handlers.live import deliver
 from .handlers.session import run_session
 from .i18n import _
@@ -70,7 +71,7 @@ class Service:
             log.warning("configuration: %s", warning)
         hasher = PasswordHasher(settings.security.bcrypt_cost, settings.security.hash_threads)
         await hasher.prepare()
-        self.services = Services(self.db, hasher)
+        self.services = Services(self.db, hasher, limits=settings.security)
         self.feed = ChangeFeed(self.db, settings.live.poll_interval)
         await self.feed.poll()  # from now on, every change is news
         self.feed.start()
@@ -96,9 +97,13 @@ class Service:
             settings.ssh.host, self.port, self.port, settings.ssh.guest_user, host,
         )
 
-    async def _check_password(self, email: str, password: str) -> User | None:
+    async def _check_password(self, email: str, password: str, address: str) -> User | None:
         assert self.services is not None
-        return await authenticate(self.services, email, password)
+        try:
+            return await authenticate(self.services, email, password, address)
+        except Throttled:
+            # SSH has one answer for every refusal: "Permission denied" (audited as throttled).
+            return None
 
     async def _interact(self, session: PromptToolkitSSHSession, address: str, user) -> None:
         assert self.services is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,14 @@ class DatabaseSettings:
 class SecuritySettings:
     bcrypt_cost: int = 12
     hash_threads: int = 0
+    login_window: int = 900
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 50
+    login_delay_base: int = 2
+    login_delay_max: int = 300
+    registration_window: int = 3600
+    registrations_per_address: int = 10
+    throttle_exempt: str = ""
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,20 @@ def _check(settings: Settings) -> None:
         raise ConfigError(
             f"ssh.profile: profil inconnu {settings.ssh.profile!r} (compatible ou strict attendu)"
         )
+    for key in (
+        "login_window", "login_failures_per_account", "login_failures_per_address",
+        "login_delay_base", "login_delay_max", "registration_window", "registrations_per_address",
+    ):
+        if getattr(settings.security, key) < 1:
+            raise ConfigError(f"security.{key}: doit être positif")
+    for item in settings.security.throttle_exempt.split(","):
+        try:
+            if item.strip():
+                ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"security.throttle_exempt: adresse ou réseau invalide {item.strip()!r}"
+            ) from None
     if not settings.ssh.guest_user or "@" in settings.ssh.guest_user:
         raise ConfigError("ssh.guest_user: un nom sans « @ » est attendu")
     url = settings.database.url

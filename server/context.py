@@ -6,6 +6,7 @@ import enum
 import logging
 import statistics
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 
@@ -14,7 +15,8 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import validation
-from .audit import AuditEvent, record_in
+from .audit import AuditEvent, record, record_in
+from .config import SecuritySettings
 from .db import Database, history, reads, ssh_keys, statuses, tickets, users, utcnow
 from .errors import (
     AccountDeleted,
@@ -23,6 +25,8 @@ from .errors import (
     Forbidden,
     KeyNotFound,
     NotFound,
+    Throttled,
+    TooManyAccounts,
     UserNotFound,
     ValidationError,
 )
@@ -49,6 +53,7 @@ from .models import (
     UserSummary,
 )
 from .security import PasswordHasher
+from .throttle import Throttle, account_key
 
 log = logging.getLogger("support.context")
 
@@ -102,7 +107,7 @@ def access_allowed(user: User | None, access: Access, author_id: int | None = No
 
 @dataclass(frozen=True)
 class Services:
-    """What every session shares: the database and the password hasher."""
+    """What every session shares: the database, the password hasher, the login limits."""
 
     db: Database
     hasher: PasswordHasher
@@ -110,6 +115,14 @@ class Services:
     sessions: weakref.WeakSet[SessionContext] = field(
         default_factory=weakref.WeakSet, compare=False, repr=False
     )
+    # Thresholds of login and registration throttling (config.yaml's security section).
+    limits: SecuritySettings = field(default_factory=SecuritySettings)
+    # What throttling takes as "now"; tests move it forward instead of waiting.
+    clock: Callable[[], datetime] = utcnow
+
+    @property
+    def throttle(self) -> Throttle:
+        return Throttle(self.db, self.limits, self.clock)
 
 
 _author = users.alias("auteur")
@@ -249,25 +262,34 @@ class SessionContext:
 
     # Accounts ---------------------------------------------------------------------------
 
+    async def may_register(self, email: str = "") -> None:
+        """`TooManyAccounts` (audited) if this address has created its quota of accounts lately."""
+        wait = await self.services.throttle.registration_wait(self.address)
+        if wait:
+            await record(
+                self.db, AuditEvent.ACCOUNT_CREATION_THROTTLED, self.address, account_key(email),
+                details=f"attente={wait}s", level=logging.WARNING,
+            )
+            raise TooManyAccounts(wait)
+
     async def register(self, name: str, email: str, password: str) -> User:
-        """Create an ordinary account and log it in."""
+        """Create an ordinary account and log it in; limited per source address."""
         name = validation.name(name)
         email = validation.email(email)
         validation.new_password(password)
+        await self.may_register(email)
         hashed = await self.services.hasher.hash(password)
         user = await create_user(self.db, name, email, hashed, Role.USER)
         self.user = user
-        self._log("registered")
+        await record(self.db, AuditEvent.ACCOUNT_CREATED, self.address, email, user.id)
         return user
 
     async def login(self, email: str, password: str) -> User:
         """Check an e-mail and password; the same work and answer for an unknown e-mail."""
-        user = await authenticate(self.services, email, password)
+        user = await authenticate(self.services, email, password, self.address)
         if user is None:
-            self._log("login failed email=%r", email[:254], level=logging.WARNING)
             raise AuthFailed()
         self.user = user
-        self._log("login succeeded")
         return user
 
     def logout(self) -> None:
@@ -1247,22 +1269,42 @@ async def create_user(db: Database, name: str, email: str, hashed: str, role: Ro
     return User(id=user_id, name=name, email=email, role=role, created_at=now)
 
 
-async def authenticate(services: Services, email: str, password: str) -> User | None:
-    """The account for this e-mail and password, or None; bcrypt runs either way."""
+async def authenticate(services: Services, email: str, password: str, address: str) -> User | None:
+    """The account for this e-mail and password, or None; bcrypt runs either way.
+
+    `Throttled`, without running bcrypt, while the account or the address has to wait. Every
+    outcome is audited; an unknown e-mail takes the same path, the same work and the same
+    writes as a wrong password, so neither the answer nor the time tells them apart.
+    """
     email = email.strip().lower()
+    account = account_key(email)
+    wait = await services.throttle.login_wait(account, address)
+    if wait:
+        await record(
+            services.db, AuditEvent.LOGIN_THROTTLED, address, account,
+            details=f"attente={wait}s", level=logging.WARNING,
+        )
+        raise Throttled(wait)
     async with services.db.transaction() as conn:
         row = (await conn.execute(sa.select(users).where(users.c.email == email))).first()
     ok = await services.hasher.verify(password, row.mot_de_passe if row else None)
-    if row is None:
-        return None
-    # Count consecutive failures per account; a success clears the count.
-    if not ok or row.echecs_connexion:
-        values = (
-            {"echecs_connexion": 0}
-            if ok
-            else {"echecs_connexion": users.c.echecs_connexion + 1, "dernier_echec": utcnow()}
-        )
-        await services.db.write(
-            lambda conn: conn.execute(users.update().where(users.c.id == row.id).values(**values))
-        )
-    return _user(row) if ok else None
+    user = _user(row) if ok and row is not None else None
+
+    async def outcome(conn: AsyncConnection) -> None:
+        # The per-account columns follow the audit trail (an unknown e-mail updates no row).
+        if user is not None:
+            await conn.execute(users.update().where(users.c.id == user.id).values(echecs_connexion=0))
+            await record_in(conn, AuditEvent.LOGIN_SUCCEEDED, address, account, user.id)
+        else:
+            await conn.execute(
+                users.update()
+                .where(users.c.email == email)
+                .values(echecs_connexion=users.c.echecs_connexion + 1, dernier_echec=utcnow())
+            )
+            await record_in(
+                conn, AuditEvent.LOGIN_FAILED, address, account, row.id if row else None,
+                level=logging.WARNING,
+            )
+
+    await services.db.write(outcome)
+    return user

@@ -62,3 +62,26 @@ class KeyNotFound(UserError):
     """A key that is missing or someone else's: the same answer for both."""
 
     default = _("Clé introuvable.")
+class Throttled(UserError):
+    """Too many failed logins for this account or address: refused before any password check."""
+
+    def __init__(self, wait: int) -> None:
+        self.wait = wait
+        super().__init__(
+            _("Trop de tentatives : réessayez dans 1 seconde.")
+            if wait == 1
+            else _("Trop de tentatives : réessayez dans {n} secondes.").format(n=wait)
+        )
+
+
+class TooManyAccounts(UserError):
+    """Too many accounts created from this address lately."""
+
+    def __init__(self, wait: int) -> None:
+        self.wait = wait
+        minutes = max(1, -(-wait // 60))
+        super().__init__(
+            _("Trop de comptes créés depuis cette adresse : réessayez dans {n} minute(s).").format(
+                n=minutes
+            )
+        )

@@ -29,8 +29,8 @@ PASSWORD_PROMPT = _("Mot de passe / password: ")
 
 # (peer address, authenticated user or None) -> None; runs the application for one channel.
 Interact = Callable[[PromptToolkitSSHSession, str, object | None], Awaitable[None]]
-# (e-mail, password) -> the user, or None
-CheckPassword = Callable[[str, str], Awaitable[object | None]]
+# (e-mail, password, peer address) -> the user, or None
+CheckPassword = Callable[[str, str, str], Awaitable[object | None]]
 
 
 def load_host_key(folder: Path) -> asyncssh.SSHKey:
@@ -199,7 +199,7 @@ class SupportSSHServer(asyncssh.SSHServer):
         return len(responses) == 1 and await self.validate_password(username, responses[0])
 
     async def validate_password(self, username: str, password: str) -> bool:
-        user = await self.check_password(username, password)
+        user = await self.check_password(username, password, self.address)
         if user is None:
             log.warning("addr=%s user=%s ssh auth failed", self.address, self.username)
             return False

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from server.app import Service
 from server.config import Settings, load_settings
 from server.context import Services, SessionContext, create_user
-from server.db import Database
+from server.db import Database, is_mysql
 from server.migrations import upgrade
 from server.models import Role, User
 from server.security import PasswordHasher
@@ -162,11 +162,48 @@ def db_url(request, tmp_path: Path, mariadb_server: str | None) -> Iterator[str]
 
 
 @pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
+def admin_db_url(db_url: str) -> str:
+    """The test's database with every right, DDL included: for schema, migration, init-db tests.
+
+    `settings` and `database` connect as the application does, without those rights.
+    """
+    return db_url
+
+
+@contextmanager
+def least_privilege_user(admin_url: str) -> Iterator[str]:
+    """A user with only SELECT, INSERT, UPDATE, DELETE on the database of `admin_url` (as the
+    README's GRANT for production), dropped afterwards; its URL to the same database."""
+    u = make_url(admin_url)
+    name, password = f"app_{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+    conn = admin_connection(admin_url)
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE USER '{name}'@'%' IDENTIFIED BY '{password}'")
+        cur.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{u.database}`.* TO '{name}'@'%'")
+    try:
+        yield u.set(username=name, password=password).render_as_string(hide_password=False)
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{name}'@'%'")
+        conn.close()
+
+
+@pytest.fixture
+def app_db_url(admin_db_url: str) -> Iterator[str]:
+    """The URL the application connects with: on MariaDB a user with data rights only."""
+    if not is_mysql(admin_db_url):
+        yield admin_db_url
+        return
+    with least_privilege_user(admin_db_url) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(app_db_url: str, tmp_path: Path) -> Settings:
     return load_settings(
         env={},
         overrides={
-            "database": {"url": db_url, "pool_timeout": 5},
+            "database": {"url": app_db_url, "pool_timeout": 5},
             "ssh": {"host": "127.0.0.1", "port": 0, "host_keys_dir": str(tmp_path / "host_keys")},
             "security": {"bcrypt_cost": TEST_BCRYPT_COST},
         },
@@ -174,9 +211,15 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def database(settings: Settings) -> AsyncIterator[Database]:
+async def database(settings: Settings, admin_db_url: str) -> AsyncIterator[Database]:
+    """The application's database: the schema applied with the admin's rights, then opened
+    with the application's own (no DDL on MariaDB)."""
+    schema = Database(settings, url=admin_db_url)
+    try:
+        await upgrade(schema)
+    finally:
+        await schema.close()
     db = Database(settings)
-    await upgrade(db)
     try:
         yield db
     finally:

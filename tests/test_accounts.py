@@ -113,8 +113,8 @@ async def test_password_changed_after_proving_the_current_one(services, database
     stored = (await user_row(database, alice.id)).mot_de_passe
     assert stored.startswith("$2b$") and "nouveau-secret-42" not in stored
     assert bcrypt.checkpw(b"nouveau-secret-42", stored.encode("ascii"))
-    assert await authenticate(services, "alice@example.org", "nouveau-secret-42") == alice
-    assert await authenticate(services, "alice@example.org", PASSWORD) is None
+    assert await authenticate(services, "alice@example.org", "nouveau-secret-42", "192.0.2.1") == alice
+    assert await authenticate(services, "alice@example.org", PASSWORD, "192.0.2.1") is None
     (event,) = await audit_rows(database, "mot_de_passe_change")
     assert (event.compte, event.utilisateur_id) == ("alice@example.org", alice.id)
     assert "nouveau-secret-42" not in event.details and PASSWORD not in event.details
@@ -406,7 +406,7 @@ async def test_deleted_account_takes_its_tickets_and_leaves_its_history_on_other
     assert (event.compte, event.details) == (
         "admin@example.org", f"suppression du compte : moussa.admin@example.org (id {other.id}, 1 tickets)"
     )
-    assert await authenticate(services, "moussa.admin@example.org", PASSWORD) is None
+    assert await authenticate(services, "moussa.admin@example.org", PASSWORD, "192.0.2.1") is None
 
 
 @pytest.mark.parametrize("typed", ["", "bob", "alice@example.org", "bob@example.org.", "bob@exemple.org"])

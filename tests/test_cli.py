@@ -102,12 +102,12 @@ async def test_help_describes_each_command(tmp_path, command):
 # init-db --------------------------------------------------------------------------------------
 
 
-async def test_init_db_creates_the_schema_and_is_idempotent(tmp_path, db_url, settings: Settings):
+async def test_init_db_creates_the_schema_and_is_idempotent(tmp_path, admin_db_url, settings: Settings):
     db = Database(settings)
     try:
         assert await schema_version(db) == 0
         for expected in ("Schéma 2 appliqué", "Schéma déjà à jour (version 2)"):
-            done = await cli("init-db", env=cli_env(tmp_path, db_url))
+            done = await cli("init-db", env=cli_env(tmp_path, admin_db_url))
             assert done.returncode == 0, done.stderr
             assert expected in done.stdout
             assert await schema_version(db) == SCHEMA_VERSION == 2
@@ -305,7 +305,8 @@ async def test_serve_logs_stops_cleanly_and_keeps_its_host_key(tmp_path, db_url,
     for event in (
         rf"{address} user=alice@example\.org ssh auth failed",
         rf"{address} user=alice@example\.org ssh auth succeeded",
-        rf"{address} user=- login failed email='alice@example\.org'",
+        # The in-app refusal, as the audit trail logs it.
+        rf"event=connexion_echouee {address} account=alice@example\.org",
         rf"{address} user=alice@example\.org ticket created id=1 ",
         r"signal received",
         r"stopped",

@@ -8,10 +8,11 @@ import asyncssh
 import pytest
 import sqlalchemy as sa
 
-from server.db import history, tickets, users
+from server.audit import AuditEvent
+from server.db import audit_log, history, tickets, users
 
 from .conftest import PASSWORD, until
-from .journeys import file_ticket
+from .journeys import file_ticket, login_in_app
 from .sshclient import CTRL_D, ENTER, ESC, Client
 
 WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
@@ -225,3 +226,147 @@ async def test_typing_past_a_field_capacity_stops_with_a_message(service, client
     await learner.wait_for("Le titre est trop long (1000 caractères, 120 au plus).")
     async with database.transaction() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(tickets))).scalar_one() == 0
+
+
+# Every field a person can fill, against every kind of hostile input -----------------------
+
+# A window title (OSC … BEL), a screen erase (CSI), a colour through the one-byte C1 CSI, and
+# a terminal status request (DCS … ST) that would make the victim's terminal answer.
+PAYLOAD = "A\x1b]0;pwned\x07B\x1b[2JC\x9b31mD\x1bP1$qm\x1b\\E"
+# How a terminal shows it once neutralised: every control a visible stand-in.
+NEUTRALISED = "A␛]0;pwned␇B␛[2JC�31mD␛P1$qm␛\\E"
+# Bytes that must never reach another person's terminal: each sequence with its payload.
+RAW_FORBIDDEN = [b"\x1b]0;pwned", b"\x07", b"\x1b[2JC", "\x9b".encode(), b"\x1bP1$qm", b"\x1b\\E"]
+MIB = 1 << 20
+
+
+def assert_neutralised(c: Client) -> None:
+    received = bytes(c.raw)
+    for sequence in RAW_FORBIDDEN:
+        i = received.find(sequence)
+        assert i < 0, f"{sequence!r} reached the terminal: {received[max(0, i - 80):i + 40]!r}"
+
+
+async def fill(c: Client, label: str, value: str) -> None:
+    await c.wait_for(label)
+    c.send(value + ENTER)
+
+
+async def test_escape_sequences_in_every_field_reach_other_terminals_neutralised(
+    service, clients, admin, database
+):
+    staff = await connect(service, clients, "admin@example.org")
+    guest = await connect(service, clients)
+    guest.send("2")
+    await guest.wait_for("Nom :")
+    guest.paste(f"Nom {PAYLOAD}")
+    guest.send(ENTER)
+    # An e-mail carrying them is refused (and nothing is stored), at the form and at the SSH door.
+    await guest.wait_for("E-mail :")
+    guest.paste(f"x{PAYLOAD}@example.org")
+    guest.send(ENTER)
+    await guest.wait_for("Adresse e-mail invalide")
+    # Given back for correction: erased with as many backspaces (one more would ring the bell).
+    guest.send("\x7f" * len(f"x{PAYLOAD}@example.org"))
+    await guest.wait_gone("@example.org")
+    guest.send("awa.ndiaye@example.org" + ENTER)
+    await fill(guest, "Mot de passe :", PASSWORD)
+    await fill(guest, "Confirmation :", PASSWORD)
+    await guest.wait_for("Compte créé.", "1. Nouveau ticket")
+
+    await new_ticket(guest, f"Titre {PAYLOAD}", f"Description {PAYLOAD}\nLigne 2 {PAYLOAD}")
+    async with database.transaction() as conn:
+        query = sa.select(users.c.nom, users.c.email).where(users.c.id != admin.id)
+        stored = (await conn.execute(query)).one()
+        ticket = (await conn.execute(sa.select(tickets.c.titre, tickets.c.description))).one()
+    assert tuple(stored) == (f"Nom {PAYLOAD}", "awa.ndiaye@example.org")
+    assert tuple(ticket) == (f"Titre {PAYLOAD}", f"Description {PAYLOAD}\nLigne 2 {PAYLOAD}")
+
+    # The admin, connected all along, lists every ticket and opens this one.
+    staff.send("3")
+    await staff.wait_for("Tous les tickets", "Titre A␛]0;pwned␇B")
+    staff.send("1" + ENTER)
+    screen = await staff.wait_for("Ticket #1 — Titre", "Historique")
+    assert f"Ticket #1 — Titre {NEUTRALISED}" in screen
+    assert f"Auteur : Nom {NEUTRALISED}" in screen
+    assert f"Description {NEUTRALISED}" in screen and f"Ligne 2 {NEUTRALISED}" in screen
+    assert_neutralised(staff)
+    assert_neutralised(guest)
+
+
+async def test_a_huge_paste_into_any_account_field_is_refused(service, clients, alice, database):
+    """1 MiB pasted into the name, e-mail, password and confirmation of both forms."""
+    guest = await connect(service, clients)
+    guest.send("2")
+    for label, limit, value in [
+        ("Nom :", 80, "Awa Ndiaye"),
+        ("E-mail :", 254, "awa.ndiaye@example.org"),
+        ("Mot de passe :", 72, PASSWORD),
+        ("Confirmation :", 72, PASSWORD),
+    ]:
+        await guest.wait_for(label)
+        guest.paste("x" * MIB)
+        await guest.wait_for(f"Texte collé trop long (1048576 caractères, {limit} au plus)")
+        guest.send(value + ENTER)
+        await guest.wait_gone(f"{limit} au plus")
+    await guest.wait_for("Compte créé. Bienvenue, Awa Ndiaye !")
+    guest.send("0")
+
+    # The login form's two fields too; then the same session logs in.
+    await guest.wait_for(*WELCOME)
+    guest.send("1")
+    for label, limit, value in [("E-mail :", 254, "alice@example.org"), ("Mot de passe :", 72, PASSWORD)]:
+        await guest.wait_for(label)
+        guest.paste("y" * MIB)
+        await guest.wait_for(f"Texte collé trop long (1048576 caractères, {limit} au plus)")
+        guest.send(value + ENTER)
+        await guest.wait_gone(f"{limit} au plus")
+    await guest.wait_for("Bonjour, Alice Ndiaye !")
+    async with database.transaction() as conn:
+        names = (await conn.execute(sa.select(users.c.nom, users.c.email).order_by(users.c.id))).all()
+    assert [tuple(n) for n in names] == [
+        ("Alice Ndiaye", "alice@example.org"), ("Awa Ndiaye", "awa.ndiaye@example.org")
+    ]
+
+
+async def test_nul_and_control_bytes_at_the_login_doors_break_nothing(service, clients, alice, database):
+    # At the SSH door: NUL and escapes in a password are refused (the library's SASLprep turns
+    # them away as a protocol error before any check), the same for every account.
+    for username in ("alice@example.org", "inconnu@example.org"):
+        for password in (PASSWORD + "\x00", f"{PASSWORD}{PAYLOAD}"):
+            with pytest.raises(asyncssh.DisconnectError):
+                await Client.connect(service.port, username, password)
+    # In the login form: broken bytes and NUL typed in both fields, the usual refusal.
+    guest = await connect(service, clients)
+    guest.send("1")
+    await guest.wait_for("E-mail :")
+    guest.send(b"alice\xff\x00@example.org\xc3" + ENTER.encode())
+    await guest.wait_for("Mot de passe :")
+    guest.send(b"\xfe\x00" + PASSWORD.encode() + ENTER.encode())
+    await guest.wait_for("E-mail ou mot de passe incorrect.", *WELCOME)
+    # The same session, and new ones, still log in.
+    await login_in_app(guest, "alice@example.org", PASSWORD)
+    await guest.wait_for("Bonjour, Alice Ndiaye !")
+    await connect(service, clients, "alice@example.org")
+    failed = AuditEvent.LOGIN_FAILED.value
+    async with database.transaction() as conn:
+        accounts = (await conn.execute(
+            sa.select(audit_log.c.compte).where(audit_log.c.evenement == failed)
+        )).scalars().all()
+    # Undecodable bytes arrive as U+FFFD; NUL is a key that does nothing in a field.
+    assert accounts == ["alice\ufffd@example.org\ufffd"]
+
+
+async def test_sql_metacharacters_in_a_name_are_stored_and_shown_literally(service, clients, database):
+    name = "O'Brien'; DROP TABLE tickets; -- 100% _x_ \\"
+    guest = await connect(service, clients)
+    guest.send("2")
+    await fill(guest, "Nom :", name)
+    await fill(guest, "E-mail :", "o.brien@example.org")
+    await fill(guest, "Mot de passe :", PASSWORD)
+    await fill(guest, "Confirmation :", PASSWORD)
+    await guest.wait_for(f"Compte créé. Bienvenue, {name} !")
+    await new_ticket(guest, "100% _en panne_", "Le \\ et le % restent.", paste=False)
+    async with database.transaction() as conn:
+        assert (await conn.execute(sa.select(users.c.nom))).scalar_one() == name
+        assert (await conn.execute(sa.select(tickets.c.titre))).scalar_one() == "100% _en panne_"

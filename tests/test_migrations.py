@@ -89,12 +89,12 @@ async def sqlite_foreign_keys(db) -> set[tuple]:
 
 
 @pytest.fixture
-def seeded_url(db_url, tmp_path):
+def seeded_url(admin_db_url, tmp_path):
     """A database built by the seed's schema with rows in it, on the parametrised backend."""
-    if db_url.startswith("sqlite"):
+    if admin_db_url.startswith("sqlite"):
         return seed_sqlite(tmp_path / "seed.db")
-    seed_mariadb(db_url)
-    return db_url
+    seed_mariadb(admin_db_url)
+    return admin_db_url
 
 
 async def test_a_seed_database_upgrades_in_place_and_keeps_its_data(

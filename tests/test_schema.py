@@ -127,8 +127,8 @@ async def reflect(database: Database) -> dict:
 
 
 @mariadb_only
-async def test_mariadb_and_sqlite_schemas_agree(db_url, tmp_path):
-    mysql = open_database(db_url)
+async def test_mariadb_and_sqlite_schemas_agree(admin_db_url, tmp_path):
+    mysql = open_database(admin_db_url)
     sqlite = open_database(f"sqlite+aiosqlite:///{tmp_path}/compare.db")
     try:
         assert mysql.mysql and not sqlite.mysql

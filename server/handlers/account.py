@@ -14,6 +14,11 @@ from .common import Notice, ask_valid
 async def register(term: Terminal, ctx: SessionContext) -> Notice | None:
     """Ask name, e-mail, password twice; on success the new user is logged in."""
     title = _("Créer un compte")
+    try:
+        # Said before the form, not after it has been filled in for nothing.
+        await ctx.may_register()
+    except UserError as exc:
+        return Notice.fail(exc.message)
     name = await ask_valid(
         term, title, _("Nom"), [], validation.name,
         help_text=_("(80 caractères au plus)"), max_chars=validation.NAME_MAX,

@@ -1,0 +1,141 @@
+"""Login and registration throttling, counted from the audit trail: slowed down, never locked."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from .audit import AuditEvent
+from .config import SecuritySettings
+from .db import Database, audit_log, utcnow
+
+# Exponents beyond this change nothing (the cap is reached long before) and keep numbers small
+# when an address has piled up thousands of failures.
+_MAX_DOUBLINGS = 32
+
+
+def source(address: str) -> str:
+    """The host of a connection's "host:port" (IPv6 too): the unit of per-address limits."""
+    host, sep, _port = address.rpartition(":")
+    return host if sep and host else address
+
+
+def account_key(email: str) -> str:
+    """An account as throttling and the audit trail know it: the e-mail as typed, lower-cased."""
+    return email.strip().lower()[:254]
+
+
+def delay(failures: int, threshold: int, base: int, cap: int) -> int:
+    """Seconds to wait after the last failure: none below `threshold`, then base, 2·base… cap."""
+    if failures < threshold:
+        return 0
+    return min(cap, base * 2 ** min(failures - threshold, _MAX_DOUBLINGS))
+
+
+def _remaining(since: datetime | None, seconds: int, now: datetime) -> int:
+    """Whole seconds from `now` until `seconds` after `since` (0 if already past)."""
+    if since is None or seconds <= 0:
+        return 0
+    left = (since + timedelta(seconds=seconds) - now).total_seconds()
+    return max(0, math.ceil(left))
+
+
+def _from(host: str) -> sa.ColumnElement[bool]:
+    """Audit rows of every connection from `host`, whatever their client port."""
+    column = audit_log.c.adresse
+    return sa.or_(column == host, column.startswith(f"{host}:", autoescape=True))
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """How long an account or an address must wait, read from `journal_audit`.
+
+    Failures are counted over a sliding window; past a threshold each further attempt waits
+    twice as long as the previous one, up to a cap. Nothing is ever locked for good: an
+    attacker can slow a learner down by minutes at most, and a success clears the account.
+    """
+
+    db: Database
+    limits: SecuritySettings
+    clock: Callable[[], datetime] = utcnow
+
+    def exempt(self, host: str) -> bool:
+        """Whether `host` is spared the per-address limits (config: security.throttle_exempt)."""
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(
+            ip in ipaddress.ip_network(item.strip(), strict=False)
+            for item in self.limits.throttle_exempt.split(",")
+            if item.strip()
+        )
+
+    async def login_wait(self, account: str, address: str) -> int:
+        """Seconds before `account` may try a password again from `address`; 0: right now."""
+        limits = self.limits
+        now = self.clock()
+        since = now - timedelta(seconds=limits.login_window)
+        failed = sa.and_(
+            audit_log.c.evenement == AuditEvent.LOGIN_FAILED.value, audit_log.c.created_at >= since
+        )
+        # A success clears the account's count: only failures after the latest one count.
+        last_success = (
+            sa.select(sa.func.max(audit_log.c.id))
+            .where(
+                audit_log.c.compte == account,
+                audit_log.c.evenement == AuditEvent.LOGIN_SUCCEEDED.value,
+                audit_log.c.created_at >= since,
+            )
+            .scalar_subquery()
+        )
+        of_account = sa.select(sa.func.count(), sa.func.max(audit_log.c.created_at)).where(
+            failed, audit_log.c.compte == account, audit_log.c.id > sa.func.coalesce(last_success, 0)
+        )
+        host = source(address)
+        of_address = sa.select(sa.func.count(), sa.func.max(audit_log.c.created_at)).where(
+            failed, _from(host)
+        )
+        waits = [0]
+        async with self.db.transaction() as conn:
+            n, last = (await conn.execute(of_account)).one()
+            step = delay(
+                n, limits.login_failures_per_account, limits.login_delay_base, limits.login_delay_max
+            )
+            waits.append(_remaining(last, step, now))
+            if not self.exempt(host):
+                n, last = (await conn.execute(of_address)).one()
+                step = delay(
+                    n, limits.login_failures_per_address, limits.login_delay_base, limits.login_delay_max
+                )
+                waits.append(_remaining(last, step, now))
+        return max(waits)
+
+    async def registration_wait(self, address: str) -> int:
+        """Seconds before `address` may create another account; 0: right now."""
+        limits = self.limits
+        host = source(address)
+        if self.exempt(host):
+            return 0
+        now = self.clock()
+        since = now - timedelta(seconds=limits.registration_window)
+        # The oldest creation that still fills the quota: once it leaves the window, one is free.
+        query = (
+            sa.select(audit_log.c.created_at)
+            .where(
+                audit_log.c.evenement == AuditEvent.ACCOUNT_CREATED.value,
+                audit_log.c.created_at >= since,
+                _from(host),
+            )
+            .order_by(audit_log.c.created_at.desc(), audit_log.c.id.desc())
+            .offset(limits.registrations_per_address - 1)
+            .limit(1)
+        )
+        async with self.db.transaction() as conn:
+            oldest = (await conn.execute(query)).scalar()
+        return _remaining(oldest, limits.registration_window, now)
