@@ -10,14 +10,23 @@ import asyncssh
 from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 
 from .config import Settings
-from .context import Services, SessionContext, authenticate
+from .context import (
+    Services,
+    SessionContext,
+    authenticate,
+    authorized_keys,
+    key_login,
+    key_login_failed,
+)
 from .db import Database
 from .handlers.session import run_session
 from .i18n import _
+from .limits import ConnectionGate, Limits
 from .migrations import check_version, upgrade
 from .models import User
 from .security import PasswordHasher
-from .sshd import SupportSSHServer, load_host_key, start_listener
+from .sshd import PublicKeyAuth, SupportSSHServer, load_host_key, start_listener
+from .ui.idle import IdleGuard
 from .ui.terminal import Terminal
 
 log = logging.getLogger("support.app")
@@ -46,6 +55,7 @@ class Service:
         # Open terminals and the task running each, so that stop() can wait for them.
         self.terminals: dict[Terminal, asyncio.Task] = {}
         self.connections: set[asyncssh.SSHServerConnection] = set()
+        self.gate = ConnectionGate(Limits.from_settings(settings.ssh))
         self._stopping = False
 
     @property
@@ -66,6 +76,12 @@ class Service:
         await hasher.prepare()
         self.services = Services(self.db, hasher)
         host_key = load_host_key(settings.host_keys_dir)
+        services = self.services
+        public_keys = PublicKeyAuth(
+            allowed=lambda email, key: self._key_allowed(email, key),
+            login=lambda address, email, key: key_login(services, address, email, key),
+            failed=lambda address, email: key_login_failed(services, address, email),
+        )
         self.listener = await start_listener(
             settings.ssh.host,
             settings.ssh.port,
@@ -75,10 +91,14 @@ class Service:
                 self._check_password,
                 self._interact,
                 self.connections,
-                settings.ssh.max_connections,
+                self.gate,
+                public_keys=public_keys,
+                max_auth_tries=settings.ssh.max_auth_tries,
             ),
+            gate=self.gate,
             login_timeout=settings.ssh.login_timeout,
             keepalive_interval=settings.ssh.keepalive_interval,
+            keepalive_count_max=settings.ssh.keepalive_count_max,
         )
         host = settings.ssh.host if settings.ssh.host not in {"0.0.0.0", "::", ""} else "localhost"
         log.info(
@@ -90,6 +110,10 @@ class Service:
         assert self.services is not None
         return await authenticate(self.services, email, password)
 
+    async def _key_allowed(self, email: str, key: str) -> bool:
+        assert self.db is not None
+        return key in await authorized_keys(self.db, email)
+
     async def _interact(self, session: PromptToolkitSSHSession, address: str, user) -> None:
         assert self.services is not None
         if self._stopping:
@@ -97,10 +121,24 @@ class Service:
         ctx = SessionContext(self.services, address, user)
         term = Terminal()
         self.terminals[term] = asyncio.current_task()  # type: ignore[assignment]
+        idle = None
+        if self.settings.ssh.idle_timeout:
+            idle = IdleGuard(term, self.settings.ssh.idle_timeout, self.settings.ssh.idle_warning, address)
         try:
-            await term.run(lambda t: run_session(t, ctx))
+            await term.run(lambda t: self._run_session(t, ctx, idle))
         finally:
             self.terminals.pop(term, None)
+
+    @staticmethod
+    async def _run_session(term: Terminal, ctx: SessionContext, idle: IdleGuard | None) -> None:
+        # The guard needs the running application (its key processor): start it from inside.
+        if idle is not None:
+            idle.start()
+        try:
+            await run_session(term, ctx)
+        finally:
+            if idle is not None:
+                idle.stop()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, tell connected users, let running transactions finish, close."""
@@ -122,6 +160,7 @@ class Service:
             conn.close()
         if self.listener is not None:
             await self.listener.wait_closed()
+        self.gate.close()
         if self.services is not None:
             self.services.hasher.close()
         if self.db is not None:

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import validation
-from .db import Database, history, statuses, tickets, users, utcnow
+from .audit import AuditEvent, record
+from .db import Database, history, ssh_keys, statuses, tickets, users, utcnow
 from .errors import AuthFailed, EmailTaken, Forbidden, NotFound, ValidationError
 from .i18n import _
 from .models import Action, HistoryEntry, Role, Status, Ticket, TicketSummary, Urgency, User
@@ -354,3 +355,57 @@ async def authenticate(services: Services, email: str, password: str) -> User | 
             lambda conn: conn.execute(users.update().where(users.c.id == row.id).values(**values))
         )
     return _user(row) if ok else None
+
+
+# Public keys (the SSH layer asks; the "Mon compte" screen writes them) -----------------------
+
+
+def _key_text(stored: str) -> str:
+    """"<algorithm> <base64>" of a stored key, whatever spacing or comment it came with."""
+    return " ".join(stored.split()[:2])
+
+
+async def authorized_keys(db: Database, email: str) -> list[str]:
+    """The public keys registered for this e-mail, as "<algorithm> <base64>"; none if unknown."""
+    email = email.strip().lower()
+    async with db.transaction() as conn:
+        stored = (
+            await conn.execute(
+                sa.select(ssh_keys.c.cle_publique)
+                .join(users, users.c.id == ssh_keys.c.utilisateur_id)
+                .where(users.c.email == email)
+                .order_by(ssh_keys.c.id)
+            )
+        ).scalars().all()
+    return [_key_text(k) for k in stored]
+
+
+async def key_login(services: Services, address: str, email: str, key: str) -> User | None:
+    """The account whose registered `key` has just signed the login (the SSH layer verified
+    the signature); None if the key was removed meanwhile. Recorded in the audit trail."""
+    email = email.strip().lower()
+    async with services.db.transaction() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(users, ssh_keys.c.cle_publique.label("cle"))
+                .join(ssh_keys, ssh_keys.c.utilisateur_id == users.c.id)
+                .where(users.c.email == email)
+            )
+        ).all()
+    row = next((r for r in rows if _key_text(r.cle) == _key_text(key)), None)
+    if row is None:
+        return None
+    user = _user(row)
+    await record(services.db, AuditEvent.LOGIN_SUCCEEDED, address, email, user.id, "ssh publickey")
+    return user
+
+
+async def key_login_failed(services: Services, address: str, email: str) -> None:
+    """A signature made for a registered key was refused: an audited login failure."""
+    email = email.strip().lower()
+    async with services.db.transaction() as conn:
+        user_id = (await conn.execute(sa.select(users.c.id).where(users.c.email == email))).scalar()
+    await record(
+        services.db, AuditEvent.LOGIN_FAILED, address, email, user_id, "ssh publickey",
+        level=logging.WARNING,
+    )

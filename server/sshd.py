@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncssh
@@ -13,6 +15,7 @@ from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 from prompt_toolkit.data_structures import Size
 
 from .i18n import _
+from .limits import ConnectionGate, GatedListener
 from .security import loggable
 
 log = logging.getLogger("support.sshd")
@@ -47,6 +50,25 @@ MAC_ALGS = [
 Interact = Callable[[PromptToolkitSSHSession, str, object | None], Awaitable[None]]
 # (e-mail, password) -> the user, or None
 CheckPassword = Callable[[str, str], Awaitable[object | None]]
+
+TOO_MANY_TRIES = _("Trop de tentatives d'authentification : reconnectez-vous.")
+
+
+@dataclass(frozen=True)
+class PublicKeyAuth:
+    """How public keys are checked; keys are OpenSSH lines "<algorithm> <base64>"."""
+
+    # (e-mail, key) -> whether the key is registered for that account (no identity attached)
+    allowed: Callable[[str, str], Awaitable[bool]]
+    # (address, e-mail, key) -> the account, once the key's signature has been verified
+    login: Callable[[str, str, str], Awaitable[object | None]]
+    # (address, e-mail) -> None: a signature made with a registered key was refused
+    failed: Callable[[str, str], Awaitable[None]]
+
+
+def key_line(key: asyncssh.SSHKey) -> str:
+    """The key as stored in `cles_ssh.cle_publique`: algorithm and base64, no comment."""
+    return f"{key.get_algorithm()} {base64.b64encode(key.public_data).decode('ascii')}"
 
 
 def load_host_key(folder: Path) -> asyncssh.SSHKey:
@@ -124,7 +146,8 @@ class AppSession(PromptToolkitSSHSession):
 
 
 class SupportSSHServer(asyncssh.SSHServer):
-    """Authentication for one connection: the guest name gets in as is, others by password."""
+    """Authentication for one connection: the guest name gets in as is, others by password
+    or public key, with a bounded number of attempts."""
 
     def __init__(
         self,
@@ -132,11 +155,18 @@ class SupportSSHServer(asyncssh.SSHServer):
         check_password: CheckPassword,
         interact: Interact,
         open_connections: set[asyncssh.SSHServerConnection],
-        max_connections: int,
+        gate: ConnectionGate,
+        *,
+        public_keys: PublicKeyAuth | None = None,
+        max_auth_tries: int = 6,
     ) -> None:
         self.guest_user = guest_user
         self.open_connections = open_connections
-        self.max_connections = max_connections
+        self.gate = gate
+        self.public_keys = public_keys
+        self.max_auth_tries = max_auth_tries
+        self.failures = 0
+        self.peer: tuple[str, int] = ("-", 0)
         self.conn: asyncssh.SSHServerConnection | None = None
         self.check_password = check_password
         self.interact = interact
@@ -145,23 +175,47 @@ class SupportSSHServer(asyncssh.SSHServer):
         # Identity is attached only once authentication has completed.
         self._verified: object | None = None
         self.user: object | None = None
+        # The last registered key offered: a candidate only, until its signature is verified.
+        self._key: tuple[str, str] | None = None
+        # Registered keys offered more than once (a probe, then a signed request).
+        self._key_offers: dict[tuple[str, str], int] = {}
+        self._signed: tuple[str, str] | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        # The connection gate (limits.py) has already let this connection in.
         peer = conn.get_extra_info("peername") or ("-", 0)
+        self.peer = (str(peer[0]), int(peer[1]))
         self.address = f"{peer[0]}:{peer[1]}"
-        if len(self.open_connections) >= self.max_connections:
-            log.warning("addr=%s connection refused: %s already open", self.address, self.max_connections)
-            conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, "Trop de connexions : réessayez plus tard.")
-            return
         self.conn = conn
         self.open_connections.add(conn)
         log.info("addr=%s connection opened", self.address)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.conn is None:  # refused at once: never counted
+        if self.conn is None:
             return
         self.open_connections.discard(self.conn)
+        self._signature_refused()
         log.info("addr=%s user=%s connection closed", self.address, self.username)
+
+    def _failed(self) -> None:
+        """One more failed attempt; past the maximum, the connection is closed."""
+        self.failures += 1
+        if self.failures >= self.max_auth_tries and self.conn is not None and self.user is None:
+            log.warning(
+                "addr=%s user=%s disconnected after %d failed authentication attempts",
+                self.address, self.username, self.failures,
+            )
+            self.conn.disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, TOO_MANY_TRIES)
+
+    def _signature_refused(self) -> None:
+        # asyncssh verifies signatures without telling us: a registered key offered a second
+        # time (the signed request after the probe) and no success since means it was refused.
+        if self._signed is None or self.user is not None or self.public_keys is None:
+            return
+        email, _key = self._signed
+        self._signed = None
+        if self.conn is not None:
+            self.conn.create_task(self.public_keys.failed(self.address, email))
 
     def begin_auth(self, username: str) -> bool:
         # As it appears in the log: whatever a client sends, one line of printable text.
@@ -180,19 +234,65 @@ class SupportSSHServer(asyncssh.SSHServer):
         return "", "", "fr-FR", [(PASSWORD_PROMPT, False)]
 
     async def validate_kbdint_response(self, username: str, responses: list[str]) -> bool:
-        return len(responses) == 1 and await self.validate_password(username, responses[0])
+        if len(responses) != 1:
+            self._failed()
+            return False
+        return await self._password(username, responses[0])
 
     async def validate_password(self, username: str, password: str) -> bool:
+        return await self._password(username, password)
+
+    async def _password(self, username: str, password: str) -> bool:
+        self._signature_refused()
         user = await self.check_password(username, password)
         if user is None:
             log.warning("addr=%s user=%s ssh auth failed", self.address, self.username)
+            self._failed()
             return False
         self._verified = user
         return True
 
-    def auth_completed(self) -> None:
-        self.user = self._verified
-        log.info("addr=%s user=%s ssh auth succeeded", self.address, self.username)
+    def public_key_auth_supported(self) -> bool:
+        return self.public_keys is not None
+
+    async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        # Called for a key merely offered as well as for a signed request, before asyncssh
+        # checks the signature: nothing here may attach an identity.
+        assert self.public_keys is not None
+        self._signature_refused()
+        line = key_line(key)
+        if not await self.public_keys.allowed(username, line):
+            log.info("addr=%s user=%s public key not accepted", self.address, self.username)
+            self._failed()
+            return False
+        offer = (username, line)
+        self._key = offer
+        self._key_offers[offer] = self._key_offers.get(offer, 0) + 1
+        if self._key_offers[offer] > 1:
+            self._signed = offer
+        return True
+
+    async def auth_completed(self) -> None:
+        self._signed = None
+        username = self.conn.get_extra_info("username") if self.conn is not None else None
+        user = None
+        method = "none"
+        if username == self.guest_user:
+            pass
+        elif self._verified is not None:
+            user, method = self._verified, "password"
+        elif self._key is not None and self._key[0] == username and self.public_keys is not None:
+            # The key's signature has now been verified: the identity may be attached.
+            user = await self.public_keys.login(self.address, username, self._key[1])
+            method = "publickey"
+        if user is None and username != self.guest_user:
+            log.warning("addr=%s user=%s authenticated without an account", self.address, self.username)
+            if self.conn is not None:
+                self.conn.disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, TOO_MANY_TRIES)
+            return
+        self.user = user
+        self.gate.authenticated(self.peer)
+        log.info("addr=%s user=%s ssh auth succeeded method=%s", self.address, self.username, method)
 
     def session_requested(self) -> PromptToolkitSSHSession:
         async def run(session: PromptToolkitSSHSession) -> None:
@@ -213,13 +313,17 @@ async def start_listener(
     host_key: asyncssh.SSHKey,
     server_factory: Callable[[], SupportSSHServer],
     *,
+    gate: ConnectionGate,
     login_timeout: int,
     keepalive_interval: int,
+    keepalive_count_max: int = 3,
 ) -> asyncssh.SSHAcceptor:
     return await asyncssh.create_server(
         server_factory,
         host,
         port,
+        # The listening socket comes from the gate, so that limits apply before any SSH.
+        tunnel=GatedListener(gate),
         server_host_keys=[host_key],
         kex_algs=KEX_ALGS,
         encryption_algs=ENCRYPTION_ALGS,
@@ -230,7 +334,7 @@ async def start_listener(
         errors="replace",
         login_timeout=login_timeout,
         keepalive_interval=keepalive_interval,
-        keepalive_count_max=3,
+        keepalive_count_max=keepalive_count_max,
         # No port forwarding, agent forwarding or X11: this is a console application only.
         allow_pty=True,
         agent_forwarding=False,
