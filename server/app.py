@@ -14,9 +14,9 @@ from .context import (
     Services,
     SessionContext,
     authenticate,
-    authorized_keys,
-    key_login,
     key_login_failed,
+    key_login_succeeded,
+    key_owner,
 )
 from .db import Database
 from .handlers.session import run_session
@@ -76,11 +76,11 @@ class Service:
         await hasher.prepare()
         self.services = Services(self.db, hasher)
         host_key = load_host_key(settings.host_keys_dir)
-        services = self.services
+        db = self.db
         public_keys = PublicKeyAuth(
-            allowed=lambda email, key: self._key_allowed(email, key),
-            login=lambda address, email, key: key_login(services, address, email, key),
-            failed=lambda address, email: key_login_failed(services, address, email),
+            owner=lambda email, key: key_owner(db, email, key),
+            succeeded=lambda address, user: key_login_succeeded(db, address, user),
+            failed=lambda address, email: key_login_failed(db, address, email),
         )
         self.listener = await start_listener(
             settings.ssh.host,
@@ -109,10 +109,6 @@ class Service:
     async def _check_password(self, email: str, password: str) -> User | None:
         assert self.services is not None
         return await authenticate(self.services, email, password)
-
-    async def _key_allowed(self, email: str, key: str) -> bool:
-        assert self.db is not None
-        return key in await authorized_keys(self.db, email)
 
     async def _interact(self, session: PromptToolkitSSHSession, address: str, user) -> None:
         assert self.services is not None

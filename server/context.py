@@ -380,11 +380,14 @@ async def authorized_keys(db: Database, email: str) -> list[str]:
     return [_key_text(k) for k in stored]
 
 
-async def key_login(services: Services, address: str, email: str, key: str) -> User | None:
-    """The account whose registered `key` has just signed the login (the SSH layer verified
-    the signature); None if the key was removed meanwhile. Recorded in the audit trail."""
+async def key_owner(db: Database, email: str, key: str) -> User | None:
+    """The account of this e-mail if `key` is one of its registered keys, else None.
+
+    The SSH layer asks before it has checked the key's signature: the answer is a candidate,
+    attached to the connection only once asyncssh has verified that signature.
+    """
     email = email.strip().lower()
-    async with services.db.transaction() as conn:
+    async with db.transaction() as conn:
         rows = (
             await conn.execute(
                 sa.select(users, ssh_keys.c.cle_publique.label("cle"))
@@ -393,19 +396,18 @@ async def key_login(services: Services, address: str, email: str, key: str) -> U
             )
         ).all()
     row = next((r for r in rows if _key_text(r.cle) == _key_text(key)), None)
-    if row is None:
-        return None
-    user = _user(row)
-    await record(services.db, AuditEvent.LOGIN_SUCCEEDED, address, email, user.id, "ssh publickey")
-    return user
+    return _user(row) if row is not None else None
 
 
-async def key_login_failed(services: Services, address: str, email: str) -> None:
+async def key_login_succeeded(db: Database, address: str, user: User) -> None:
+    await record(db, AuditEvent.LOGIN_SUCCEEDED, address, user.email, user.id, "ssh publickey")
+
+
+async def key_login_failed(db: Database, address: str, email: str) -> None:
     """A signature made for a registered key was refused: an audited login failure."""
     email = email.strip().lower()
-    async with services.db.transaction() as conn:
+    async with db.transaction() as conn:
         user_id = (await conn.execute(sa.select(users.c.id).where(users.c.email == email))).scalar()
     await record(
-        services.db, AuditEvent.LOGIN_FAILED, address, email, user_id, "ssh publickey",
-        level=logging.WARNING,
+        db, AuditEvent.LOGIN_FAILED, address, email, user_id, "ssh publickey", level=logging.WARNING
     )

@@ -58,10 +58,11 @@ TOO_MANY_TRIES = _("Trop de tentatives d'authentification : reconnectez-vous.")
 class PublicKeyAuth:
     """How public keys are checked; keys are OpenSSH lines "<algorithm> <base64>"."""
 
-    # (e-mail, key) -> whether the key is registered for that account (no identity attached)
-    allowed: Callable[[str, str], Awaitable[bool]]
-    # (address, e-mail, key) -> the account, once the key's signature has been verified
-    login: Callable[[str, str, str], Awaitable[object | None]]
+    # (e-mail, key) -> the account the key is registered for, or None; only a candidate
+    # until asyncssh has verified the key's signature
+    owner: Callable[[str, str], Awaitable[object | None]]
+    # (address, account) -> None: logged in by public key
+    succeeded: Callable[[str, object], Awaitable[None]]
     # (address, e-mail) -> None: a signature made with a registered key was refused
     failed: Callable[[str, str], Awaitable[None]]
 
@@ -175,8 +176,9 @@ class SupportSSHServer(asyncssh.SSHServer):
         # Identity is attached only once authentication has completed.
         self._verified: object | None = None
         self.user: object | None = None
-        # The last registered key offered: a candidate only, until its signature is verified.
-        self._key: tuple[str, str] | None = None
+        # (username, account) of the last registered key offered: a candidate only, until
+        # asyncssh has verified its signature and calls auth_completed.
+        self._key_owner: tuple[str, object] | None = None
         # Registered keys offered more than once (a probe, then a signed request).
         self._key_offers: dict[tuple[str, str], int] = {}
         self._signed: tuple[str, str] | None = None
@@ -261,34 +263,39 @@ class SupportSSHServer(asyncssh.SSHServer):
         assert self.public_keys is not None
         self._signature_refused()
         line = key_line(key)
-        if not await self.public_keys.allowed(username, line):
+        owner = await self.public_keys.owner(username, line)
+        if owner is None:
             log.info("addr=%s user=%s public key not accepted", self.address, self.username)
             self._failed()
             return False
         offer = (username, line)
-        self._key = offer
+        self._key_owner = (username, owner)
         self._key_offers[offer] = self._key_offers.get(offer, 0) + 1
         if self._key_offers[offer] > 1:
             self._signed = offer
         return True
 
-    async def auth_completed(self) -> None:
+    def auth_completed(self) -> None:
+        # Synchronous on purpose: asyncssh handles the client's next packets (its session
+        # request) while an asynchronous auth_completed is still running.
         self._signed = None
-        username = self.conn.get_extra_info("username") if self.conn is not None else None
+        assert self.conn is not None
+        username = self.conn.get_extra_info("username")
         user = None
         method = "none"
         if username == self.guest_user:
             pass
         elif self._verified is not None:
             user, method = self._verified, "password"
-        elif self._key is not None and self._key[0] == username and self.public_keys is not None:
-            # The key's signature has now been verified: the identity may be attached.
-            user = await self.public_keys.login(self.address, username, self._key[1])
-            method = "publickey"
+        elif self._key_owner is not None and self._key_owner[0] == username:
+            # asyncssh has now verified the key's signature: the identity may be attached.
+            user, method = self._key_owner[1], "publickey"
+            assert self.public_keys is not None
+            self.conn.create_task(self.public_keys.succeeded(self.address, user))
         if user is None and username != self.guest_user:
-            log.warning("addr=%s user=%s authenticated without an account", self.address, self.username)
-            if self.conn is not None:
-                self.conn.disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, TOO_MANY_TRIES)
+            # Not reachable by the methods above; refuse rather than open a session unnamed.
+            log.error("addr=%s user=%s authenticated without an account", self.address, self.username)
+            self.conn.disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, _("Connexion refusée."))
             return
         self.user = user
         self.gate.authenticated(self.peer)
