@@ -141,6 +141,7 @@ class Service:
         self._stopping = True
         if self.listener is not None:
             self.listener.close()
+        self.gate.close()
         for term in list(self.terminals):
             term.announce(SHUTDOWN_NOTICE)
         if self.db is not None and not await self.db.wait_idle(grace):
@@ -156,7 +157,6 @@ class Service:
             conn.close()
         if self.listener is not None:
             await self.listener.wait_closed()
-        self.gate.close()
         if self.services is not None:
             self.services.hasher.close()
         if self.db is not None:

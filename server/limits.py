@@ -109,6 +109,8 @@ class ConnectionGate:
         self._swept = clock()
         # source -> refusals not logged yet, and the timer that will sum them up
         self._quiet: dict[str, tuple[Counter[Refusal], asyncio.TimerHandle | None]] = {}
+        # Connections waiting for their turn: closed with the service.
+        self.waiting: set[asyncio.BaseTransport] = set()
 
     @property
     def open_count(self) -> int:
@@ -230,6 +232,10 @@ class ConnectionGate:
                 log.warning("addr=%s %d more connections refused: %s", key, sum(counts.values()), detail)
 
     def close(self) -> None:
+        """The service stops: connections still waiting for their turn are dropped."""
+        for transport in list(self.waiting):
+            transport.abort()
+        self.waiting.clear()
         self.flush_log()
 
 
@@ -257,6 +263,7 @@ class _GatedProtocol(asyncio.Protocol):
         self.peer = peer
         if admission.delay > 0:
             transport.pause_reading()  # type: ignore[attr-defined]
+            self.gate.waiting.add(transport)
             self.waiting = asyncio.get_running_loop().call_later(admission.delay, self._start)
         else:
             self._start()
@@ -264,6 +271,7 @@ class _GatedProtocol(asyncio.Protocol):
     def _start(self) -> None:
         self.waiting = None
         assert self.transport is not None
+        self.gate.waiting.discard(self.transport)
         if self.transport.is_closing():
             return
         self.inner = self.make_inner()
@@ -296,6 +304,7 @@ class _GatedProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.waiting is not None:
             self.waiting.cancel()
+            self.gate.waiting.discard(self.transport)  # type: ignore[arg-type]
         if self.peer is not None:
             self.gate.release(self.peer)
         if self.inner is not None:

@@ -196,28 +196,30 @@ class SupportSSHServer(asyncssh.SSHServer):
         if self.conn is None:
             return
         self.open_connections.discard(self.conn)
-        self._signature_refused()
+        self._signature_refused(counted=False)
         log.info("addr=%s user=%s connection closed", self.address, self.username)
 
     def _failed(self) -> None:
         """One more failed attempt; past the maximum, the connection is closed."""
         self.failures += 1
-        if self.failures >= self.max_auth_tries and self.conn is not None and self.user is None:
+        if self.failures == self.max_auth_tries and self.conn is not None and self.user is None:
             log.warning(
                 "addr=%s user=%s disconnected after %d failed authentication attempts",
                 self.address, self.username, self.failures,
             )
             self.conn.disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, TOO_MANY_TRIES)
 
-    def _signature_refused(self) -> None:
+    def _signature_refused(self, counted: bool = True) -> None:
         # asyncssh verifies signatures without telling us: a registered key offered a second
         # time (the signed request after the probe) and no success since means it was refused.
         if self._signed is None or self.user is not None or self.public_keys is None:
             return
         email, _key = self._signed
         self._signed = None
-        if self.conn is not None:
-            self.conn.create_task(self.public_keys.failed(self.address, email))
+        assert self.conn is not None
+        self.conn.create_task(self.public_keys.failed(self.address, email))
+        if counted:
+            self._failed()
 
     def begin_auth(self, username: str) -> bool:
         # As it appears in the log: whatever a client sends, one line of printable text.

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from server.config import Settings
 from server.sshd import TOO_MANY_TRIES
 
 from .conftest import PASSWORD, until
-from .sshclient import DOWN, Client
+from .sshclient import DOWN, Client, OpenSSHClient
 
 WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
 REFUSED = (asyncssh.DisconnectError, ConnectionError)
@@ -246,6 +247,22 @@ async def test_a_connection_that_never_authenticates_is_dropped_after_the_grace_
         visitor.send("2")
         await visitor.wait_for("Nom :")
         await visitor.close()
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="OpenSSH client not installed")
+async def test_keepalives_drop_a_client_that_stopped_answering(settings, database):
+    """A lab machine frozen or unplugged: its connection goes after the missed keepalives."""
+    async with running(settings, keepalive_interval=1, keepalive_count_max=2) as service:
+        c = await OpenSSHClient.start(service.port, "support")
+        try:
+            await c.wait_for(*WELCOME)
+            assert c.proc is not None
+            os.kill(c.proc.pid, signal.SIGSTOP)  # alive for TCP, silent for SSH
+            await until(lambda: service.gate.open_count == 0 and not service.connections, 30)
+        finally:
+            if c.proc is not None:
+                os.kill(c.proc.pid, signal.SIGCONT)
+            await c.close()
 
 
 # Idle sessions -------------------------------------------------------------------------------
