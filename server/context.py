@@ -365,21 +365,6 @@ def _key_text(stored: str) -> str:
     return " ".join(stored.split()[:2])
 
 
-async def authorized_keys(db: Database, email: str) -> list[str]:
-    """The public keys registered for this e-mail, as "<algorithm> <base64>"; none if unknown."""
-    email = email.strip().lower()
-    async with db.transaction() as conn:
-        stored = (
-            await conn.execute(
-                sa.select(ssh_keys.c.cle_publique)
-                .join(users, users.c.id == ssh_keys.c.utilisateur_id)
-                .where(users.c.email == email)
-                .order_by(ssh_keys.c.id)
-            )
-        ).scalars().all()
-    return [_key_text(k) for k in stored]
-
-
 async def key_owner(db: Database, email: str, key: str) -> User | None:
     """The account of this e-mail if `key` is one of its registered keys, else None.
 
