@@ -20,6 +20,8 @@ Peer = tuple[str, int]
 
 # Refusals of one address are logged once, then summed up after this many seconds.
 LOG_WINDOW = 60.0
+# Bytes a connection waiting for its turn may send before it is dropped.
+EARLY_LIMIT = 65536
 
 
 class Refusal(enum.Enum):
@@ -196,6 +198,13 @@ class ConnectionGate:
         bucket.tokens -= 1
         return delay
 
+    def cancel_turn(self, peer: Peer) -> None:
+        """A connection gave up before its turn: the turn it booked goes back to the bucket,
+        so that a client which left (ssh-audit's rate test does) does not delay the next."""
+        bucket = self._buckets.get(source_of(peer[0]))
+        if bucket is not None:
+            bucket.tokens = min(self.limits.rate_burst, bucket.tokens + 1)
+
     def _sweep(self, now: float, per_second: float) -> None:
         # A bucket that has refilled is the same as no bucket: forget it, so that a scan from
         # many addresses does not grow memory for good.
@@ -262,7 +271,8 @@ class _GatedProtocol(asyncio.Protocol):
             return
         self.peer = peer
         if admission.delay > 0:
-            transport.pause_reading()  # type: ignore[attr-defined]
+            # Still reading while it waits, so that a client leaving is noticed and its turn
+            # given back; what it sends meanwhile (its version string) is kept for later.
             self.gate.waiting.add(transport)
             self.waiting = asyncio.get_running_loop().call_later(admission.delay, self._start)
         else:
@@ -279,14 +289,16 @@ class _GatedProtocol(asyncio.Protocol):
         if self.early:
             data, self.early = bytes(self.early), bytearray()
             self.inner.data_received(data)
-        if not self.transport.is_closing():
-            self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         if self.inner is not None:
             self.inner.data_received(data)
+        elif len(self.early) + len(data) > EARLY_LIMIT:
+            # More than a version string and a key exchange offer before its turn: not a client.
+            assert self.transport is not None
+            self.transport.abort()
         else:
-            self.early += data[: 65536 - len(self.early)]
+            self.early += data
 
     def eof_received(self) -> bool | None:
         if self.inner is not None:
@@ -305,6 +317,8 @@ class _GatedProtocol(asyncio.Protocol):
         if self.waiting is not None:
             self.waiting.cancel()
             self.gate.waiting.discard(self.transport)  # type: ignore[arg-type]
+            if self.peer is not None:
+                self.gate.cancel_turn(self.peer)
         if self.peer is not None:
             self.gate.release(self.peer)
         if self.inner is not None:

@@ -151,6 +151,21 @@ async def test_a_burst_beyond_the_rate_waits_its_turn_instead(settings, database
             await c.close()
 
 
+async def test_a_connection_leaving_before_its_turn_gives_the_turn_back(settings, database):
+    async with running(settings, rate_per_minute=1, rate_burst=1, rate_wait=60) as service:
+        visitor = await guest(service.port)  # the burst
+        waiting = await Raw.open(service.port)  # books the turn a minute away
+        await until(lambda: service.gate.open_count == 2)
+        assert await (await Raw.open(service.port)).first_bytes() == b""  # two minutes: too far
+        waiting.close()
+        await until(lambda: service.gate.open_count == 1)
+        # The minute booked by the one who left is free again: the next one waits for it.
+        again = await Raw.open(service.port)
+        await until(lambda: service.gate.open_count == 2)
+        again.close()
+        await visitor.close()
+
+
 async def test_thirty_learners_behind_one_address_all_get_in_with_the_defaults(service, clients):
     """A class behind the campus NAT, all at once: some wait a moment, none is turned away."""
     assert service.settings.ssh == dataclasses.replace(

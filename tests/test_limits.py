@@ -34,6 +34,9 @@ def test_the_rate_lets_a_burst_through_then_books_turns_then_drops():
     answers = [g.admit(("192.0.2.1", port)) for port in range(1, 7)]
     assert [a.delay for a in answers[:5]] == [0, 0, 0, 1.0, 2.0]
     assert [a.refusal for a in answers] == [None] * 5 + [Refusal.RATE]
+    # A connection that leaves before its turn gives the turn back.
+    g.cancel_turn(("192.0.2.1", 5))
+    assert g.admit(("192.0.2.1", 7)).delay == 2.0
     # Another address has its own bucket.
     assert g.admit(("192.0.2.2", 1)).delay == 0
     # A minute later the bucket is full again, whatever was booked.
