@@ -11,17 +11,26 @@ from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 
 from .algorithms import Profile
 from .config import Settings
-from .context import Services, SessionContext, authenticate
+from .context import (
+    Services,
+    SessionContext,
+    authenticate,
+    key_login_failed,
+    key_login_succeeded,
+    key_owner,
+)
 from .db import Database
 from .errors import Throttled
 from .handlers.live import deliver
 from .handlers.session import run_session
 from .i18n import _
+from .limits import ConnectionGate, Limits
 from .live import ChangeFeed
 from .migrations import check_version, upgrade
 from .models import User
 from .security import PasswordHasher
-from .sshd import SupportSSHServer, load_host_key, start_listener
+from .sshd import PublicKeyAuth, SupportSSHServer, load_host_key, start_listener
+from .ui.idle import IdleGuard
 from .ui.terminal import Terminal
 
 log = logging.getLogger("support.app")
@@ -51,6 +60,7 @@ class Service:
         # Open terminals and the task running each, so that stop() can wait for them.
         self.terminals: dict[Terminal, asyncio.Task] = {}
         self.connections: set[asyncssh.SSHServerConnection] = set()
+        self.gate = ConnectionGate(Limits.from_settings(settings.ssh))
         self._stopping = False
 
     @property
@@ -76,6 +86,12 @@ class Service:
         await self.feed.poll()  # from now on, every change is news
         self.feed.start()
         host_key = load_host_key(settings.host_keys_dir)
+        db = self.db
+        public_keys = PublicKeyAuth(
+            owner=lambda email, key: key_owner(db, email, key),
+            succeeded=lambda address, user: key_login_succeeded(db, address, user),
+            failed=lambda address, email: key_login_failed(db, address, email),
+        )
         self.listener = await start_listener(
             settings.ssh.host,
             settings.ssh.port,
@@ -85,11 +101,15 @@ class Service:
                 self._check_password,
                 self._interact,
                 self.connections,
-                settings.ssh.max_connections,
+                self.gate,
+                public_keys=public_keys,
+                max_auth_tries=settings.ssh.max_auth_tries,
             ),
+            gate=self.gate,
             login_timeout=settings.ssh.login_timeout,
             keepalive_interval=settings.ssh.keepalive_interval,
             profile=Profile(settings.ssh.profile),
+            keepalive_count_max=settings.ssh.keepalive_count_max,
         )
         host = settings.ssh.host if settings.ssh.host not in {"0.0.0.0", "::", ""} else "localhost"
         log.info(
@@ -114,11 +134,25 @@ class Service:
         self.terminals[term] = asyncio.current_task()  # type: ignore[assignment]
         assert self.feed is not None
         unsubscribe = self.feed.subscribe(lambda change: deliver(term, ctx, change))
+        idle = None
+        if self.settings.ssh.idle_timeout:
+            idle = IdleGuard(term, self.settings.ssh.idle_timeout, self.settings.ssh.idle_warning, address)
         try:
-            await term.run(lambda t: run_session(t, ctx))
+            await term.run(lambda t: self._run_session(t, ctx, idle))
         finally:
             unsubscribe()
             self.terminals.pop(term, None)
+
+    @staticmethod
+    async def _run_session(term: Terminal, ctx: SessionContext, idle: IdleGuard | None) -> None:
+        # The guard needs the running application (its key processor): start it from inside.
+        if idle is not None:
+            idle.start()
+        try:
+            await run_session(term, ctx)
+        finally:
+            if idle is not None:
+                idle.stop()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, tell connected users, let running transactions finish, close."""
@@ -127,6 +161,7 @@ class Service:
             self.listener.close()
         if self.feed is not None:
             await self.feed.stop()
+        self.gate.close()
         for term in list(self.terminals):
             term.announce(SHUTDOWN_NOTICE)
         if self.db is not None and not await self.db.wait_idle(grace):

@@ -19,6 +19,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.yaml"
 ENV_PREFIX = "SUPPORT_"
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 
 class ConfigError(Exception):
     """A setting is missing, malformed or out of range."""
@@ -34,6 +36,27 @@ class SshSettings:
     keepalive_interval: int = 30
     max_connections: int = 200
     profile: str = Profile.COMPATIBLE.value
+    keepalive_count_max: int = 3
+    max_unauthenticated: int = 100
+    max_per_address: int = 60
+    max_unauthenticated_per_address: int = 40
+    rate_per_minute: int = 120
+    rate_burst: int = 20
+    rate_wait: int = 10
+    exempt: str = ""
+    max_auth_tries: int = 6
+    idle_timeout: int = 900
+    idle_warning: int = 60
+
+    def exempt_networks(self) -> tuple[IPNetwork, ...]:
+        """The `exempt` addresses and CIDR networks; ConfigError names a malformed one."""
+        networks = []
+        for item in self.exempt.replace(",", " ").split():
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ConfigError(f"ssh.exempt: adresse ou réseau invalide {item!r}") from None
+        return tuple(networks)
 
 
 @dataclass(frozen=True)
@@ -175,6 +198,7 @@ def _check(settings: Settings) -> None:
             ) from None
     if not settings.ssh.guest_user or "@" in settings.ssh.guest_user:
         raise ConfigError("ssh.guest_user: un nom sans « @ » est attendu")
+    _check_limits(settings.ssh)
     url = settings.database.url
     if url and not url.startswith(("mysql+aiomysql://", "sqlite+aiosqlite://")):
         raise ConfigError(
@@ -187,6 +211,20 @@ def _check(settings: Settings) -> None:
         raise ConfigError("live.poll_interval: doit être entre 0.05 et 60 secondes")
     if settings.log.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"log.level: niveau inconnu {settings.log.level!r}")
+
+
+def _check_limits(ssh: SshSettings) -> None:
+    for key in ("max_connections", "max_unauthenticated", "max_per_address",
+                "max_unauthenticated_per_address", "rate_burst", "max_auth_tries"):
+        if getattr(ssh, key) < 1:
+            raise ConfigError(f"ssh.{key}: doit être positif")
+    for key in ("login_timeout", "keepalive_interval", "keepalive_count_max", "rate_per_minute",
+                "rate_wait", "idle_timeout", "idle_warning"):
+        if getattr(ssh, key) < 0:
+            raise ConfigError(f"ssh.{key}: 0 (désactivé) ou un nombre positif attendu")
+    if ssh.idle_timeout and ssh.idle_warning >= ssh.idle_timeout:
+        raise ConfigError("ssh.idle_warning: doit être plus court que ssh.idle_timeout")
+    ssh.exempt_networks()
 
 
 def load_settings(

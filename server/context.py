@@ -1308,3 +1308,44 @@ async def authenticate(services: Services, email: str, password: str, address: s
 
     await services.db.write(outcome)
     return user
+
+
+# Public keys (the SSH layer asks; the "Mon compte" screen writes them) -----------------------
+
+
+def _key_text(stored: str) -> str:
+    """"<algorithm> <base64>" of a stored key, whatever spacing or comment it came with."""
+    return " ".join(stored.split()[:2])
+
+
+async def key_owner(db: Database, email: str, key: str) -> User | None:
+    """The account of this e-mail if `key` is one of its registered keys, else None.
+
+    The SSH layer asks before it has checked the key's signature: the answer is a candidate,
+    attached to the connection only once asyncssh has verified that signature.
+    """
+    email = email.strip().lower()
+    async with db.transaction() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(users, ssh_keys.c.cle_publique.label("cle"))
+                .join(ssh_keys, ssh_keys.c.utilisateur_id == users.c.id)
+                .where(users.c.email == email)
+            )
+        ).all()
+    row = next((r for r in rows if _key_text(r.cle) == _key_text(key)), None)
+    return _user(row) if row is not None else None
+
+
+async def key_login_succeeded(db: Database, address: str, user: User) -> None:
+    await record(db, AuditEvent.LOGIN_SUCCEEDED, address, user.email, user.id, "ssh publickey")
+
+
+async def key_login_failed(db: Database, address: str, email: str) -> None:
+    """A signature made for a registered key was refused: an audited login failure."""
+    email = email.strip().lower()
+    async with db.transaction() as conn:
+        user_id = (await conn.execute(sa.select(users.c.id).where(users.c.email == email))).scalar()
+    await record(
+        db, AuditEvent.LOGIN_FAILED, address, email, user_id, "ssh publickey", level=logging.WARNING
+    )

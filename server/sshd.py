@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import logging
 import os
 import stat
 import warnings
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncssh
@@ -19,6 +21,7 @@ from prompt_toolkit.data_structures import Size
 from .algorithms import POST_QUANTUM_KEX, PROFILES, Algorithms, Profile
 from .config import ConfigError
 from .i18n import _
+from .limits import ConnectionGate, GatedListener
 from .security import loggable
 
 log = logging.getLogger("support.sshd")
@@ -31,6 +34,26 @@ PASSWORD_PROMPT = _("Mot de passe / password: ")
 Interact = Callable[[PromptToolkitSSHSession, str, object | None], Awaitable[None]]
 # (e-mail, password, peer address) -> the user, or None
 CheckPassword = Callable[[str, str, str], Awaitable[object | None]]
+
+TOO_MANY_TRIES = _("Trop de tentatives d'authentification : reconnectez-vous.")
+
+
+@dataclass(frozen=True)
+class PublicKeyAuth:
+    """How public keys are checked; keys are OpenSSH lines "<algorithm> <base64>"."""
+
+    # (e-mail, key) -> the account the key is registered for, or None; only a candidate
+    # until asyncssh has verified the key's signature
+    owner: Callable[[str, str], Awaitable[object | None]]
+    # (address, account) -> None: logged in by public key
+    succeeded: Callable[[str, object], Awaitable[None]]
+    # (address, e-mail) -> None: a signature made with a registered key was refused
+    failed: Callable[[str, str], Awaitable[None]]
+
+
+def key_line(key: asyncssh.SSHKey) -> str:
+    """The key as stored in `cles_ssh.cle_publique`: algorithm and base64, no comment."""
+    return f"{key.get_algorithm()} {base64.b64encode(key.public_data).decode('ascii')}"
 
 
 def load_host_key(folder: Path) -> asyncssh.SSHKey:
@@ -140,7 +163,8 @@ class AppSession(PromptToolkitSSHSession):
 
 
 class SupportSSHServer(asyncssh.SSHServer):
-    """Authentication for one connection: the guest name gets in as is, others by password."""
+    """Authentication for one connection: the guest name gets in as is, others by password
+    or public key, with a bounded number of attempts."""
 
     def __init__(
         self,
@@ -148,11 +172,18 @@ class SupportSSHServer(asyncssh.SSHServer):
         check_password: CheckPassword,
         interact: Interact,
         open_connections: set[asyncssh.SSHServerConnection],
-        max_connections: int,
+        gate: ConnectionGate,
+        *,
+        public_keys: PublicKeyAuth | None = None,
+        max_auth_tries: int = 6,
     ) -> None:
         self.guest_user = guest_user
         self.open_connections = open_connections
-        self.max_connections = max_connections
+        self.gate = gate
+        self.public_keys = public_keys
+        self.max_auth_tries = max_auth_tries
+        self.failures = 0
+        self.peer: tuple[str, int] = ("-", 0)
         self.conn: asyncssh.SSHServerConnection | None = None
         self.check_password = check_password
         self.interact = interact
@@ -161,23 +192,50 @@ class SupportSSHServer(asyncssh.SSHServer):
         # Identity is attached only once authentication has completed.
         self._verified: object | None = None
         self.user: object | None = None
+        # (username, account) of the last registered key offered: a candidate only, until
+        # asyncssh has verified its signature and calls auth_completed.
+        self._key_owner: tuple[str, object] | None = None
+        # Registered keys offered more than once (a probe, then a signed request).
+        self._key_offers: dict[tuple[str, str], int] = {}
+        self._signed: tuple[str, str] | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        # The connection gate (limits.py) has already let this connection in.
         peer = conn.get_extra_info("peername") or ("-", 0)
+        self.peer = (str(peer[0]), int(peer[1]))
         self.address = f"{peer[0]}:{peer[1]}"
-        if len(self.open_connections) >= self.max_connections:
-            log.warning("addr=%s connection refused: %s already open", self.address, self.max_connections)
-            conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, "Trop de connexions : réessayez plus tard.")
-            return
         self.conn = conn
         self.open_connections.add(conn)
         log.info("addr=%s connection opened", self.address)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.conn is None:  # refused at once: never counted
+        if self.conn is None:
             return
         self.open_connections.discard(self.conn)
+        self._signature_refused(counted=False)
         log.info("addr=%s user=%s connection closed", self.address, self.username)
+
+    def _failed(self) -> None:
+        """One more failed attempt; past the maximum, the connection is closed."""
+        self.failures += 1
+        if self.failures == self.max_auth_tries and self.conn is not None and self.user is None:
+            log.warning(
+                "addr=%s user=%s disconnected after %d failed authentication attempts",
+                self.address, self.username, self.failures,
+            )
+            self.conn.disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, TOO_MANY_TRIES)
+
+    def _signature_refused(self, counted: bool = True) -> None:
+        # asyncssh verifies signatures without telling us: a registered key offered a second
+        # time (the signed request after the probe) and no success since means it was refused.
+        if self._signed is None or self.user is not None or self.public_keys is None:
+            return
+        email, _key = self._signed
+        self._signed = None
+        assert self.conn is not None
+        self.conn.create_task(self.public_keys.failed(self.address, email))
+        if counted:
+            self._failed()
 
     def begin_auth(self, username: str) -> bool:
         # As it appears in the log: whatever a client sends, one line of printable text.
@@ -196,19 +254,70 @@ class SupportSSHServer(asyncssh.SSHServer):
         return "", "", "fr-FR", [(PASSWORD_PROMPT, False)]
 
     async def validate_kbdint_response(self, username: str, responses: list[str]) -> bool:
-        return len(responses) == 1 and await self.validate_password(username, responses[0])
+        if len(responses) != 1:
+            self._failed()
+            return False
+        return await self._password(username, responses[0])
 
     async def validate_password(self, username: str, password: str) -> bool:
+        return await self._password(username, password)
+
+    async def _password(self, username: str, password: str) -> bool:
+        self._signature_refused()
         user = await self.check_password(username, password, self.address)
         if user is None:
             log.warning("addr=%s user=%s ssh auth failed", self.address, self.username)
+            self._failed()
             return False
         self._verified = user
         return True
 
+    def public_key_auth_supported(self) -> bool:
+        return self.public_keys is not None
+
+    async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        # Called for a key merely offered as well as for a signed request, before asyncssh
+        # checks the signature: nothing here may attach an identity.
+        assert self.public_keys is not None
+        self._signature_refused()
+        line = key_line(key)
+        owner = await self.public_keys.owner(username, line)
+        if owner is None:
+            log.info("addr=%s user=%s public key not accepted", self.address, self.username)
+            self._failed()
+            return False
+        offer = (username, line)
+        self._key_owner = (username, owner)
+        self._key_offers[offer] = self._key_offers.get(offer, 0) + 1
+        if self._key_offers[offer] > 1:
+            self._signed = offer
+        return True
+
     def auth_completed(self) -> None:
-        self.user = self._verified
-        log.info("addr=%s user=%s ssh auth succeeded", self.address, self.username)
+        # Synchronous on purpose: asyncssh handles the client's next packets (its session
+        # request) while an asynchronous auth_completed is still running.
+        self._signed = None
+        assert self.conn is not None
+        username = self.conn.get_extra_info("username")
+        user = None
+        method = "none"
+        if username == self.guest_user:
+            pass
+        elif self._verified is not None:
+            user, method = self._verified, "password"
+        elif self._key_owner is not None and self._key_owner[0] == username:
+            # asyncssh has now verified the key's signature: the identity may be attached.
+            user, method = self._key_owner[1], "publickey"
+            assert self.public_keys is not None
+            self.conn.create_task(self.public_keys.succeeded(self.address, user))
+        if user is None and username != self.guest_user:
+            # Not reachable by the methods above; refuse rather than open a session unnamed.
+            log.error("addr=%s user=%s authenticated without an account", self.address, self.username)
+            self.conn.disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, _("Connexion refusée."))
+            return
+        self.user = user
+        self.gate.authenticated(self.peer)
+        log.info("addr=%s user=%s ssh auth succeeded method=%s", self.address, self.username, method)
 
     def session_requested(self) -> PromptToolkitSSHSession:
         async def run(session: PromptToolkitSSHSession) -> None:
@@ -229,9 +338,11 @@ async def start_listener(
     host_key: asyncssh.SSHKey,
     server_factory: Callable[[], SupportSSHServer],
     *,
+    gate: ConnectionGate,
     login_timeout: int,
     keepalive_interval: int,
     profile: Profile = Profile.COMPATIBLE,
+    keepalive_count_max: int = 3,
 ) -> asyncssh.SSHAcceptor:
     algorithms = server_algorithms(profile)
     # Finite-field DH is offered on purpose (compatible: clients without X25519); the pinned
@@ -242,6 +353,8 @@ async def start_listener(
         server_factory,
         host,
         port,
+        # The listening socket comes from the gate, so that limits apply before any SSH.
+        tunnel=GatedListener(gate),
         server_host_keys=[host_key],
         **algorithms.server_options(),
         # One invalid UTF-8 byte from a client must not drop its connection.
@@ -249,7 +362,7 @@ async def start_listener(
         errors="replace",
         login_timeout=login_timeout,
         keepalive_interval=keepalive_interval,
-        keepalive_count_max=3,
+        keepalive_count_max=keepalive_count_max,
         # No port forwarding, agent forwarding or X11: this is a console application only.
         allow_pty=True,
         agent_forwarding=False,

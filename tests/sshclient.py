@@ -97,6 +97,7 @@ class Client(ScreenReader):
         cols: int = 80,
         rows: int = 24,
         auth: str = "password",
+        client_keys: list | None = None,
     ) -> Client:
         client = cls(cols, rows)
         client.conn = await asyncssh.connect(
@@ -105,9 +106,9 @@ class Client(ScreenReader):
             username=username,
             password=password,
             known_hosts=None,
-            client_keys=None,
+            client_keys=client_keys,
             agent_path=None,
-            preferred_auth=auth if password is not None else "none",
+            preferred_auth=auth if password is not None or client_keys else "none",
         )
         client.chan, _ = await client.conn.create_session(
             lambda: _Session(client),
@@ -151,8 +152,16 @@ class OpenSSHClient(ScreenReader):
         self.master = -1
 
     @classmethod
-    async def start(cls, port: int, username: str, *, cols: int = 80, rows: int = 24) -> OpenSSHClient:
+    async def start(
+        cls, port: int, username: str, *, cols: int = 80, rows: int = 24, identity: str | None = None
+    ) -> OpenSSHClient:
+        """`identity`: log in with that private key file (public key only) instead of a password."""
         client = cls(cols, rows)
+        auth = (
+            ["-i", identity, "-o", "IdentitiesOnly=yes", "-o", "PreferredAuthentications=publickey"]
+            if identity
+            else ["-o", "PubkeyAuthentication=no"]
+        )
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         client.master = master
@@ -160,7 +169,7 @@ class OpenSSHClient(ScreenReader):
             [
                 "ssh", "-tt", "-F", "/dev/null", "-p", str(port),
                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "PubkeyAuthentication=no", "-o", "LogLevel=ERROR",
+                *auth, "-o", "LogLevel=ERROR",
                 "-o", "NumberOfPasswordPrompts=1",
                 "-l", username, "127.0.0.1",
             ],

@@ -1,0 +1,259 @@
+"""Public-key login (SPEC §2) over real SSH: asyncssh, OpenSSH `ssh -i` and PuTTY `plink -i`."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import pty
+import shutil
+import struct
+import subprocess
+import termios
+from pathlib import Path
+
+import asyncssh
+import pytest
+from asyncssh.public_key import SSHLocalKeyPair
+
+from server.audit import AuditEvent
+from server.db import Database, audit_log, ssh_keys, utcnow
+from server.models import User
+
+from .conftest import count
+from .sshclient import Client, OpenSSHClient, ScreenReader
+
+MAIN_MENU = ("Menu principal", "1. Nouveau ticket", "2. Mes tickets")
+
+
+async def register_key(db: Database, user: User, key: asyncssh.SSHKey, comment: str = "") -> None:
+    """A row of `cles_ssh` as the "Mon compte" screen writes it."""
+    public = key.convert_to_public()
+    line = public.export_public_key("openssh").decode().split()
+    await db.write(
+        lambda conn: conn.execute(
+            ssh_keys.insert().values(
+                utilisateur_id=user.id,
+                algorithme=public.get_algorithm(),
+                cle_publique=f"{line[0]} {line[1]}",
+                empreinte=public.get_fingerprint("sha256"),
+                commentaire=comment,
+                created_at=utcnow(),
+            )
+        )
+    )
+
+
+def header(c: ScreenReader) -> str:
+    return c.screen.display[0].rstrip()
+
+
+async def audit_count(db: Database, event: AuditEvent) -> int:
+    return await count(
+        db, audit_log, audit_log.c.evenement == event.value, audit_log.c.details == "ssh publickey"
+    )
+
+
+async def until_count(db: Database, event: AuditEvent, expected: int) -> None:
+    # The audit row is written beside the login, not before it: wait for it to land.
+    for _ in range(500):
+        if await audit_count(db, event) == expected:
+            return
+        await asyncio.sleep(0.02)
+    assert await audit_count(db, event) == expected
+
+
+class ProbeOnly(SSHLocalKeyPair):
+    """Holds someone's public key but not its private half: it can offer the key, not sign."""
+
+    def __init__(self, public: asyncssh.SSHKey, private_stand_in: asyncssh.SSHKey) -> None:
+        super().__init__(private_stand_in, None, None, None)
+        self.public_data = public.public_data
+
+    def sign(self, data: bytes) -> bytes:
+        raise ValueError("no private key")
+
+
+class Forger(ProbeOnly):
+    """Offers someone's public key and signs with another key: a signature that cannot verify."""
+
+    def sign(self, data: bytes) -> bytes:
+        return self._key.sign(data, self.sig_algorithm)
+
+
+# asyncssh client ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "algorithm, signature",
+    [("ssh-ed25519", "ssh-ed25519"), ("ssh-rsa", "rsa-sha2-256"), ("ssh-rsa", "rsa-sha2-512")],
+)
+async def test_registered_key_logs_in_without_a_password(
+    service, clients, database, alice, algorithm, signature
+):
+    key = asyncssh.generate_private_key(algorithm, **({"key_size": 2048} if algorithm == "ssh-rsa" else {}))
+    await register_key(database, alice, key, "portable d'Alice")
+    pair = asyncssh.load_keypairs([key])[0]
+    # The client signs with this algorithm only (else it picks the best the server offers).
+    pair.sig_algorithms = [signature.encode()]
+    pair.set_sig_algorithm(signature.encode())
+    c = await Client.connect(service.port, "Alice@Example.org", client_keys=[pair], auth="publickey")
+    clients.append(c)
+    await c.wait_for(*MAIN_MENU)
+    assert header(c).endswith("alice@example.org")
+    await until_count(database, AuditEvent.LOGIN_SUCCEEDED, 1)
+    assert await audit_count(database, AuditEvent.LOGIN_FAILED) == 0
+
+
+async def test_unregistered_key_and_unknown_email_get_the_same_refusal(service, database, alice):
+    registered = asyncssh.generate_private_key("ssh-ed25519")
+    await register_key(database, alice, registered)
+    stranger = asyncssh.generate_private_key("ssh-ed25519")
+    refusals = []
+    for username, key in [
+        ("alice@example.org", stranger),       # a known account, a key that is not its own
+        ("inconnu@example.org", stranger),     # an unknown account
+        ("inconnu@example.org", registered),   # alice's key under another name
+    ]:
+        with pytest.raises(asyncssh.PermissionDenied) as info:
+            await Client.connect(service.port, username, client_keys=[key], auth="publickey")
+        refused = info.value
+        refusals.append((type(refused), refused.code, refused.reason.replace(username, "…")))
+    assert refusals[0] == refusals[1] == refusals[2]
+    assert await audit_count(database, AuditEvent.LOGIN_SUCCEEDED) == 0
+
+
+async def test_offering_a_registered_key_without_signing_never_opens_a_session(
+    service, database, alice
+):
+    """soft-serve's CVE-2023-43809: the server said "yes, that key" to a probe and let it in."""
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    await register_key(database, alice, key)
+    probe = ProbeOnly(key.convert_to_public(), asyncssh.generate_private_key("ssh-ed25519"))
+    with pytest.raises(asyncssh.PermissionDenied):
+        await Client.connect(service.port, "alice@example.org", client_keys=[probe], auth="publickey")
+    # Then, on the same server, the guest name: whatever was offered before stays unattached.
+    guest = await Client.connect(service.port, "support")
+    try:
+        await guest.wait_for("1. Se connecter")
+    finally:
+        await guest.close()
+    assert not service.terminals or all(t.who == "" for t in service.terminals)
+    assert await audit_count(database, AuditEvent.LOGIN_SUCCEEDED) == 0
+    # A key offered and never used to sign is not a failed login.
+    assert await audit_count(database, AuditEvent.LOGIN_FAILED) == 0
+
+
+async def test_a_signature_that_does_not_verify_is_refused_and_audited(service, database, alice):
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    await register_key(database, alice, key)
+    forger = Forger(key.convert_to_public(), asyncssh.generate_private_key("ssh-ed25519"))
+    with pytest.raises(asyncssh.PermissionDenied):
+        await Client.connect(service.port, "alice@example.org", client_keys=[forger], auth="publickey")
+    await until_count(database, AuditEvent.LOGIN_FAILED, 1)
+    assert await audit_count(database, AuditEvent.LOGIN_SUCCEEDED) == 0
+
+
+# OpenSSH and PuTTY ---------------------------------------------------------------------------
+
+
+def write_key(folder: Path, key: asyncssh.SSHKey, name: str) -> Path:
+    path = folder / name
+    path.write_bytes(key.export_private_key("openssh"))
+    path.chmod(0o600)
+    (folder / f"{name}.pub").write_bytes(key.export_public_key("openssh"))
+    return path
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="OpenSSH client not installed")
+@pytest.mark.parametrize("algorithm", ["ssh-ed25519", "ssh-rsa"])
+async def test_openssh_logs_in_with_its_key(service, clients, database, alice, tmp_path, algorithm):
+    key = asyncssh.generate_private_key(algorithm, **({"key_size": 2048} if algorithm == "ssh-rsa" else {}))
+    await register_key(database, alice, key)
+    path = write_key(tmp_path, key, "id_test")
+    c = await OpenSSHClient.start(service.port, "alice@example.org", identity=str(path))
+    clients.append(c)
+    await c.wait_for(*MAIN_MENU)
+    assert header(c).endswith("alice@example.org")
+    assert "Mot de passe" not in c.text()
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="OpenSSH client not installed")
+async def test_openssh_with_only_the_public_key_is_refused(service, clients, database, alice, tmp_path):
+    """Someone who copied alice's public key: OpenSSH offers it, cannot sign, gets nothing."""
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    await register_key(database, alice, key)
+    path = write_key(tmp_path, key, "id_test")
+    path.unlink()  # the private half stays with alice
+    c = await OpenSSHClient.start(service.port, "alice@example.org", identity=str(path))
+    clients.append(c)
+    screen = await c.wait_for("Permission denied")
+    assert "Menu principal" not in screen
+    assert c.proc is not None
+    assert await asyncio.to_thread(c.proc.wait, 10) == 255
+    assert await audit_count(database, AuditEvent.LOGIN_SUCCEEDED) == 0
+    assert await audit_count(database, AuditEvent.LOGIN_FAILED) == 0
+
+
+class PlinkClient(ScreenReader):
+    """PuTTY's command-line client in a pseudo-terminal of its own."""
+
+    def __init__(self) -> None:
+        super().__init__(80, 24)
+        self.proc: subprocess.Popen | None = None
+        self.master = -1
+
+    @classmethod
+    async def start(cls, port: int, username: str, ppk: Path, host_key: str) -> PlinkClient:
+        client = cls()
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        client.master = master
+        client.proc = subprocess.Popen(
+            ["plink", "-ssh", "-batch", "-t", "-no-antispoof", "-hostkey", host_key,
+             "-P", str(port), "-l", username, "-i", str(ppk), "127.0.0.1"],
+            stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+            env={**os.environ, "TERM": "xterm-256color"},
+        )
+        os.close(slave)
+        asyncio.get_running_loop().add_reader(master, client._readable)
+        return client
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(self.master)
+            self.closed = True
+            self.changed.set()
+            return
+        self.feed(data)
+
+    def send(self, data: str) -> None:
+        os.write(self.master, data.encode("utf-8"))
+
+    async def close(self) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        await asyncio.to_thread(self.proc.wait, 10)
+        if not self.closed:
+            asyncio.get_running_loop().remove_reader(self.master)
+        os.close(self.master)
+
+
+@pytest.mark.skipif(shutil.which("plink") is None, reason="putty-tools not installed")
+@pytest.mark.parametrize("algorithm", ["ssh-ed25519", "ssh-rsa"])
+async def test_putty_logs_in_with_its_key(service, clients, database, settings, alice, tmp_path, algorithm):
+    key = asyncssh.generate_private_key(algorithm, **({"key_size": 2048} if algorithm == "ssh-rsa" else {}))
+    await register_key(database, alice, key)
+    path = write_key(tmp_path, key, "id_test")
+    ppk = tmp_path / "id_test.ppk"
+    subprocess.run(["puttygen", str(path), "-O", "private", "-o", str(ppk)], check=True, capture_output=True)
+    host_key = asyncssh.read_public_key(settings.host_keys_dir / "ssh_host_ed25519_key.pub")
+    c = await PlinkClient.start(service.port, "alice@example.org", ppk, host_key.get_fingerprint("sha256"))
+    clients.append(c)
+    await c.wait_for(*MAIN_MENU)
+    assert header(c).endswith("alice@example.org")
