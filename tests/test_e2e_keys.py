@@ -21,7 +21,9 @@ from server.db import Database, audit_log, ssh_keys, utcnow
 from server.models import User
 
 from .conftest import count
-from .sshclient import Client, OpenSSHClient, ScreenReader
+from .sshclient import ENTER, Client, OpenSSHClient, ScreenReader
+from .test_e2e_accounts import open_account, public_line
+from .test_e2e_tickets import logged_in
 
 MAIN_MENU = ("Menu principal", "1. Nouveau ticket", "2. Mes tickets")
 
@@ -257,3 +259,39 @@ async def test_putty_logs_in_with_its_key(service, clients, database, settings, 
     clients.append(c)
     await c.wait_for(*MAIN_MENU)
     assert header(c).endswith("alice@example.org")
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="OpenSSH client not installed")
+async def test_key_added_on_the_account_screen_opens_ssh_and_removing_it_closes_it(
+    service, clients, database, alice, tmp_path
+):
+    """The whole promise: paste the public key in `Mon compte`, then `ssh -i key` needs no password."""
+    key = asyncssh.generate_private_key("ssh-ed25519", comment="alice@salle-3")
+    path = write_key(tmp_path, key, "id_salle3")
+    c = await logged_in(service, clients, "alice@example.org")
+    await open_account(c)
+    c.send("3")
+    await c.wait_for("Clés SSH", "1. Ajouter une clé")
+    c.send("1")
+    await c.wait_for("Clé publique :")
+    c.paste(public_line(key))
+    c.send(ENTER)
+    await c.wait_for(f"Clé ajoutée : {key.get_fingerprint()}.")
+
+    first = await OpenSSHClient.start(service.port, "alice@example.org", identity=str(path))
+    clients.append(first)
+    await first.wait_for(*MAIN_MENU)
+    assert header(first).endswith("alice@example.org") and "Mot de passe" not in first.text()
+    await until_count(database, AuditEvent.LOGIN_SUCCEEDED, 1)
+
+    # Removed on the screen: the same key no longer opens anything.
+    c.send("2")
+    await c.wait_for("Quelle clé supprimer ?")
+    c.send("1")
+    await c.wait_for("Confirmer ? (o/n)")
+    c.send("o")
+    await c.wait_for("Aucune clé pour l'instant.")
+    second = await OpenSSHClient.start(service.port, "alice@example.org", identity=str(path))
+    clients.append(second)
+    screen = await second.wait_for("Permission denied")
+    assert "Menu principal" not in screen
