@@ -80,7 +80,7 @@ class SecuritySettings:
     login_delay_base: int = 2
     login_delay_max: int = 300
     registration_window: int = 3600
-    registrations_per_address: int = 10
+    registrations_per_address: int = 40
     throttle_exempt: str = ""
 
 
