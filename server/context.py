@@ -367,8 +367,21 @@ class SessionContext:
             ).scalar()
         if stored is None:
             raise self._account_gone()
+        # Guessing the current password from an open session is guessing a login: the same
+        # throttle, the same audit trail, no bcrypt while the account has to wait.
+        account = account_key(user.email)
+        wait = await self.services.throttle.login_wait(account, self.address)
+        if wait:
+            await record(
+                self.db, AuditEvent.LOGIN_THROTTLED, self.address, account, user.id,
+                details="mot de passe actuel", level=logging.WARNING,
+            )
+            raise Throttled(wait)
         if not await self.services.hasher.verify(current, stored):
-            self._log("password change refused: wrong current password", level=logging.WARNING)
+            await record(
+                self.db, AuditEvent.LOGIN_FAILED, self.address, account, user.id,
+                details="mot de passe actuel", level=logging.WARNING,
+            )
             raise ValidationError(_("Mot de passe actuel incorrect."))
         if new == current:
             raise ValidationError(_("Le nouveau mot de passe doit être différent de l'actuel."))

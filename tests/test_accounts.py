@@ -14,10 +14,11 @@ import sqlalchemy as sa
 
 from server.context import MAX_KEYS, authenticate
 from server.db import audit_log, history, ssh_keys, tickets, users
-from server.errors import AccountDeleted, Forbidden, KeyNotFound, UserNotFound, ValidationError
+from server.errors import AccountDeleted, Forbidden, KeyNotFound, Throttled, UserNotFound, ValidationError
 from server.models import Role, Status
 
 from .conftest import PASSWORD, context_for, count, make_user
+from .test_throttle import Spy
 
 LAST_ADMIN = "Impossible : il doit rester au moins un administrateur."
 FORBIDDEN = "Action réservée aux administrateurs."
@@ -139,7 +140,24 @@ async def test_refused_password_change_keeps_the_old_password(
         await context_for(services, alice).change_password(current, new)
     assert info.value.message == message
     assert (await user_row(database, alice.id)).mot_de_passe == before
-    assert await count(database, audit_log) == 0
+    assert await audit_rows(database, "mot_de_passe_change") == []
+
+
+async def test_guessing_the_current_password_is_throttled_like_a_login(services, database, alice):
+    ctx = context_for(services, alice)
+    spy = Spy(services.hasher)
+    for _ in range(services.limits.login_failures_per_account):
+        with pytest.raises(ValidationError):
+            await ctx.change_password("devine-123", "nouveau-secret-42")
+    failures = await audit_rows(database, "connexion_echouee")
+    assert [(r.compte, r.details) for r in failures] == [("alice@example.org", "mot de passe actuel")] * 5
+    # Now even the right password waits, and no bcrypt runs for it.
+    before = (await user_row(database, alice.id)).mot_de_passe
+    with pytest.raises(Throttled):
+        await ctx.change_password(PASSWORD, "nouveau-secret-42")
+    assert (await user_row(database, alice.id)).mot_de_passe == before
+    assert spy.calls == 5
+    assert len(await audit_rows(database, "connexion_freinee")) == 1
 
 
 # SSH keys ---------------------------------------------------------------------------------
