@@ -73,6 +73,28 @@ async def test_requester_is_told_without_pressing_a_key(service, clients, servic
     assert "Votre ticket" not in screen and "Nouvelle réponse" not in screen
 
 
+async def test_the_ticket_on_screen_shows_the_change_without_a_key(service, clients, services, alice, admin):
+    number = await context_for(services, alice).create_ticket("Chargeur", "Il chauffe.", "Haute")
+    c = await logged_in(service.port, clients, "alice@example.org")
+    c.send("2")
+    await c.wait_for("Mes tickets", "Chargeur", "Numéro du ticket")
+    c.send(f"{number}" + ENTER)
+    await c.wait_for(f"Ticket #{number} — Chargeur", "Statut : En attente", "1. Répondre")
+
+    staff = context_for(services, admin)
+    await staff.change_status(number, Status.IN_PROGRESS)
+    await staff.reply(number, "Quel modèle de chargeur ?")
+    # The notice and the ticket itself, status and reply, while she has pressed nothing.
+    screen = await c.wait_for(
+        f"Votre ticket #{number} est passé à En cours", "Statut : En cours", "Quel modèle de chargeur ?"
+    )
+    assert "Statut : En attente" not in screen
+    # What was drawn has been seen: back on her list, no unread mark.
+    c.send("0")
+    screen = await c.wait_for("Mes tickets", "Chargeur", "Numéro du ticket")
+    assert "•" not in screen
+
+
 async def test_admin_list_shows_a_new_ticket_in_place(service, clients, services, alice, admin):
     ctx = context_for(services, alice)
     await ctx.create_ticket("Clavier", "Touche A.", "Faible")

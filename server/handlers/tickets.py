@@ -179,29 +179,36 @@ def _cells(t: TicketSummary, with_author: bool, with_assignee: bool = True) -> l
 
 async def ticket_screen(term: Terminal, ctx: SessionContext, ticket_id: int, notice: Notice) -> Notice:
     """One ticket and its timeline; the actions the context allows are offered below it."""
-    ticket = await ctx.open_ticket(ticket_id)
+    shown = [await ctx.open_ticket(ticket_id)]
+
+    async def reload() -> None:
+        # News while the ticket is on screen: what is drawn is what has been seen.
+        shown[0] = await ctx.open_ticket(ticket_id)
+
     acted = False
     while True:
         choice = await menu(
             term,
-            _("Ticket #{id}").format(id=ticket.id),
-            ticket_actions(ctx, ticket),
-            body=lambda width, t=ticket: ticket_lines(t, width),
+            _("Ticket #{id}").format(id=ticket_id),
+            ticket_actions(ctx, shown[0]),
+            body=lambda width: ticket_lines(shown[0], width),
             # Back from an action, the end of the timeline is shown: where its entry went.
             body_at_end=acted,
+            refresh=reload,
             **notice.kwargs(),
         )
+        ticket = shown[0]
         if choice is None:
             return Notice()
         acted = True
         try:
-            ticket, notice = await TICKET_ACTIONS[choice](term, ctx, ticket)
+            shown[0], notice = await TICKET_ACTIONS[choice](term, ctx, ticket)
             # What came with the action (others' entries too) has been seen.
-            await ctx.mark_read(ticket)
+            await ctx.mark_read(shown[0])
         except UserError as exc:
             notice = Notice.fail(exc.message)
             # Someone may have changed the ticket meanwhile: offer what fits it as it is now.
-            ticket = await ctx.open_ticket(ticket.id)
+            shown[0] = await ctx.open_ticket(ticket_id)
 
 
 def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]:

@@ -36,10 +36,12 @@ async def menu(
     back_hint: str | None = None,
     notice: str = "",
     error: bool = False,
+    refresh: Callable[[], Awaitable[None]] | None = None,
 ) -> Any:
     """A numbered menu: a digit picks at once, arrows and Enter too; 0 or Esc returns None.
 
-    `body` is shown above it, scrollable; from its last lines if `body_at_end`.
+    `body` is shown above it, scrollable; from its last lines if `body_at_end`. With
+    `refresh`, news about what the body shows runs it, then the body is drawn again.
     """
     screen = Screen()
     kb = screen.key_bindings
@@ -85,6 +87,8 @@ async def menu(
 
     parts.append(Window(FormattedTextControl(lines), height=len(items) + (1 if back_label else 0)))
     parts.append(Window())  # keeps the notice and the hints at the bottom
+    if refresh is not None:
+        screen.refresh = refresher(term, screen, refresh)
     screen.container = term.frame(title, parts, notice, hints, error)
     return await term.show(screen)
 
@@ -195,16 +199,13 @@ async def ticket_table(
     return await term.show(screen)
 
 
-def reloader(
-    term: Terminal,
-    screen: Screen,
-    reload: Callable[[], Awaitable[Rows]],
-    rows: list[tuple[int, Sequence[str]]],
-    selected: list[int],
+def refresher(
+    term: Terminal, screen: Screen, work: Callable[[], Awaitable[None]]
 ) -> Callable[[], None]:
-    """Replace `rows` in place with fresh ones, the selection staying on the same ticket.
+    """A `Screen.refresh` that runs `work` (fetch what the screen shows again), then redraws.
 
-    Changes arriving while a reload runs are folded into one more reload after it.
+    Changes arriving while it runs are folded into one more run after it; a failure leaves the
+    screen as it was, and the next change or visit tries again.
     """
     state: dict[str, Any] = {"task": None, "again": False}
 
@@ -212,17 +213,12 @@ def reloader(
         while True:
             state["again"] = False
             try:
-                fresh = await reload()
+                await work()
             except Exception as exc:
-                # The list stays as it was; the next change or visit tries again.
-                log.warning("list not refreshed: %s", type(exc).__name__)
+                log.warning("screen not refreshed: %s", type(exc).__name__)
                 return
             if screen.future.done():
                 return
-            chosen = rows[selected[0]][0] if rows else None
-            rows[:] = fresh
-            ids = [ticket_id for ticket_id, _cells in rows]
-            selected[0] = ids.index(chosen) if chosen in ids else min(selected[0], max(0, len(rows) - 1))
             term.app.invalidate()
             if not state["again"]:
                 return
@@ -236,6 +232,25 @@ def reloader(
         state["task"] = asyncio.ensure_future(run())
 
     return refresh
+
+
+def reloader(
+    term: Terminal,
+    screen: Screen,
+    reload: Callable[[], Awaitable[Rows]],
+    rows: list[tuple[int, Sequence[str]]],
+    selected: list[int],
+) -> Callable[[], None]:
+    """Replace `rows` in place with fresh ones, the selection staying on the same ticket."""
+
+    async def apply() -> None:
+        fresh = await reload()
+        chosen = rows[selected[0]][0] if rows else None
+        rows[:] = fresh
+        ids = [ticket_id for ticket_id, _cells in rows]
+        selected[0] = ids.index(chosen) if chosen in ids else min(selected[0], max(0, len(rows) - 1))
+
+    return refresher(term, screen, apply)
 
 
 async def ask(
