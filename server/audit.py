@@ -71,6 +71,4 @@ async def record(
     level: int = logging.INFO,
 ) -> None:
     """Record on its own (a failed login changes nothing else). Never pass a password here."""
-    row = _row(event, address, account, user_id, details)
-    await db.write(lambda conn: conn.execute(audit_log.insert().values(**row)))
-    _log(event, address, account, details, level)
+    await db.write(lambda conn: record_in(conn, event, address, account, user_id, details, level))

@@ -139,6 +139,20 @@ MAX_KEYS = 20
 LAST_ADMIN = _("Impossible : il doit rester au moins un administrateur.")
 
 
+def _summary(row) -> TicketSummary:
+    """A list query's row (with its `non_lu` and `assigne_nom` columns) as one line of a list."""
+    return TicketSummary(
+        id=row.id,
+        title=row.titre,
+        urgency=Urgency(row.urgence),
+        status=Status(row.libelle),
+        author_name=row.nom,
+        created_at=row.created_at,
+        unread=bool(row.non_lu),
+        assignee_name=row.assigne_nom,
+    )
+
+
 def _user(row) -> User:
     return User(
         id=row.id, name=row.nom, email=row.email, role=Role(row.role), created_at=row.created_at
@@ -671,19 +685,7 @@ class SessionContext:
             query = query.where(where)
         async with self.db.transaction() as conn:
             rows = (await conn.execute(query)).all()
-        return [
-            TicketSummary(
-                id=r.id,
-                title=r.titre,
-                urgency=Urgency(r.urgence),
-                status=Status(r.libelle),
-                author_name=r.nom,
-                created_at=r.created_at,
-                unread=bool(r.non_lu),
-                assignee_name=r.assigne_nom,
-            )
-            for r in rows
-        ]
+        return [_summary(r) for r in rows]
 
     # Finding tickets (admins) -----------------------------------------------------------
 
@@ -761,19 +763,7 @@ class SessionContext:
                 .order_by(*order)
             )
             rows = (await conn.execute(query)).all()
-        items = tuple(
-            TicketSummary(
-                id=r.id,
-                title=r.titre,
-                urgency=Urgency(r.urgence),
-                status=Status(r.libelle),
-                author_name=r.nom,
-                created_at=r.created_at,
-                unread=bool(r.non_lu),
-                assignee_name=r.assigne_nom,
-            )
-            for r in rows
-        )
+        items = tuple(_summary(r) for r in rows)
         return TicketPage(items=items, total=total, page=page, page_size=page_size)
 
     def _ticket_order(self, table: sa.Table, sort: TicketSort) -> list:

@@ -96,6 +96,47 @@ def stop_mariadbd(proc: subprocess.Popen) -> None:
     proc.wait(30)
 
 
+class RestartableMariaDB:
+    """A MariaDB server of one test's own, stopped and started again under a running service."""
+
+    def __init__(self, folder: Path) -> None:
+        install_mariadb(folder)
+        self.folder = folder
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = run_mariadbd(folder, self.port)
+        self.url = f"mysql+aiomysql://root@127.0.0.1:{self.port}/suivi_incident"
+        admin_connection(self.url.rsplit("/", 1)[0]).cursor().execute("CREATE DATABASE suivi_incident")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_mariadbd(self.proc)
+            self.proc = None
+
+    def start(self) -> None:
+        self.proc = run_mariadbd(self.folder, self.port)
+
+    def settings(self, tmp_path: Path) -> Settings:
+        return load_settings(
+            env={},
+            overrides={
+                "database": {"url": self.url, "pool_timeout": 5},
+                "ssh": {"host": "127.0.0.1", "port": 0, "host_keys_dir": str(tmp_path / "keys")},
+                "security": {"bcrypt_cost": TEST_BCRYPT_COST},
+            },
+        )
+
+
+@pytest.fixture
+def restartable_mariadb(tmp_path: Path) -> Iterator[RestartableMariaDB]:
+    if mariadb_binaries() is None:
+        skip_without_mariadb()
+    server = RestartableMariaDB(tmp_path / "mariadb")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def mariadb_server() -> Iterator[str | None]:
     """URL of a MariaDB server (no database part), or None with the reason printed."""

@@ -15,6 +15,7 @@ from server.errors import Forbidden, NotFound, ValidationError
 from server.models import Action, Role, Status
 
 from .conftest import context_for, count, make_user
+from .test_context import history_rows, ticket_row
 
 NOT_FOUND = "Ticket introuvable."
 FORBIDDEN = "Action réservée aux administrateurs."
@@ -25,26 +26,6 @@ OLD = datetime(2026, 1, 5, 8, 30)
 
 async def new_ticket(services, user, title: str = "Chargeur en panne") -> int:
     return await context_for(services, user).create_ticket(title, "Le chargeur ne charge plus.", "Moyenne")
-
-
-async def history_rows(database, ticket_id: int):
-    async with database.transaction() as conn:
-        return (
-            await conn.execute(
-                sa.select(history).where(history.c.ticket_id == ticket_id).order_by(history.c.id)
-            )
-        ).all()
-
-
-async def ticket_row(database, ticket_id: int):
-    async with database.transaction() as conn:
-        return (
-            await conn.execute(
-                sa.select(tickets, statuses.c.libelle)
-                .join(statuses, statuses.c.id == tickets.c.statut_id)
-                .where(tickets.c.id == ticket_id)
-            )
-        ).one()
 
 
 async def make_old(database, ticket_id: int) -> None:

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import os
-import pty
 import shutil
-import struct
 import subprocess
-import termios
 from pathlib import Path
 
 import asyncssh
@@ -197,55 +192,6 @@ async def test_openssh_with_only_the_public_key_is_refused(service, clients, dat
     assert await audit_count(database, AuditEvent.LOGIN_FAILED) == 0
 
 
-class PlinkClient(ScreenReader):
-    """PuTTY's command-line client in a pseudo-terminal of its own."""
-
-    def __init__(self) -> None:
-        super().__init__(80, 24)
-        self.proc: subprocess.Popen | None = None
-        self.master = -1
-
-    @classmethod
-    async def start(cls, port: int, username: str, ppk: Path, host_key: str) -> PlinkClient:
-        client = cls()
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-        client.master = master
-        client.proc = subprocess.Popen(
-            ["plink", "-ssh", "-batch", "-t", "-no-antispoof", "-hostkey", host_key,
-             "-P", str(port), "-l", username, "-i", str(ppk), "127.0.0.1"],
-            stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-            env={**os.environ, "TERM": "xterm-256color"},
-        )
-        os.close(slave)
-        asyncio.get_running_loop().add_reader(master, client._readable)
-        return client
-
-    def _readable(self) -> None:
-        try:
-            data = os.read(self.master, 65536)
-        except OSError:
-            data = b""
-        if not data:
-            asyncio.get_running_loop().remove_reader(self.master)
-            self.closed = True
-            self.changed.set()
-            return
-        self.feed(data)
-
-    def send(self, data: str) -> None:
-        os.write(self.master, data.encode("utf-8"))
-
-    async def close(self) -> None:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        await asyncio.to_thread(self.proc.wait, 10)
-        if not self.closed:
-            asyncio.get_running_loop().remove_reader(self.master)
-        os.close(self.master)
-
-
 @pytest.mark.skipif(shutil.which("plink") is None, reason="putty-tools not installed")
 @pytest.mark.parametrize("algorithm", ["ssh-ed25519", "ssh-rsa"])
 async def test_putty_logs_in_with_its_key(service, clients, database, settings, alice, tmp_path, algorithm):
@@ -255,7 +201,10 @@ async def test_putty_logs_in_with_its_key(service, clients, database, settings, 
     ppk = tmp_path / "id_test.ppk"
     subprocess.run(["puttygen", str(path), "-O", "private", "-o", str(ppk)], check=True, capture_output=True)
     host_key = asyncssh.read_public_key(settings.host_keys_dir / "ssh_host_ed25519_key.pub")
-    c = await PlinkClient.start(service.port, "alice@example.org", ppk, host_key.get_fingerprint("sha256"))
+    c = await OpenSSHClient.spawn(
+        ["plink", "-ssh", "-batch", "-t", "-no-antispoof", "-hostkey", host_key.get_fingerprint("sha256"),
+         "-P", str(service.port), "-l", "alice@example.org", "-i", str(ppk), "127.0.0.1"]
+    )
     clients.append(c)
     await c.wait_for(*MAIN_MENU)
     assert header(c).endswith("alice@example.org")

@@ -6,21 +6,12 @@ import logging
 from pathlib import Path
 
 from server.app import Service
-from server.config import load_settings
 from server.models import Action, Role, Status
 
 from .conftest import (
     PASSWORD,
-    TEST_BCRYPT_COST,
-    admin_connection,
     context_for,
-    free_port,
-    install_mariadb,
     make_user,
-    mariadb_binaries,
-    run_mariadbd,
-    skip_without_mariadb,
-    stop_mariadbd,
     until,
 )
 from .journeys import file_ticket
@@ -175,24 +166,10 @@ async def test_two_server_processes_share_the_news(service, clients, settings, a
         await other.stop(grace=2)
 
 
-async def test_the_feed_survives_a_database_restart(tmp_path: Path, caplog):
+async def test_the_feed_survives_a_database_restart(tmp_path: Path, caplog, restartable_mariadb):
     """The database goes away under the feed: one warning, then the news flows again."""
-    if mariadb_binaries() is None:
-        skip_without_mariadb()
-    folder = tmp_path / "mariadb"
-    install_mariadb(folder)
-    port = free_port()
-    proc = run_mariadbd(folder, port)
-    server_url = f"mysql+aiomysql://root@127.0.0.1:{port}"
-    admin_connection(server_url).cursor().execute("CREATE DATABASE suivi_incident")
-    settings = load_settings(
-        env={},
-        overrides={
-            "database": {"url": f"{server_url}/suivi_incident", "pool_timeout": 5},
-            "ssh": {"host": "127.0.0.1", "port": 0, "host_keys_dir": str(tmp_path / "keys")},
-            "security": {"bcrypt_cost": TEST_BCRYPT_COST},
-        },
-    )
+    mariadb = restartable_mariadb
+    settings = mariadb.settings(tmp_path)
     caplog.set_level(logging.INFO, logger="support.live")
     service = Service(settings)
     await service.start()
@@ -205,9 +182,9 @@ async def test_the_feed_survives_a_database_restart(tmp_path: Path, caplog):
         client = await Client.connect(service.port, "alice@example.org", PASSWORD)
         await client.wait_for("1. Nouveau ticket")
 
-        stop_mariadbd(proc)
+        mariadb.stop()
         await until(lambda: service.feed.failing, 30)
-        proc = run_mariadbd(folder, port)
+        mariadb.start()
         await context_for(service.services, staff).change_status(number, Status.IN_PROGRESS)
         await client.wait_for(f"Votre ticket #{number} est passé à En cours", timeout=30)
         assert not service.feed.failing
@@ -218,4 +195,3 @@ async def test_the_feed_survives_a_database_restart(tmp_path: Path, caplog):
         if client is not None:
             await client.close()
         await service.stop(grace=2)
-        stop_mariadbd(proc)

@@ -6,45 +6,22 @@ import asyncio
 from pathlib import Path
 
 from server.app import Service
-from server.config import load_settings
 from server.db import history, tickets
 
 from .conftest import (
     PASSWORD,
-    TEST_BCRYPT_COST,
-    admin_connection,
     context_for,
     count,
-    free_port,
-    install_mariadb,
     make_user,
-    mariadb_binaries,
-    run_mariadbd,
-    skip_without_mariadb,
-    stop_mariadbd,
 )
 from .journeys import file_ticket
 from .sshclient import Client
 
 
-async def test_database_restart_during_a_session(tmp_path: Path):
+async def test_database_restart_during_a_session(tmp_path: Path, restartable_mariadb):
     """The server goes down under a logged-in user: one clear message, then work resumes."""
-    if mariadb_binaries() is None:
-        skip_without_mariadb()
-    folder = tmp_path / "mariadb"
-    install_mariadb(folder)
-    port = free_port()
-    proc = run_mariadbd(folder, port)
-    server_url = f"mysql+aiomysql://root@127.0.0.1:{port}"
-    admin_connection(server_url).cursor().execute("CREATE DATABASE suivi_incident")
-    settings = load_settings(
-        env={},
-        overrides={
-            "database": {"url": f"{server_url}/suivi_incident", "pool_timeout": 5},
-            "ssh": {"host": "127.0.0.1", "port": 0, "host_keys_dir": str(tmp_path / "keys")},
-            "security": {"bcrypt_cost": TEST_BCRYPT_COST},
-        },
-    )
+    mariadb = restartable_mariadb
+    settings = mariadb.settings(tmp_path)
     service = Service(settings)
     await service.start()
     client = None
@@ -54,11 +31,11 @@ async def test_database_restart_during_a_session(tmp_path: Path):
         client = await Client.connect(service.port, "alice@example.org", PASSWORD)
         await client.wait_for("1. Nouveau ticket")
 
-        stop_mariadbd(proc)
+        mariadb.stop()
         await file_ticket(client, "Écran noir", "Rien ne s'affiche.")
         await client.wait_for("La base de données est momentanément indisponible", "1. Nouveau ticket")
 
-        proc = run_mariadbd(folder, port)
+        mariadb.start()
         await file_ticket(client, "Écran noir", "Rien ne s'affiche.")
         await client.wait_for("Ticket #1 créé.", "Écran noir")
         assert await count(service.db, tickets) == 1
@@ -67,7 +44,6 @@ async def test_database_restart_during_a_session(tmp_path: Path):
         if client is not None:
             await client.close()
         await service.stop(grace=2)
-        stop_mariadbd(proc)
 
 
 async def test_a_write_cancelled_midway_still_ends_whole(services, alice):

@@ -9,6 +9,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.layout import FormattedTextControl, Window
 
 from ..i18n import _
+from .screens import bind_number_keys, row_text
 from .terminal import Screen, Terminal, fit, screen_width
 
 
@@ -42,60 +43,21 @@ async def paged_table(
     kb = screen.key_bindings
     selected = [0]
     typed = [""]
-    # Columns without a width share what the fixed ones leave.
-    flexible = sum(1 for _h, w in columns if not w)
-
-    def widths() -> list[int]:
-        fixed = sum(w for _h, w in columns if w) + len(columns) - 1
-        share = max(8, (screen_width() - 2 - fixed) // max(1, flexible))
-        return [w if w else share for _h, w in columns]
-
-    def row_text(cells: Sequence[str]) -> str:
-        return " ".join(fit(c, w) for c, w in zip(cells, widths(), strict=True))
-
     def table_lines() -> StyleAndTextTuples:
-        out: StyleAndTextTuples = [("class:label", " " + row_text([h for h, _w in columns]) + "\n")]
+        out: StyleAndTextTuples = [("class:label", " " + row_text(columns, [h for h, _w in columns]) + "\n")]
         if not rows:
             return [*out, ("class:dim", " " + fit(empty, screen_width() - 2))]
         for i, (_id, cells) in enumerate(rows):
             style = "class:selected" if i == selected[0] else ""
-            out += [("", " "), (style, row_text(cells)), ("", "\n")]
+            out += [("", " "), (style, row_text(columns, cells)), ("", "\n")]
         return out[:-1]
 
     def prompt_line() -> StyleAndTextTuples:
         return [("class:dim", f" {position} · "), ("class:label", prompt), ("class:field", typed[0] or " ")]
 
-    for digit in "0123456789":
-
-        @kb.add(digit)
-        def _digit(event, digit=digit) -> None:
-            if not typed[0] and digit == "0":
-                screen.finish(None)
-            elif len(typed[0]) < 9:
-                typed[0] += digit
-
-    @kb.add("backspace")
-    def _back(event) -> None:
-        typed[0] = typed[0][:-1]
-
-    @kb.add("enter")
-    def _enter(event) -> None:
-        if typed[0]:
-            screen.finish((ListAction.OPEN, int(typed[0])))
-        elif rows:
-            screen.finish((ListAction.OPEN, rows[selected[0]][0]))
-
-    @kb.add("escape", eager=True)
-    @kb.add("c-c")
-    def _esc(event) -> None:
-        screen.finish(None)
-
-    def move(step: int) -> None:
-        if rows:
-            selected[0] = max(0, min(len(rows) - 1, selected[0] + step))
-
-    kb.add("down")(lambda e: move(1))
-    kb.add("up")(lambda e: move(-1))
+    bind_number_keys(
+        screen, rows, selected, typed, lambda number: (ListAction.OPEN, number), page_keys=False
+    )
     kb.add("pagedown")(lambda e: screen.finish((ListAction.NEXT_PAGE, None)))
     kb.add("pageup")(lambda e: screen.finish((ListAction.PREVIOUS_PAGE, None)))
     for key in ("r", "R", "/"):

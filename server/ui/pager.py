@@ -10,7 +10,7 @@ from prompt_toolkit.layout import D, FormattedTextControl, Window
 
 from ..i18n import _
 from ..security import safe_text
-from .screens import UNREAD, Rows, reloader
+from .screens import UNREAD, Rows, bind_number_keys, reloader, row_text
 from .terminal import Screen, Terminal, fit, screen_width
 
 # Lines around the rows: the frame's header, gap, notice and hints; the two summary lines,
@@ -60,14 +60,6 @@ async def ticket_pager(
     selected = [0]
     typed = [""]
 
-    def widths() -> list[int]:
-        fixed = sum(w for _h, w in columns if w) + len(columns) - 1
-        flexible = max(10, screen_width() - 2 - fixed)
-        return [w if w else flexible for _h, w in columns]
-
-    def row_text(cells: Sequence[str]) -> str:
-        return " ".join(fit(c, w) for c, w in zip(cells, widths(), strict=True))
-
     def summary_lines() -> StyleAndTextTuples:
         width = screen_width() - 2
         out: StyleAndTextTuples = []
@@ -78,7 +70,7 @@ async def ticket_pager(
     def table_lines() -> StyleAndTextTuples:
         if page_size(term) != size:
             screen.finish((PagerAction.RESIZED, None))
-        out: StyleAndTextTuples = [("class:label", " " + row_text([h for h, _w in columns]))]
+        out: StyleAndTextTuples = [("class:label", " " + row_text(columns, [h for h, _w in columns]))]
         if not rows:
             return [*out, ("", "\n"), ("class:dim", " " + safe_text(empty))]
         for i, (ticket_id, cells) in enumerate(rows[:size]):
@@ -86,7 +78,7 @@ async def ticket_pager(
             mark = UNREAD if marked and marked(ticket_id) else ""
             if mark:
                 style += " class:label"
-            out += [("", "\n "), (style, row_text(cells)), ("class:label", mark)]
+            out += [("", "\n "), (style, row_text(columns, cells)), ("class:label", mark)]
         return out
 
     def prompt_line() -> StyleAndTextTuples:
@@ -95,37 +87,9 @@ async def ticket_pager(
             news = [("class:dim", " " + _("{mark} : du nouveau").format(mark=UNREAD) + " ·")]
         return [*news, ("class:label", " " + _("Numéro du ticket : ")), ("class:field", typed[0] or " ")]
 
-    for digit in "0123456789":
-
-        @kb.add(digit)
-        def _digit(event, digit=digit) -> None:
-            if not typed[0] and digit == "0":
-                screen.finish(None)
-            elif len(typed[0]) < 9:
-                typed[0] += digit
-
-    @kb.add("backspace")
-    def _back(event) -> None:
-        typed[0] = typed[0][:-1]
-
-    @kb.add("enter")
-    def _enter(event) -> None:
-        if typed[0]:
-            screen.finish((PagerAction.OPEN, int(typed[0])))
-        elif rows:
-            screen.finish((PagerAction.OPEN, rows[selected[0]][0]))
-
-    @kb.add("escape", eager=True)
-    @kb.add("c-c")
-    def _esc(event) -> None:
-        screen.finish(None)
-
-    def move(step: int) -> None:
-        if rows:
-            selected[0] = max(0, min(len(rows) - 1, selected[0] + step))
-
-    kb.add("down")(lambda e: move(1))
-    kb.add("up")(lambda e: move(-1))
+    bind_number_keys(
+        screen, rows, selected, typed, lambda number: (PagerAction.OPEN, number), page_keys=False
+    )
     for keys, action in (
         (("pagedown",), PagerAction.NEXT),
         (("n",), PagerAction.NEXT),

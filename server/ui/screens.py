@@ -93,6 +93,67 @@ async def menu(
     return await term.show(screen)
 
 
+def row_text(columns: Sequence[tuple[str, int | None]], cells: Sequence[str]) -> str:
+    """One table row: each cell fitted to its column; columns without a width share the rest.
+
+    A margin is left each side: the left one blank, the right one for marks.
+    """
+    flexible = sum(1 for _h, w in columns if not w)
+    fixed = sum(w for _h, w in columns if w) + len(columns) - 1
+    share = max(10 if flexible == 1 else 8, (screen_width() - 2 - fixed) // max(1, flexible))
+    widths = [w if w else share for _h, w in columns]
+    return " ".join(fit(c, w) for c, w in zip(cells, widths, strict=True))
+
+
+def bind_number_keys(
+    screen: Screen,
+    rows: Sequence[tuple[int, Sequence[str]]],
+    selected: list[int],
+    typed: list[str],
+    opened: Callable[[int], Any],
+    *,
+    page_keys: bool = True,
+) -> None:
+    """The keys of a numbered table: digits type a number and Enter opens it (or the selected
+    row, picked with ↑↓, PgPréc/PgSuiv by ten unless the screen uses them for pages); 0 before
+    any digit, Esc or Ctrl-C leaves with None."""
+    kb = screen.key_bindings
+    for digit in "0123456789":
+
+        @kb.add(digit)
+        def _digit(event, digit=digit) -> None:
+            if not typed[0] and digit == "0":
+                screen.finish(None)
+            elif len(typed[0]) < 9:
+                typed[0] += digit
+
+    @kb.add("backspace")
+    def _back(event) -> None:
+        typed[0] = typed[0][:-1]
+
+    @kb.add("enter")
+    def _enter(event) -> None:
+        if typed[0]:
+            screen.finish(opened(int(typed[0])))
+        elif rows:
+            screen.finish(opened(rows[selected[0]][0]))
+
+    @kb.add("escape", eager=True)
+    @kb.add("c-c")
+    def _esc(event) -> None:
+        screen.finish(None)
+
+    def move(step: int) -> None:
+        if rows:
+            selected[0] = max(0, min(len(rows) - 1, selected[0] + step))
+
+    kb.add("down")(lambda e: move(1))
+    kb.add("up")(lambda e: move(-1))
+    if page_keys:
+        kb.add("pagedown")(lambda e: move(10))
+        kb.add("pageup")(lambda e: move(-10))
+
+
 async def ticket_table(
     term: Terminal,
     title: str,
@@ -113,23 +174,13 @@ async def ticket_table(
     """
     rows = list(rows)
     screen = Screen()
-    kb = screen.key_bindings
     selected = [0]
     typed = [""]
     top = [0]
     table = Window(FormattedTextControl(lambda: table_lines()), wrap_lines=False)
 
-    def widths() -> list[int]:
-        # Room is left for a margin each side: the left one blank, the right one for marks.
-        fixed = sum(w for _h, w in columns if w) + len(columns) - 1
-        flexible = max(10, screen_width() - 2 - fixed)
-        return [w if w else flexible for _h, w in columns]
-
-    def row_text(cells: Sequence[str]) -> str:
-        return " ".join(fit(c, w) for c, w in zip(cells, widths(), strict=True))
-
     def table_lines() -> StyleAndTextTuples:
-        out: StyleAndTextTuples = [("class:label", " " + row_text([h for h, _w in columns]) + "\n")]
+        out: StyleAndTextTuples = [("class:label", " " + row_text(columns, [h for h, _w in columns]) + "\n")]
         if not rows:
             return [*out, ("class:dim", " " + safe_text(empty))]
         info = table.render_info
@@ -143,7 +194,7 @@ async def ticket_table(
             mark = UNREAD if marked and marked(rows[i][0]) else ""
             if mark:
                 style += " class:label"
-            out += [("", " "), (style, row_text(rows[i][1])), ("class:label", mark), ("", "\n")]
+            out += [("", " "), (style, row_text(columns, rows[i][1])), ("class:label", mark), ("", "\n")]
         return out[:-1]
 
     def prompt_line() -> StyleAndTextTuples:
@@ -156,39 +207,7 @@ async def ticket_table(
             ("class:field", typed[0] or " "),
         ]
 
-    for digit in "0123456789":
-
-        @kb.add(digit)
-        def _digit(event, digit=digit) -> None:
-            if not typed[0] and digit == "0":
-                screen.finish(None)
-            elif len(typed[0]) < 9:
-                typed[0] += digit
-
-    @kb.add("backspace")
-    def _back(event) -> None:
-        typed[0] = typed[0][:-1]
-
-    @kb.add("enter")
-    def _enter(event) -> None:
-        if typed[0]:
-            screen.finish(int(typed[0]))
-        elif rows:
-            screen.finish(rows[selected[0]][0])
-
-    @kb.add("escape", eager=True)
-    @kb.add("c-c")
-    def _esc(event) -> None:
-        screen.finish(None)
-
-    def move(step: int) -> None:
-        if rows:
-            selected[0] = max(0, min(len(rows) - 1, selected[0] + step))
-
-    kb.add("down")(lambda e: move(1))
-    kb.add("up")(lambda e: move(-1))
-    kb.add("pagedown")(lambda e: move(10))
-    kb.add("pageup")(lambda e: move(-10))
+    bind_number_keys(screen, rows, selected, typed, lambda number: number)
 
     if reload is not None:
         screen.refresh = reloader(term, screen, reload, rows, selected)
