@@ -5,7 +5,7 @@ server with the library's default algorithms for comparison, runs ssh-audit agai
 prints its exit code and the number of failures and warnings it reports per algorithm kind.
 The connection-rate (DHEat) test is left out: it measures connection limits, not algorithms.
 
-    .venv/bin/python bench/ssh_audit.py [--verbose]
+    .venv/bin/python bench/audit_profiles.py [--verbose]
 """
 
 from __future__ import annotations
