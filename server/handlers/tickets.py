@@ -190,7 +190,8 @@ async def ticket_screen(term: Terminal, ctx: SessionContext, ticket_id: int, not
         choice = await menu(
             term,
             _("Ticket #{id}").format(id=ticket_id),
-            ticket_actions(ctx, shown[0]),
+            # The entries follow the ticket's news (`Le problème persiste` once it is resolved).
+            lambda: ticket_actions(ctx, shown[0]),
             body=lambda width: ticket_lines(shown[0], width),
             # Back from an action, the end of the timeline is shown: where its entry went.
             body_at_end=acted,

@@ -28,7 +28,7 @@ Rows = Sequence[tuple[int, Sequence[str]]]
 async def menu(
     term: Terminal,
     title: str,
-    items: Sequence[tuple[Any, str]],
+    items: Sequence[tuple[Any, str]] | Callable[[], Sequence[tuple[Any, str]]],
     *,
     body: Lines | None = None,
     body_at_end: bool = False,
@@ -41,35 +41,48 @@ async def menu(
     """A numbered menu: a digit picks at once, arrows and Enter too; 0 or Esc returns None.
 
     `body` is shown above it, scrollable; from its last lines if `body_at_end`. With
-    `refresh`, news about what the body shows runs it, then the body is drawn again.
+    `refresh`, news about what the body shows runs it, then the body is drawn again; `items`
+    may then be a function, so that the entries follow the news too.
     """
     screen = Screen()
     kb = screen.key_bindings
     selected = [0]
+    current = items if callable(items) else lambda: items
 
     def lines() -> StyleAndTextTuples:
         out: StyleAndTextTuples = []
-        for i, (_value, label) in enumerate(items):
+        for i, (_value, label) in enumerate(current()):
             style = "class:selected" if i == selected[0] else ""
             out += [("", "  "), (style, f" {i + 1}. {safe_text(label)} "), ("", "\n")]
         if back_label:
             out += [("", "  "), ("", f" 0. {back_label}")]
         return out[:-1] if out and out[-1] == ("", "\n") else out
 
-    for i, (value, _label) in enumerate(items[:9]):
-        kb.add(str(i + 1))(lambda e, v=value: screen.finish(v))
+    def pick(index: int) -> None:
+        entries = current()
+        if 0 <= index < len(entries):
+            screen.finish(entries[index][0])
+
+    for n in range(1, 10):
+        kb.add(str(n))(lambda e, n=n: pick(n - 1))
     kb.add("0")(lambda e: screen.finish(None))
     kb.add("escape", eager=True)(lambda e: screen.finish(None))
     kb.add("c-c")(lambda e: screen.finish(None))
-    kb.add("enter")(lambda e: screen.finish(items[selected[0]][0] if items else None))
+
+    @kb.add("enter")
+    def _enter(event) -> None:
+        if current():
+            pick(min(selected[0], len(current()) - 1))
+        else:
+            screen.finish(None)
 
     @kb.add("down")
     def _down(event) -> None:
-        selected[0] = (selected[0] + 1) % max(1, len(items))
+        selected[0] = (selected[0] + 1) % max(1, len(current()))
 
     @kb.add("up")
     def _up(event) -> None:
-        selected[0] = (selected[0] - 1) % max(1, len(items))
+        selected[0] = (selected[0] - 1) % max(1, len(current()))
 
     parts = []
     back_hint = back_hint or (back_label or _("Retour")).lower()
@@ -85,7 +98,8 @@ async def menu(
                 return base_hints + _(" · PgPréc/PgSuiv : défiler")
             return base_hints
 
-    parts.append(Window(FormattedTextControl(lines), height=len(items) + (1 if back_label else 0)))
+    height = lambda: len(current()) + (1 if back_label else 0)  # noqa: E731
+    parts.append(Window(FormattedTextControl(lines), height=height))
     parts.append(Window())  # keeps the notice and the hints at the bottom
     if refresh is not None:
         screen.refresh = refresher(term, screen, refresh)
