@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import statistics
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 
@@ -53,7 +54,7 @@ from .models import (
     UserSummary,
 )
 from .security import PasswordHasher
-from .throttle import Throttle, account_key
+from .throttle import Throttle, account_key, source
 
 log = logging.getLogger("support.context")
 
@@ -123,6 +124,19 @@ class Services:
     @property
     def throttle(self) -> Throttle:
         return Throttle(self.db, self.limits, self.clock)
+
+    # Attempts that must not overlap: a login per account, a registration per address. Run
+    # together, they would all read the count of failures from before any of them failed.
+    _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
+        default_factory=weakref.WeakValueDictionary, compare=False, repr=False
+    )
+
+    def one_at_a_time(self, key: str) -> asyncio.Lock:
+        """The lock of one account's logins ("login:e-mail") or one address's registrations."""
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
 
 
 _author = users.alias("auteur")
@@ -291,11 +305,19 @@ class SessionContext:
         name = validation.name(name)
         email = validation.email(email)
         validation.new_password(password)
-        await self.may_register(email)
+        await self.may_register(email)  # before bcrypt: a refusal costs nothing
         hashed = await self.services.hasher.hash(password)
-        user = await create_user(self.db, name, email, hashed, Role.USER)
+        async with self.services.one_at_a_time("register:" + source(self.address)):
+            # Again under the lock: registrations started together are counted one by one.
+            await self.may_register(email)
+            user = await create_user(
+                self.db, name, email, hashed, Role.USER,
+                # In the insert's transaction: the account and the count of creations agree.
+                audit=lambda conn, user_id: record_in(
+                    conn, AuditEvent.ACCOUNT_CREATED, self.address, email, user_id
+                ),
+            )
         self.user = user
-        await record(self.db, AuditEvent.ACCOUNT_CREATED, self.address, email, user.id)
         return user
 
     async def login(self, email: str, password: str) -> User:
@@ -375,38 +397,45 @@ class SessionContext:
         """Replace the password once the current one is proven; bcrypt runs off the event loop."""
         user = self._require(Access.OWN_ACCOUNT)
         validation.new_password(new)
-        async with self.db.transaction() as conn:
-            stored = (
-                await conn.execute(sa.select(users.c.mot_de_passe).where(users.c.id == user.id))
-            ).scalar()
-        if stored is None:
-            raise self._account_gone()
         # Guessing the current password from an open session is guessing a login: the same
-        # throttle, the same audit trail, no bcrypt while the account has to wait.
+        # throttle, one attempt at a time, the same audit trail, no bcrypt while it must wait.
         account = account_key(user.email)
-        wait = await self.services.throttle.login_wait(account, self.address)
-        if wait:
-            await record(
-                self.db, AuditEvent.LOGIN_THROTTLED, self.address, account, user.id,
-                details="mot de passe actuel", level=logging.WARNING,
-            )
-            raise Throttled(wait)
-        if not await self.services.hasher.verify(current, stored):
-            await record(
-                self.db, AuditEvent.LOGIN_FAILED, self.address, account, user.id,
-                details="mot de passe actuel", level=logging.WARNING,
-            )
-            raise ValidationError(_("Mot de passe actuel incorrect."))
-        if new == current:
-            raise ValidationError(_("Le nouveau mot de passe doit être différent de l'actuel."))
-        hashed = await self.services.hasher.hash(new)
+        async with self.services.one_at_a_time("login:" + account):
+            async with self.db.transaction() as conn:
+                stored = (
+                    await conn.execute(sa.select(users.c.mot_de_passe).where(users.c.id == user.id))
+                ).scalar()
+            if stored is None:
+                raise self._account_gone()
+            wait = await self.services.throttle.login_wait(account, self.address)
+            if wait:
+                await record(
+                    self.db, AuditEvent.LOGIN_THROTTLED, self.address, account, user.id,
+                    details="mot de passe actuel", level=logging.WARNING,
+                )
+                raise Throttled(wait)
+            if not await self.services.hasher.verify(current, stored):
+                await record(
+                    self.db, AuditEvent.LOGIN_FAILED, self.address, account, user.id,
+                    details="mot de passe actuel", level=logging.WARNING,
+                )
+                raise ValidationError(_("Mot de passe actuel incorrect."))
+            if new == current:
+                raise ValidationError(_("Le nouveau mot de passe doit être différent de l'actuel."))
+            hashed = await self.services.hasher.hash(new)
 
-        async def update(conn: AsyncConnection) -> None:
-            await self._lock_own_account(conn)
-            await conn.execute(users.update().where(users.c.id == user.id).values(mot_de_passe=hashed))
-            await record_in(conn, AuditEvent.PASSWORD_CHANGED, self.address, user.email, user.id)
+            async def update(conn: AsyncConnection) -> None:
+                await self._lock_own_account(conn)
+                now_stored = (
+                    await conn.execute(sa.select(users.c.mot_de_passe).where(users.c.id == user.id))
+                ).scalar()
+                if now_stored != stored:
+                    # Changed meanwhile (another session, another server): the proof is stale.
+                    raise ValidationError(_("Le mot de passe vient d'être changé ailleurs : recommencez."))
+                await conn.execute(users.update().where(users.c.id == user.id).values(mot_de_passe=hashed))
+                await record_in(conn, AuditEvent.PASSWORD_CHANGED, self.address, user.email, user.id)
 
-        await self.db.write(update)
+            await self.db.write(update)
 
     async def my_keys(self) -> list[SshKey]:
         """The session's own SSH public keys, oldest first."""
@@ -1253,8 +1282,18 @@ class SessionContext:
         )
 
 
-async def create_user(db: Database, name: str, email: str, hashed: str, role: Role) -> User:
-    """Insert an account; `ValidationError` if the e-mail is taken (checked by the unique index)."""
+async def create_user(
+    db: Database,
+    name: str,
+    email: str,
+    hashed: str,
+    role: Role,
+    audit: Callable[[AsyncConnection, int], Awaitable[None]] | None = None,
+) -> User:
+    """Insert an account; `ValidationError` if the e-mail is taken (checked by the unique index).
+
+    `audit` records the creation in the same transaction.
+    """
     now = utcnow()
 
     async def insert(conn: AsyncConnection) -> int:
@@ -1263,7 +1302,10 @@ async def create_user(db: Database, name: str, email: str, hashed: str, role: Ro
                 nom=name, email=email, mot_de_passe=hashed, role=role.value, created_at=now
             )
         )
-        return result.inserted_primary_key[0]
+        user_id = result.inserted_primary_key[0]
+        if audit is not None:
+            await audit(conn, user_id)
+        return user_id
 
     try:
         user_id = await db.write(insert)
@@ -1279,6 +1321,12 @@ async def authenticate(services: Services, email: str, password: str, address: s
     outcome is audited; an unknown e-mail takes the same path, the same work and the same
     writes as a wrong password, so neither the answer nor the time tells them apart.
     """
+    # One attempt at a time per account, each counted before the next is weighed.
+    async with services.one_at_a_time("login:" + account_key(email)):
+        return await _authenticate(services, email, password, address)
+
+
+async def _authenticate(services: Services, email: str, password: str, address: str) -> User | None:
     email = email.strip().lower()
     account = account_key(email)
     wait = await services.throttle.login_wait(account, address)

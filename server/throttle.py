@@ -46,9 +46,24 @@ def _remaining(since: datetime | None, seconds: int, now: datetime) -> int:
 
 
 def _from(host: str) -> sa.ColumnElement[bool]:
-    """Audit rows of every connection from `host`, whatever their client port."""
+    """Audit rows of every connection from `host`, whatever their client port.
+
+    "host:port" with nothing after the port: an IPv6 host that merely begins like this one
+    ("2001:db8::1:5" for "2001:db8::1") is another machine.
+    """
     column = audit_log.c.adresse
-    return sa.or_(column == host, column.startswith(f"{host}:", autoescape=True))
+    return sa.or_(
+        column == host,
+        sa.and_(
+            column.startswith(f"{host}:", autoescape=True),
+            sa.not_(column.like(_escaped(host) + ":%:%", escape="/")),
+        ),
+    )
+
+
+def _escaped(text: str) -> str:
+    """`text` for a LIKE pattern escaped with "/": its own wildcards match literally."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ stamped at chosen instants, so every wait is known to the second.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import statistics
 import time
@@ -285,3 +286,44 @@ async def test_an_unknown_e_mail_costs_what_a_wrong_password_costs(services, dat
 async def user_row(database, email: str):
     async with database.transaction() as conn:
         return (await conn.execute(sa.select(users).where(users.c.email == email))).one()
+
+
+async def test_attempts_sent_together_are_counted_one_by_one(frozen, alice, database):
+    """Thirty guesses at once on one account: five are weighed, the rest wait their turn."""
+    spy = Spy(frozen.hasher)
+    outcomes = await asyncio.gather(
+        *(ctx(frozen, f"198.51.100.7:{41000 + i}").login(ALICE, WRONG) for i in range(30)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(o, AuthFailed) for o in outcomes) == 5
+    assert sum(isinstance(o, Throttled) for o in outcomes) == 25
+    assert spy.calls == 5
+    assert len(await events(database, AuditEvent.LOGIN_FAILED)) == 5
+
+
+async def test_registrations_sent_together_stop_at_the_quota(frozen, database):
+    limited = dataclasses.replace(
+        frozen, limits=dataclasses.replace(frozen.limits, registrations_per_address=5)
+    )
+    outcomes = await asyncio.gather(
+        *(
+            ctx(limited, f"192.0.2.30:{42000 + i}").register(f"Ensemble {i}", f"e{i}@example.org", PASSWORD)
+            for i in range(20)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(o, TooManyAccounts) for o in outcomes) == 15
+    assert await count(database, users) == 5
+    # Each account and its creation event were written together.
+    assert len(await events(database, AuditEvent.ACCOUNT_CREATED)) == 5
+
+
+async def test_an_ipv6_host_is_not_counted_with_one_that_merely_begins_like_it(frozen, clock, database):
+    for i in range(50):
+        await fail(frozen, 1, f"v6-{i}@example.org", address=f"2001:db8::1:5:{40000 + i}")
+    await stamp(database, clock.now)
+    with pytest.raises(Throttled):
+        await ctx(frozen, "2001:db8::1:5:41000").login("autre@example.org", WRONG)
+    # 2001:db8::1 is another machine: its first mistake is just a mistake.
+    with pytest.raises(AuthFailed):
+        await ctx(frozen, "2001:db8::1:41001").login("autre@example.org", WRONG)
