@@ -79,16 +79,19 @@ async def find_tickets(term: Terminal, ctx: SessionContext, open_ticket: OpenTic
     notice = Notice()
     while True:
         size = page_size(term)
-        result = await ctx.search_tickets(filters, sort, page, size)
+        # The latest result: a reload replaces it, so that n/p know the pages as now shown.
+        latest = [await ctx.search_tickets(filters, sort, page, size)]
+        result = latest[0]
         page = result.page
         summary = [describe_filters(filters, ctx.user), describe_page(result, sort)]
         unread = {t.id for t in result.items if t.unread}
 
         async def reload(
-            filters=filters, sort=sort, page=page, size=size, summary=summary, unread=unread
+            filters=filters, sort=sort, page=page, size=size, summary=summary, unread=unread,
+            latest=latest,
         ) -> list:
             # News arrived: the same page again, its count and markers with it.
-            fresh = await ctx.search_tickets(filters, sort, page, size)
+            fresh = latest[0] = await ctx.search_tickets(filters, sort, page, size)
             summary[1] = describe_page(fresh, sort)
             unread.clear()
             unread.update(t.id for t in fresh.items if t.unread)
@@ -107,6 +110,7 @@ async def find_tickets(term: Terminal, ctx: SessionContext, open_ticket: OpenTic
             **notice.kwargs(),
         )
         notice = Notice()
+        result = latest[0]
         if answer is None:
             return Notice()
         action, number = answer

@@ -180,10 +180,26 @@ def _cells(t: TicketSummary, with_author: bool, with_assignee: bool = True) -> l
 async def ticket_screen(term: Terminal, ctx: SessionContext, ticket_id: int, notice: Notice) -> Notice:
     """One ticket and its timeline; the actions the context allows are offered below it."""
     shown = [await ctx.open_ticket(ticket_id)]
+    # Which showing of the menu a reload belongs to: one finishing after the user has acted
+    # must not put back the ticket as it was before the action.
+    showing = [0]
 
     async def reload() -> None:
         # News while the ticket is on screen: what is drawn is what has been seen.
-        shown[0] = await ctx.open_ticket(ticket_id)
+        mine = showing[0]
+        fresh = await ctx.ticket(ticket_id)
+        if mine == showing[0]:
+            shown[0] = fresh
+            await ctx.mark_read(fresh)
+
+    drawn: dict = {}
+
+    def body(width: int) -> list:
+        # Wrapped once per ticket and width, not at every redraw: a long conversation would
+        # otherwise cost each key press a full wrap, on the loop every session shares.
+        if drawn.get("ticket") is not shown[0] or drawn.get("width") != width:
+            drawn.update(ticket=shown[0], width=width, lines=ticket_lines(shown[0], width))
+        return drawn["lines"]
 
     acted = False
     while True:
@@ -192,12 +208,13 @@ async def ticket_screen(term: Terminal, ctx: SessionContext, ticket_id: int, not
             _("Ticket #{id}").format(id=ticket_id),
             # The entries follow the ticket's news (`Le problème persiste` once it is resolved).
             lambda: ticket_actions(ctx, shown[0]),
-            body=lambda width: ticket_lines(shown[0], width),
+            body=body,
             # Back from an action, the end of the timeline is shown: where its entry went.
             body_at_end=acted,
             refresh=reload,
             **notice.kwargs(),
         )
+        showing[0] += 1
         ticket = shown[0]
         if choice is None:
             return Notice()

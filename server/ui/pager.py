@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Sequence
 
+from prompt_toolkit.data_structures import Point
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.layout import D, FormattedTextControl, Window
 
@@ -107,8 +108,10 @@ async def ticket_pager(
     parts = [
         Window(FormattedTextControl(summary_lines), height=len(summary)),
         # Shrinkable: a terminal made smaller still draws, and the check above asks for a new page.
+        # It follows the selection when live notices take some of its lines: every row stays
+        # reachable with ↑↓.
         Window(
-            FormattedTextControl(table_lines),
+            FormattedTextControl(table_lines, get_cursor_position=lambda: Point(0, selected[0] + 1)),
             height=D(min=1, max=size + 1, preferred=size + 1),
             wrap_lines=False,
         ),

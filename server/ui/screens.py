@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from prompt_toolkit.data_structures import Point
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import D, FormattedTextControl, VSplit, Window
@@ -98,8 +99,14 @@ async def menu(
                 return base_hints + _(" · PgPréc/PgSuiv : défiler")
             return base_hints
 
-    height = lambda: len(current()) + (1 if back_label else 0)  # noqa: E731
-    parts.append(Window(FormattedTextControl(lines), height=height))
+    def height() -> D:
+        # Shrinkable: a long menu (20 keys, many admins) scrolls with its selection instead of
+        # leaving no room to draw.
+        entries = len(current()) + (1 if back_label else 0)
+        return D(min=min(entries, 3), preferred=entries, max=entries)
+
+    entries_control = FormattedTextControl(lines, get_cursor_position=lambda: Point(0, selected[0]))
+    parts.append(Window(entries_control, height=height))
     parts.append(Window())  # keeps the notice and the hints at the bottom
     if refresh is not None:
         screen.refresh = refresher(term, screen, refresh)
