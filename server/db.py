@@ -139,6 +139,10 @@ history = sa.Table(
     sa.Index("idx_historique_acteur", "acteur_id"),
     sa.Index("idx_historique_ancien_statut", "ancien_statut_id"),
     sa.Index("idx_historique_nouveau_statut", "nouveau_statut_id"),
+    # Ids only grow, as InnoDB's do: SQLite would otherwise hand out again the id of a newest
+    # row deleted with its ticket, and the change feed (which reads ids above the last it saw)
+    # would miss what comes next.
+    sqlite_autoincrement=True,
 )
 
 ssh_keys = sa.Table(

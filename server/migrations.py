@@ -74,6 +74,30 @@ class Step:
         if self.mysql and name not in await self.foreign_keys(table):
             await self.conn.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
 
+    async def never_reuse_ids(self, table: str) -> None:
+        """SQLite only: rebuild `table` with AUTOINCREMENT, as the current definition has it."""
+        if self.mysql:
+            return
+        created = (
+            await self.conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            )
+        ).scalar_one()
+        if "AUTOINCREMENT" in created.upper():
+            return
+        definition = metadata.tables[table]
+        # Index names are global in SQLite: the old table's go first. No table refers to this
+        # one, so renaming and dropping it touches nothing else.
+        for index in definition.indexes:
+            await self.conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+        await self.conn.exec_driver_sql(f"ALTER TABLE {table} RENAME TO {table}_avant")
+        await self.conn.run_sync(lambda c: definition.create(c))
+        columns = ", ".join(c.name for c in definition.columns)
+        await self.conn.exec_driver_sql(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_avant"
+        )
+        await self.conn.exec_driver_sql(f"DROP TABLE {table}_avant")
+
     async def add_index(self, table: str, name: str) -> None:
         """Create an index as the current table definition declares it."""
         if name not in await self.indexes(table):
@@ -101,6 +125,7 @@ async def _v2_helpdesk(step: Step) -> None:
     await step.add_column(
         "historique", "interne", "BOOLEAN NOT NULL DEFAULT FALSE", "BOOLEAN DEFAULT 0 NOT NULL"
     )
+    await step.never_reuse_ids("historique")
     for table in ("cles_ssh", "journal_audit", "lectures"):
         await step.create_table(table)
 

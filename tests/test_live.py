@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from server.db import history, reads, utcnow
+from server.db import history, reads, users, utcnow
 from server.live import ChangeFeed
 from server.models import Action, LiveNotice, Role, Status, TicketChange, User
 
@@ -181,3 +181,15 @@ async def test_one_broken_session_does_not_keep_news_from_others(services, alice
     await context_for(services, alice).create_ticket("Souris", "Clic.", "Haute")
     await feed.poll()
     assert len(received) == 1
+
+
+async def test_history_ids_are_never_handed_out_twice(database, services, alice, bob, admin):
+    """The feed reads ids above the last it saw: an id freed by a deletion must not come back."""
+    gone = await context_for(services, bob).create_ticket("Souris", "Clic droit mort.", "Faible")
+    await context_for(services, admin).reply(gone, "Laquelle ?")
+    async with database.transaction() as conn:
+        newest = (await conn.execute(sa.select(sa.func.max(history.c.id)))).scalar_one()
+        await conn.execute(users.delete().where(users.c.id == bob.id))  # his ticket and history go
+    await context_for(services, alice).create_ticket("Écran", "Noir.", "Haute")
+    async with database.transaction() as conn:
+        assert (await conn.execute(sa.select(sa.func.max(history.c.id)))).scalar_one() > newest
