@@ -162,6 +162,10 @@ class AppSession(PromptToolkitSSHSession):
             self._input.close()
 
 
+# Session channels one connection may open in its lifetime.
+MAX_SESSIONS_PER_CONNECTION = 4
+
+
 class SupportSSHServer(asyncssh.SSHServer):
     """Authentication for one connection: the guest name gets in as is, others by password
     or public key, with a bounded number of attempts."""
@@ -183,6 +187,7 @@ class SupportSSHServer(asyncssh.SSHServer):
         self.public_keys = public_keys
         self.max_auth_tries = max_auth_tries
         self.failures = 0
+        self.sessions = 0
         self.peer: tuple[str, int] = ("-", 0)
         self.conn: asyncssh.SSHServerConnection | None = None
         self.check_password = check_password
@@ -264,7 +269,14 @@ class SupportSSHServer(asyncssh.SSHServer):
 
     async def _password(self, username: str, password: str) -> bool:
         self._signature_refused()
-        user = await self.check_password(username, password, self.address)
+        self._key_owner = None
+        try:
+            # asyncssh cancels a check still running when the client sends its next request:
+            # the check (its bcrypt and its audit row) still ends, and the attempt still counts.
+            user = await asyncio.shield(self.check_password(username, password, self.address))
+        except asyncio.CancelledError:
+            self._failed()
+            raise
         if user is None:
             log.warning("addr=%s user=%s ssh auth failed", self.address, self.username)
             self._failed()
@@ -319,7 +331,15 @@ class SupportSSHServer(asyncssh.SSHServer):
         self.gate.authenticated(self.peer)
         log.info("addr=%s user=%s ssh auth succeeded method=%s", self.address, self.username, method)
 
-    def session_requested(self) -> PromptToolkitSSHSession:
+    def session_requested(self) -> PromptToolkitSSHSession | bool:
+        # One person, one screen: a client may not multiply applications on one connection
+        # (asyncssh has no MaxSessions). A few are allowed for clients that reopen one.
+        self.sessions += 1
+        if self.sessions > MAX_SESSIONS_PER_CONNECTION:
+            log.warning("addr=%s user=%s session refused: too many on one connection",
+                        self.address, self.username)
+            return False
+
         async def run(session: PromptToolkitSSHSession) -> None:
             # The library prints any exception escaping here; log it as one event instead.
             try:
@@ -363,6 +383,10 @@ async def start_listener(
         login_timeout=login_timeout,
         keepalive_interval=keepalive_interval,
         keepalive_count_max=keepalive_count_max,
+        # Only the methods this file handles: no GSSAPI (asyncssh enables it whenever the
+        # module imports) and no host-based authentication.
+        gss_host=None,
+        host_based_auth=False,
         # No port forwarding, agent forwarding or X11: this is a console application only.
         allow_pty=True,
         agent_forwarding=False,

@@ -19,10 +19,14 @@ import pytest
 from ssh_audit.dheat import DHEat
 
 from server.app import Service
-from server.config import Settings
-from server.sshd import TOO_MANY_TRIES
+from server.audit import AuditEvent
+from server.config import Settings, SshSettings
+from server.context import authenticate
+from server.db import audit_log
+from server.limits import ConnectionGate, Limits
+from server.sshd import MAX_SESSIONS_PER_CONNECTION, TOO_MANY_TRIES, SupportSSHServer
 
-from .conftest import PASSWORD, until
+from .conftest import PASSWORD, count, until
 from .sshclient import DOWN, Client, OpenSSHClient
 
 WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
@@ -299,3 +303,41 @@ async def test_an_idle_session_is_warned_then_closed_and_a_key_resets_it(setting
             assert "Déconnecté après 6 s sans activité." in c.text()
         finally:
             await c.close()
+
+
+async def test_one_connection_cannot_multiply_sessions(service):
+    """Each session is a whole application: a client may not open them by the hundred."""
+    conn = await asyncssh.connect(
+        "127.0.0.1", service.port, username="support", known_hosts=None, agent_path=None,
+        client_keys=None, preferred_auth="none",
+    )
+    try:
+        opened = []
+        for _ in range(MAX_SESSIONS_PER_CONNECTION):
+            channel, _session = await conn.create_session(asyncssh.SSHClientSession, term_type="xterm")
+            opened.append(channel)
+        with pytest.raises(asyncssh.ChannelOpenError):
+            await conn.create_session(asyncssh.SSHClientSession, term_type="xterm")
+        assert len(opened) == MAX_SESSIONS_PER_CONNECTION
+    finally:
+        conn.close()
+        await conn.wait_closed()
+
+
+async def test_an_attempt_cut_short_by_the_next_one_still_counts(services, alice, database):
+    """asyncssh cancels a password check when the client sends its next request: the check
+    still ends (bcrypt, audit row) and counts towards the connection's attempts."""
+    server = SupportSSHServer(
+        "support", lambda email, password, address: authenticate(services, email, password, address),
+        None, set(), ConnectionGate(Limits.from_settings(SshSettings())),
+    )
+    server.address = "192.0.2.44:50000"
+    attempt = asyncio.create_task(server._password("alice@example.org", "pas-le-bon"))
+    await asyncio.sleep(0)
+    attempt.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await attempt
+    assert server.failures == 1
+    failed = audit_log.c.evenement == AuditEvent.LOGIN_FAILED.value
+    await until(lambda: services.db._active == 0)
+    assert await count(database, audit_log, failed) == 1
