@@ -22,6 +22,7 @@ BATCH = 200
 GAP_WAIT = 30.0
 # Ids waited for at most: a huge jump (rows deleted, an import) is not worth chasing.
 GAP_MAX = 100
+KNOWN_STATUSES = frozenset(s.value for s in Status)
 
 
 class ChangeFeed:
@@ -120,9 +121,9 @@ class ChangeFeed:
                 if self.gaps.pop(row.id, None) is None:
                     continue  # already delivered
             else:
-                missed = range(self.last_id + 1, row.id)
-                if len(missed) <= GAP_MAX:
-                    self.gaps.update((i, now) for i in missed)
+                # Wait for the nearest ids skipped (a transaction not yet committed), at most
+                # GAP_MAX of them: a huge jump keeps its last ones, not none.
+                self.gaps.update((i, now) for i in range(max(self.last_id + 1, row.id - GAP_MAX), row.id))
                 self.last_id = row.id
             changes.append(
                 TicketChange(
@@ -133,7 +134,9 @@ class ChangeFeed:
                     actor_id=row.acteur_id,
                     action=row.action,
                     internal=bool(row.interne),
-                    new_status=Status(row.libelle) if row.libelle else None,
+                    # A status this process does not know (a newer release beside it) is no
+                    # reason to lose the rest of the batch.
+                    new_status=Status(row.libelle) if row.libelle in KNOWN_STATUSES else None,
                 )
             )
         return changes
