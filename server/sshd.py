@@ -117,6 +117,8 @@ class AppSession(PromptToolkitSSHSession):
         super().__init__(*args, **kwargs)
         self._backlog = bytearray()
         self._pipe_fd: int | None = None
+        # The application has ended: its pipe is closed, and its number no longer ours.
+        self._ended = False
 
     def _get_size(self) -> Size:
         size = super()._get_size()
@@ -125,7 +127,7 @@ class AppSession(PromptToolkitSSHSession):
         return size
 
     def data_received(self, data: str, datatype: object) -> None:
-        if self._input is None:
+        if self._input is None or self._ended:
             return
         if self._pipe_fd is None:
             self._pipe_fd = self._input.pipe.write_fd  # type: ignore[attr-defined]
@@ -152,12 +154,25 @@ class AppSession(PromptToolkitSSHSession):
             loop.remove_writer(self._pipe_fd)
             self._chan.resume_reading()
 
+    async def _interact(self) -> None:
+        try:
+            await super()._interact()
+        finally:
+            # The application has ended and its pipe is closed: its number may soon be another
+            # connection's, so nothing of ours may stay registered on it.
+            self._ended = True
+            self._forget_pipe()
+
+    def _forget_pipe(self) -> None:
+        if self._pipe_fd is not None:
+            asyncio.get_running_loop().remove_writer(self._pipe_fd)
+            self._pipe_fd = None
+        self._backlog.clear()
+
     def connection_lost(self, exc: Exception | None) -> None:
         # The client is gone: end its application (EOF on its input) instead of leaving it
         # waiting for keys that will never come.
-        if self._pipe_fd is not None:
-            asyncio.get_running_loop().remove_writer(self._pipe_fd)
-            self._backlog.clear()
+        self._forget_pipe()
         if self._input is not None:
             self._input.close()
 

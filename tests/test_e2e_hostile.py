@@ -370,3 +370,4 @@ async def test_sql_metacharacters_in_a_name_are_stored_and_shown_literally(servi
     async with database.transaction() as conn:
         assert (await conn.execute(sa.select(users.c.nom))).scalar_one() == name
         assert (await conn.execute(sa.select(tickets.c.titre))).scalar_one() == "100% _en panne_"
+
