@@ -620,7 +620,11 @@ class SessionContext:
         async def delete(conn: AsyncConnection) -> UserSummary:
             # Its tickets first, then accounts: the order in which a status change locks them.
             await conn.execute(
-                sa.select(tickets.c.id).where(tickets.c.auteur_id == user_id).with_for_update()
+                # Their tickets and those assigned to them (set NULL by the deletion), locked
+                # before the account as every ticket change locks them: no deadlock.
+                sa.select(tickets.c.id)
+                .where(sa.or_(tickets.c.auteur_id == user_id, tickets.c.assigne_id == user_id))
+                .with_for_update()
             )
             admins = await self._lock_admins(conn)
             summary = await self._user_summary(conn, user_id)

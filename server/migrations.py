@@ -8,6 +8,7 @@ acts, so that a step cut short (MySQL commits each DDL statement on its own) can
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -164,7 +165,11 @@ async def upgrade(db: Database) -> list[int]:
     async with db.transaction(write=True) as conn:
         if db.mysql:
             # Two servers starting at once: one migrates, the other waits and finds it done.
-            await conn.exec_driver_sql("SELECT GET_LOCK('suivi_incident.schema', 60)")
+            locked = (await conn.exec_driver_sql("SELECT GET_LOCK('suivi_incident.schema', 60)")).scalar()
+            if locked != 1:
+                raise SchemaError(
+                    _("Une autre mise à jour du schéma est en cours : réessayez quand elle sera finie.")
+                )
         try:
             step = Step(conn, db.mysql)
             version = await _version(step)
@@ -179,7 +184,11 @@ async def upgrade(db: Database) -> list[int]:
                 log.info("schema created version=%s", SCHEMA_VERSION)
                 return [SCHEMA_VERSION]
             applied = []
-            await step.create_table("version_schema")
+            if version < SCHEMA_VERSION:
+                # Whatever is missing altogether (a first creation cut short: MySQL commits each
+                # statement) is created as it is now; the steps then add what older tables lack.
+                # An up-to-date database is left alone: the application's account may not DDL.
+                await db.create_schema(conn)
             for migration in MIGRATIONS:
                 if migration.version > version:
                     await migration.apply(step)
@@ -190,7 +199,9 @@ async def upgrade(db: Database) -> list[int]:
             return applied
         finally:
             if db.mysql:
-                await conn.exec_driver_sql("SELECT RELEASE_LOCK('suivi_incident.schema')")
+                # On a broken connection the lock is gone with it: never hide the first error.
+                with contextlib.suppress(Exception):
+                    await conn.exec_driver_sql("SELECT RELEASE_LOCK('suivi_incident.schema')")
 
 
 async def check_version(db: Database) -> None:

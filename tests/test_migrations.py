@@ -187,3 +187,19 @@ async def test_a_newer_schema_than_the_program_knows_is_refused(database):
     with pytest.raises(SchemaError) as caught:
         await upgrade(database)
     assert "plus récent" in caught.value.message
+
+
+async def test_a_first_creation_cut_short_is_finished(db_url):
+    """MySQL commits each CREATE on its own: a first start that died after one table must be
+    able to start again and end with the whole schema."""
+    db = open_database(db_url)
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(lambda c: users.create(c))
+        assert await schema_version(db) == 1
+        assert await upgrade(db) == [SCHEMA_VERSION]
+        async with db.transaction() as conn:
+            names = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
+        assert {"tickets", "historique", "cles_ssh", "journal_audit", "lectures", "version_schema"} <= names
+    finally:
+        await db.close()
