@@ -8,7 +8,7 @@ from ..errors import EmailTaken, UserError
 from ..i18n import _
 from ..ui.screens import ask
 from ..ui.terminal import Terminal
-from .common import Notice, ask_valid
+from .common import Notice, ask_valid, new_password
 
 
 async def register(term: Terminal, ctx: SessionContext) -> Notice | None:
@@ -33,7 +33,7 @@ async def register(term: Terminal, ctx: SessionContext) -> Notice | None:
         )
         if email is None:
             return None
-        password = await _new_password(term, title, [(_("Nom"), name), (_("E-mail"), email)])
+        password = await new_password(term, title, [(_("Nom"), name), (_("E-mail"), email)])
         if password is None:
             return None
         try:
@@ -63,27 +63,3 @@ async def login(term: Terminal, ctx: SessionContext) -> Notice | None:
     except UserError as exc:
         return Notice.fail(exc.message)
     return Notice(_("Bonjour, {name} !").format(name=user.name))
-
-
-async def _new_password(term: Terminal, title: str, done: list[tuple[str, str]]) -> str | None:
-    """The password typed twice, asked again until both entries match."""
-    notice = Notice()
-    while True:
-        password = await ask_valid(
-            term, title, _("Mot de passe"), done, validation.new_password,
-            notice=notice, password=True, help_text=_("(8 caractères au moins)"),
-            max_chars=validation.PASSWORD_MAX_BYTES,
-        )
-        if password is None:
-            return None
-        confirmation = await ask(
-            term, title, _("Confirmation"), previous=[*done, (_("Mot de passe"), "••••••••")],
-            password=True, max_chars=validation.PASSWORD_MAX_BYTES,
-        )
-        if confirmation is None:
-            return None
-        try:
-            validation.password_confirmation(password, confirmation)
-            return password
-        except UserError as exc:
-            notice = Notice.fail(exc.message)

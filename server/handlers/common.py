@@ -6,7 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import validation
 from ..errors import UserError
+from ..i18n import _
 from ..ui.screens import ask
 from ..ui.terminal import Terminal
 
@@ -48,3 +50,33 @@ async def ask_valid(
             notice = Notice.fail(exc.message)
             if not options.get("password"):
                 options["default"] = value
+
+
+# What a password field already filled shows in the list of answers above the next field.
+HIDDEN = "••••••••"
+
+
+async def new_password(
+    term: Terminal, title: str, done: list[tuple[str, str]], label: str = _("Mot de passe")
+) -> str | None:
+    """A new password typed twice, asked again until both entries match; None if abandoned."""
+    notice = Notice()
+    while True:
+        password = await ask_valid(
+            term, title, label, done, validation.new_password,
+            notice=notice, password=True, help_text=_("(8 caractères au moins)"),
+            max_chars=validation.PASSWORD_MAX_BYTES,
+        )
+        if password is None:
+            return None
+        confirmation = await ask(
+            term, title, _("Confirmation"), previous=[*done, (label, HIDDEN)],
+            password=True, max_chars=validation.PASSWORD_MAX_BYTES,
+        )
+        if confirmation is None:
+            return None
+        try:
+            validation.password_confirmation(password, confirmation)
+            return password
+        except UserError as exc:
+            notice = Notice.fail(exc.message)

@@ -14,9 +14,7 @@ from ..keys import KEY_LINE_MAX
 from ..models import SshKey, User
 from ..ui.screens import ask, confirm, menu
 from ..ui.terminal import Terminal, fit, wrap
-from .common import Notice, ask_valid
-
-HIDDEN = "••••••••"
+from .common import HIDDEN, Notice, ask_valid, new_password
 
 
 def day(moment: datetime) -> str:
@@ -88,26 +86,11 @@ async def change_password(term: Terminal, ctx: SessionContext) -> Notice:
     )
     if current is None:
         return unchanged
-    done = [(_("Mot de passe actuel"), HIDDEN)]
-    notice = Notice()
-    while True:
-        new = await ask_valid(
-            term, title, _("Nouveau mot de passe"), done, validation.new_password, notice=notice,
-            password=True, help_text=_("(8 caractères au moins)"), max_chars=validation.PASSWORD_MAX_BYTES,
-        )
-        if new is None:
-            return unchanged
-        confirmation = await ask(
-            term, title, _("Confirmation"), previous=[*done, (_("Nouveau mot de passe"), HIDDEN)],
-            password=True, max_chars=validation.PASSWORD_MAX_BYTES,
-        )
-        if confirmation is None:
-            return unchanged
-        try:
-            validation.password_confirmation(new, confirmation)
-            break
-        except UserError as exc:
-            notice = Notice.fail(exc.message)
+    new = await new_password(
+        term, title, [(_("Mot de passe actuel"), HIDDEN)], label=_("Nouveau mot de passe")
+    )
+    if new is None:
+        return unchanged
     await ctx.change_password(current, new)
     return Notice(_("Mot de passe changé."))
 

@@ -46,7 +46,7 @@ async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Noti
             case "new":
                 return await new_ticket(term, ctx)
             case "mine":
-                return await ticket_list(term, ctx, all_tickets=False)
+                return await ticket_list(term, ctx)
             case "all":
                 return await find_tickets(term, ctx, ticket_screen)
             case "assigned":
@@ -95,14 +95,10 @@ async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
     )
 
 
-async def ticket_list(term: Terminal, ctx: SessionContext, *, all_tickets: bool) -> Notice:
-    """A list that stays open: each ticket opened from it comes back to it, refreshed."""
+async def ticket_list(term: Terminal, ctx: SessionContext) -> Notice:
+    """`Mes tickets`: a list that stays open; each ticket opened from it comes back to it."""
     return await _browse(
-        term,
-        ctx,
-        _("Tous les tickets") if all_tickets else _("Mes tickets"),
-        ctx.all_tickets if all_tickets else ctx.my_tickets,
-        with_author=all_tickets,
+        term, ctx, _("Mes tickets"), ctx.my_tickets, with_author=False,
         empty=_("Aucun ticket pour l'instant."),
     )
 
