@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import signal
 
 import asyncssh
 from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 
 from .algorithms import Profile
-from .config import Settings
+from .collector import Collector
+from .config import ConfigError, Settings
 from .context import (
     Services,
     SessionContext,
@@ -38,6 +40,29 @@ log = logging.getLogger("support.app")
 SHUTDOWN_NOTICE = _("Le service s'arrête : votre travail est enregistré. Reconnectez-vous dans un instant.")
 
 
+# Descriptors the service needs besides one per connection and one per pooled database
+# connection: the listener, the log, the host key, SQLite's files, the event loop's own.
+RESERVED_DESCRIPTORS = 100
+
+
+def raise_descriptor_limit(settings: Settings) -> int:
+    """Raise the soft limit on open files to the hard one; refuse a limit that cannot hold
+    `ssh.max_connections` (each connection is one socket, nothing more)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    database = settings.database
+    need = settings.ssh.max_connections + database.pool_size + database.max_overflow + RESERVED_DESCRIPTORS
+    if soft != resource.RLIM_INFINITY and need > soft:
+        raise ConfigError(
+            f"ssh.max_connections {settings.ssh.max_connections} demande {need} descripteurs de "
+            f"fichiers, la limite de ce processus est {soft} : augmentez-la (ulimit -n, "
+            "LimitNOFILE= pour systemd) ou baissez ssh.max_connections"
+        )
+    return soft
+
+
 def setup_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(),
@@ -61,6 +86,7 @@ class Service:
         self.terminals: dict[Terminal, asyncio.Task] = {}
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.gate = ConnectionGate(Limits.from_settings(settings.ssh))
+        self.collector = Collector()
         self._stopping = False
 
     @property
@@ -70,6 +96,7 @@ class Service:
 
     async def start(self) -> None:
         settings = self.settings
+        descriptors = raise_descriptor_limit(settings)
         self.db = Database(settings)
         # SQLite is the service's own file: it always brings it up to date.
         if not self.db.mysql or settings.database.create_schema:
@@ -116,6 +143,8 @@ class Service:
             "listening on %s port %s; connect with: ssh -p %s %s@%s",
             settings.ssh.host, self.port, self.port, settings.ssh.guest_user, host,
         )
+        log.info("open files limit=%s max_connections=%s", descriptors, settings.ssh.max_connections)
+        self.collector.start()
 
     async def _check_password(self, email: str, password: str, address: str) -> User | None:
         assert self.services is not None
@@ -177,6 +206,7 @@ class Service:
             conn.close()
         if self.listener is not None:
             await self.listener.wait_closed()
+        await self.collector.stop()
         if self.services is not None:
             self.services.hasher.close()
         if self.db is not None:

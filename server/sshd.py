@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import logging
 import os
@@ -15,10 +16,14 @@ from pathlib import Path
 
 import asyncssh
 from asyncssh.kex import get_kex_algs
+from prompt_toolkit.application.current import create_app_session
 from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 from prompt_toolkit.data_structures import Size
+from prompt_toolkit.input.typeahead import clear_typeahead
+from prompt_toolkit.output.vt100 import Vt100_Output
 
 from .algorithms import POST_QUANTUM_KEX, PROFILES, Algorithms, Profile
+from .channel_input import ChannelInput
 from .config import ConfigError
 from .i18n import _
 from .limits import ConnectionGate, GatedListener
@@ -104,21 +109,42 @@ def server_algorithms(profile: Profile, available: Collection[str] | None = None
     return dataclasses.replace(algorithms, kex=kex)
 
 
-class AppSession(PromptToolkitSSHSession):
-    """One prompt_toolkit application per channel, fed without ever blocking the event loop.
+class ChannelWriter:
+    """The application's output stream: what it draws goes to the SSH channel."""
 
-    The library writes what the client sends into a pipe that the same event loop reads: a
-    paste larger than the pipe's buffer would block that write, and with it every session.
-    Here the pipe is written without blocking; what does not fit waits in a backlog while the
-    channel stops reading, so SSH flow control slows the client instead of the server.
+    def __init__(self, chan: asyncssh.SSHServerChannel) -> None:
+        self._chan = chan
+        self.encoding = "utf-8"
+
+    def write(self, data: str) -> None:
+        # A channel that is closing refuses data: what was drawn for it no longer matters.
+        with contextlib.suppress(BrokenPipeError):
+            self._chan.write(data.replace("\n", "\r\n"))
+
+    def isatty(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        pass
+
+
+class AppSession(PromptToolkitSSHSession):
+    """One prompt_toolkit application per channel, fed by the channel itself (ChannelInput).
+
+    No pipe and no descriptor beyond the connection's socket; what the client sends is parsed
+    in the event loop's own turn, and the channel stops reading while the application is behind.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._backlog = bytearray()
-        self._pipe_fd: int | None = None
-        # The application has ended: its pipe is closed, and its number no longer ours.
-        self._ended = False
+    def __init__(self, interact, *, label: str = "-") -> None:
+        # Not the library's constructor: it defines a class of its own for every session.
+        self.interact = interact
+        self.enable_cpr = False
+        self.interact_task: asyncio.Task[None] | None = None
+        self._chan: asyncssh.SSHServerChannel | None = None
+        self.app_session = None
+        self._output: Vt100_Output | None = None
+        self.label = label
+        self._input: ChannelInput | None = None  # type: ignore[assignment]
 
     def _get_size(self) -> Size:
         size = super()._get_size()
@@ -127,54 +153,38 @@ class AppSession(PromptToolkitSSHSession):
         return size
 
     def data_received(self, data: str, datatype: object) -> None:
-        if self._input is None or self._ended:
-            return
-        if self._pipe_fd is None:
-            self._pipe_fd = self._input.pipe.write_fd  # type: ignore[attr-defined]
-            os.set_blocking(self._pipe_fd, False)
-        was_waiting = bool(self._backlog)
-        self._backlog += data.encode("utf-8", "replace")
-        if not was_waiting:
-            self._drain()
+        if self._input is not None:
+            self._input.feed(data)
 
-    def _drain(self) -> None:
-        assert self._pipe_fd is not None and self._chan is not None
-        try:
-            while self._backlog:
-                del self._backlog[: os.write(self._pipe_fd, self._backlog)]
-        except BlockingIOError:
-            pass
-        except OSError:  # the application has ended and closed its input
-            self._backlog.clear()
-        loop = asyncio.get_running_loop()
-        if self._backlog:
-            loop.add_writer(self._pipe_fd, self._drain)
-            self._chan.pause_reading()
-        else:
-            loop.remove_writer(self._pipe_fd)
-            self._chan.resume_reading()
+    def _input_failed(self, exc: BaseException) -> None:
+        log.error("%s input failed, session closed", self.label, exc_info=exc)
+        if self.interact_task is not None:
+            self.interact_task.cancel()
 
     async def _interact(self) -> None:
+        chan = self._chan
+        assert chan is not None
+        # No cursor position requests: a client that never answers would make every screen wait.
+        output = Vt100_Output(
+            ChannelWriter(chan), self._get_size, term=chan.get_terminal_type(), enable_cpr=False
+        )
+        self._output = output
+        self._input = ChannelInput(chan.pause_reading, chan.resume_reading, self._input_failed)
         try:
-            await super()._interact()
+            with create_app_session(input=self._input, output=output) as session:
+                self.app_session = session
+                await self.interact(self)
         finally:
-            # The application has ended and its pipe is closed: its number may soon be another
-            # connection's, so nothing of ours may stay registered on it.
-            self._ended = True
-            self._forget_pipe()
-
-    def _forget_pipe(self) -> None:
-        if self._pipe_fd is not None:
-            asyncio.get_running_loop().remove_writer(self._pipe_fd)
-            self._pipe_fd = None
-        self._backlog.clear()
+            chan.close()
+            clear_typeahead(self._input)
+            self._input.end()
+            self.app_session = None
 
     def connection_lost(self, exc: Exception | None) -> None:
         # The client is gone: end its application (EOF on its input) instead of leaving it
         # waiting for keys that will never come.
-        self._forget_pipe()
         if self._input is not None:
-            self._input.close()
+            self._input.end()
 
 
 # Session channels one connection may open in its lifetime.
@@ -364,7 +374,7 @@ class SupportSSHServer(asyncssh.SSHServer):
             except Exception:
                 log.exception("addr=%s user=%s session failed", self.address, self.username)
 
-        return AppSession(run, enable_cpr=False)
+        return AppSession(run, label=f"addr={self.address} user={self.username}")
 
 
 async def start_listener(
