@@ -112,6 +112,9 @@ class Terminal:
             full_screen=True,
             mouse_support=False,
             erase_when_done=True,
+            # The SSH client reports resizes (terminal_size_changed): asking the size twice a
+            # second would wake every session for nothing, 10,000 times a second at 5,000.
+            terminal_size_polling_interval=None,
         )
         # A lone Esc is told apart from Esc-prefixed keys after this delay (seconds).
         self.app.ttimeoutlen = 0.05
