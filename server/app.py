@@ -86,7 +86,7 @@ class Service:
         self.terminals: dict[Terminal, asyncio.Task] = {}
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.gate = ConnectionGate(Limits.from_settings(settings.ssh))
-        self.collector = Collector()
+        self.collector = Collector(lambda: len(self.terminals))
         self._stopping = False
 
     @property
@@ -171,6 +171,7 @@ class Service:
         finally:
             unsubscribe()
             self.terminals.pop(term, None)
+            self.collector.session_closed()
 
     @staticmethod
     async def _run_session(term: Terminal, ctx: SessionContext, idle: IdleGuard | None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from server.collector import CHEAP, Collector
+from server.collector import RECLAIM_MIN, Collector
 
 
 class Node:
@@ -24,7 +24,7 @@ def cycles(n: int) -> list[weakref.ref]:
 
 
 async def test_a_step_freezes_what_lives_and_a_reclaim_frees_frozen_cycles():
-    collector = Collector()
+    collector = Collector(lambda: 0)
     collector.start()
     try:
         kept = [Node() for _ in range(10)]
@@ -44,7 +44,7 @@ async def test_a_step_freezes_what_lives_and_a_reclaim_frees_frozen_cycles():
 
 
 async def test_young_cycles_are_freed_before_being_frozen():
-    collector = Collector()
+    collector = Collector(lambda: 0)
     collector.start()
     try:
         refs = cycles(100)
@@ -54,15 +54,24 @@ async def test_young_cycles_are_freed_before_being_frozen():
         await collector.stop()
 
 
-async def test_a_step_reclaims_once_the_frozen_objects_have_grown_enough():
-    collector = Collector()
+async def test_a_step_reclaims_once_enough_sessions_have_closed():
+    open_sessions = 100
+    collector = Collector(lambda: open_sessions)
     collector.start()
     try:
-        before = collector.reclaims
-        grown = gc.get_freeze_count() * 0.6 + CHEAP
-        garbage = [Node() for _ in range(int(grown))]
+        # Half of those still open: 50 closings, not one fewer.
+        for _ in range(49):
+            collector.session_closed()
         collector.step()
-        assert collector.reclaims == before + 1
-        del garbage
+        assert collector.reclaims == 0
+        collector.session_closed()
+        collector.step()
+        assert collector.reclaims == 1
+        # Counted anew; with few sessions open, RECLAIM_MIN closings are enough.
+        open_sessions = 2
+        for _ in range(RECLAIM_MIN):
+            collector.session_closed()
+        collector.step()
+        assert collector.reclaims == 2
     finally:
         await collector.stop()

@@ -115,6 +115,9 @@ class Terminal:
             # The SSH client reports resizes (terminal_size_changed): asking the size twice a
             # second would wake every session for nothing, 10,000 times a second at 5,000.
             terminal_size_polling_interval=None,
+            # Drawn in turn with the other sessions' work: postponing a redraw "until the loop is
+            # idle" re-queues it through the loop's wake-up pipe again and again on a busy server.
+            max_render_postpone_time=None,
         )
         # A lone Esc is told apart from Esc-prefixed keys after this delay (seconds).
         self.app.ttimeoutlen = 0.05
