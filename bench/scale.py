@@ -237,6 +237,10 @@ class Figures:
     storm: dict = field(default_factory=dict)
     log_errors: int = 0
     stop_errors: int = 0
+    # The worst client process over the typing phases: its loop's lateness, its CPU.
+    client_lag_p99: float = 0.0
+    client_lag_max: float = 0.0
+    client_cpu: float = 0.0
     info: dict = field(default_factory=dict)
 
 
@@ -276,6 +280,10 @@ async def typing_phase(
     samples = [s for r in replies for s in r["samples"]]
     figures.no_echo += sum(r["no_echo"] for r in replies)
     figures.lost += sum(r["lost"] for r in replies)
+    for r in replies:
+        figures.client_lag_p99 = max(figures.client_lag_p99, r["lag_p99_ms"])
+        figures.client_lag_max = max(figures.client_lag_max, r["lag_max_ms"])
+        figures.client_cpu = max(figures.client_cpu, r["cpu_percent"])
     return samples, outcome
 
 
@@ -523,6 +531,7 @@ def rows(figures: Figures, project: bool) -> list[str]:
         gc_cell(figures.gc_open),
         gc_cell(figures.gc_open_phases),
         *storm_cells,
+        f"{figures.client_lag_p99:.1f} / {figures.client_lag_max:.1f} ms, CPU {figures.client_cpu:.0f} %",
         "; ".join(errors),
     ]
 
@@ -532,7 +541,7 @@ LABELS = [
     "descriptors per session",
     "PSS per session (KiB)",
     "Python objects per session",
-    "full collection, forced, all open",
+    "gc.collect() called, all open",
     "open rate (first screen)",
     "server CPU at rest, all open",
     "server CPU, 5 % typing",
@@ -542,6 +551,7 @@ LABELS = [
     "longest gen-2 GC pause, once open",
     "login storm, bcrypt cost 12",
     "key echo p50 / p99, during storm",
+    "client loop lag p99 / max (worst)",
     "errors",
 ]
 

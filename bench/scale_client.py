@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import random
 import resource
@@ -82,6 +83,15 @@ class Client:
         self.sessions: list[tuple[asyncssh.SSHClientConnection, Probe]] = []
         self.typing: asyncio.Task | None = None
         self.stop_typing = asyncio.Event()
+        # How late this process's own loop wakes up: if it is late, so are its echo times.
+        self.lags: list[float] = []
+        self.phase_start = (0.0, 0.0)
+
+    async def watch_lag(self, period: float = 0.05) -> None:
+        while True:
+            start = time.monotonic()
+            await asyncio.sleep(period)
+            self.lags.append(time.monotonic() - start - period)
 
     def say(self, **message) -> None:
         self.out.write(json.dumps(message) + "\n")
@@ -184,6 +194,7 @@ class Client:
     ) -> dict:
         """Start `count` typists: a digit, its erasure, a pause of `interval` (jittered)."""
         self.stop_typing.clear()
+        self.lags.clear()
         samples: list[float] = []
         stats = {"no_echo": 0, "lost": 0}
         stop_at = time.monotonic() + max_seconds
@@ -209,6 +220,7 @@ class Client:
             return {"samples": [round(s * 1000, 3) for s in samples], **stats}
 
         self.typing = asyncio.create_task(everyone())
+        self.phase_start = (time.process_time(), time.monotonic())
         return {"typists": min(count, len(self.sessions))}
 
     async def cmd_type_stop(self) -> dict:
@@ -216,7 +228,15 @@ class Client:
         assert self.typing is not None
         result = await self.typing
         self.typing = None
-        return result
+        # Over the whole phase, typists or none: this process's share of the machine.
+        cpu_start, clock_start = self.phase_start
+        lags = sorted(self.lags) or [0.0]
+        return {
+            **result,
+            "lag_p99_ms": lags[max(0, math.ceil(len(lags) * 0.99) - 1)] * 1000,
+            "lag_max_ms": lags[-1] * 1000,
+            "cpu_percent": 100 * (time.process_time() - cpu_start) / (time.monotonic() - clock_start),
+        }
 
     async def cmd_storm(
         self, port: int, users: list[str], password: str, marker: str, parallel: int, timeout: float
@@ -265,6 +285,7 @@ async def main() -> None:
     reader = asyncio.StreamReader(limit=64 * 1024 * 1024)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     client = Client(out)
+    lag_watch = asyncio.create_task(client.watch_lag())
     pending: set[asyncio.Task] = set()
 
     async def run(request: dict) -> None:
@@ -281,6 +302,7 @@ async def main() -> None:
             pending.add(task)
             task.add_done_callback(pending.discard)
     finally:
+        lag_watch.cancel()
         for task in pending:
             task.cancel()
         await client.close()
