@@ -21,6 +21,7 @@ import math
 import os
 import shlex
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -89,6 +90,8 @@ class Server:
                 str(self.folder),
                 *extra,
                 stdin=asyncio.subprocess.DEVNULL,
+                # Another engineer's tree (--server-root) is read, never written to.
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
                 stdout=logfile,
                 stderr=logfile,
             )
@@ -305,6 +308,8 @@ async def measure(mode: str, n: int, args: argparse.Namespace, folder: Path) -> 
     ]
     if args.database_url:
         extra += ["--database-url", args.database_url]
+    if args.server_root:
+        extra += ["--root", args.server_root]
     try:
         log(f"{mode}: starting the server ({n} accounts)")
         await server.start(extra)
@@ -587,6 +592,26 @@ def details(name: str, figures: Figures) -> str:
     return text
 
 
+def source_tree(root: str) -> str:
+    """The tree measured and its commit, so that a before and an after can be told apart."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", root, "log", "-1", "--format=%h %s"], capture_output=True, text=True, timeout=10
+        )
+        commit = done.stdout.strip()[:100]
+        status = subprocess.run(
+            ["git", "-C", root, "status", "--porcelain", "--untracked-files=no", "server"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if status.stdout.strip():
+            commit += " (with uncommitted changes to server/)"
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{root} {commit}".rstrip()
+
+
 async def main(args: argparse.Namespace) -> int:
     if args.bare_max > BARE_CLIFF - 10:
         log(f"--bare-max {args.bare_max}: the bare stack is expected to spin past ~{BARE_CLIFF}")
@@ -602,6 +627,7 @@ async def main(args: argparse.Namespace) -> int:
         f"bare stack capped at {args.bare_max} sessions (prompt_toolkit select() on "
         f"descriptors ≥ 1024, upstream #1702)"
     )
+    print(f"project tree: {source_tree(args.server_root or str(HERE.parent))}")
     print(table(project, bare, args))
     print(details("project", project))
     print(details("bare", bare))
@@ -628,6 +654,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     add("--in-flight", type=int, default=50, help="connections opening at once per client process")
     add("--database-url", default="", help="SQLAlchemy URL (default: temporary SQLite)")
+    add("--server-root", default="", help="measure the `server` package of another tree (default: this one)")
     add("--rest-seconds", type=float, default=20, help="CPU at rest measured over (default 20)")
     add("--base-seconds", type=float, default=5, help="CPU with 0 sessions measured over")
     add("--type-seconds", type=float, default=20, help="each typing phase lasts (default 20)")
