@@ -35,9 +35,21 @@ EXIT_CODES = {0: "clean", 1: "connection error", 2: "warnings", 3: "failures"}
 async def audit(port: int) -> tuple[int, dict]:
     done = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "ssh_audit", "--json", "--skip-rate-test", "--timeout", "30",
-         "--port", str(port), "127.0.0.1"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "ssh_audit",
+            "--json",
+            "--skip-rate-test",
+            "--timeout",
+            "30",
+            "--port",
+            str(port),
+            "127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     return done.returncode, json.loads(done.stdout)
 
@@ -47,9 +59,7 @@ def report(name: str, code: int, result: dict, verbose: bool) -> None:
         level: {kind: sum(len(e.get("notes", {}).get(level, [])) for e in result[kind]) for kind in KINDS}
         for level in ("fail", "warn")
     }
-    per_kind = "  ".join(
-        f"{kind} {counts['fail'][kind]}/{counts['warn'][kind]}" for kind in KINDS
-    )
+    per_kind = "  ".join(f"{kind} {counts['fail'][kind]}/{counts['warn'][kind]}" for kind in KINDS)
     print(
         f"{name:<22} exit {code} ({EXIT_CODES.get(code, '?')}): "
         f"{sum(counts['fail'].values())} failures, {sum(counts['warn'].values())} warnings"
@@ -68,13 +78,20 @@ async def main(verbose: bool) -> None:
     warnings.filterwarnings("ignore", message="Diffie-Hellman over finite fields")
     with tempfile.TemporaryDirectory() as folder:
         for profile in Profile:
-            settings = load_settings(env={}, overrides={
-                "database": {"sqlite_path": f"{folder}/{profile}.db", "url": ""},
-                "ssh": {"host": "127.0.0.1", "port": 0, "host_keys_dir": f"{folder}/keys",
-                        "profile": profile.value},
-                "security": {"bcrypt_cost": 4},
-                "log": {"level": "WARNING"},
-            })
+            settings = load_settings(
+                env={},
+                overrides={
+                    "database": {"sqlite_path": f"{folder}/{profile}.db", "url": ""},
+                    "ssh": {
+                        "host": "127.0.0.1",
+                        "port": 0,
+                        "host_keys_dir": f"{folder}/keys",
+                        "profile": profile.value,
+                    },
+                    "security": {"bcrypt_cost": 4},
+                    "log": {"level": "WARNING"},
+                },
+            )
             service = Service(settings)
             await service.start()
             try:

@@ -110,8 +110,10 @@ async def main(args: argparse.Namespace) -> None:
     await service.stop(grace=2)
 
     backend = "MariaDB/MySQL" if service.db.mysql else "SQLite"
-    print(f"Support Tickets — {args.logins} SSH password logins, {args.parallel} at a time, "
-          f"bcrypt cost {args.cost}, {backend}")
+    print(
+        f"Support Tickets — {args.logins} SSH password logins, {args.parallel} at a time, "
+        f"bcrypt cost {args.cost}, {backend}"
+    )
     print(summary("keystroke echo, at rest", at_rest))
     print(summary("keystroke echo, during the login storm", during))
     print(summary("login (connect → main menu)", logins))

@@ -40,9 +40,15 @@ async def measure(folder: Path, rate_per_minute: int | None, seconds: float, soc
     await service.start()
     try:
         audit = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ssh_audit", f"--conn-rate-test={sockets}",
-            "-p", str(service.port), "127.0.0.1",
-            stdout=subprocess.PIPE, env={**os.environ, "SHELL": "/bin/sh"},
+            sys.executable,
+            "-m",
+            "ssh_audit",
+            f"--conn-rate-test={sockets}",
+            "-p",
+            str(service.port),
+            "127.0.0.1",
+            stdout=subprocess.PIPE,
+            env={**os.environ, "SHELL": "/bin/sh"},
         )
         await asyncio.sleep(seconds)
         audit.send_signal(signal.SIGINT)
@@ -66,8 +72,10 @@ async def main() -> None:
             folder.mkdir()
             value = await measure(folder, rate, args.seconds, args.sockets)
             verdict = "safe" if value < DHEat.MAX_SAFE_RATE else "DHEat risk"
-            print(f"{name:<20} {value:9.1f} completed connections/s  ({verdict}, "
-                  f"threshold {DHEat.MAX_SAFE_RATE:.0f}/s)")
+            print(
+                f"{name:<20} {value:9.1f} completed connections/s  ({verdict}, "
+                f"threshold {DHEat.MAX_SAFE_RATE:.0f}/s)"
+            )
 
 
 if __name__ == "__main__":

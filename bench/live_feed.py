@@ -72,8 +72,10 @@ async def main(args: argparse.Namespace) -> None:
     await asyncio.sleep(args.seconds)
     await feed.stop()
     rate = statements[0] / args.seconds
-    print(f"at rest, {args.sessions} sessions, poll every {settings.live.poll_interval}s: "
-          f"{rate:.2f} statements/s, {feed.polls} looks")
+    print(
+        f"at rest, {args.sessions} sessions, poll every {settings.live.poll_interval}s: "
+        f"{rate:.2f} statements/s, {feed.polls} looks"
+    )
 
     # One change per look, handed to every session (the context decides for each).
     requesters = [u for u in users if not u.is_admin]
@@ -89,9 +91,11 @@ async def main(args: argparse.Namespace) -> None:
         await feed.poll()
         looks.append(time.perf_counter() - start)
     ms = sorted(x * 1000 for x in looks)
-    print(f"one look reading 2 changes and handing them to {args.sessions} sessions: "
-          f"median {statistics.median(ms):.2f} ms, p95 {ms[int(len(ms) * 0.95) - 1]:.2f} ms, "
-          f"max {ms[-1]:.2f} ms; sessions told: {told[0] / args.changes:.1f} per pair of changes")
+    print(
+        f"one look reading 2 changes and handing them to {args.sessions} sessions: "
+        f"median {statistics.median(ms):.2f} ms, p95 {ms[int(len(ms) * 0.95) - 1]:.2f} ms, "
+        f"max {ms[-1]:.2f} ms; sessions told: {told[0] / args.changes:.1f} per pair of changes"
+    )
     await db.close()
 
 

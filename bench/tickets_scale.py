@@ -45,10 +45,42 @@ ADMINS = 20
 CHUNK = 5000
 PAGE = 14  # tickets per page at 80×24
 
-FIRST_NAMES = ["Awa", "Moussa", "Fatou", "Aïssatou", "Ibrahima", "Mariama", "Ousmane", "Khadija",
-               "Cheikh", "Ndeye", "Mamadou", "Coumba", "Abdoulaye", "Seynabou", "Babacar", "Rokhaya"]
-LAST_NAMES = ["Ndiaye", "Diop", "Sow", "Fall", "Ba", "Sarr", "Gueye", "Faye", "Diallo", "Cissé",
-              "Mbaye", "Kane", "Thiam", "Sy", "Camara", "Ndour"]
+FIRST_NAMES = [
+    "Awa",
+    "Moussa",
+    "Fatou",
+    "Aïssatou",
+    "Ibrahima",
+    "Mariama",
+    "Ousmane",
+    "Khadija",
+    "Cheikh",
+    "Ndeye",
+    "Mamadou",
+    "Coumba",
+    "Abdoulaye",
+    "Seynabou",
+    "Babacar",
+    "Rokhaya",
+]
+LAST_NAMES = [
+    "Ndiaye",
+    "Diop",
+    "Sow",
+    "Fall",
+    "Ba",
+    "Sarr",
+    "Gueye",
+    "Faye",
+    "Diallo",
+    "Cissé",
+    "Mbaye",
+    "Kane",
+    "Thiam",
+    "Sy",
+    "Camara",
+    "Ndour",
+]
 PROBLEMS = [
     ("Mon chargeur ne marche plus", "Le voyant reste éteint quand je branche le chargeur."),
     ("Pas d'accès à la plateforme", "La page de connexion affiche « identifiants invalides »."),
@@ -102,11 +134,17 @@ def make_rows(n_users: int, n_tickets: int, now: datetime, rng: random.Random):
     user_rows = []
     for i in range(1, n_users + 1):
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-        user_rows.append({
-            "id": i, "nom": name, "email": f"utilisateur{i}@campus.sn", "mot_de_passe": hashed,
-            "role": (Role.ADMIN if i <= ADMINS else Role.USER).value,
-            "created_at": now - timedelta(days=800), "echecs_connexion": 0,
-        })
+        user_rows.append(
+            {
+                "id": i,
+                "nom": name,
+                "email": f"utilisateur{i}@campus.sn",
+                "mot_de_passe": hashed,
+                "role": (Role.ADMIN if i <= ADMINS else Role.USER).value,
+                "created_at": now - timedelta(days=800),
+                "echecs_connexion": 0,
+            }
+        )
     names = {r["id"]: r["nom"] for r in user_rows}
     ticket_rows, history_rows = [], []
     urgencies, weights = zip(*URGENCY_WEIGHTS, strict=True)
@@ -124,27 +162,48 @@ def make_rows(n_users: int, n_tickets: int, now: datetime, rng: random.Random):
         admin = rng.randrange(1, ADMINS + 1)
         title, text = rng.choice(PROBLEMS)
         n = rng.randrange(1, 40)
-        ticket_rows.append({
-            "id": i, "titre": title.format(n=n), "description": text.format(n=n) + " Merci d'avance.",
-            "urgence": rng.choices(urgencies, weights)[0].value, "auteur_id": author,
-            "statut_id": list(Status).index(status) + 1,
-            "assigne_id": admin if status is not Status.WAITING else None,
-            "created_at": created, "updated_at": created,
-        })
-        history_rows.append({
-            "ticket_id": i, "acteur_id": author, "acteur_nom": names[author], "action": "creation",
-            "ancien_statut_id": None, "nouveau_statut_id": 1, "details": "", "created_at": created,
-        })
+        ticket_rows.append(
+            {
+                "id": i,
+                "titre": title.format(n=n),
+                "description": text.format(n=n) + " Merci d'avance.",
+                "urgence": rng.choices(urgencies, weights)[0].value,
+                "auteur_id": author,
+                "statut_id": list(Status).index(status) + 1,
+                "assigne_id": admin if status is not Status.WAITING else None,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
+        history_rows.append(
+            {
+                "ticket_id": i,
+                "acteur_id": author,
+                "acteur_nom": names[author],
+                "action": "creation",
+                "ancien_statut_id": None,
+                "nouveau_statut_id": 1,
+                "details": "",
+                "created_at": created,
+            }
+        )
         moment = created
         for old, new in ((1, 2), (2, 3)):
             if new - 1 > list(Status).index(status):
                 break
             moment = min(now, moment + timedelta(minutes=rng.expovariate(1 / 600)))
-            history_rows.append({
-                "ticket_id": i, "acteur_id": admin, "acteur_nom": names[admin],
-                "action": "changement_statut", "ancien_statut_id": old, "nouveau_statut_id": new,
-                "details": "", "created_at": moment,
-            })
+            history_rows.append(
+                {
+                    "ticket_id": i,
+                    "acteur_id": admin,
+                    "acteur_nom": names[admin],
+                    "action": "changement_statut",
+                    "ancien_statut_id": old,
+                    "nouveau_statut_id": new,
+                    "details": "",
+                    "created_at": moment,
+                }
+            )
     return user_rows, ticket_rows, history_rows
 
 
@@ -153,7 +212,7 @@ async def fill(db: Database, n_users: int, n_tickets: int) -> None:
     user_rows, ticket_rows, history_rows = make_rows(n_users, n_tickets, utcnow(), random.Random(2026))
     for table, rows in ((users, user_rows), (tickets, ticket_rows), (history, history_rows)):
         for at in range(0, len(rows), CHUNK):
-            chunk = rows[at:at + CHUNK]
+            chunk = rows[at : at + CHUNK]
             await db.write(lambda conn, t=table, c=chunk: conn.execute(t.insert(), c))
         print(f"  {table.name}: {len(rows)} rows", flush=True)
     if db.mysql:
@@ -236,10 +295,14 @@ async def main() -> None:
 async def run(db: Database, runs: int) -> None:
     async with db.transaction() as conn:
         admin_row = (await conn.execute(sa.select(users).where(users.c.role == "admin").limit(1))).one()
-        busiest = (await conn.execute(
-            sa.select(tickets.c.auteur_id).group_by(tickets.c.auteur_id)
-            .order_by(sa.func.count().desc()).limit(1)
-        )).scalar_one()
+        busiest = (
+            await conn.execute(
+                sa.select(tickets.c.auteur_id)
+                .group_by(tickets.c.auteur_id)
+                .order_by(sa.func.count().desc())
+                .limit(1)
+            )
+        ).scalar_one()
         author_row = (await conn.execute(sa.select(users).where(users.c.id == busiest))).one()
     admin = User(admin_row.id, admin_row.nom, admin_row.email, Role.ADMIN, admin_row.created_at)
     author = User(author_row.id, author_row.nom, author_row.email, Role.USER, author_row.created_at)
@@ -248,25 +311,42 @@ async def run(db: Database, runs: int) -> None:
 
     first = await ctx.search_tickets(TicketFilter(), TicketSort.URGENCY_DESC, 1, PAGE)
     every = await ctx.search_tickets(everything, TicketSort.DATE_DESC, 1, PAGE)
-    print(f"\n{'sqlite' if not db.mysql else 'mariadb'}: {every.total} tickets, "
-          f"{first.total} open ({first.pages} pages of {PAGE}); {runs} runs each\n")
+    print(
+        f"\n{'sqlite' if not db.mysql else 'mariadb'}: {every.total} tickets, "
+        f"{first.total} open ({first.pages} pages of {PAGE}); {runs} runs each\n"
+    )
     cases = [
         ("default view (open, urgency), first page", TicketFilter(), TicketSort.URGENCY_DESC, 1),
         ("default view, last page", TicketFilter(), TicketSort.URGENCY_DESC, first.pages),
         ("all tickets by date, first page", everything, TicketSort.DATE_DESC, 1),
         ("all tickets by date, last page", everything, TicketSort.DATE_DESC, every.pages),
         ("text « imprimante », open tickets", TicketFilter(text="imprimante"), TicketSort.URGENCY_DESC, 1),
-        ("text « imprimante », all tickets", TicketFilter(statuses=frozenset(), text="imprimante"),
-         TicketSort.DATE_DESC, 1),
-        ("text « zzz » (no match), all", TicketFilter(statuses=frozenset(), text="zzz"),
-         TicketSort.DATE_DESC, 1),
-        ("author (busiest), all statuses", TicketFilter(statuses=frozenset(), author=author),
-         TicketSort.DATE_DESC, 1),
+        (
+            "text « imprimante », all tickets",
+            TicketFilter(statuses=frozenset(), text="imprimante"),
+            TicketSort.DATE_DESC,
+            1,
+        ),
+        (
+            "text « zzz » (no match), all",
+            TicketFilter(statuses=frozenset(), text="zzz"),
+            TicketSort.DATE_DESC,
+            1,
+        ),
+        (
+            "author (busiest), all statuses",
+            TicketFilter(statuses=frozenset(), author=author),
+            TicketSort.DATE_DESC,
+            1,
+        ),
         ("assignee (an admin), open", TicketFilter(assignee=admin), TicketSort.URGENCY_DESC, 1),
         ("unassigned, open", TicketFilter(unassigned=True), TicketSort.URGENCY_DESC, 1),
-        ("Résolu, Haute, by date", TicketFilter(statuses=frozenset({Status.RESOLVED}),
-                                                urgencies=frozenset({Urgency.HIGH})),
-         TicketSort.DATE_DESC, 1),
+        (
+            "Résolu, Haute, by date",
+            TicketFilter(statuses=frozenset({Status.RESOLVED}), urgencies=frozenset({Urgency.HIGH})),
+            TicketSort.DATE_DESC,
+            1,
+        ),
     ]
     for name, filters, sort, page in cases:
         found = await ctx.search_tickets(filters, sort, page, PAGE)
