@@ -266,7 +266,7 @@ async def typing_phase(
             {
                 "count": c,
                 "digit": DIGIT,
-                "interval": [0.5, 1.0],
+                "interval": [0.8 * args.key_interval, 1.2 * args.key_interval],
                 "max_seconds": seconds + 300,
                 "timeout": args.echo_timeout,
             }
@@ -502,7 +502,10 @@ def gc_cell(stats: dict) -> str:
         return "-"
     if not stats["count"]:
         return "none"
-    return f"{stats['longest_ms']:.1f} ms ({stats['count']} collections)"
+    return (
+        f"{stats['longest_cpu_ms']:.1f} ms CPU, {stats['longest_ms']:.1f} ms wall "
+        f"({stats['count']} collections)"
+    )
 
 
 def rows(figures: Figures, project: bool) -> list[str]:
@@ -658,6 +661,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     add("--rest-seconds", type=float, default=20, help="CPU at rest measured over (default 20)")
     add("--base-seconds", type=float, default=5, help="CPU with 0 sessions measured over")
     add("--type-seconds", type=float, default=20, help="each typing phase lasts (default 20)")
+    add(
+        "--key-interval",
+        type=float,
+        default=1.0,
+        help="seconds between a typist's keys, jittered ±20 %% (default 1: a digit, then its erasure)",
+    )
     add("--typing-share", type=float, default=0.05, help="share of sessions typing (default 5 %%)")
     add("--sample-typists", type=int, default=20, help="typists with all open (default 20)")
     add("--storm-logins", type=int, default=40, help="logins in the storm (default 40, 0: none)")

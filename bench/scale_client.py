@@ -192,7 +192,7 @@ class Client:
     async def cmd_type_start(
         self, count: int, digit: str, interval: list[float], max_seconds: float, timeout: float
     ) -> dict:
-        """Start `count` typists: a digit, its erasure, a pause of `interval` (jittered)."""
+        """Start `count` typists: a digit, a pause of `interval` (jittered), its erasure, a pause."""
         self.stop_typing.clear()
         self.lags.clear()
         samples: list[float] = []
@@ -208,6 +208,8 @@ class Client:
                     return
                 try:
                     samples.append(await probe.exchange(digit.encode(), digit.encode(), timeout))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stop_typing.wait(), rng.uniform(*interval))
                     samples.append(await probe.exchange(BACKSPACE, None, timeout))
                 except (TimeoutError, ConnectionError):
                     stats["no_echo"] += 1
