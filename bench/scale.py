@@ -89,7 +89,8 @@ class Server:
                 "--folder",
                 str(self.folder),
                 *extra,
-                stdin=asyncio.subprocess.DEVNULL,
+                # Its end of this pipe closes when this process ends, killed or not: it then stops.
+                stdin=asyncio.subprocess.PIPE,
                 # Another engineer's tree (--server-root) is read, never written to.
                 env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
                 stdout=logfile,

@@ -302,6 +302,16 @@ async def run_bare(args: argparse.Namespace, port: int) -> tuple[asyncio.Task, d
 # Control socket --------------------------------------------------------------------------------
 
 
+async def stop_when_orphaned() -> None:
+    """Stop the server when stdin closes: the benchmark that started it has gone, however."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while await reader.read(4096):
+        pass
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 async def main(args: argparse.Namespace) -> int:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -344,9 +354,11 @@ async def main(args: argparse.Namespace) -> int:
         writer.close()
 
     control = await asyncio.start_unix_server(handle, args.control)
+    orphan = asyncio.create_task(stop_when_orphaned())
     try:
         return await task or 0
     finally:
+        orphan.cancel()
         control.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(args.control)
