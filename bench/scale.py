@@ -250,9 +250,9 @@ class Figures:
 
 async def cpu_percent(server: Server, seconds: float) -> float:
     """The server's CPU over `seconds`, in percent of one core, from its own rusage."""
-    before = await server.ask("stats")
+    before = await server.ask("cpu")
     await asyncio.sleep(seconds)
-    after = await server.ask("stats")
+    after = await server.ask("cpu")
     return 100 * (after["cpu"] - before["cpu"]) / (after["clock"] - before["clock"])
 
 

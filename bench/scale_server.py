@@ -338,6 +338,9 @@ async def main(args: argparse.Namespace) -> int:
             command = request["cmd"]
             if command == "hello":
                 answer = {"port": port, "pid": os.getpid(), **info}
+            elif command == "cpu":
+                # Light on purpose: asked while sessions type, it must not stall their keys.
+                answer = {"cpu": cpu_seconds(), "clock": time.monotonic()}
             elif command == "stats":
                 answer = snapshot(watch, request.get("collect", False))
             elif command == "gc":
