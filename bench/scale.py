@@ -568,7 +568,8 @@ LABELS = [
 def table(project: Figures, bare: Figures, args: argparse.Namespace) -> str:
     left = [f"project ({project.info.get('backend', '-')})", *rows(project, True)]
     right = [f"bare stack (cap {args.bare_max})", *rows(bare, False)]
-    labels = ["", *LABELS]
+    share = f"{args.typing_share:.0%}".replace("%", " %")
+    labels = ["", *(label.replace("5 %", share) for label in LABELS)]
     width_l = max(map(len, labels))
     width_p = max(map(len, left[:-1]))
     lines = []

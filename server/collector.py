@@ -2,10 +2,9 @@
 
 Each open session holds about 1,100 objects the cycle collector can see. CPython's full
 collection walks every one of them while no other code runs: at 5,000 sessions, some 5.5
-million objects, over a second during which no screen answers a key. So, once a second, what
-was created since the last look is collected and then frozen (`gc.freeze()`): the
-collector's automatic passes, full ones included, then walk only the objects of the last
-second, a few milliseconds' work.
+million objects, over a second during which no screen answers a key. So, once a second, the young
+generations are collected and everything is then frozen (`gc.freeze()`): the collector's
+automatic passes, full ones included, then walk only the objects of the last second.
 
 Frozen objects are still freed when their last reference goes, which is how a screen goes
 when the next one replaces it (measured: no cycle left behind). A closed session is
@@ -60,9 +59,12 @@ class Collector:
             self.step()
 
     def step(self) -> None:
-        # Only what is not frozen is walked: the objects made since the last look. (Counting
-        # the frozen ones would walk them all: gc.get_freeze_count() is a list's length.)
-        gc.collect()
+        # The two young generations only: objects made since their last pass. A full pass would
+        # also walk what reached the old generation since the last look (a second of screens'
+        # caches at hundreds of keys a second: tens of milliseconds), and frozen objects
+        # rarely end in a cycle: a closed session, which the reclaim is for. (Counting the
+        # frozen ones would walk them all: gc.get_freeze_count() is a list's length.)
+        gc.collect(1)
         gc.freeze()
         if self._closed >= max(RECLAIM_MIN, self.open_sessions() // 2):
             self.reclaim()
