@@ -34,7 +34,7 @@ class SshSettings:
     host_keys_dir: str = "host_keys"
     login_timeout: int = 120
     keepalive_interval: int = 30
-    max_connections: int = 200
+    max_connections: int = 5000
     profile: str = Profile.COMPATIBLE.value
     keepalive_count_max: int = 3
     max_unauthenticated: int = 100

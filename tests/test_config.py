@@ -97,7 +97,7 @@ def test_values_come_from_the_file(tmp_path):
     assert settings.security.bcrypt_cost == 10
     assert settings.log.level == "DEBUG"
     # What the file does not say keeps its default.
-    assert settings.ssh.max_connections == 200
+    assert settings.ssh.max_connections == 5000
     assert settings.database.pool_recycle == 1800
 
 
