@@ -550,7 +550,7 @@ LABELS = [
     "descriptors per session",
     "PSS per session (KiB)",
     "Python objects per session",
-    "gc.collect() called, all open",
+    "every object collected, all open",
     "open rate (first screen)",
     "server CPU at rest, all open",
     "server CPU, 5 % typing",

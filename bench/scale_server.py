@@ -97,13 +97,18 @@ def cpu_seconds() -> float:
 
 
 def snapshot(watch: GcWatch, collect: bool) -> dict:
-    """The process's figures now; with `collect`, after a full collection (timed apart)."""
+    """The process's figures now; with `collect`, after a collection of every object, frozen
+    ones included, timed apart: what the project's reclaim of closed sessions costs."""
     forced_ms = None
     if collect:
         watch.paused = True
         try:
             start = time.perf_counter()
+            frozen = gc.get_freeze_count() > 0
+            gc.unfreeze()
             gc.collect()
+            if frozen:
+                gc.freeze()
             forced_ms = (time.perf_counter() - start) * 1000
         finally:
             watch.paused = False
