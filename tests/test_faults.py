@@ -21,7 +21,15 @@ from server.config import Settings, load_settings
 from server.db import Database, history, tickets
 from server.errors import DatabaseUnavailable, ServiceRestarting
 
-from .conftest import PASSWORD, TEST_BCRYPT_COST, admin_connection, count, make_user, until
+from .conftest import (
+    PASSWORD,
+    TEST_BCRYPT_COST,
+    admin_connection,
+    context_for,
+    count,
+    make_user,
+    until,
+)
 from .journeys import URGENCY_KEYS
 from .sshclient import CTRL_D, ENTER, Client
 from .test_cli import Server, cli_env, wait_sentence
@@ -152,6 +160,33 @@ async def test_a_second_enter_on_the_last_field_makes_one_ticket(
     c.send(ENTER)
     await asyncio.sleep(0.5)
     assert await count(service.db, tickets) == 1
+
+
+async def test_a_reply_refused_for_now_stays_in_its_field(
+    service: Service, clients: list[Client], locker: Locker
+):
+    """A reply that meets a lock past its bound is not lost: it stays typed, with the sentence,
+    and Ctrl-D sends it once the lock is gone."""
+    assert service.services is not None
+    alice = await make_user(service.services, "alice@example.org", "Alice Ndiaye")
+    await context_for(service.services, alice).create_ticket("Wi-Fi", "Pas de réseau.", "Haute")
+    c = await Client.connect(service.port, "alice@example.org", PASSWORD)
+    clients.append(c)
+    await c.wait_for("2. Mes tickets")
+    c.send("2")
+    await c.wait_for("Wi-Fi")
+    c.send("1" + ENTER)
+    await c.wait_for("Ticket #1", "1. Répondre")
+    c.send("1")
+    await c.wait_for("Réponse :")
+    locker.lock("tickets")
+    c.send("Toujours rien ce matin." + CTRL_D)
+    await wait_sentence(c, RETRY, timeout=BOUND + 5)
+    await c.wait_for("Toujours rien ce matin.", "Réponse :")
+    locker.unlock()
+    c.send(CTRL_D)
+    await c.wait_for("Réponse envoyée.")
+    assert await count(service.db, history) == 2
 
 
 # Outcomes that cannot lie ------------------------------------------------------------------------

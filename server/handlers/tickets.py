@@ -10,7 +10,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 
 from .. import validation
 from ..context import SessionContext, TicketForm
-from ..errors import UserError
+from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
 from ..i18n import _
 from ..models import Action, HistoryEntry, Status, Ticket, TicketSummary, Urgency, User
 from ..ui.screens import confirm, menu, ticket_table
@@ -292,58 +292,77 @@ def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]
 
 
 async def reply(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
-    text = await _ask_message(
+    sent = await _send_message(
         term,
         _("Ticket #{id} : répondre").format(id=ticket.id),
         _("Réponse"),
         validation.reply,
         _("(visible du demandeur et du support, {max} caractères au plus)"),
+        lambda text: ctx.reply(ticket.id, text),
     )
-    if text is None:
+    if sent is None:
         return ticket, Notice(_("Réponse abandonnée."))
-    return await ctx.reply(ticket.id, text), Notice(_("Réponse envoyée."))
+    return sent, Notice(_("Réponse envoyée."))
 
 
 async def add_note(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
-    text = await _ask_message(
+    sent = await _send_message(
         term,
         _("Ticket #{id} : note interne").format(id=ticket.id),
         _("Note interne"),
         validation.note,
         _("(visible des seuls administrateurs, {max} caractères au plus)"),
+        lambda text: ctx.add_note(ticket.id, text),
     )
-    if text is None:
+    if sent is None:
         return ticket, Notice(_("Note abandonnée."))
-    return await ctx.add_note(ticket.id, text), Notice(_("Note interne ajoutée."))
+    return sent, Notice(_("Note interne ajoutée."))
 
 
 async def reopen(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
-    text = await _ask_message(
+    sent = await _send_message(
         term,
         _("Ticket #{id} : le problème persiste").format(id=ticket.id),
         _("Réponse"),
         validation.reply,
         _("(dites ce qui ne va toujours pas ; {max} caractères au plus)"),
+        lambda text: ctx.reopen(ticket.id, text),
     )
-    if text is None:
+    if sent is None:
         return ticket, Notice(_("Ticket laissé « Résolu »."))
-    ticket = await ctx.reopen(ticket.id, text)
-    return ticket, Notice(_("Réponse envoyée : le ticket repasse « En cours »."))
+    return sent, Notice(_("Réponse envoyée : le ticket repasse « En cours »."))
 
 
-async def _ask_message(
-    term: Terminal, title: str, label: str, rule: Callable[[str], str], help_text: str
-) -> str | None:
-    return await ask_valid(
-        term,
-        title,
-        label,
-        [],
-        rule,
-        multiline=True,
-        help_text=help_text.format(max=validation.MESSAGE_MAX),
-        max_chars=validation.MESSAGE_MAX,
-    )
+async def _send_message(
+    term: Terminal,
+    title: str,
+    label: str,
+    rule: Callable[[str], str],
+    help_text: str,
+    send: Callable[[str], Awaitable[Ticket]],
+) -> Ticket | None:
+    """Ask a message and send it; when the database or a restart refuses it for now, the
+    message stays in its field with the sentence, to be sent again or abandoned."""
+    notice, typed = Notice(), ""
+    while True:
+        text = await ask_valid(
+            term,
+            title,
+            label,
+            [],
+            rule,
+            notice=notice,
+            multiline=True,
+            help_text=help_text.format(max=validation.MESSAGE_MAX),
+            max_chars=validation.MESSAGE_MAX,
+            **({"default": typed} if typed else {}),
+        )
+        if text is None:
+            return None
+        try:
+            return await send(text)
+        except (DatabaseUnavailable, ServiceRestarting) as exc:
+            notice, typed = Notice.fail(exc.message), text
 
 
 async def take(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
