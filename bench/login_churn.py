@@ -94,7 +94,7 @@ async def prepare(url: str, folder: Path, emails: list[str], cost: int) -> None:
         await db.close()
 
 
-async def start_server(url: str, folder: Path, cost: int) -> tuple[subprocess.Popen, int]:
+async def start_server(url: str, folder: Path, cost: int, extra: list[str]) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORT_")}
     env |= {
@@ -107,6 +107,7 @@ async def start_server(url: str, folder: Path, cost: int) -> tuple[subprocess.Po
         "SUPPORT_SSH_EXEMPT": "127.0.0.1",
         "SUPPORT_LOG_LEVEL": "WARNING",
     }
+    env |= dict(item.split("=", 1) for item in extra)
     log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=env, stderr=log)
     deadline = time.monotonic() + 30
@@ -139,7 +140,7 @@ async def main(args: argparse.Namespace) -> None:
     url = args.database_url or f"sqlite+aiosqlite:///{folder}/churn.db"
     emails = [f"apprenant{i}@campus.sn" for i in range(args.sessions)]
     await prepare(url, folder, emails, args.cost)
-    proc, port = await start_server(url, folder, args.cost)
+    proc, port = await start_server(url, folder, args.cost, args.env)
     times: list[float] = []
     failures: list[str] = []
     marks: dict[int, tuple[float, int]] = {}
@@ -155,7 +156,7 @@ async def main(args: argparse.Namespace) -> None:
             except Exception as exc:
                 failures.append(f"{type(exc).__name__}: {exc}")
             done += 1
-            if done in (FIRST_MARK, args.cycles):
+            if done == FIRST_MARK or done % 500 == 0 or done == args.cycles:
                 marks[done] = (rss_mib(proc.pid), threads(proc.pid))
 
     try:
@@ -182,6 +183,8 @@ async def main(args: argparse.Namespace) -> None:
             f"server RSS          after {FIRST_MARK} cycles {first[0]:.1f} MiB, after {args.cycles} "
             f"{last[0]:.1f} MiB ({growth:+.1f} %); threads {first[1]} → {last[1]}"
         )
+    if len(marks) > 2:
+        print("server RSS by cycle " + ", ".join(f"{n}: {m[0]:.1f} MiB" for n, m in sorted(marks.items())))
     print(f"server exit status  {code} after SIGTERM")
     for failure in failures[:5]:
         print(f"  failure: {failure}")
@@ -193,4 +196,7 @@ if __name__ == "__main__":
     parser.add_argument("--cycles", type=int, default=1000, help="logins in all (default 1000)")
     parser.add_argument("--cost", type=int, default=4, help="bcrypt cost (default 4, as the tests)")
     parser.add_argument("--database-url", default="", help="SQLAlchemy URL (default: temporary SQLite)")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="for the server's environment"
+    )
     asyncio.run(main(parser.parse_args()))
