@@ -224,12 +224,18 @@ class Service:
         log.info("stopped after %.1fs", time.monotonic() - began)
 
 
+# Seconds before the signal within which a failed write is still the news of the moment.
+RECENT = 10.0
+
+
 def farewell(ctx: SessionContext, since: float) -> str:
     """The last words to a user before the shutdown closes their connection: the truth about
     their last action, if they made one after the signal."""
-    if ctx.last_write_at >= since:
-        if ctx.last_write is Outcome.COMMITTED:
-            return SHUTDOWN_SAVED
+    if ctx.last_write is Outcome.COMMITTED:
+        # True whenever it committed, and it may have committed just before the signal while
+        # the screen still waited to say « créé ».
+        return SHUTDOWN_SAVED
+    if ctx.last_write is not None and ctx.last_write_at >= since - RECENT:
         return SHUTDOWN_NOT_SAVED
     return SHUTDOWN_NOTICE
 

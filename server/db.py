@@ -280,6 +280,10 @@ def failure_reason(exc: BaseException) -> str:
     return "unreachable"
 
 
+# Seconds between two log lines about transactions rolled back at a bound.
+BOUNDED_LOG_EVERY = 10.0
+
+
 class Health:
     """Outage episodes, logged as one WARNING when they start and one when they end.
 
@@ -293,11 +297,24 @@ class Health:
         self.started = 0.0
         self.failed = 0
         self.dropped = 0
+        # Transactions rolled back at a bound since the last line about them.
+        self.bounded = 0
+        self.bounded_logged = -BOUNDED_LOG_EVERY
 
     def failure(self, reason: str, exc: BaseException) -> None:
         if reason in {"lock wait timeout", "statement timeout"}:
-            # A bound reached is one rolled-back transaction, not an outage.
-            log.warning("database %s: transaction rolled back (%s)", reason, _short(exc))
+            # A bound reached is a rolled-back transaction, not an outage: one line, then at
+            # most one every BOUNDED_LOG_EVERY seconds with how many more there were.
+            now = time.monotonic()
+            self.bounded += 1
+            if now - self.bounded_logged >= BOUNDED_LOG_EVERY:
+                log.warning(
+                    "database %s: transaction rolled back (%s); %d so since the previous such line",
+                    reason,
+                    _short(exc),
+                    self.bounded,
+                )
+                self.bounded, self.bounded_logged = 0, now
             return
         if self.reason is None:
             self.reason, self.started = reason, time.monotonic()
@@ -351,7 +368,8 @@ class Database:
         self.mysql = is_mysql(self.url)
         self.lock_timeout = settings.database.lock_timeout
         self.statement_timeout = settings.database.statement_timeout
-        options: dict = {"pool_pre_ping": True, "pool_timeout": settings.database.pool_timeout}
+        # A server may have closed a pooled connection meanwhile; a SQLite file never does.
+        options: dict = {"pool_pre_ping": self.mysql, "pool_timeout": settings.database.pool_timeout}
         if self.mysql:
             u = make_url(self.url)
             if "charset" not in u.query:
@@ -432,14 +450,19 @@ class Database:
                 try:
                     await asyncio.wait_for(turn.acquire(), self.lock_timeout)
                 except TimeoutError:
-                    log.warning("database lock wait timeout: %d writers queued", self._writes)
-                    raise DatabaseUnavailable(reason="lock wait timeout") from None
+                    queued = DatabaseUnavailable(reason="lock wait timeout")
+                    self.health.failure(queued.reason, TimeoutError(f"{self._writes} writers queued"))
+                    raise queued from None
             try:
                 async with self.engine.connect() as conn:
                     if write:
                         await conn.execution_options(write=True)
                     async with conn.begin():
                         yield conn
+                    # Committed: the next writer may begin while this connection goes back.
+                    if turn is not None:
+                        turn.release()
+                        turn = None
             finally:
                 if turn is not None:
                     turn.release()

@@ -258,7 +258,7 @@ async def ticket_screen(
             return Notice()
         acted = True
         try:
-            shown[0], notice = await TICKET_ACTIONS[choice](term, ctx, ticket)
+            fresh, notice = await TICKET_ACTIONS[choice](term, ctx, ticket)
         except UserError as exc:
             notice = Notice.fail(exc.message)
             # Someone may have changed the ticket meanwhile: offer what fits it as it is now.
@@ -267,7 +267,10 @@ async def ticket_screen(
         # What came with the action (others' entries too) has been seen; if that cannot be
         # written, the action still is, and only its unread marker waits for the next opening.
         with contextlib.suppress(UserError):
-            await ctx.mark_read(shown[0])
+            await ctx.mark_read(fresh)
+        # Drawn from the next showing of the menu on: keys pressed before it (while the marker
+        # is written) would go to a menu already answered.
+        shown[0] = fresh
 
 
 def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]:
