@@ -189,6 +189,71 @@ async def test_a_reply_refused_for_now_stays_in_its_field(
     assert await count(service.db, history) == 2
 
 
+async def test_mariadb_connections_carry_every_bound(app_db_url: str, database: Database, tmp_path: Path):
+    """Each pooled connection sets lock_wait_timeout, innodb_lock_wait_timeout and
+    max_statement_time from config.yaml; a statement past its bound is stopped and rolled back."""
+    if not database.mysql:
+        pytest.skip("MariaDB's session variables")
+    settings = load_settings(
+        env={},
+        overrides={
+            "database": {"url": app_db_url, "lock_timeout": 3, "statement_timeout": 1},
+            "ssh": {"host_keys_dir": str(tmp_path / "keys")},
+        },
+    )
+    db = Database(settings)
+    try:
+        async with db.transaction() as conn:
+            row = (
+                await conn.exec_driver_sql(
+                    "SELECT @@lock_wait_timeout, @@innodb_lock_wait_timeout, @@max_statement_time"
+                )
+            ).one()
+        assert tuple(row) == (3, 3, 1.0)
+        with pytest.raises(DatabaseUnavailable) as stopped:
+            async with db.transaction() as conn:
+                await conn.exec_driver_sql("SELECT SLEEP(5) FROM tickets UNION SELECT SLEEP(5)")
+        assert stopped.value.reason == "statement timeout"
+        assert pool_idle(db)
+    finally:
+        await db.close()
+
+
+async def test_a_row_locked_elsewhere_past_the_bound_rolls_back(services, admin_db_url: str):
+    """A ticket row held FOR UPDATE by another client (MariaDB's innodb_lock_wait_timeout) or the
+    write lock held (SQLite's busy timeout): a status change ends within the bound, nothing
+    half-written, the connection back in the pool."""
+    from server.models import Role
+
+    from .conftest import context_for
+
+    admin = await make_user(services, "admin@example.org", "Awa Admin", Role.ADMIN)
+    ctx = context_for(services, admin)
+    ticket_id = await ctx.create_ticket("Projecteur", "Pas d'image.", "Haute")
+    holder = Locker(admin_db_url)
+    if holder.mysql:
+        conn = admin_connection(str(holder.url.set(database=None)))
+        cur = conn.cursor()
+        cur.execute(f"USE `{holder.url.database}`")
+        cur.execute("BEGIN")
+        cur.execute("SELECT id FROM tickets WHERE id = %s FOR UPDATE", (ticket_id,))
+    else:
+        holder.lock()
+    try:
+        with pytest.raises(DatabaseUnavailable) as refused:
+            await asyncio.wait_for(ctx.change_status(ticket_id, "En cours"), BOUND + 5)
+        assert refused.value.reason == "lock wait timeout"
+    finally:
+        if holder.mysql:
+            cur.execute("ROLLBACK")
+            conn.close()
+        else:
+            holder.unlock()
+    assert pool_idle(services.db)
+    assert (await ctx.ticket(ticket_id)).status.value == "En attente"
+    assert await count(services.db, history) == 1
+
+
 # Outcomes that cannot lie ------------------------------------------------------------------------
 
 
