@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from bench.login_churn import PASSWORD, prepare, start_server  # noqa: E402
-from server.app import SHUTDOWN_SAVED  # noqa: E402
+from server.app import SHUTDOWN_NOT_SAVED, SHUTDOWN_SAVED  # noqa: E402
 from server.config import load_settings  # noqa: E402
 from server.db import Database, is_mysql, tickets  # noqa: E402
 from tests.sshclient import CTRL_D, ENTER, ESC, Client  # noqa: E402
@@ -37,7 +37,8 @@ RETRY = "La base de données est momentanément indisponible"
 
 
 def words(text: str) -> str:
-    return " ".join(text.split())
+    # Without any space: a sentence printed past the screen's edge is cut mid-word.
+    return "".join(text.split())
 
 
 async def first_of(c: Client, *texts: str, timeout: float = 60) -> str | None:
@@ -117,7 +118,13 @@ async def main(args: argparse.Namespace) -> None:
     sent = {t for p in people for t in p.sent}
     told = {t for p in people for t in p.told_created}
     refused = {t for p in people for t in p.refused}
-    lost = sent - stored - refused
+    # The last one sent by someone whose banner says it was not saved: refused, and told so.
+    told_by_banner = {
+        p.sent[-1]
+        for p in people
+        if p.sent and p.client is not None and words(SHUTDOWN_NOT_SAVED) in words(p.client.text())
+    }
+    lost = sent - stored - refused - told_by_banner
     false_success = told - stored
     untold = stored - told
     untold_without_banner = [
@@ -134,7 +141,8 @@ async def main(args: argparse.Namespace) -> None:
     print(f"Support Tickets — SIGTERM after {args.work} s with {args.users} people filing tickets, {backend}")
     print(
         f"tickets sent {len(sent)}, stored {len(stored)}, told « créé » {len(told)}, "
-        f"refused with the sentence {len(refused)}"
+        f"refused with the sentence {len(refused)}, told « pas été enregistrée » by the last banner "
+        f"{len(told_by_banner - stored - refused)}"
     )
     print(
         f"accepted writes lost {len(lost)}; told created but not stored {len(false_success)}; "
@@ -144,10 +152,12 @@ async def main(args: argparse.Namespace) -> None:
     print(f"exit status {code} after {exit_time:.1f} s (shutdown_grace {args.grace} s)")
     retried = {t for p in people for t in p.retry}
     print(f"of the refusals: {len(refused - retried)} at the restart, {len(retried)} « réessayez »")
-    for p in people:
-        if any(t in lost for t in p.sent):
-            print(f"  lost {sorted(set(p.sent) & lost)}; last screen: {words(p.client.text())[:300]}")
-            break
+    for what, titles in (("lost", lost), ("stored, untold", untold)):
+        for p in people:
+            if any(t in titles for t in p.sent) and p.client is not None:
+                print(f"  {what}: {sorted(set(p.sent) & titles)} of {p.sent[-3:]}; last screen:")
+                print("    " + " ".join(p.client.text().split())[:300])
+                break
 
 
 if __name__ == "__main__":

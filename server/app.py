@@ -207,6 +207,9 @@ class Service:
             for term, ctx in list(self.contexts.items()):
                 term.announce(farewell(ctx, began))
             await asyncio.sleep(1.2)
+            # Once more: a form sent meanwhile was refused, and the last word must say so.
+            for term, ctx in list(self.contexts.items()):
+                term.announce(farewell(ctx, began))
         for term in list(self.terminals):
             term.close()
         if self.terminals:
