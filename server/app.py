@@ -6,6 +6,7 @@ import asyncio
 import logging
 import resource
 import signal
+import time
 
 import asyncssh
 from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
@@ -14,6 +15,7 @@ from .algorithms import Profile
 from .collector import Collector
 from .config import ConfigError, Settings
 from .context import (
+    Outcome,
     Services,
     SessionContext,
     authenticate,
@@ -37,7 +39,17 @@ from .ui.terminal import Terminal
 
 log = logging.getLogger("support.app")
 
-SHUTDOWN_NOTICE = _("Le service s'arrête : votre travail est enregistré. Reconnectez-vous dans un instant.")
+SHUTDOWN_NOTICE = _(
+    "Le service redémarre : ce qui est en cours d'enregistrement se termine. "
+    "Reconnectez-vous dans un instant."
+)
+SHUTDOWN_SAVED = _(
+    "Le service redémarre : votre dernière action est enregistrée. Reconnectez-vous dans un instant."
+)
+SHUTDOWN_NOT_SAVED = _(
+    "Le service redémarre : votre dernière action n'a pas été enregistrée ; "
+    "reconnectez-vous dans un instant pour la refaire."
+)
 
 
 # Descriptors the service needs besides one per connection and one per pooled database
@@ -84,6 +96,8 @@ class Service:
         self.feed: ChangeFeed | None = None
         # Open terminals and the task running each, so that stop() can wait for them.
         self.terminals: dict[Terminal, asyncio.Task] = {}
+        # Each open terminal's session: a shutdown tells it how its last action ended.
+        self.contexts: dict[Terminal, SessionContext] = {}
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.gate = ConnectionGate(Limits.from_settings(settings.ssh))
         self.collector = Collector(lambda: len(self.terminals))
@@ -141,7 +155,11 @@ class Service:
         host = settings.ssh.host if settings.ssh.host not in {"0.0.0.0", "::", ""} else "localhost"
         log.info(
             "listening on %s port %s; connect with: ssh -p %s %s@%s",
-            settings.ssh.host, self.port, self.port, settings.ssh.guest_user, host,
+            settings.ssh.host,
+            self.port,
+            self.port,
+            settings.ssh.guest_user,
+            host,
         )
         log.info("open files limit=%s max_connections=%s", descriptors, settings.ssh.max_connections)
         self.collector.start()
@@ -161,6 +179,7 @@ class Service:
         ctx = SessionContext(self.services, address, user)
         term = Terminal()
         self.terminals[term] = asyncio.current_task()  # type: ignore[assignment]
+        self.contexts[term] = ctx
         assert self.feed is not None
         unsubscribe = self.feed.subscribe(lambda change: deliver(term, ctx, change))
         idle = None
@@ -171,6 +190,7 @@ class Service:
         finally:
             unsubscribe()
             self.terminals.pop(term, None)
+            self.contexts.pop(term, None)
             self.collector.session_closed()
 
     @staticmethod
@@ -184,21 +204,42 @@ class Service:
             if idle is not None:
                 idle.stop()
 
-    async def stop(self, grace: float = 10.0) -> None:
-        """Stop accepting, tell connected users, let running transactions finish, close."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop accepting and refuse new writes at once; let the writes already started end
+        (at most `grace` seconds, database.shutdown_grace by default); tell each user how
+        their last action ended; close the connections, then the pool."""
+        grace = self.settings.database.shutdown_grace if grace is None else grace
         self._stopping = True
+        began = time.monotonic()
         if self.listener is not None:
             self.listener.close()
+        self.gate.close()
+        if self.db is not None:
+            self.db.refusing_writes = True
         if self.feed is not None:
             await self.feed.stop()
-        self.gate.close()
         for term in list(self.terminals):
             term.announce(SHUTDOWN_NOTICE)
-        if self.db is not None and not await self.db.wait_idle(grace):
-            log.warning("transactions still running after %ss; closing anyway", grace)
-        # Leave the notice on screen for a moment before the connections close.
+        running = self.db.writes_running if self.db is not None else 0
+        if running:
+            log.info("stopping: waiting for %d writes already started (at most %ss)", running, grace)
+        if self.db is not None and not await self.db.wait_writes(grace):
+            # Each one still ends whole: the pool's closing rolls it back.
+            log.warning(
+                "stopping: %d writes still running after %ss; rolled back",
+                self.db.writes_running,
+                grace,
+            )
         if self.terminals:
-            await asyncio.sleep(1.0)
+            # Let the screens show what became of the last action (« Ticket #12 créé. »), then
+            # say it in the banner too, which stays in the terminal once the connection closes.
+            await asyncio.sleep(0.3)
+            for term, ctx in list(self.contexts.items()):
+                term.announce(farewell(ctx, began))
+            await asyncio.sleep(1.2)
+            # Once more: a form sent meanwhile was refused, and the last word must say so.
+            for term, ctx in list(self.contexts.items()):
+                term.announce(farewell(ctx, began))
         for term in list(self.terminals):
             term.close()
         if self.terminals:
@@ -211,8 +252,26 @@ class Service:
         if self.services is not None:
             self.services.hasher.close()
         if self.db is not None:
+            # Reads cut short with their screens give their connections back first.
+            await self.db.wait_idle(2)
             await self.db.close()
-        log.info("stopped")
+        log.info("stopped after %.1fs", time.monotonic() - began)
+
+
+# Seconds before the signal within which a failed write is still the news of the moment.
+RECENT = 10.0
+
+
+def farewell(ctx: SessionContext, since: float) -> str:
+    """The last words to a user before the shutdown closes their connection: the truth about
+    their last action, if they made one after the signal."""
+    if ctx.last_write is Outcome.COMMITTED:
+        # True whenever it committed, and it may have committed just before the signal while
+        # the screen still waited to say « créé ».
+        return SHUTDOWN_SAVED
+    if ctx.last_write is not None and ctx.last_write_at >= since - RECENT:
+        return SHUTDOWN_NOT_SAVED
+    return SHUTDOWN_NOTICE
 
 
 def _log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict) -> None:

@@ -68,6 +68,13 @@ class DatabaseSettings:
     pool_timeout: int = 10
     pool_recycle: int = 1800
     create_schema: bool = True
+    # Seconds a transaction may wait for a lock (MariaDB's lock_wait_timeout and
+    # innodb_lock_wait_timeout; SQLite's busy timeout and its queue of writers).
+    lock_timeout: int = 5
+    # Seconds one statement may run on MariaDB (max_statement_time; 0: no bound).
+    statement_timeout: int = 20
+    # Seconds a shutdown waits for the writes already started (more than pool_timeout).
+    shutdown_grace: int = 30
 
 
 @dataclass(frozen=True)
@@ -183,8 +190,13 @@ def _check(settings: Settings) -> None:
             f"ssh.profile: profil inconnu {settings.ssh.profile!r} (compatible ou strict attendu)"
         )
     for key in (
-        "login_window", "login_failures_per_account", "login_failures_per_address",
-        "login_delay_base", "login_delay_max", "registration_window", "registrations_per_address",
+        "login_window",
+        "login_failures_per_account",
+        "login_failures_per_address",
+        "login_delay_base",
+        "login_delay_max",
+        "registration_window",
+        "registrations_per_address",
     ):
         if getattr(settings.security, key) < 1:
             raise ConfigError(f"security.{key}: doit être positif")
@@ -204,9 +216,16 @@ def _check(settings: Settings) -> None:
         raise ConfigError(
             "database.url: seuls mysql+aiomysql://… et sqlite+aiosqlite://… sont pris en charge"
         )
-    for key in ("pool_size", "pool_timeout", "pool_recycle"):
+    for key in ("pool_size", "pool_timeout", "pool_recycle", "lock_timeout", "shutdown_grace"):
         if getattr(settings.database, key) < 1:
             raise ConfigError(f"database.{key}: doit être positif")
+    if settings.database.statement_timeout < 0:
+        raise ConfigError("database.statement_timeout: 0 (sans limite) ou un nombre positif attendu")
+    if settings.database.shutdown_grace <= settings.database.pool_timeout:
+        raise ConfigError(
+            "database.shutdown_grace: doit dépasser database.pool_timeout, pour qu'une écriture "
+            "qui attend une connexion ait le temps de finir"
+        )
     if not 0.05 <= settings.live.poll_interval <= 60:
         raise ConfigError("live.poll_interval: doit être entre 0.05 et 60 secondes")
     if settings.log.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -214,12 +233,25 @@ def _check(settings: Settings) -> None:
 
 
 def _check_limits(ssh: SshSettings) -> None:
-    for key in ("max_connections", "max_unauthenticated", "max_per_address",
-                "max_unauthenticated_per_address", "rate_burst", "max_auth_tries"):
+    for key in (
+        "max_connections",
+        "max_unauthenticated",
+        "max_per_address",
+        "max_unauthenticated_per_address",
+        "rate_burst",
+        "max_auth_tries",
+    ):
         if getattr(ssh, key) < 1:
             raise ConfigError(f"ssh.{key}: doit être positif")
-    for key in ("login_timeout", "keepalive_interval", "keepalive_count_max", "rate_per_minute",
-                "rate_wait", "idle_timeout", "idle_warning"):
+    for key in (
+        "login_timeout",
+        "keepalive_interval",
+        "keepalive_count_max",
+        "rate_per_minute",
+        "rate_wait",
+        "idle_timeout",
+        "idle_warning",
+    ):
         if getattr(ssh, key) < 0:
             raise ConfigError(f"ssh.{key}: 0 (désactivé) ou un nombre positif attendu")
     if ssh.idle_timeout and ssh.idle_warning >= ssh.idle_timeout:

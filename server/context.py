@@ -10,6 +10,8 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
+from time import monotonic
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
@@ -26,6 +28,7 @@ from .errors import (
     Forbidden,
     KeyNotFound,
     NotFound,
+    ServiceRestarting,
     Throttled,
     TooManyAccounts,
     UserNotFound,
@@ -57,6 +60,8 @@ from .security import PasswordHasher
 from .throttle import Throttle, account_key, source
 
 log = logging.getLogger("support.context")
+
+T = TypeVar("T")
 
 
 class Access(enum.Enum):
@@ -104,6 +109,26 @@ def access_allowed(user: User | None, access: Access, author_id: int | None = No
             return author_id == user.id
         case _:
             return False
+
+
+class Outcome(enum.Enum):
+    """How a user's last write ended: what a shutdown tells them before closing."""
+
+    COMMITTED = "committed"
+    # Refused before it started (the service is stopping): nothing written.
+    REFUSED = "refused"
+    # Rolled back (the database, a lock past its bound, a rule): nothing written.
+    FAILED = "failed"
+
+
+class TicketForm:
+    """One `Nouveau ticket` form on screen: however often it is sent, at most one ticket."""
+
+    def __init__(self) -> None:
+        # The id inserted by the last try (committed or not), and whether it committed.
+        self.ticket_id: int | None = None
+        self.committed = False
+        self.created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -168,9 +193,7 @@ def _summary(row) -> TicketSummary:
 
 
 def _user(row) -> User:
-    return User(
-        id=row.id, name=row.nom, email=row.email, role=Role(row.role), created_at=row.created_at
-    )
+    return User(id=row.id, name=row.nom, email=row.email, role=Role(row.role), created_at=row.created_at)
 
 
 async def _status_ids(conn: AsyncConnection) -> dict[Status, int]:
@@ -181,10 +204,15 @@ def _median(delays: list[timedelta]) -> timedelta | None:
     if not delays:
         return None
     return timedelta(seconds=round(statistics.median(d.total_seconds() for d in delays)))
+
+
 def _ssh_key(row) -> SshKey:
     return SshKey(
-        id=row.id, algorithm=row.algorithme, fingerprint=row.empreinte,
-        comment=row.commentaire, created_at=row.created_at,
+        id=row.id,
+        algorithm=row.algorithme,
+        fingerprint=row.empreinte,
+        comment=row.commentaire,
+        created_at=row.created_at,
     )
 
 
@@ -217,6 +245,9 @@ class SessionContext:
         self.user = user
         # The user as they were when an admin deleted their account while they were connected.
         self._deleted_user: User | None = None
+        # The outcome of the user's last write, and when it ended (time.monotonic()).
+        self.last_write: Outcome | None = None
+        self.last_write_at = 0.0
         services.sessions.add(self)
 
     @property
@@ -226,6 +257,22 @@ class SessionContext:
     def _log(self, message: str, *args, level: int = logging.INFO) -> None:
         who = self.user.email if self.user else "-"
         log.log(level, "addr=%s user=%s " + message, self.address, who, *args)
+
+    async def _write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """One of the user's own actions, written whole; its outcome is remembered."""
+        try:
+            result = await self.db.write(work)
+        except ServiceRestarting:
+            self._outcome(Outcome.REFUSED)
+            raise
+        except Exception:
+            self._outcome(Outcome.FAILED)
+            raise
+        self._outcome(Outcome.COMMITTED)
+        return result
+
+    def _outcome(self, outcome: Outcome) -> None:
+        self.last_write, self.last_write_at = outcome, monotonic()
 
     def _require(self, access: Access, author_id: int | None = None) -> User:
         self._check_not_deleted()
@@ -273,9 +320,7 @@ class SessionContext:
 
     def can_reopen(self, ticket: Ticket) -> bool:
         """Whether to offer `Le problème persiste`: to the requester of a resolved ticket."""
-        return ticket.status is Status.RESOLVED and access_allowed(
-            self.user, Access.REOPEN, ticket.author_id
-        )
+        return ticket.status is Status.RESOLVED and access_allowed(self.user, Access.REOPEN, ticket.author_id)
 
     def can_have_assignments(self) -> bool:
         """Whether to offer `Mes tickets assignés` in the main menu."""
@@ -295,8 +340,12 @@ class SessionContext:
         wait = await self.services.throttle.registration_wait(self.address)
         if wait:
             await record(
-                self.db, AuditEvent.ACCOUNT_CREATION_THROTTLED, self.address, account_key(email),
-                details=f"attente={wait}s", level=logging.WARNING,
+                self.db,
+                AuditEvent.ACCOUNT_CREATION_THROTTLED,
+                self.address,
+                account_key(email),
+                details=f"attente={wait}s",
+                level=logging.WARNING,
             )
             raise TooManyAccounts(wait)
 
@@ -311,7 +360,11 @@ class SessionContext:
             # Again under the lock: registrations started together are counted one by one.
             await self.may_register(email)
             user = await create_user(
-                self.db, name, email, hashed, Role.USER,
+                self.db,
+                name,
+                email,
+                hashed,
+                Role.USER,
                 # In the insert's transaction: the account and the count of creations agree.
                 audit=lambda conn, user_id: record_in(
                     conn, AuditEvent.ACCOUNT_CREATED, self.address, email, user_id
@@ -383,12 +436,16 @@ class SessionContext:
             if row.nom != name:
                 await conn.execute(users.update().where(users.c.id == user.id).values(nom=name))
                 await record_in(
-                    conn, AuditEvent.NAME_CHANGED, self.address, user.email, user.id,
+                    conn,
+                    AuditEvent.NAME_CHANGED,
+                    self.address,
+                    user.email,
+                    user.id,
                     f"{row.nom} -> {name}",
                 )
             return row.nom
 
-        await self.db.write(update)
+        await self._write(update)
         for session in self._sessions_of(user.id):
             session.user = replace(session.user, name=name)
         return self.user or replace(user, name=name)
@@ -410,14 +467,24 @@ class SessionContext:
             wait = await self.services.throttle.login_wait(account, self.address)
             if wait:
                 await record(
-                    self.db, AuditEvent.LOGIN_THROTTLED, self.address, account, user.id,
-                    details="mot de passe actuel", level=logging.WARNING,
+                    self.db,
+                    AuditEvent.LOGIN_THROTTLED,
+                    self.address,
+                    account,
+                    user.id,
+                    details="mot de passe actuel",
+                    level=logging.WARNING,
                 )
                 raise Throttled(wait)
             if not await self.services.hasher.verify(current, stored):
                 await record(
-                    self.db, AuditEvent.LOGIN_FAILED, self.address, account, user.id,
-                    details="mot de passe actuel", level=logging.WARNING,
+                    self.db,
+                    AuditEvent.LOGIN_FAILED,
+                    self.address,
+                    account,
+                    user.id,
+                    details="mot de passe actuel",
+                    level=logging.WARNING,
                 )
                 raise ValidationError(_("Mot de passe actuel incorrect."))
             if new == current:
@@ -435,7 +502,7 @@ class SessionContext:
                 await conn.execute(users.update().where(users.c.id == user.id).values(mot_de_passe=hashed))
                 await record_in(conn, AuditEvent.PASSWORD_CHANGED, self.address, user.email, user.id)
 
-            await self.db.write(update)
+            await self._write(update)
 
     async def my_keys(self) -> list[SshKey]:
         """The session's own SSH public keys, oldest first."""
@@ -461,16 +528,12 @@ class SessionContext:
             # The account row locked: two pastes at once count keys one after the other.
             await self._lock_own_account(conn)
             mine = ssh_keys.c.utilisateur_id == user.id
-            fingerprints = set(
-                (await conn.execute(sa.select(ssh_keys.c.empreinte).where(mine))).scalars()
-            )
+            fingerprints = set((await conn.execute(sa.select(ssh_keys.c.empreinte).where(mine))).scalars())
             if key.fingerprint in fingerprints:
                 raise ValidationError(duplicate)
             if len(fingerprints) >= MAX_KEYS:
                 raise ValidationError(
-                    _("Vous avez déjà {max} clés : supprimez-en une avant d'en ajouter.").format(
-                        max=MAX_KEYS
-                    )
+                    _("Vous avez déjà {max} clés : supprimez-en une avant d'en ajouter.").format(max=MAX_KEYS)
                 )
             result = await conn.execute(
                 ssh_keys.insert().values(
@@ -483,13 +546,17 @@ class SessionContext:
                 )
             )
             await record_in(
-                conn, AuditEvent.KEY_ADDED, self.address, user.email, user.id,
+                conn,
+                AuditEvent.KEY_ADDED,
+                self.address,
+                user.email,
+                user.id,
                 f"{key.algorithm} {key.fingerprint}",
             )
             return result.inserted_primary_key[0]
 
         try:
-            key_id = await self.db.write(insert)
+            key_id = await self._write(insert)
         except sa.exc.IntegrityError:  # the unique index, should a check ever be bypassed
             raise ValidationError(duplicate) from None
         return SshKey(key_id, key.algorithm, key.fingerprint, key.comment, now)
@@ -506,12 +573,16 @@ class SessionContext:
                 raise KeyNotFound()
             await conn.execute(ssh_keys.delete().where(ssh_keys.c.id == key_id))
             await record_in(
-                conn, AuditEvent.KEY_REMOVED, self.address, user.email, user.id,
+                conn,
+                AuditEvent.KEY_REMOVED,
+                self.address,
+                user.email,
+                user.id,
                 f"{row.algorithme} {row.empreinte}",
             )
             return _ssh_key(row)
 
-        return await self.db.write(delete)
+        return await self._write(delete)
 
     # Accounts, for admins ------------------------------------------------------------------
 
@@ -558,9 +629,7 @@ class SessionContext:
             return await self._user_summary(conn, user_id)
 
     async def _user_summary(self, conn: AsyncConnection, user_id: int) -> UserSummary:
-        row = (
-            await conn.execute(sa.select(users, _ticket_count()).where(users.c.id == user_id))
-        ).first()
+        row = (await conn.execute(sa.select(users, _ticket_count()).where(users.c.id == user_id))).first()
         if row is None:
             raise UserNotFound()
         return UserSummary(_user(row), row.tickets)
@@ -591,20 +660,27 @@ class SessionContext:
             target = (await self._user_summary(conn, user_id)).user
             if target.role is role:
                 raise ValidationError(
-                    (_("{name} est déjà administrateur.") if role is Role.ADMIN
-                     else _("{name} n'est pas administrateur.")).format(name=target.name)
+                    (
+                        _("{name} est déjà administrateur.")
+                        if role is Role.ADMIN
+                        else _("{name} n'est pas administrateur.")
+                    ).format(name=target.name)
                 )
             if role is Role.USER and not admins - {target.id}:
                 raise ValidationError(LAST_ADMIN)
             await conn.execute(users.update().where(users.c.id == target.id).values(role=role.value))
             what = "promotion administrateur" if role is Role.ADMIN else "retrait du rôle administrateur"
             await record_in(
-                conn, AuditEvent.ADMIN_ACTION, self.address, actor.email, actor.id,
+                conn,
+                AuditEvent.ADMIN_ACTION,
+                self.address,
+                actor.email,
+                actor.id,
                 f"{what} : {target.email} (id {target.id})",
             )
             return await self._user_summary(conn, user_id)
 
-        summary = await self.db.write(update)
+        summary = await self._write(update)
         # Sessions of that account follow at once: a demoted admin loses the admin screens.
         for session in self._sessions_of(user_id):
             session.user = replace(session.user, role=role)
@@ -630,30 +706,48 @@ class SessionContext:
             summary = await self._user_summary(conn, user_id)
             target = summary.user
             if typed_email.strip().lower() != target.email:
-                raise ValidationError(
-                    _("Suppression annulée : l'e-mail saisi n'est pas celui du compte.")
-                )
+                raise ValidationError(_("Suppression annulée : l'e-mail saisi n'est pas celui du compte."))
             if target.id in admins and not admins - {target.id}:
                 raise ValidationError(LAST_ADMIN)
             await conn.execute(users.delete().where(users.c.id == target.id))
             await record_in(
-                conn, AuditEvent.ADMIN_ACTION, self.address, actor.email, actor.id,
+                conn,
+                AuditEvent.ADMIN_ACTION,
+                self.address,
+                actor.email,
+                actor.id,
                 f"suppression du compte : {target.email} (id {target.id}, {summary.ticket_count} tickets)",
             )
             return summary
 
-        summary = await self.db.write(delete)
+        summary = await self._write(delete)
         for session in self._sessions_of(user_id):
             session._deleted_user = session.user
         return summary
 
     # Tickets ----------------------------------------------------------------------------
 
-    async def create_ticket(self, title: str, description: str, urgency: Urgency | str) -> int:
+    async def create_ticket(
+        self, title: str, description: str, urgency: Urgency | str, form: TicketForm | None = None
+    ) -> int:
+        """A new ticket `En attente`, with its history entry; its id.
+
+        With `form`, sending the same form again (a second Enter, a retry after an error)
+        returns the ticket it already made instead of making another.
+        """
         user = self._require(Access.CREATE_TICKET)
         title = validation.title(title)
         description = validation.description(description)
         urgency = validation.urgency(urgency)
+        form = form or TicketForm()
+        if form.committed and form.ticket_id is not None:
+            return form.ticket_id
+        if form.ticket_id is not None:
+            # The last try inserted this id, then failed: if its commit went through after all
+            # (the answer was lost with the connection), that is the form's ticket.
+            made = await self._made_by(form, user)
+            if made is not None:
+                return made
         now = utcnow()
 
         async def insert(conn: AsyncConnection) -> int:
@@ -670,12 +764,33 @@ class SessionContext:
                 )
             )
             ticket_id = result.inserted_primary_key[0]
+            form.ticket_id, form.created_at, form.committed = ticket_id, now, False
             await self._write_history(conn, ticket_id, Action.CREATED, None, waiting, urgency.value, now)
             return ticket_id
 
-        ticket_id = await self.db.write(insert)
+        ticket_id = await self._write(insert)
+        form.committed = True
         self._log("ticket created id=%s urgency=%s", ticket_id, urgency.value)
         return ticket_id
+
+    async def _made_by(self, form: TicketForm, user: User) -> int | None:
+        """The ticket of `form`'s last try if it is in the database, else None."""
+        async with self.db.transaction() as conn:
+            found = (
+                await conn.execute(
+                    sa.select(tickets.c.id).where(
+                        tickets.c.id == form.ticket_id,
+                        tickets.c.auteur_id == user.id,
+                        tickets.c.created_at == form.created_at,
+                    )
+                )
+            ).scalar()
+        if found is None:
+            form.ticket_id = None
+            return None
+        form.committed = True
+        self._log("ticket created id=%s (found after a failed answer)", found)
+        return found
 
     async def my_tickets(self) -> list[TicketSummary]:
         user = self._require(Access.CREATE_TICKET)
@@ -689,13 +804,9 @@ class SessionContext:
         """The tickets assigned to this admin that are not resolved yet, newest first."""
         user = self._require(Access.BE_ASSIGNED)
         resolved = (
-            sa.select(statuses.c.id)
-            .where(statuses.c.libelle == Status.RESOLVED.value)
-            .scalar_subquery()
+            sa.select(statuses.c.id).where(statuses.c.libelle == Status.RESOLVED.value).scalar_subquery()
         )
-        return await self._list(
-            sa.and_(tickets.c.assigne_id == user.id, tickets.c.statut_id != resolved)
-        )
+        return await self._list(sa.and_(tickets.c.assigne_id == user.id, tickets.c.statut_id != resolved))
 
     async def _list(self, where) -> list[TicketSummary]:
         query = (
@@ -761,23 +872,27 @@ class SessionContext:
                     )
                 )
             total = (
-                await conn.execute(
-                    sa.select(sa.func.count()).select_from(tickets).where(*conditions)
-                )
+                await conn.execute(sa.select(sa.func.count()).select_from(tickets).where(*conditions))
             ).scalar_one()
             pages = max(1, -(-total // page_size))
             page = max(1, min(page, pages))
             order = self._ticket_order(tickets, sort)
             # No match: no second pass over the table (a text search scans it).
-            page_ids = [] if total == 0 else (
-                await conn.execute(
-                    sa.select(tickets.c.id)
-                    .where(*conditions)
-                    .order_by(*order)
-                    .limit(page_size)
-                    .offset((page - 1) * page_size)
+            page_ids = (
+                []
+                if total == 0
+                else (
+                    await conn.execute(
+                        sa.select(tickets.c.id)
+                        .where(*conditions)
+                        .order_by(*order)
+                        .limit(page_size)
+                        .offset((page - 1) * page_size)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             query = (
                 sa.select(
                     tickets.c.id,
@@ -874,18 +989,14 @@ class SessionContext:
             per_day = {
                 str(d): n
                 for d, n in await conn.execute(
-                    sa.select(day, sa.func.count())
-                    .where(tickets.c.created_at >= first_moment)
-                    .group_by(day)
+                    sa.select(day, sa.func.count()).where(tickets.c.created_at >= first_moment).group_by(day)
                 )
             }
             delays = (await conn.execute(self._delays_query(ids[Status.RESOLVED], since))).all()
         first_responses = [r.first_response - r.created_at for r in delays if r.first_response]
         resolutions = [r.resolved - r.created_at for r in delays if r.resolved]
         return Dashboard(
-            open_by_status=tuple(
-                (s, by_status.get(ids[s], 0)) for s in (Status.WAITING, Status.IN_PROGRESS)
-            ),
+            open_by_status=tuple((s, by_status.get(ids[s], 0)) for s in (Status.WAITING, Status.IN_PROGRESS)),
             open_by_urgency=tuple(
                 (u, by_urgency.get(u.value, 0)) for u in (Urgency.HIGH, Urgency.MEDIUM, Urgency.LOW)
             ),
@@ -917,14 +1028,13 @@ class SessionContext:
                 sa.func.min(sa.case((answer, history.c.created_at)), type_=sa.DateTime).label(
                     "first_response"
                 ),
-                sa.func.min(sa.case((resolved, history.c.created_at)), type_=sa.DateTime).label(
-                    "resolved"
-                ),
+                sa.func.min(sa.case((resolved, history.c.created_at)), type_=sa.DateTime).label("resolved"),
             )
             .join(history, history.c.ticket_id == tickets.c.id)
             .where(tickets.c.created_at >= since)
             .group_by(tickets.c.id, tickets.c.created_at)
         )
+
     def _unread(self) -> sa.Label:
         """For a list query: whether the ticket has history the user has not seen.
 
@@ -960,10 +1070,13 @@ class SessionContext:
             return
         newest = max(entry.id for entry in ticket.history)
         mine = (reads.c.utilisateur_id == user.id, reads.c.ticket_id == ticket.id)
-        async with self.db.transaction() as conn:
-            seen = (
-                await conn.execute(sa.select(reads.c.dernier_historique_id).where(*mine))
-            ).scalar_one_or_none()
+        try:
+            async with self.db.transaction() as conn:
+                seen = (
+                    await conn.execute(sa.select(reads.c.dernier_historique_id).where(*mine))
+                ).scalar_one_or_none()
+        except ServiceRestarting:
+            return
         # Reading a ticket again is common: no write (no lock) when nothing new was seen.
         if seen is not None and seen >= newest:
             return
@@ -985,7 +1098,11 @@ class SessionContext:
                     )
                 },
             )
-        await self.db.write(lambda conn: conn.execute(upsert))
+        try:
+            await self.db.write(lambda conn: conn.execute(upsert))
+        except ServiceRestarting:
+            # A marker, not the user's action: left for the next time the ticket is opened.
+            return
 
     def live_notice(self, change: TicketChange) -> LiveNotice | None:
         """What this user is told of a change read from the feed; None: not theirs to know.
@@ -1081,27 +1198,19 @@ class SessionContext:
         async def update(conn: AsyncConnection) -> tuple[str, Ticket]:
             row = await self._locked(conn, ticket_id, Access.CHANGE_STATUS)
             if row.libelle == new_status.value:
-                raise ValidationError(
-                    _("Le ticket est déjà « {status} ».").format(status=new_status.value)
-                )
+                raise ValidationError(_("Le ticket est déjà « {status} ».").format(status=new_status.value))
             new_id = await _status_id(conn, new_status)
             await conn.execute(
-                tickets.update()
-                .where(tickets.c.id == ticket_id)
-                .values(statut_id=new_id, updated_at=now)
+                tickets.update().where(tickets.c.id == ticket_id).values(statut_id=new_id, updated_at=now)
             )
-            await self._write_history(
-                conn, ticket_id, Action.STATUS_CHANGED, row.statut_id, new_id, "", now
-            )
+            await self._write_history(conn, ticket_id, Action.STATUS_CHANGED, row.statut_id, new_id, "", now)
             await self._audit_admin_action(
                 conn, f"status ticket={ticket_id} from={row.libelle} to={new_status.value}"
             )
             return row.libelle, await self._ticket(conn, ticket_id)
 
-        old_label, ticket = await self.db.write(update)
-        self._log(
-            "status changed id=%s from=%r to=%r", ticket_id, old_label, new_status.value
-        )
+        old_label, ticket = await self._write(update)
+        self._log("status changed id=%s from=%r to=%r", ticket_id, old_label, new_status.value)
         return ticket
 
     # Conversation and assignment --------------------------------------------------------
@@ -1119,7 +1228,7 @@ class SessionContext:
                 await self._audit_admin_action(conn, f"reply ticket={ticket_id}")
             return await self._ticket(conn, ticket_id)
 
-        ticket = await self.db.write(write)
+        ticket = await self._write(write)
         self._log("reply id=%s length=%s", ticket_id, len(text))
         return ticket
 
@@ -1131,13 +1240,11 @@ class SessionContext:
         async def write(conn: AsyncConnection) -> Ticket:
             await self._locked(conn, ticket_id, Access.ADD_NOTE)
             # `updated_at` is left alone: the requester sees it, and must not learn of the note.
-            await self._write_history(
-                conn, ticket_id, Action.NOTE, None, None, text, now, internal=True
-            )
+            await self._write_history(conn, ticket_id, Action.NOTE, None, None, text, now, internal=True)
             await self._audit_admin_action(conn, f"note ticket={ticket_id}")
             return await self._ticket(conn, ticket_id)
 
-        ticket = await self.db.write(write)
+        ticket = await self._write(write)
         self._log("internal note id=%s length=%s", ticket_id, len(text))
         return ticket
 
@@ -1148,9 +1255,7 @@ class SessionContext:
             rows = (
                 await conn.execute(
                     # The role filter only narrows the read; access_allowed decides below.
-                    sa.select(users)
-                    .where(users.c.role == Role.ADMIN.value)
-                    .order_by(users.c.nom, users.c.id)
+                    sa.select(users).where(users.c.role == Role.ADMIN.value).order_by(users.c.nom, users.c.id)
                 )
             ).all()
         return [u for u in map(_user, rows) if access_allowed(u, Access.BE_ASSIGNED)]
@@ -1171,21 +1276,15 @@ class SessionContext:
                 # Locked: a simultaneous demotion waits for this assignment, or comes first
                 # and is seen here.
                 target = (
-                    await conn.execute(
-                        sa.select(users).where(users.c.id == assignee_id).with_for_update()
-                    )
+                    await conn.execute(sa.select(users).where(users.c.id == assignee_id).with_for_update())
                 ).first()
                 if target is None or not access_allowed(_user(target), Access.BE_ASSIGNED):
-                    raise ValidationError(
-                        _("Seul un administrateur peut prendre un ticket en charge.")
-                    )
+                    raise ValidationError(_("Seul un administrateur peut prendre un ticket en charge."))
                 name = target.nom
             if row.assigne_id == assignee_id:
                 if assignee_id is None:
                     raise ValidationError(_("Le ticket n'est assigné à personne."))
-                raise ValidationError(
-                    _("Le ticket est déjà pris en charge par {name}.").format(name=name)
-                )
+                raise ValidationError(_("Le ticket est déjà pris en charge par {name}.").format(name=name))
             await conn.execute(
                 tickets.update()
                 .where(tickets.c.id == ticket_id)
@@ -1197,7 +1296,7 @@ class SessionContext:
             )
             return name, await self._ticket(conn, ticket_id)
 
-        name, ticket = await self.db.write(write)
+        name, ticket = await self._write(write)
         self._log("assigned id=%s to=%r", ticket_id, name or None)
         return ticket
 
@@ -1209,9 +1308,7 @@ class SessionContext:
         async def write(conn: AsyncConnection) -> Ticket:
             row = await self._locked(conn, ticket_id, Access.REOPEN)
             if row.libelle != Status.RESOLVED.value:
-                raise ValidationError(
-                    _("Le ticket n'est pas « Résolu » : répondez-y simplement.")
-                )
+                raise ValidationError(_("Le ticket n'est pas « Résolu » : répondez-y simplement."))
             in_progress = await _status_id(conn, Status.IN_PROGRESS)
             await conn.execute(
                 tickets.update()
@@ -1219,12 +1316,10 @@ class SessionContext:
                 .values(statut_id=in_progress, updated_at=now)
             )
             await self._write_history(conn, ticket_id, Action.REPLY, None, None, text, now)
-            await self._write_history(
-                conn, ticket_id, Action.REOPENED, row.statut_id, in_progress, "", now
-            )
+            await self._write_history(conn, ticket_id, Action.REOPENED, row.statut_id, in_progress, "", now)
             return await self._ticket(conn, ticket_id)
 
-        ticket = await self.db.write(write)
+        ticket = await self._write(write)
         self._log("reopened id=%s length=%s", ticket_id, len(text))
         return ticket
 
@@ -1233,7 +1328,9 @@ class SessionContext:
         row = (
             await conn.execute(
                 sa.select(
-                    tickets.c.auteur_id, tickets.c.statut_id, tickets.c.assigne_id,
+                    tickets.c.auteur_id,
+                    tickets.c.statut_id,
+                    tickets.c.assigne_id,
                     statuses.c.libelle,
                 )
                 .join(statuses, statuses.c.id == tickets.c.statut_id)
@@ -1248,15 +1345,11 @@ class SessionContext:
         return row
 
     async def _touch(self, conn: AsyncConnection, ticket_id: int, now) -> None:
-        await conn.execute(
-            tickets.update().where(tickets.c.id == ticket_id).values(updated_at=now)
-        )
+        await conn.execute(tickets.update().where(tickets.c.id == ticket_id).values(updated_at=now))
 
     async def _audit_admin_action(self, conn: AsyncConnection, details: str) -> None:
         assert self.user is not None
-        await record_in(
-            conn, AuditEvent.ADMIN_ACTION, self.address, self.user.email, self.user.id, details
-        )
+        await record_in(conn, AuditEvent.ADMIN_ACTION, self.address, self.user.email, self.user.id, details)
 
     async def _write_history(
         self,
@@ -1302,9 +1395,7 @@ async def create_user(
 
     async def insert(conn: AsyncConnection) -> int:
         result = await conn.execute(
-            users.insert().values(
-                nom=name, email=email, mot_de_passe=hashed, role=role.value, created_at=now
-            )
+            users.insert().values(nom=name, email=email, mot_de_passe=hashed, role=role.value, created_at=now)
         )
         user_id = result.inserted_primary_key[0]
         if audit is not None:
@@ -1336,8 +1427,12 @@ async def _authenticate(services: Services, email: str, password: str, address: 
     wait = await services.throttle.login_wait(account, address)
     if wait:
         await record(
-            services.db, AuditEvent.LOGIN_THROTTLED, address, account,
-            details=f"attente={wait}s", level=logging.WARNING,
+            services.db,
+            AuditEvent.LOGIN_THROTTLED,
+            address,
+            account,
+            details=f"attente={wait}s",
+            level=logging.WARNING,
         )
         raise Throttled(wait)
     async with services.db.transaction() as conn:
@@ -1357,7 +1452,11 @@ async def _authenticate(services: Services, email: str, password: str, address: 
                 .values(echecs_connexion=users.c.echecs_connexion + 1, dernier_echec=utcnow())
             )
             await record_in(
-                conn, AuditEvent.LOGIN_FAILED, address, account, row.id if row else None,
+                conn,
+                AuditEvent.LOGIN_FAILED,
+                address,
+                account,
+                row.id if row else None,
                 level=logging.WARNING,
             )
 
@@ -1369,7 +1468,7 @@ async def _authenticate(services: Services, email: str, password: str, address: 
 
 
 def _key_text(stored: str) -> str:
-    """"<algorithm> <base64>" of a stored key, whatever spacing or comment it came with."""
+    """ "<algorithm> <base64>" of a stored key, whatever spacing or comment it came with."""
     return " ".join(stored.split()[:2])
 
 
@@ -1401,6 +1500,4 @@ async def key_login_failed(db: Database, address: str, email: str) -> None:
     email = email.strip().lower()
     async with db.transaction() as conn:
         user_id = (await conn.execute(sa.select(users.c.id).where(users.c.email == email))).scalar()
-    await record(
-        db, AuditEvent.LOGIN_FAILED, address, email, user_id, "ssh publickey", level=logging.WARNING
-    )
+    await record(db, AuditEvent.LOGIN_FAILED, address, email, user_id, "ssh publickey", level=logging.WARNING)

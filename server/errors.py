@@ -43,9 +43,24 @@ class AuthFailed(UserError):
 
 
 class DatabaseUnavailable(UserError):
-    """The database could not be reached, or no pooled connection was free in time."""
+    """The database could not be reached, no pooled connection was free in time, or a lock or
+    a statement outlasted its bound; the transaction was rolled back.
+
+    `reason` names which, for the log: "unreachable", "pool exhausted", "lock wait timeout",
+    "statement timeout".
+    """
 
     default = _("La base de données est momentanément indisponible : réessayez dans un instant.")
+
+    def __init__(self, message: str | None = None, reason: str = "unreachable") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ServiceRestarting(UserError):
+    """The service is stopping: a write not yet started is refused, nothing was written."""
+
+    default = _("Le service redémarre : votre saisie est conservée, réessayez dans un instant.")
 
 
 class AccountDeleted(UserError):
@@ -62,6 +77,8 @@ class KeyNotFound(UserError):
     """A key that is missing or someone else's: the same answer for both."""
 
     default = _("Clé introuvable.")
+
+
 class Throttled(UserError):
     """Too many failed logins for this account or address: refused before any password check."""
 
@@ -81,7 +98,5 @@ class TooManyAccounts(UserError):
         self.wait = wait
         minutes = max(1, -(-wait // 60))
         super().__init__(
-            _("Trop de comptes créés depuis cette adresse : réessayez dans {n} minute(s).").format(
-                n=minutes
-            )
+            _("Trop de comptes créés depuis cette adresse : réessayez dans {n} minute(s).").format(n=minutes)
         )

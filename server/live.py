@@ -68,9 +68,11 @@ class ChangeFeed:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # An outage is logged once, then retried at every look until it ends.
+                # An outage is logged once, then retried at every look until it ends; what it
+                # is (unreachable, pool exhausted, a lock past its bound) is the database's word.
                 if not self.failing:
-                    log.warning("change feed: database unreachable (%s); retrying", type(exc).__name__)
+                    reason = getattr(exc, "reason", type(exc).__name__)
+                    log.warning("change feed: paused, database %s; retrying", reason)
                     self.failing = True
             await asyncio.sleep(self.interval)
 

@@ -115,12 +115,15 @@ class Migration:
 
 async def _v2_helpdesk(step: Step) -> None:
     await step.add_column(
-        "tickets", "assigne_id", "INT NULL",
+        "tickets",
+        "assigne_id",
+        "INT NULL",
         "INTEGER CONSTRAINT fk_tickets_assigne REFERENCES utilisateurs (id) ON DELETE SET NULL",
     )
     await step.add_index("tickets", "idx_tickets_assigne_statut")
     await step.add_foreign_key(
-        "tickets", "fk_tickets_assigne",
+        "tickets",
+        "fk_tickets_assigne",
         "FOREIGN KEY (assigne_id) REFERENCES utilisateurs (id) ON DELETE SET NULL",
     )
     await step.add_column(
@@ -164,6 +167,9 @@ async def upgrade(db: Database) -> list[int]:
     """Bring the database to SCHEMA_VERSION; returns the versions applied (empty if none)."""
     async with db.transaction(write=True) as conn:
         if db.mysql:
+            # A schema change on a big table may take longer than one statement's bound; the
+            # bound comes back on this pooled connection below.
+            await conn.exec_driver_sql("SET SESSION max_statement_time = 0")
             # Two servers starting at once: one migrates, the other waits and finds it done.
             locked = (await conn.exec_driver_sql("SELECT GET_LOCK('suivi_incident.schema', 60)")).scalar()
             if locked != 1:
@@ -175,8 +181,9 @@ async def upgrade(db: Database) -> list[int]:
             version = await _version(step)
             if version > SCHEMA_VERSION:
                 raise SchemaError(
-                    _("La base est au schéma {found}, plus récent que celui de ce programme ({known}).")
-                    .format(found=version, known=SCHEMA_VERSION)
+                    _(
+                        "La base est au schéma {found}, plus récent que celui de ce programme ({known})."
+                    ).format(found=version, known=SCHEMA_VERSION)
                 )
             if version == 0:
                 await db.create_schema(conn)
@@ -202,6 +209,8 @@ async def upgrade(db: Database) -> list[int]:
                 # On a broken connection the lock is gone with it: never hide the first error.
                 with contextlib.suppress(Exception):
                     await conn.exec_driver_sql("SELECT RELEASE_LOCK('suivi_incident.schema')")
+                with contextlib.suppress(Exception):
+                    await conn.exec_driver_sql("SET SESSION " + db.session_bounds())
 
 
 async def check_version(db: Database) -> None:

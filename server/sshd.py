@@ -41,6 +41,7 @@ Interact = Callable[[PromptToolkitSSHSession, str, object | None], Awaitable[Non
 CheckPassword = Callable[[str, str, str], Awaitable[object | None]]
 
 TOO_MANY_TRIES = _("Trop de tentatives d'authentification : reconnectez-vous.")
+UNAVAILABLE = _("Service momentanément indisponible : reconnectez-vous dans un instant.")
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,14 @@ class SupportSSHServer(asyncssh.SSHServer):
             )
             self.conn.disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, TOO_MANY_TRIES)
 
+    def _unavailable(self, exc: Exception) -> bool:
+        """The account could not be checked (the database): a refusal the client shows, one line."""
+        reason = getattr(exc, "reason", type(exc).__name__)
+        log.warning("addr=%s user=%s ssh auth impossible: %s", self.address, self.username, reason)
+        assert self.conn is not None
+        self.conn.disconnect(asyncssh.DISC_SERVICE_NOT_AVAILABLE, UNAVAILABLE)
+        return False
+
     def _signature_refused(self, counted: bool = True) -> None:
         # asyncssh verifies signatures without telling us: a registered key offered a second
         # time (the signed request after the probe) and no success since means it was refused.
@@ -302,6 +311,8 @@ class SupportSSHServer(asyncssh.SSHServer):
         except asyncio.CancelledError:
             self._failed()
             raise
+        except Exception as exc:
+            return self._unavailable(exc)
         if user is None:
             log.warning("addr=%s user=%s ssh auth failed", self.address, self.username)
             self._failed()
@@ -318,7 +329,10 @@ class SupportSSHServer(asyncssh.SSHServer):
         assert self.public_keys is not None
         self._signature_refused()
         line = key_line(key)
-        owner = await self.public_keys.owner(username, line)
+        try:
+            owner = await self.public_keys.owner(username, line)
+        except Exception as exc:
+            return self._unavailable(exc)
         if owner is None:
             log.info("addr=%s user=%s public key not accepted", self.address, self.username)
             self._failed()

@@ -15,6 +15,7 @@ import asyncssh
 import pytest
 import sqlalchemy as sa
 
+from server.app import SHUTDOWN_NOTICE
 from server.config import Settings
 from server.db import Database, statuses, users
 from server.migrations import SCHEMA_VERSION, schema_version
@@ -27,7 +28,6 @@ from .test_schema import mariadb_only
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "chef-de-salle-2026"
-SHUTDOWN_NOTICE = "Le service s'arrête : votre travail est enregistré. Reconnectez-vous dans un instant."
 # One event per line: "2026-01-31 12:00:00,123 INFO support.sshd addr=… user=… …"
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) [\w.]+ \S")
 
@@ -60,7 +60,12 @@ async def cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.Co
     return await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "server", *args],
-        cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -82,11 +87,19 @@ async def wait_sentence(c: Client, sentence: str, timeout: float = 15.0) -> None
 HELP = {
     (): ["usage: python -m server", "serve", "create-admin", "init-db", "check-config", "--config"],
     ("serve",): ["usage: python -m server serve", "Démarre le service SSH", "SIGTERM"],
-    ("create-admin",): ["usage: python -m server create-admin", "Crée un administrateur", "--email",
-                        "--name", "entrée standard"],
+    ("create-admin",): [
+        "usage: python -m server create-admin",
+        "Crée un administrateur",
+        "--email",
+        "--name",
+        "entrée standard",
+    ],
     ("init-db",): ["usage: python -m server init-db", "Crée les tables manquantes"],
-    ("check-config",): ["usage: python -m server check-config", "Affiche chaque réglage effectif",
-                        "mot de passe de la base masqué"],
+    ("check-config",): [
+        "usage: python -m server check-config",
+        "Affiche chaque réglage effectif",
+        "mot de passe de la base masqué",
+    ],
 }
 
 
@@ -128,8 +141,15 @@ async def admins(database) -> list[tuple[str, str, str]]:
 
 
 async def test_create_admin_reads_the_password_from_stdin(tmp_path, db_url, service, database):
-    done = await cli("create-admin", "--email", "Chef@Example.org", "--name", "Chef de salle",
-                     env=cli_env(tmp_path, db_url), stdin=ADMIN_PASSWORD + "\n")
+    done = await cli(
+        "create-admin",
+        "--email",
+        "Chef@Example.org",
+        "--name",
+        "Chef de salle",
+        env=cli_env(tmp_path, db_url),
+        stdin=ADMIN_PASSWORD + "\n",
+    )
     assert done.returncode == 0, done.stderr
     assert "Administrateur créé : chef@example.org" in done.stdout
     assert ADMIN_PASSWORD not in done.stdout + done.stderr
@@ -141,16 +161,28 @@ async def test_create_admin_reads_the_password_from_stdin(tmp_path, db_url, serv
     c = await Client.connect(service.port, "chef@example.org", ADMIN_PASSWORD)
     try:
         await c.wait_for(
-            "1. Nouveau ticket", "3. Tous les tickets", "4. Mes tickets assignés", "5. Tableau de bord",
-            "6. Utilisateurs", "7. Mon compte", "8. Déconnexion",
+            "1. Nouveau ticket",
+            "3. Tous les tickets",
+            "4. Mes tickets assignés",
+            "5. Tableau de bord",
+            "6. Utilisateurs",
+            "7. Mon compte",
+            "8. Déconnexion",
         )
     finally:
         await c.close()
 
 
 async def test_create_admin_refuses_a_short_password(tmp_path, db_url, database):
-    done = await cli("create-admin", "--email", "chef@example.org", "--name", "Chef",
-                     env=cli_env(tmp_path, db_url), stdin="court\n")
+    done = await cli(
+        "create-admin",
+        "--email",
+        "chef@example.org",
+        "--name",
+        "Chef",
+        env=cli_env(tmp_path, db_url),
+        stdin="court\n",
+    )
     assert done.returncode != 0
     assert "Le mot de passe doit faire au moins 8 caractères." in done.stderr
     assert "Traceback" not in done.stderr
@@ -159,11 +191,19 @@ async def test_create_admin_refuses_a_short_password(tmp_path, db_url, database)
 
 async def test_create_admin_refuses_an_e_mail_already_used(tmp_path, db_url, database):
     env = cli_env(tmp_path, db_url)
-    first = await cli("create-admin", "--email", "chef@example.org", "--name", "Chef",
-                      env=env, stdin=ADMIN_PASSWORD + "\n")
+    first = await cli(
+        "create-admin", "--email", "chef@example.org", "--name", "Chef", env=env, stdin=ADMIN_PASSWORD + "\n"
+    )
     assert first.returncode == 0, first.stderr
-    again = await cli("create-admin", "--email", "CHEF@example.org", "--name", "Autre chef",
-                      env=env, stdin="un-autre-mot-de-passe\n")
+    again = await cli(
+        "create-admin",
+        "--email",
+        "CHEF@example.org",
+        "--name",
+        "Autre chef",
+        env=env,
+        stdin="un-autre-mot-de-passe\n",
+    )
     assert again.returncode != 0
     assert "Un compte existe déjà avec cet e-mail." in again.stderr
     assert "Traceback" not in again.stderr
@@ -213,8 +253,14 @@ class Server:
 
     async def start(self) -> Server:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "server", cwd=ROOT, env=self.env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "server",
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         self._reader = asyncio.ensure_future(self._read())
         await self.wait_log("listening")

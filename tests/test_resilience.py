@@ -33,10 +33,13 @@ async def test_database_restart_during_a_session(tmp_path: Path, restartable_mar
 
         mariadb.stop()
         await file_ticket(client, "Écran noir", "Rien ne s'affiche.")
-        await client.wait_for("La base de données est momentanément indisponible", "1. Nouveau ticket")
+        # The form stays as typed, with the sentence: the user only has to send it again.
+        await client.wait_for(
+            "La base de données est momentanément indisponible", "Titre : Écran noir", "2. Moyenne"
+        )
 
         mariadb.start()
-        await file_ticket(client, "Écran noir", "Rien ne s'affiche.")
+        client.send("2")
         await client.wait_for("Ticket #1 créé.", "Écran noir")
         assert await count(service.db, tickets) == 1
         assert await count(service.db, history) == 1

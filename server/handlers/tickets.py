@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 
 from .. import validation
-from ..context import SessionContext
-from ..errors import UserError
+from ..context import SessionContext, TicketForm
+from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
 from ..i18n import _
 from ..models import Action, HistoryEntry, Status, Ticket, TicketSummary, Urgency, User
 from ..ui.screens import confirm, menu, ticket_table
-from ..ui.terminal import Terminal, wrap
+from ..ui.terminal import Terminal, plain, wrap
 from .common import Notice, ask_valid
 from .dashboard import show_dashboard
 from .finder import find_tickets
@@ -66,39 +67,77 @@ async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Noti
 async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
     title_text = _("Nouveau ticket")
     title = await ask_valid(
-        term, title_text, _("Titre"), [], validation.title,
+        term,
+        title_text,
+        _("Titre"),
+        [],
+        validation.title,
         help_text=_("(une ligne, {max} caractères au plus)").format(max=validation.TITLE_MAX),
         max_chars=validation.TITLE_MAX,
     )
     if title is None:
         return Notice(_("Ticket abandonné."))
     description = await ask_valid(
-        term, title_text, _("Description"), [(_("Titre"), title)], validation.description,
+        term,
+        title_text,
+        _("Description"),
+        [(_("Titre"), title)],
+        validation.description,
         multiline=True,
         help_text=_("({max} caractères au plus)").format(max=validation.DESCRIPTION_MAX),
         max_chars=validation.DESCRIPTION_MAX,
     )
     if description is None:
         return Notice(_("Ticket abandonné."))
-    urgency = await menu(
-        term,
-        title_text,
-        [(u, u.value) for u in Urgency],
-        body=lambda width: [[("class:label", _("Urgence :"))]],
-        back_label=_("Annuler"),
-    )
-    if urgency is None:
-        return Notice(_("Ticket abandonné."))
-    ticket_id = await ctx.create_ticket(title, description, urgency)
-    return await ticket_screen(
-        term, ctx, ticket_id, Notice(_("Ticket #{id} créé.").format(id=ticket_id))
-    )
+    form = TicketForm()
+    notice = Notice()
+    while True:
+        urgency = await menu(
+            term,
+            title_text,
+            [(u, u.value) for u in Urgency],
+            # What was typed stays on screen while the ticket waits to be sent again.
+            body=lambda width: [
+                *plain(_("Titre : {title}").format(title=title), width=width),
+                *_first_lines(description, width),
+                [],
+                [("class:label", _("Urgence :"))],
+            ],
+            back_label=_("Annuler"),
+            **notice.kwargs(),
+        )
+        if urgency is None:
+            return Notice(_("Ticket abandonné."))
+        try:
+            # The same form sent again never makes a second ticket.
+            ticket_id = await ctx.create_ticket(title, description, urgency, form)
+            break
+        except UserError as exc:
+            notice = Notice.fail(exc.message)
+    created = _("Ticket #{id} créé.").format(id=ticket_id)
+    try:
+        ticket = await ctx.open_ticket(ticket_id)
+    except UserError:
+        # The ticket is written: the user must not be told to send it again.
+        return Notice(
+            created + " " + _("L'affichage n'a pas pu être actualisé : ouvrez-le dans Mes tickets.")
+        )
+    return await ticket_screen(term, ctx, ticket_id, Notice(created), ticket=ticket)
+
+
+def _first_lines(text: str, width: int, count: int = 3) -> list:
+    lines = plain(text, "class:dim", width=width)
+    return lines[:count] + ([[("class:dim", "…")]] if len(lines) > count else [])
 
 
 async def ticket_list(term: Terminal, ctx: SessionContext) -> Notice:
     """`Mes tickets`: a list that stays open; each ticket opened from it comes back to it."""
     return await _browse(
-        term, ctx, _("Mes tickets"), ctx.my_tickets, with_author=False,
+        term,
+        ctx,
+        _("Mes tickets"),
+        ctx.my_tickets,
+        with_author=False,
         empty=_("Aucun ticket pour l'instant."),
     )
 
@@ -173,9 +212,12 @@ def _cells(t: TicketSummary, with_author: bool, with_assignee: bool = True) -> l
     return [*cells, t.urgency.value, t.status.value, t.created_at.strftime("%d/%m/%Y")]
 
 
-async def ticket_screen(term: Terminal, ctx: SessionContext, ticket_id: int, notice: Notice) -> Notice:
-    """One ticket and its timeline; the actions the context allows are offered below it."""
-    shown = [await ctx.open_ticket(ticket_id)]
+async def ticket_screen(
+    term: Terminal, ctx: SessionContext, ticket_id: int, notice: Notice, ticket: Ticket | None = None
+) -> Notice:
+    """One ticket and its timeline (`ticket` if already loaded); the actions the context allows
+    are offered below it."""
+    shown = [ticket or await ctx.open_ticket(ticket_id)]
     # Which showing of the menu a reload belongs to: one finishing after the user has acted
     # must not put back the ticket as it was before the action.
     showing = [0]
@@ -216,13 +258,19 @@ async def ticket_screen(term: Terminal, ctx: SessionContext, ticket_id: int, not
             return Notice()
         acted = True
         try:
-            shown[0], notice = await TICKET_ACTIONS[choice](term, ctx, ticket)
-            # What came with the action (others' entries too) has been seen.
-            await ctx.mark_read(shown[0])
+            fresh, notice = await TICKET_ACTIONS[choice](term, ctx, ticket)
         except UserError as exc:
             notice = Notice.fail(exc.message)
             # Someone may have changed the ticket meanwhile: offer what fits it as it is now.
             shown[0] = await ctx.open_ticket(ticket_id)
+            continue
+        # What came with the action (others' entries too) has been seen; if that cannot be
+        # written, the action still is, and only its unread marker waits for the next opening.
+        with contextlib.suppress(UserError):
+            await ctx.mark_read(fresh)
+        # Drawn from the next showing of the menu on: keys pressed before it (while the marker
+        # is written) would go to a menu already answered.
+        shown[0] = fresh
 
 
 def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]:
@@ -247,45 +295,77 @@ def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]
 
 
 async def reply(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
-    text = await _ask_message(
-        term, _("Ticket #{id} : répondre").format(id=ticket.id), _("Réponse"), validation.reply,
+    sent = await _send_message(
+        term,
+        _("Ticket #{id} : répondre").format(id=ticket.id),
+        _("Réponse"),
+        validation.reply,
         _("(visible du demandeur et du support, {max} caractères au plus)"),
+        lambda text: ctx.reply(ticket.id, text),
     )
-    if text is None:
+    if sent is None:
         return ticket, Notice(_("Réponse abandonnée."))
-    return await ctx.reply(ticket.id, text), Notice(_("Réponse envoyée."))
+    return sent, Notice(_("Réponse envoyée."))
 
 
 async def add_note(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
-    text = await _ask_message(
-        term, _("Ticket #{id} : note interne").format(id=ticket.id), _("Note interne"),
-        validation.note, _("(visible des seuls administrateurs, {max} caractères au plus)"),
+    sent = await _send_message(
+        term,
+        _("Ticket #{id} : note interne").format(id=ticket.id),
+        _("Note interne"),
+        validation.note,
+        _("(visible des seuls administrateurs, {max} caractères au plus)"),
+        lambda text: ctx.add_note(ticket.id, text),
     )
-    if text is None:
+    if sent is None:
         return ticket, Notice(_("Note abandonnée."))
-    return await ctx.add_note(ticket.id, text), Notice(_("Note interne ajoutée."))
+    return sent, Notice(_("Note interne ajoutée."))
 
 
 async def reopen(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
-    text = await _ask_message(
-        term, _("Ticket #{id} : le problème persiste").format(id=ticket.id), _("Réponse"),
-        validation.reply, _("(dites ce qui ne va toujours pas ; {max} caractères au plus)"),
+    sent = await _send_message(
+        term,
+        _("Ticket #{id} : le problème persiste").format(id=ticket.id),
+        _("Réponse"),
+        validation.reply,
+        _("(dites ce qui ne va toujours pas ; {max} caractères au plus)"),
+        lambda text: ctx.reopen(ticket.id, text),
     )
-    if text is None:
+    if sent is None:
         return ticket, Notice(_("Ticket laissé « Résolu »."))
-    ticket = await ctx.reopen(ticket.id, text)
-    return ticket, Notice(_("Réponse envoyée : le ticket repasse « En cours »."))
+    return sent, Notice(_("Réponse envoyée : le ticket repasse « En cours »."))
 
 
-async def _ask_message(
-    term: Terminal, title: str, label: str, rule: Callable[[str], str], help_text: str
-) -> str | None:
-    return await ask_valid(
-        term, title, label, [], rule,
-        multiline=True,
-        help_text=help_text.format(max=validation.MESSAGE_MAX),
-        max_chars=validation.MESSAGE_MAX,
-    )
+async def _send_message(
+    term: Terminal,
+    title: str,
+    label: str,
+    rule: Callable[[str], str],
+    help_text: str,
+    send: Callable[[str], Awaitable[Ticket]],
+) -> Ticket | None:
+    """Ask a message and send it; when the database or a restart refuses it for now, the
+    message stays in its field with the sentence, to be sent again or abandoned."""
+    notice, typed = Notice(), ""
+    while True:
+        text = await ask_valid(
+            term,
+            title,
+            label,
+            [],
+            rule,
+            notice=notice,
+            multiline=True,
+            help_text=help_text.format(max=validation.MESSAGE_MAX),
+            max_chars=validation.MESSAGE_MAX,
+            **({"default": typed} if typed else {}),
+        )
+        if text is None:
+            return None
+        try:
+            return await send(text)
+        except (DatabaseUnavailable, ServiceRestarting) as exc:
+            notice, typed = Notice.fail(exc.message), text
 
 
 async def take(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
@@ -339,8 +419,12 @@ def ticket_lines(t: Ticket, width: int) -> list[StyleAndTextTuples]:
     head = wrap(_("Ticket #{id} — {title}").format(id=t.id, title=t.title), width, multiline=False)
     lines += [[("class:label", line)] for line in head]
     lines.append(
-        [("class:label", _("Urgence : ")), ("", t.urgency.value + "    "),
-         ("class:label", _("Statut : ")), ("", t.status.value)]
+        [
+            ("class:label", _("Urgence : ")),
+            ("", t.urgency.value + "    "),
+            ("class:label", _("Statut : ")),
+            ("", t.status.value),
+        ]
     )
     author = _("Auteur : {name}").format(name=t.author_name)
     taken = (
@@ -350,8 +434,14 @@ def ticket_lines(t: Ticket, width: int) -> list[StyleAndTextTuples]:
     )
     lines += [[("", line)] for line in wrap(f"{author} · {taken}", width)]
     lines.append(
-        [("class:dim", _("Créé le {created} · mis à jour le {updated}").format(
-            created=when(t.created_at), updated=when(t.updated_at)))]
+        [
+            (
+                "class:dim",
+                _("Créé le {created} · mis à jour le {updated}").format(
+                    created=when(t.created_at), updated=when(t.updated_at)
+                ),
+            )
+        ]
     )
     lines += [[], [("class:label", _("Description"))]]
     lines += [[("", line)] for line in wrap(t.description, width)]
@@ -402,9 +492,7 @@ def describe(entry: HistoryEntry) -> str:
 MESSAGES = frozenset({Action.REPLY, Action.NOTE})
 
 
-TICKET_ACTIONS: dict[
-    str, Callable[[Terminal, SessionContext, Ticket], Awaitable[tuple[Ticket, Notice]]]
-] = {
+TICKET_ACTIONS: dict[str, Callable[[Terminal, SessionContext, Ticket], Awaitable[tuple[Ticket, Notice]]]] = {
     "status": change_status,
     "reply": reply,
     "reopen": reopen,
