@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import resource
 import signal
@@ -61,11 +62,15 @@ def raise_descriptor_limit(settings: Settings) -> int:
     """Raise the soft limit on open files to the hard one; refuse a limit that cannot hold
     `ssh.max_connections` (each connection is one socket, nothing more)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        soft = hard
     database = settings.database
     need = settings.ssh.max_connections + database.pool_size + database.max_overflow + RESERVED_DESCRIPTORS
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, need)
+    if soft != target:
+        # An unlimited hard limit (macOS) or one above the kernel's nr_open cannot be taken
+        # as is: the soft limit then stays, and the check below says whether it is enough.
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
     if soft != resource.RLIM_INFINITY and need > soft:
         raise ConfigError(
             f"ssh.max_connections {settings.ssh.max_connections} demande {need} descripteurs de "
@@ -177,7 +182,7 @@ class Service:
         if self._stopping:
             return
         ctx = SessionContext(self.services, address, user)
-        term = Terminal()
+        term = Terminal(self.collector.screen_replaced)
         self.terminals[term] = asyncio.current_task()  # type: ignore[assignment]
         self.contexts[term] = ctx
         assert self.feed is not None

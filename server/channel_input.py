@@ -28,8 +28,15 @@ SLICE = 4096
 # reads again.
 HIGH_WATER = 64 * 1024
 LOW_WATER = 16 * 1024
+# Characters of one bracketed paste beyond which the session ends (no field takes a
+# hundredth of it; the forms refuse long pastes with their own sentence well below).
+MAX_PASTE = 4 * 1024 * 1024
 
 _ids = itertools.count(1)
+
+
+class PasteTooLong(Exception):
+    """A bracketed paste that goes on past MAX_PASTE: hostile, or a terminal gone astray."""
 
 
 class ChannelInput(Input):
@@ -107,6 +114,10 @@ class ChannelInput(Input):
         chunk, self._text = self._text[:SLICE], self._text[SLICE:]
         if chunk:
             self._parser.feed(chunk)
+            # A bracketed paste is held by the parser until its end mark, and scanned whole
+            # at every slice: one that never ends would grow without bound, slower each time.
+            if len(getattr(self._parser, "_paste_buffer", "")) > MAX_PASTE:
+                raise PasteTooLong(f"a paste of more than {MAX_PASTE} characters without its end")
         if self._paused and len(self._text) < LOW_WATER:
             self._paused = False
             self._resume()

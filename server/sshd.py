@@ -19,7 +19,7 @@ from asyncssh.kex import get_kex_algs
 from prompt_toolkit.application.current import create_app_session
 from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 from prompt_toolkit.data_structures import Size
-from prompt_toolkit.input.typeahead import clear_typeahead
+from prompt_toolkit.input import typeahead
 from prompt_toolkit.output.vt100 import Vt100_Output
 
 from .algorithms import POST_QUANTUM_KEX, PROFILES, Algorithms, Profile
@@ -162,22 +162,31 @@ class AppSession(PromptToolkitSSHSession):
         if self.interact_task is not None:
             self.interact_task.cancel()
 
-    async def _interact(self) -> None:
+    def session_started(self) -> None:
+        # asyncssh delivers what the client sent with its shell request (keys typed during the
+        # handshake, `printf 3 | ssh -tt`) right after this call: the input must exist already.
         chan = self._chan
         assert chan is not None
+        self._input = ChannelInput(chan.pause_reading, chan.resume_reading, self._input_failed)
+        super().session_started()
+
+    async def _interact(self) -> None:
+        chan = self._chan
+        assert chan is not None and self._input is not None
         # No cursor position requests: a client that never answers would make every screen wait.
         output = Vt100_Output(
             ChannelWriter(chan), self._get_size, term=chan.get_terminal_type(), enable_cpr=False
         )
         self._output = output
-        self._input = ChannelInput(chan.pause_reading, chan.resume_reading, self._input_failed)
         try:
             with create_app_session(input=self._input, output=output) as session:
                 self.app_session = session
                 await self.interact(self)
         finally:
             chan.close()
-            clear_typeahead(self._input)
+            # prompt_toolkit keeps keys typed ahead per input in a module-level dict, and its
+            # clear_typeahead() leaves the (empty) entry: one more for each session ever.
+            typeahead._buffer.pop(self._input.typeahead_hash(), None)
             self._input.end()
             self.app_session = None
 

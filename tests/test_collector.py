@@ -67,11 +67,19 @@ async def test_a_step_reclaims_once_enough_sessions_have_closed():
         collector.session_closed()
         collector.step()
         assert collector.reclaims == 1
+        # Counted from zero again: the next step does not walk everything once more.
+        collector.step()
+        assert collector.reclaims == 1
+        # Four replaced screens weigh one closed session.
+        for _ in range(4 * 50):
+            collector.screen_replaced()
+        collector.step()
+        assert collector.reclaims == 2
         # Counted anew; with few sessions open, RECLAIM_MIN closings are enough.
         open_sessions = 2
         for _ in range(RECLAIM_MIN):
             collector.session_closed()
         collector.step()
-        assert collector.reclaims == 2
+        assert collector.reclaims == 3
     finally:
         await collector.stop()

@@ -3,6 +3,7 @@ and one session's failure is that session's alone."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -110,3 +111,22 @@ async def test_an_input_failure_ends_that_session_and_no_other(service, clients,
     assert len(failures) == 1
     assert "addr=127.0.0.1:" in failures[0].getMessage()
     assert len(service.terminals) == 1
+
+
+async def test_a_paste_that_never_ends_ends_its_session(service, clients, caplog):
+    endless = await guest(service, clients)
+    bystander = await guest(service, clients)
+    endless.send("1")
+    await endless.wait_for("E-mail :")
+    with caplog.at_level(logging.ERROR, logger="support.sshd"):
+        endless.send("\x1b[200~")
+        chunk = "x" * 65536
+        for _ in range(70):  # 4.5 MiB, and no end mark
+            if endless.closed:
+                break
+            endless.send(chunk)
+            await asyncio.sleep(0)
+        await until(lambda: endless.closed, 30)
+    assert any("input failed" in r.getMessage() for r in caplog.records)
+    bystander.send("1")
+    await bystander.wait_for("E-mail :")

@@ -99,8 +99,10 @@ class Screen:
 class Terminal:
     """The console of one connection: a header, the current screen, a banner for broadcasts."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_screen_replaced: Callable[[], None] | None = None) -> None:
         self.screen: Screen | None = None
+        # Told when a screen gives way to another (the collection policy counts them).
+        self.on_screen_replaced = on_screen_replaced
         self.who = ""
         self.banner = ""
         # Live notices (« Votre ticket #12 est passé à En cours »), newest last.
@@ -170,6 +172,8 @@ class Terminal:
     async def show(self, screen: Screen) -> Any:
         # Moving on to another screen is the sign the notices were read.
         self.notices = []
+        if self.screen is not None and self.screen is not screen and self.on_screen_replaced:
+            self.on_screen_replaced()
         self.screen = screen
         self.app.layout = Layout(screen.container, focused_element=screen.focus)
         self.app.invalidate()
