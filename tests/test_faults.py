@@ -33,6 +33,9 @@ from .conftest import (
 from .journeys import URGENCY_KEYS
 from .sshclient import CTRL_D, ENTER, Client
 from .test_cli import Server, cli_env, wait_sentence
+from .test_schema import mariadb_only
+
+sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 # Seconds a lock is waited for in these tests: short, so that "longer than the bound" is quick.
 BOUND = 1
@@ -189,11 +192,10 @@ async def test_a_reply_refused_for_now_stays_in_its_field(
     assert await count(service.db, history) == 2
 
 
+@mariadb_only
 async def test_mariadb_connections_carry_every_bound(app_db_url: str, database: Database, tmp_path: Path):
     """Each pooled connection sets lock_wait_timeout, innodb_lock_wait_timeout and
     max_statement_time from config.yaml; a statement past its bound is stopped and rolled back."""
-    if not database.mysql:
-        pytest.skip("MariaDB's session variables")
     settings = load_settings(
         env={},
         overrides={
@@ -389,13 +391,12 @@ async def test_the_change_feed_names_an_exhausted_pool(small_pool: Database, cap
     assert not any("unreachable" in line for line in lines), lines
 
 
+@sqlite_only
 async def test_sqlite_writers_take_turns_in_order_and_the_pool_never_grows(
     database: Database, settings: Settings
 ):
     """On SQLite, writes of this process get the write lock first come, first served, and a
     burst of reads uses the fixed pool: no extra connection (one thread each) is started."""
-    if database.mysql:
-        pytest.skip("SQLite's own write lock and pool")
     before = threading.active_count()
     order: list[int] = []
     release = asyncio.Event()
