@@ -111,21 +111,32 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="fichier de configuration (défaut : config.yaml du projet)")
     p.set_defaults(func=cmd_serve)
     sub = p.add_subparsers(title="commandes")
-    s = sub.add_parser("serve", help="démarrer le service SSH (commande par défaut)",
-                       description="Démarre le service SSH ; SIGTERM ou Ctrl-C l'arrêtent proprement.")
+    s = sub.add_parser(
+        "serve",
+        help="démarrer le service SSH (commande par défaut)",
+        description="Démarre le service SSH ; SIGTERM ou Ctrl-C l'arrêtent proprement.",
+    )
     s.set_defaults(func=cmd_serve)
-    s = sub.add_parser("create-admin", help="créer un compte administrateur",
-                       description="Crée un administrateur. Le mot de passe est lu sur l'entrée "
-                                   "standard si ce n'est pas un terminal, sinon demandé deux fois.")
+    s = sub.add_parser(
+        "create-admin",
+        help="créer un compte administrateur",
+        description="Crée un administrateur. Le mot de passe est lu sur l'entrée "
+        "standard si ce n'est pas un terminal, sinon demandé deux fois.",
+    )
     s.add_argument("--email", required=True, help="e-mail de l'administrateur")
     s.add_argument("--name", required=True, help="nom affiché")
     s.set_defaults(func=cmd_create_admin)
-    s = sub.add_parser("init-db", help="appliquer le schéma à la base configurée",
-                       description="Crée les tables manquantes et les statuts (sans effet si "
-                                   "tout existe déjà).")
+    s = sub.add_parser(
+        "init-db",
+        help="appliquer le schéma à la base configurée",
+        description="Crée les tables manquantes et les statuts (sans effet si tout existe déjà).",
+    )
     s.set_defaults(func=cmd_init_db)
-    s = sub.add_parser("check-config", help="afficher la configuration effective",
-                       description="Affiche chaque réglage effectif (mot de passe de la base masqué).")
+    s = sub.add_parser(
+        "check-config",
+        help="afficher la configuration effective",
+        description="Affiche chaque réglage effectif (mot de passe de la base masqué).",
+    )
     s.set_defaults(func=cmd_check_config)
     return p
 

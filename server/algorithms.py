@@ -78,4 +78,3 @@ PROFILES: dict[Profile, Algorithms] = {
         mac=_ETM_MACS,
     ),
 }
-

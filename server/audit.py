@@ -42,8 +42,12 @@ def _row(event: AuditEvent, address: str, account: str, user_id: int | None, det
 
 def _log(event: AuditEvent, address: str, account: str, details: str, level: int) -> None:
     log.log(
-        level, "event=%s addr=%s account=%s %s",
-        event.value, address, loggable(account), loggable(details, 500),
+        level,
+        "event=%s addr=%s account=%s %s",
+        event.value,
+        address,
+        loggable(account),
+        loggable(details, 500),
     )
 
 

@@ -154,6 +154,8 @@ class Dashboard:
     @property
     def open_total(self) -> int:
         return sum(n for _s, n in self.open_by_status)
+
+
 @dataclass(frozen=True)
 class TicketChange:
     """One new history row as the change feed sees it, with what deciding who to tell needs."""
@@ -176,6 +178,8 @@ class LiveNotice(enum.Enum):
     STATUS_CHANGED = "status_changed"  # « Votre ticket #12 est passé à En cours »
     REPLY = "reply"  # « Nouvelle réponse sur votre ticket #12 »
     NEW_TICKET = "new_ticket"  # « Nouveau ticket #N : titre » (admins)
+
+
 @dataclass(frozen=True)
 class SshKey:
     """One public key of an account, as its owner sees it listed."""

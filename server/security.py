@@ -103,6 +103,4 @@ def safe_text(text: str, *, multiline: bool = False) -> str:
 
 def loggable(text: str, limit: int = 254) -> str:
     """Untrusted text for a log line: control characters escaped, so one event stays one line."""
-    return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text[:limit]
-    )
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text[:limit])

@@ -261,7 +261,9 @@ class SupportSSHServer(asyncssh.SSHServer):
         if self.failures == self.max_auth_tries and self.conn is not None and self.user is None:
             log.warning(
                 "addr=%s user=%s disconnected after %d failed authentication attempts",
-                self.address, self.username, self.failures,
+                self.address,
+                self.username,
+                self.failures,
             )
             self.conn.disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, TOO_MANY_TRIES)
 
@@ -384,8 +386,9 @@ class SupportSSHServer(asyncssh.SSHServer):
         # (asyncssh has no MaxSessions). A few are allowed for clients that reopen one.
         self.sessions += 1
         if self.sessions > MAX_SESSIONS_PER_CONNECTION:
-            log.warning("addr=%s user=%s session refused: too many on one connection",
-                        self.address, self.username)
+            log.warning(
+                "addr=%s user=%s session refused: too many on one connection", self.address, self.username
+            )
             return False
 
         async def run(session: PromptToolkitSSHSession) -> None:

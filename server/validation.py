@@ -127,6 +127,4 @@ def status(value: str) -> Status:
     try:
         return Status(value)
     except ValueError:
-        raise ValidationError(
-            _("Statut inconnu : choisissez En attente, En cours ou Résolu.")
-        ) from None
+        raise ValidationError(_("Statut inconnu : choisissez En attente, En cours ou Résolu.")) from None

@@ -59,9 +59,17 @@ def install_mariadb(folder: Path) -> None:
     assert binaries
     as_root = ["--user=root"] if os.geteuid() == 0 else []
     subprocess.run(
-        [binaries[0], "--no-defaults", f"--datadir={folder}/data",
-         "--auth-root-authentication-method=normal", "--skip-test-db", *as_root],
-        check=True, capture_output=True, timeout=120,
+        [
+            binaries[0],
+            "--no-defaults",
+            f"--datadir={folder}/data",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            *as_root,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
 
 
@@ -71,12 +79,24 @@ def run_mariadbd(folder: Path, port: int) -> subprocess.Popen:
     assert binaries
     as_root = ["--user=root"] if os.geteuid() == 0 else []
     proc = subprocess.Popen(
-        [binaries[1], "--no-defaults", f"--datadir={folder}/data", f"--socket={folder}/mysqld.sock",
-         f"--port={port}", "--bind-address=127.0.0.1", f"--pid-file={folder}/mysqld.pid",
-         f"--log-error={folder}/error.log", "--innodb-buffer-pool-size=64M",
-         "--innodb-flush-log-at-trx-commit=2", "--skip-log-bin", "--character-set-server=utf8mb4",
-         "--collation-server=utf8mb4_unicode_ci", *as_root],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binaries[1],
+            "--no-defaults",
+            f"--datadir={folder}/data",
+            f"--socket={folder}/mysqld.sock",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            f"--pid-file={folder}/mysqld.pid",
+            f"--log-error={folder}/error.log",
+            "--innodb-buffer-pool-size=64M",
+            "--innodb-flush-log-at-trx-commit=2",
+            "--skip-log-bin",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+            *as_root,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while True:
@@ -161,8 +181,12 @@ def mariadb_server() -> Iterator[str | None]:
 def admin_connection(server_url: str) -> pymysql.Connection:
     u = make_url(server_url)
     return pymysql.connect(
-        host=u.host or "127.0.0.1", port=u.port or 3306, user=u.username or "root",
-        password=u.password or "", charset="utf8mb4", autocommit=True,
+        host=u.host or "127.0.0.1",
+        port=u.port or 3306,
+        user=u.username or "root",
+        password=u.password or "",
+        charset="utf8mb4",
+        autocommit=True,
     )
 
 
@@ -183,8 +207,10 @@ def scratch_database(server_url: str, charset: str = "utf8mb4 COLLATE utf8mb4_un
 
 def skip_without_mariadb() -> None:
     """Skip, with the reason, a test that needs MariaDB when none is here; fail under CI."""
-    reason = ("no MariaDB: set SUPPORT_TEST_MYSQL_URL or install mariadb-server "
-              "(mariadbd and mariadb-install-db) for a private throwaway server")
+    reason = (
+        "no MariaDB: set SUPPORT_TEST_MYSQL_URL or install mariadb-server "
+        "(mariadbd and mariadb-install-db) for a private throwaway server"
+    )
     if REQUIRE_MYSQL:
         pytest.fail(reason)
     pytest.skip(reason)

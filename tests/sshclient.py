@@ -167,13 +167,29 @@ class OpenSSHClient(ScreenReader):
         client.master = master
         client.proc = subprocess.Popen(
             [
-                "ssh", "-tt", "-F", "/dev/null", "-p", str(port),
-                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                *auth, "-o", "LogLevel=ERROR",
-                "-o", "NumberOfPasswordPrompts=1",
-                "-l", username, "127.0.0.1",
+                "ssh",
+                "-tt",
+                "-F",
+                "/dev/null",
+                "-p",
+                str(port),
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                *auth,
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "NumberOfPasswordPrompts=1",
+                "-l",
+                username,
+                "127.0.0.1",
             ],
-            stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
             preexec_fn=_take_controlling_terminal,
             env={**os.environ, "TERM": "xterm-256color"},
         )
@@ -190,8 +206,13 @@ class OpenSSHClient(ScreenReader):
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         client.master = master
         client.proc = subprocess.Popen(
-            argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-            preexec_fn=_take_controlling_terminal, env={**os.environ, "TERM": "xterm-256color"},
+            argv,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            preexec_fn=_take_controlling_terminal,
+            env={**os.environ, "TERM": "xterm-256color"},
         )
         os.close(slave)
         asyncio.get_running_loop().add_reader(master, client._readable)

@@ -73,7 +73,9 @@ async def test_new_name_reaches_the_session_and_new_history_while_old_history_ke
     assert [e.actor_name for e in new.history] == ["Alice Ndiaye-Sow"]
     (event,) = await audit_rows(database, "nom_change")
     assert (event.compte, event.utilisateur_id, event.adresse) == (
-        "alice@example.org", alice.id, "127.0.0.1:test"
+        "alice@example.org",
+        alice.id,
+        "127.0.0.1:test",
     )
     assert event.details == "Alice Ndiaye -> Alice Ndiaye-Sow"
 
@@ -98,8 +100,12 @@ async def test_refused_name_changes_nothing(services, database, alice, name, mes
 
 async def test_anonymous_session_has_no_account_to_change(services, database, alice):
     ctx = context_for(services, None)
-    for attempt in (ctx.change_name("X"), ctx.change_password(PASSWORD, "nouveau-mot-2"), ctx.my_keys(),
-                    ctx.add_key(public_line(ed25519()))):
+    for attempt in (
+        ctx.change_name("X"),
+        ctx.change_password(PASSWORD, "nouveau-mot-2"),
+        ctx.my_keys(),
+        ctx.add_key(public_line(ed25519())),
+    ):
         with pytest.raises(Forbidden):
             await attempt
     assert await count(database, ssh_keys) == 0
@@ -126,8 +132,12 @@ async def test_password_changed_after_proving_the_current_one(services, database
     [
         ("pas-le-bon-mot", "nouveau-secret-42", "Mot de passe actuel incorrect."),
         (PASSWORD, "court", "Le mot de passe doit faire au moins 8 caractères."),
-        (PASSWORD, "é" * 37, "Le mot de passe dépasse 72 octets (limite de bcrypt ; les lettres accentuées "
-                             "comptent double) : raccourcissez-le."),
+        (
+            PASSWORD,
+            "é" * 37,
+            "Le mot de passe dépasse 72 octets (limite de bcrypt ; les lettres accentuées "
+            "comptent double) : raccourcissez-le.",
+        ),
         (PASSWORD, PASSWORD, "Le nouveau mot de passe doit être différent de l'actuel."),
     ],
     ids=["wrong current", "too short", "over 72 bytes", "unchanged"],
@@ -197,25 +207,24 @@ def _key_refusals() -> dict[str, tuple[str, str]]:
     rsa = asyncssh.generate_private_key("ssh-rsa", key_size=1024)
     return {
         "empty": ("  ", "Collez votre clé publique (le contenu du fichier .pub)."),
-        "garbage": ("mon chargeur ne marche plus",
-                    UNRECOGNISED),
-        "bad base64": ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBroken",
-                       UNRECOGNISED),
-        "type mismatch": ("ssh-rsa " + public_line(ed).split()[1],
-                          UNRECOGNISED),
-        "two lines": (public_line(ed) + "\n" + public_line(ed25519()),
-                      UNRECOGNISED),
-        "private key": (ed.export_private_key().decode("ascii"),
-                        "Ceci est une clé privée : ne la donnez jamais. "
-                        "Collez la clé publique (fichier .pub)."),
-        "dsa": (public_line(dsa),
-                "Les clés DSA (ssh-dss) ne sont plus sûres : " + NEW_KEY),
-        "rsa 1024": (public_line(rsa),
-                     "Clé RSA trop courte (1024 bits, 2048 au moins) : " + NEW_KEY),
-        "unknown type": ("ssh-foo AAAAB3NzaC1yc2E x",
-                         "Type de clé non accepté (ssh-foo) : utilisez ssh-ed25519, ecdsa ou ssh-rsa."),
-        "comment too long": (public_line(ed25519("c" * 201)),
-                             "Le commentaire de la clé est trop long (201 caractères, 200 au plus)."),
+        "garbage": ("mon chargeur ne marche plus", UNRECOGNISED),
+        "bad base64": ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBroken", UNRECOGNISED),
+        "type mismatch": ("ssh-rsa " + public_line(ed).split()[1], UNRECOGNISED),
+        "two lines": (public_line(ed) + "\n" + public_line(ed25519()), UNRECOGNISED),
+        "private key": (
+            ed.export_private_key().decode("ascii"),
+            "Ceci est une clé privée : ne la donnez jamais. Collez la clé publique (fichier .pub).",
+        ),
+        "dsa": (public_line(dsa), "Les clés DSA (ssh-dss) ne sont plus sûres : " + NEW_KEY),
+        "rsa 1024": (public_line(rsa), "Clé RSA trop courte (1024 bits, 2048 au moins) : " + NEW_KEY),
+        "unknown type": (
+            "ssh-foo AAAAB3NzaC1yc2E x",
+            "Type de clé non accepté (ssh-foo) : utilisez ssh-ed25519, ecdsa ou ssh-rsa.",
+        ),
+        "comment too long": (
+            public_line(ed25519("c" * 201)),
+            "Le commentaire de la clé est trop long (201 caractères, 200 au plus).",
+        ),
     }
 
 
@@ -299,8 +308,11 @@ async def test_users_listed_by_name_with_role_and_ticket_count_searched_and_page
     assert first.users[1].ticket_count == 0
     second = await ctx.list_users(offset=10, limit=10)
     assert [(s.user.name, s.user.role, s.ticket_count) for s in second.users] == [
-        ("Apprenant 09", Role.USER, 0), ("Apprenant 10", Role.USER, 0), ("Apprenant 11", Role.USER, 0),
-        ("Awa Admin", Role.ADMIN, 0), ("Bob Sarr", Role.USER, 1),
+        ("Apprenant 09", Role.USER, 0),
+        ("Apprenant 10", Role.USER, 0),
+        ("Apprenant 11", Role.USER, 0),
+        ("Awa Admin", Role.ADMIN, 0),
+        ("Bob Sarr", Role.USER, 1),
     ]
     # Past the end: the last page.
     assert (await ctx.list_users(offset=40, limit=10)).offset == 10
@@ -317,8 +329,12 @@ async def test_users_listed_by_name_with_role_and_ticket_count_searched_and_page
 async def test_only_admins_manage_accounts(services, database, alice, bob, admin):
     ctx = context_for(services, alice)
     assert not ctx.can_manage_users() and context_for(services, admin).can_manage_users()
-    for attempt in (ctx.list_users(), ctx.user_summary(bob.id), ctx.set_role(alice.id, Role.ADMIN),
-                    ctx.delete_user(bob.id, "bob@example.org")):
+    for attempt in (
+        ctx.list_users(),
+        ctx.user_summary(bob.id),
+        ctx.set_role(alice.id, Role.ADMIN),
+        ctx.delete_user(bob.id, "bob@example.org"),
+    ):
         with pytest.raises(Forbidden) as info:
             await attempt
         assert info.value.message == FORBIDDEN
@@ -412,17 +428,20 @@ async def test_deleted_account_takes_its_tickets_and_leaves_its_history_on_other
     assert await count(database, ssh_keys) == 0
     # What they did on Alice's ticket stays, under their name, no longer linked to an account.
     async with database.transaction() as conn:
-        rows = (await conn.execute(sa.select(history).where(history.c.ticket_id == alices)
-                                   .order_by(history.c.id))).all()
+        rows = (
+            await conn.execute(sa.select(history).where(history.c.ticket_id == alices).order_by(history.c.id))
+        ).all()
     assert [(r.action, r.acteur_nom, r.acteur_id) for r in rows] == [
-        ("creation", "Alice Ndiaye", alice.id), ("changement_statut", "Moussa Admin", None)
+        ("creation", "Alice Ndiaye", alice.id),
+        ("changement_statut", "Moussa Admin", None),
     ]
     ticket = await context_for(services, alice).ticket(alices)
     assert [e.actor_name for e in ticket.history] == ["Alice Ndiaye", "Moussa Admin"]
     # The status change before it is an admin action too: the deletion is the last one.
     event = (await audit_rows(database, "action_admin"))[-1]
     assert (event.compte, event.details) == (
-        "admin@example.org", f"suppression du compte : moussa.admin@example.org (id {other.id}, 1 tickets)"
+        "admin@example.org",
+        f"suppression du compte : moussa.admin@example.org (id {other.id}, 1 tickets)",
     )
     assert await authenticate(services, "moussa.admin@example.org", PASSWORD, "192.0.2.1") is None
 
@@ -491,7 +510,8 @@ async def test_key_made_by_ssh_keygen_stored_as_openssh_writes_and_fingerprints_
     path = tmp_path / f"id_{kind}"
     subprocess.run(
         ["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "alice@salle-2", "-f", str(path)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     line = path.with_suffix(".pub").read_text().strip()
     await context_for(services, alice).add_key(line)

@@ -55,9 +55,7 @@ def test_config_yaml_documents_every_setting():
     for section, keys in setting_names().items():
         assert f"{section}:" in lines, f"section {section} missing from config.yaml"
         start = lines.index(f"{section}:")
-        end = next(
-            (i for i in range(start + 1, len(lines)) if re.match(r"\S", lines[i])), len(lines)
-        )
+        end = next((i for i in range(start + 1, len(lines)) if re.match(r"\S", lines[i])), len(lines))
         body = lines[start + 1 : end]
         for key in keys:
             at = [i for i, line in enumerate(body) if re.match(rf"\s+{key}:", line)]

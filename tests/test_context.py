@@ -547,6 +547,9 @@ async def test_audit_events_are_recorded_with_time_address_and_account(database,
     async with database.transaction() as conn:
         row = (await conn.execute(sa.select(audit_log))).one()
     assert (row.evenement, row.adresse, row.compte, row.details) == (
-        "connexion_echouee", "203.0.113.9", "x" * 254, "ssh password"
+        "connexion_echouee",
+        "203.0.113.9",
+        "x" * 254,
+        "ssh password",
     )
     assert row.created_at is not None and row.utilisateur_id is None

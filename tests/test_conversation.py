@@ -144,7 +144,12 @@ async def test_internal_note_is_hidden_from_the_requester_by_every_path(services
 
     # Staff still see it, in its place on the timeline.
     assert [e.action for e in (await staff.ticket(number)).history] == [
-        Action.CREATED, Action.NOTE, Action.REPLY, Action.STATUS_CHANGED, Action.REPLY, Action.REOPENED,
+        Action.CREATED,
+        Action.NOTE,
+        Action.REPLY,
+        Action.STATUS_CHANGED,
+        Action.REPLY,
+        Action.REOPENED,
     ]
 
 
@@ -209,7 +214,9 @@ async def test_admins_take_assign_and_unassign(services, database, alice, admin)
     ]
     # The requester sees who took the ticket in hand.
     assert [e.details for e in (await context_for(services, alice).ticket(number)).history[1:]] == [
-        "Awa Admin", "Moussa Admin", "",
+        "Awa Admin",
+        "Moussa Admin",
+        "",
     ]
     assert await admin_actions(database) == [
         ("admin@example.org", admin.id, f"assign ticket={number} to={admin.id}"),
@@ -256,8 +263,12 @@ async def test_only_admins_can_be_assignees(services, database, alice, bob, admi
 async def test_non_admins_cannot_assign(services, database, alice, bob, admin):
     number = await new_ticket(services, alice)
     learner = context_for(services, alice)
-    for attempt in (learner.take(number), learner.assign(number, admin.id), learner.assignees(),
-                    learner.assigned_tickets()):
+    for attempt in (
+        learner.take(number),
+        learner.assign(number, admin.id),
+        learner.assignees(),
+        learner.assigned_tickets(),
+    ):
         with pytest.raises(Forbidden):
             await attempt
     with pytest.raises(NotFound):

@@ -77,7 +77,10 @@ async def test_key_pasted_on_screen_is_listed_with_its_fingerprint_then_removed(
     async with database.transaction() as conn:
         row = (await conn.execute(sa.select(ssh_keys))).one()
     assert (row.utilisateur_id, row.algorithme, row.empreinte, row.commentaire) == (
-        alice.id, "ssh-ed25519", fingerprint, "alice@portable"
+        alice.id,
+        "ssh-ed25519",
+        fingerprint,
+        "alice@portable",
     )
     assert row.cle_publique == " ".join(public_line(key).split()[:2])
 
@@ -236,10 +239,17 @@ async def test_admin_deletes_a_connected_user_by_typing_the_e_mail_back(
     assert await user_field(database, "bob@example.org", "id") is None
     assert await count(database, tickets, tickets.c.id == bobs) == 0
     async with database.transaction() as conn:
-        details = (await conn.execute(
-            sa.select(audit_log.c.details).where(audit_log.c.evenement == "action_admin")
-            .where(audit_log.c.details.startswith("suppression"))
-        )).scalars().all()
+        details = (
+            (
+                await conn.execute(
+                    sa.select(audit_log.c.details)
+                    .where(audit_log.c.evenement == "action_admin")
+                    .where(audit_log.c.details.startswith("suppression"))
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert details == [f"suppression du compte : bob@example.org (id {bob.id}, 1 tickets)"]
 
     # Bob, still connected, can do nothing more: told so, and back at the welcome menu.

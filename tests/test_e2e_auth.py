@@ -100,8 +100,14 @@ async def test_admin_sees_all_tickets_and_a_learner_does_not(service, clients, a
     learner = await Client.connect(service.port, "alice@example.org", PASSWORD)
     clients += [staff, learner]
     await staff.wait_for(
-        "1. Nouveau ticket", "2. Mes tickets", "3. Tous les tickets", "4. Mes tickets assignés",
-        "5. Tableau de bord", "6. Utilisateurs", "7. Mon compte", "8. Déconnexion",
+        "1. Nouveau ticket",
+        "2. Mes tickets",
+        "3. Tous les tickets",
+        "4. Mes tickets assignés",
+        "5. Tableau de bord",
+        "6. Utilisateurs",
+        "7. Mon compte",
+        "8. Déconnexion",
     )
     screen = await learner.wait_for("1. Nouveau ticket", "2. Mes tickets", "3. Mon compte", "4. Déconnexion")
     assert "Tous les tickets" not in screen
@@ -244,9 +250,11 @@ async def test_openssh_guest_registers_and_files_a_ticket(service, clients, data
     await c.wait_for("Mes tickets", "#1", "Écran noir en salle 3", "Moyenne", "En attente")
 
     async with database.transaction() as conn:
-        row = (await conn.execute(
-            sa.select(users.c.email, tickets.c.titre).join(tickets, tickets.c.auteur_id == users.c.id)
-        )).one()
+        row = (
+            await conn.execute(
+                sa.select(users.c.email, tickets.c.titre).join(tickets, tickets.c.auteur_id == users.c.id)
+            )
+        ).one()
     assert tuple(row) == ("ousmane.ba@example.org", "Écran noir en salle 3")
 
 

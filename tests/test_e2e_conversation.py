@@ -96,8 +96,13 @@ async def test_learner_and_admin_converse_on_one_ticket(service, clients, servic
     # Their menu is taller than the learner's: End shows the newest message.
     staff.send(END)
     screen = await staff.wait_for("Un HP 65 W, acheté en 2024.", "1. Changer le statut", "0. Retour")
-    order = rows_of(screen, "Awa Admin — réponse :", "La marque est sous le bloc.",
-                    "Alice Ndiaye — réponse :", "Un HP 65 W, acheté en 2024.")
+    order = rows_of(
+        screen,
+        "Awa Admin — réponse :",
+        "La marque est sous le bloc.",
+        "Alice Ndiaye — réponse :",
+        "Un HP 65 W, acheté en 2024.",
+    )
     assert order == sorted(order)
 
     assert await history_of(database, number) == [
@@ -107,8 +112,9 @@ async def test_learner_and_admin_converse_on_one_ticket(service, clients, servic
     ]
 
 
-async def test_internal_note_never_reaches_the_requesters_screen(service, clients, services, alice, admin,
-                                                                 database):
+async def test_internal_note_never_reaches_the_requesters_screen(
+    service, clients, services, alice, admin, database
+):
     number = await context_for(services, alice).create_ticket(
         "Wi-Fi coupé", "Salle 2, depuis ce matin.", "Moyenne"
     )
@@ -122,7 +128,8 @@ async def test_internal_note_never_reaches_the_requesters_screen(service, client
     )
     assert NOTE in screen
     assert await history_of(database, number) == [
-        ("creation", "Alice Ndiaye", "Moyenne", False), ("note_interne", "Awa Admin", NOTE, True),
+        ("creation", "Alice Ndiaye", "Moyenne", False),
+        ("note_interne", "Awa Admin", NOTE, True),
     ]
 
     learner = await logged_in(service, clients, "alice@example.org")
@@ -143,8 +150,9 @@ async def test_internal_note_never_reaches_the_requesters_screen(service, client
     assert created[0].replace("Créé le", "").strip() == created[1].replace("mis à jour le", "").strip()
 
 
-async def test_assignment_shows_in_lists_ticket_and_my_assigned_tickets(service, clients, services, alice,
-                                                                        admin, database):
+async def test_assignment_shows_in_lists_ticket_and_my_assigned_tickets(
+    service, clients, services, alice, admin, database
+):
     moussa = await make_user(services, "moussa.admin@example.org", "Moussa Admin", Role.ADMIN)
     number = await context_for(services, alice).create_ticket("Projecteur", "Il clignote.", "Faible")
     staff = await logged_in(service, clients, "admin@example.org")
@@ -157,8 +165,11 @@ async def test_assignment_shows_in_lists_ticket_and_my_assigned_tickets(service,
     screen = await open_ticket(staff, "3", "Tous les tickets", number)
     assert "Pas encore pris en charge" in screen
     staff.send("4")
-    screen = await staff.wait_for("Vous prenez le ticket #1 en charge.", "Pris en charge par Awa Admin",
-                                  "Awa Admin — assigné à Awa Admin")
+    screen = await staff.wait_for(
+        "Vous prenez le ticket #1 en charge.",
+        "Pris en charge par Awa Admin",
+        "Awa Admin — assigné à Awa Admin",
+    )
     assert "Prendre en charge" not in screen and "Retirer l'assignation" in screen
     staff.send("0")
     listing = await staff.wait_for("Tous les tickets", "Assigné à", "Projecteur")
@@ -175,8 +186,11 @@ async def test_assignment_shows_in_lists_ticket_and_my_assigned_tickets(service,
     staff.send("4")
     await staff.wait_for("Administrateur :", "1. Awa Admin (actuel)", "2. Moussa Admin")
     staff.send("2")
-    await staff.wait_for("Ticket assigné à Moussa Admin.", "Pris en charge par Moussa Admin",
-                         "Awa Admin — assigné à Moussa Admin")
+    await staff.wait_for(
+        "Ticket assigné à Moussa Admin.",
+        "Pris en charge par Moussa Admin",
+        "Awa Admin — assigné à Moussa Admin",
+    )
     staff.send("0")
     await staff.wait_for("Mes tickets assignés", "Aucun ticket ouvert ne vous est assigné.")
 
@@ -186,15 +200,19 @@ async def test_assignment_shows_in_lists_ticket_and_my_assigned_tickets(service,
     listing = await learner.wait_for("Mes tickets", "Assigné à", "Projecteur")
     assert "Moussa Adm…" in line_with(listing, "Projecteur")
     learner.send(f"{number}" + ENTER)
-    await learner.wait_for("Auteur : Alice Ndiaye · Pris en charge par Moussa Admin",
-                           "Awa Admin — assigné à Moussa Admin")
+    await learner.wait_for(
+        "Auteur : Alice Ndiaye · Pris en charge par Moussa Admin", "Awa Admin — assigné à Moussa Admin"
+    )
 
     async with database.transaction() as conn:
         assignee = (await conn.execute(sa.select(tickets.c.assigne_id))).scalar_one()
-        audited = (await conn.execute(
-            sa.select(audit_log.c.compte, audit_log.c.details).where(audit_log.c.evenement == "action_admin")
-            .order_by(audit_log.c.id)
-        )).all()
+        audited = (
+            await conn.execute(
+                sa.select(audit_log.c.compte, audit_log.c.details)
+                .where(audit_log.c.evenement == "action_admin")
+                .order_by(audit_log.c.id)
+            )
+        ).all()
     assert assignee == moussa.id
     assert [tuple(r) for r in audited] == [
         ("admin@example.org", f"assign ticket={number} to={admin.id}"),
@@ -219,11 +237,17 @@ async def test_learner_says_the_problem_persists_and_the_admin_sees_it_en_cours(
     learner.send(CTRL_D)  # the reply is required
     await learner.wait_for("La réponse est obligatoire.")
     learner.send("Le clic droit lâche encore" + ENTER + "au bout d'une heure." + CTRL_D)
-    screen = await learner.wait_for("Réponse envoyée : le ticket repasse « En cours ».",
-                                    "Alice Ndiaye — le problème persiste : Résolu → En cours")
+    screen = await learner.wait_for(
+        "Réponse envoyée : le ticket repasse « En cours ».",
+        "Alice Ndiaye — le problème persiste : Résolu → En cours",
+    )
     assert ". Le problème persiste" not in screen  # offered on a resolved ticket only
-    order = rows_of(screen, "Alice Ndiaye — réponse :", "Le clic droit lâche encore",
-                    "Alice Ndiaye — le problème persiste")
+    order = rows_of(
+        screen,
+        "Alice Ndiaye — réponse :",
+        "Le clic droit lâche encore",
+        "Alice Ndiaye — le problème persiste",
+    )
     assert order == sorted(order)
 
     # The admin, connected all along, finds it En cours with the reply.
@@ -233,8 +257,11 @@ async def test_learner_says_the_problem_persists_and_the_admin_sees_it_en_cours(
     staff.send(f"{number}" + ENTER)
     await staff.wait_for("Statut : En cours", "Alice Ndiaye — réponse :")
     staff.send(END)
-    screen = await staff.wait_for("Le clic droit lâche encore", "au bout d'une heure.",
-                                  "Alice Ndiaye — le problème persiste : Résolu → En cours")
+    screen = await staff.wait_for(
+        "Le clic droit lâche encore",
+        "au bout d'une heure.",
+        "Alice Ndiaye — le problème persiste : Résolu → En cours",
+    )
     assert ". Le problème persiste" not in screen  # admins change the status instead
 
     assert await history_of(database, number) == [
@@ -333,9 +360,14 @@ async def test_reopening_a_ticket_reopened_meanwhile_says_so_and_refreshes_the_m
     # While she types, an admin puts the ticket back En cours.
     await staff.change_status(number, Status.IN_PROGRESS)
     learner.send("Il scintille encore." + CTRL_D)
-    screen = await learner.wait_for("Le ticket n'est pas « Résolu » : répondez-y simplement.",
-                                    "Awa Admin — statut : Résolu → En cours", "1. Répondre")
+    screen = await learner.wait_for(
+        "Le ticket n'est pas « Résolu » : répondez-y simplement.",
+        "Awa Admin — statut : Résolu → En cours",
+        "1. Répondre",
+    )
     assert ". Le problème persiste" not in screen
     assert [a for a, _who, _d, _i in await history_of(database, number)] == [
-        "creation", "changement_statut", "changement_statut",
+        "creation",
+        "changement_statut",
+        "changement_statut",
     ]

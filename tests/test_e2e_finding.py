@@ -21,14 +21,23 @@ async def open_and_resolved(database, author) -> dict:
     base = datetime(2026, 3, 1, 8, 0)
     urgencies = [Urgency.LOW, Urgency.HIGH, Urgency.MEDIUM, Urgency.MEDIUM]
     opened = [
-        {"title": f"Panne {n:02d}" + (" imprimante" if n == 3 else ""), "author": author,
-         "urgency": urgencies[n % 4], "status": (Status.WAITING, Status.IN_PROGRESS)[n % 2],
-         "created_at": base + timedelta(hours=25 * n)}
+        {
+            "title": f"Panne {n:02d}" + (" imprimante" if n == 3 else ""),
+            "author": author,
+            "urgency": urgencies[n % 4],
+            "status": (Status.WAITING, Status.IN_PROGRESS)[n % 2],
+            "created_at": base + timedelta(hours=25 * n),
+        }
         for n in range(20)
     ]
     resolved = [
-        {"title": f"Réglé : {what}", "author": author, "status": Status.RESOLVED,
-         "urgency": Urgency.HIGH, "created_at": base + timedelta(days=n)}
+        {
+            "title": f"Réglé : {what}",
+            "author": author,
+            "status": Status.RESOLVED,
+            "urgency": Urgency.HIGH,
+            "created_at": base + timedelta(days=n),
+        }
         for n, what in enumerate(["imprimante", "wifi", "chargeur", "souris"])
     ]
     ids = await insert_tickets(database, opened + resolved)
@@ -50,8 +59,17 @@ async def test_default_view_is_open_tickets_most_urgent_then_oldest(service, cli
     c = await logged_in(service, clients, "admin@example.org")
     c.send("3")
     screen = await c.wait_for("Tous les tickets", "20 tickets — page 1/2", "Statut : En attente, En cours")
-    assert_fits(c, LIST_HINTS, "N°      Titre", "Urgence", "Statut", "Auteur", "Date",
-                "tri : urgence, la plus haute d'abord", "Numéro du ticket :")
+    assert_fits(
+        c,
+        LIST_HINTS,
+        "N°      Titre",
+        "Urgence",
+        "Statut",
+        "Auteur",
+        "Date",
+        "tri : urgence, la plus haute d'abord",
+        "Numéro du ticket :",
+    )
     want = [r["id"] for r in rows["open_in_order"]]
     # A page is as tall as the terminal allows: 14 tickets at 24 lines.
     assert listed(screen) == want[:14]
@@ -178,20 +196,31 @@ async def test_filter_by_author_searched_by_name(service, clients, database, ali
 async def test_dashboard_shows_counts_and_a_bar_for_the_day(service, clients, database, alice, admin):
     now = utcnow()
     earlier = now - timedelta(days=3)
-    await insert_tickets(database, [
-        *[{"urgency": Urgency.HIGH, "author": alice, "created_at": now}] * 5,
-        *[{"urgency": Urgency.LOW, "status": Status.IN_PROGRESS, "author": alice, "created_at": earlier}] * 2,
-        {"status": Status.RESOLVED, "author": alice, "created_at": earlier},
-    ])
+    await insert_tickets(
+        database,
+        [
+            *[{"urgency": Urgency.HIGH, "author": alice, "created_at": now}] * 5,
+            *[{"urgency": Urgency.LOW, "status": Status.IN_PROGRESS, "author": alice, "created_at": earlier}]
+            * 2,
+            {"status": Status.RESOLVED, "author": alice, "created_at": earlier},
+        ],
+    )
     c = await logged_in(service, clients, "admin@example.org")
     c.send("5")
     screen = await c.wait_for("Tableau de bord", "Tickets ouverts : 7", "1. Actualiser")
-    assert_fits(c, "Chiffre ou ↑↓ Entrée : choisir · 0/Échap : retour",
-                "En attente : 5 · En cours : 2", "Urgence des ouverts : Haute 5 · Moyenne 0 · Faible 2",
-                "Médianes sur 30 jours : premier retour — · résolution —",
-                "Tickets créés par jour, 14 derniers jours :")
-    chart = [row for row in screen.splitlines() if row[1:5] in {"lun.", "mar.", "mer.", "jeu.", "ven.",
-                                                                 "sam.", "dim."}]
+    assert_fits(
+        c,
+        "Chiffre ou ↑↓ Entrée : choisir · 0/Échap : retour",
+        "En attente : 5 · En cours : 2",
+        "Urgence des ouverts : Haute 5 · Moyenne 0 · Faible 2",
+        "Médianes sur 30 jours : premier retour — · résolution —",
+        "Tickets créés par jour, 14 derniers jours :",
+    )
+    chart = [
+        row
+        for row in screen.splitlines()
+        if row[1:5] in {"lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."}
+    ]
     assert len(chart) == 14
     # Dated by the rows inserted, not by the clock now: a midnight in between changes nothing.
     day_row = line_with(screen, now.strftime(" %d/%m "))

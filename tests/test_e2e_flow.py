@@ -84,8 +84,9 @@ async def test_learner_and_admin_full_journey(service, clients, admin, database)
     assert "Awa Admin — statut : En attente → En cours" in screen
 
     async with database.transaction() as conn:
-        rows = (await conn.execute(sa.select(history.c.action, history.c.acteur_nom)
-                                   .order_by(history.c.id))).all()
+        rows = (
+            await conn.execute(sa.select(history.c.action, history.c.acteur_nom).order_by(history.c.id))
+        ).all()
         status_id = (await conn.execute(sa.select(tickets.c.statut_id))).scalar_one()
     assert [tuple(r) for r in rows] == [("creation", "Aïssatou Diop"), ("changement_statut", "Awa Admin")]
     assert status_id == 2

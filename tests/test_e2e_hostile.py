@@ -78,8 +78,11 @@ async def test_control_characters_in_a_name_reach_nobody(service, clients, admin
     await guest.wait_for("Nom :")
     guest.paste(NAME)
     guest.send(ENTER)
-    for label, value in [("E-mail :", "awa.ndiaye@example.org"), ("Mot de passe :", PASSWORD),
-                         ("Confirmation :", PASSWORD)]:
+    for label, value in [
+        ("E-mail :", "awa.ndiaye@example.org"),
+        ("Mot de passe :", PASSWORD),
+        ("Confirmation :", PASSWORD),
+    ]:
         await guest.wait_for(label)
         guest.send(value + ENTER)
     await guest.wait_for("Compte créé. Bienvenue, N'Diaye ␛]2;PWNED␇Awa� !")
@@ -244,7 +247,7 @@ def assert_neutralised(c: Client) -> None:
     received = bytes(c.raw)
     for sequence in RAW_FORBIDDEN:
         i = received.find(sequence)
-        assert i < 0, f"{sequence!r} reached the terminal: {received[max(0, i - 80):i + 40]!r}"
+        assert i < 0, f"{sequence!r} reached the terminal: {received[max(0, i - 80) : i + 40]!r}"
 
 
 async def fill(c: Client, label: str, value: str) -> None:
@@ -325,7 +328,8 @@ async def test_a_huge_paste_into_any_account_field_is_refused(service, clients, 
     async with database.transaction() as conn:
         names = (await conn.execute(sa.select(users.c.nom, users.c.email).order_by(users.c.id))).all()
     assert [tuple(n) for n in names] == [
-        ("Alice Ndiaye", "alice@example.org"), ("Awa Ndiaye", "awa.ndiaye@example.org")
+        ("Alice Ndiaye", "alice@example.org"),
+        ("Awa Ndiaye", "awa.ndiaye@example.org"),
     ]
 
 
@@ -350,9 +354,11 @@ async def test_nul_and_control_bytes_at_the_login_doors_break_nothing(service, c
     await connect(service, clients, "alice@example.org")
     failed = AuditEvent.LOGIN_FAILED.value
     async with database.transaction() as conn:
-        accounts = (await conn.execute(
-            sa.select(audit_log.c.compte).where(audit_log.c.evenement == failed)
-        )).scalars().all()
+        accounts = (
+            (await conn.execute(sa.select(audit_log.c.compte).where(audit_log.c.evenement == failed)))
+            .scalars()
+            .all()
+        )
     # Undecodable bytes arrive as U+FFFD; NUL is a key that does nothing in a field.
     assert accounts == ["alice\ufffd@example.org\ufffd"]
 
@@ -370,4 +376,3 @@ async def test_sql_metacharacters_in_a_name_are_stored_and_shown_literally(servi
     async with database.transaction() as conn:
         assert (await conn.execute(sa.select(users.c.nom))).scalar_one() == name
         assert (await conn.execute(sa.select(tickets.c.titre))).scalar_one() == "100% _en panne_"
-

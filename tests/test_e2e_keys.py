@@ -108,9 +108,9 @@ async def test_unregistered_key_and_unknown_email_get_the_same_refusal(service, 
     stranger = asyncssh.generate_private_key("ssh-ed25519")
     refusals = []
     for username, key in [
-        ("alice@example.org", stranger),       # a known account, a key that is not its own
-        ("inconnu@example.org", stranger),     # an unknown account
-        ("inconnu@example.org", registered),   # alice's key under another name
+        ("alice@example.org", stranger),  # a known account, a key that is not its own
+        ("inconnu@example.org", stranger),  # an unknown account
+        ("inconnu@example.org", registered),  # alice's key under another name
     ]:
         with pytest.raises(asyncssh.PermissionDenied) as info:
             await Client.connect(service.port, username, client_keys=[key], auth="publickey")
@@ -120,9 +120,7 @@ async def test_unregistered_key_and_unknown_email_get_the_same_refusal(service, 
     assert await audit_count(database, AuditEvent.LOGIN_SUCCEEDED) == 0
 
 
-async def test_offering_a_registered_key_without_signing_never_opens_a_session(
-    service, database, alice
-):
+async def test_offering_a_registered_key_without_signing_never_opens_a_session(service, database, alice):
     """soft-serve's CVE-2023-43809: the server said "yes, that key" to a probe and let it in."""
     key = asyncssh.generate_private_key("ssh-ed25519")
     await register_key(database, alice, key)
@@ -202,8 +200,22 @@ async def test_putty_logs_in_with_its_key(service, clients, database, settings, 
     subprocess.run(["puttygen", str(path), "-O", "private", "-o", str(ppk)], check=True, capture_output=True)
     host_key = asyncssh.read_public_key(settings.host_keys_dir / "ssh_host_ed25519_key.pub")
     c = await OpenSSHClient.spawn(
-        ["plink", "-ssh", "-batch", "-t", "-no-antispoof", "-hostkey", host_key.get_fingerprint("sha256"),
-         "-P", str(service.port), "-l", "alice@example.org", "-i", str(ppk), "127.0.0.1"]
+        [
+            "plink",
+            "-ssh",
+            "-batch",
+            "-t",
+            "-no-antispoof",
+            "-hostkey",
+            host_key.get_fingerprint("sha256"),
+            "-P",
+            str(service.port),
+            "-l",
+            "alice@example.org",
+            "-i",
+            str(ppk),
+            "127.0.0.1",
+        ]
     )
     clients.append(c)
     await c.wait_for(*MAIN_MENU)

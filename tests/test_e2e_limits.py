@@ -121,8 +121,13 @@ async def test_connections_from_one_address_are_capped(settings, database):
 
 async def test_exempt_networks_lift_the_per_address_caps_and_rate_not_the_total(settings, database):
     async with running(
-        settings, exempt="10.0.0.0/8, 127.0.0.0/8", max_per_address=1,
-        max_unauthenticated_per_address=1, rate_per_minute=1, rate_burst=1, rate_wait=0,
+        settings,
+        exempt="10.0.0.0/8, 127.0.0.0/8",
+        max_per_address=1,
+        max_unauthenticated_per_address=1,
+        rate_per_minute=1,
+        rate_burst=1,
+        rate_wait=0,
         max_connections=3,
     ) as service:
         clients = [await guest(service.port) for _ in range(3)]
@@ -185,7 +190,9 @@ async def test_thirty_learners_behind_one_address_all_get_in_with_the_defaults(s
 def run_ssh_audit(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "ssh_audit", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "SHELL": "/bin/sh"},  # one status line, no cursor movements
     )
 
@@ -237,8 +244,13 @@ async def test_six_failed_attempts_of_any_kind_end_the_connection(service, alice
     stranger_keys = [asyncssh.generate_private_key("ssh-ed25519") for _ in range(2)]
     with pytest.raises(asyncssh.PermissionDenied) as info:
         await asyncssh.connect(
-            "127.0.0.1", service.port, username="alice@example.org", known_hosts=None,
-            agent_path=None, client_factory=WrongPasswords, client_keys=stranger_keys,
+            "127.0.0.1",
+            service.port,
+            username="alice@example.org",
+            known_hosts=None,
+            agent_path=None,
+            client_factory=WrongPasswords,
+            client_keys=stranger_keys,
             preferred_auth="publickey,password",
         )
     # Two keys refused, then four passwords: the sixth failure closes the connection.
@@ -308,8 +320,13 @@ async def test_an_idle_session_is_warned_then_closed_and_a_key_resets_it(setting
 async def test_one_connection_cannot_multiply_sessions(service):
     """Each session is a whole application: a client may not open them by the hundred."""
     conn = await asyncssh.connect(
-        "127.0.0.1", service.port, username="support", known_hosts=None, agent_path=None,
-        client_keys=None, preferred_auth="none",
+        "127.0.0.1",
+        service.port,
+        username="support",
+        known_hosts=None,
+        agent_path=None,
+        client_keys=None,
+        preferred_auth="none",
     )
     try:
         opened = []
@@ -328,8 +345,11 @@ async def test_an_attempt_cut_short_by_the_next_one_still_counts(services, alice
     """asyncssh cancels a password check when the client sends its next request: the check
     still ends (bcrypt, audit row) and counts towards the connection's attempts."""
     server = SupportSSHServer(
-        "support", lambda email, password, address: authenticate(services, email, password, address),
-        None, set(), ConnectionGate(Limits.from_settings(SshSettings())),
+        "support",
+        lambda email, password, address: authenticate(services, email, password, address),
+        None,
+        set(),
+        ConnectionGate(Limits.from_settings(SshSettings())),
     )
     server.address = "192.0.2.44:50000"
     attempt = asyncio.create_task(server._password("alice@example.org", "pas-le-bon"))

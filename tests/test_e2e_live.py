@@ -55,8 +55,11 @@ async def test_requester_is_told_without_pressing_a_key(service, clients, servic
     assert "Nouvelle réponse" not in screen
 
     await add_history(database, number, admin, Action.REPLY)
-    await c.wait_for(f"Nouvelle réponse sur votre ticket #{number}",
-                     f"Votre ticket #{number} est passé à En cours", "1. Nouveau ticket")
+    await c.wait_for(
+        f"Nouvelle réponse sur votre ticket #{number}",
+        f"Votre ticket #{number} est passé à En cours",
+        "1. Nouveau ticket",
+    )
 
     # The menu still answers, and the next screen starts without the notices.
     c.send("2")
@@ -104,8 +107,11 @@ async def test_admin_list_shows_a_new_ticket_in_place(service, clients, services
 
     # Without a key from the admin: the notice, the new (most urgent) row on top, his typing
     # and choice kept.
-    screen = await staff.wait_for("Nouveau ticket #3 : Panne ␛]2;HACKED␇ ␛[31mrouge �31m fin",
-                                  "3 tickets — page 1/1", "Numéro du ticket : 9")
+    screen = await staff.wait_for(
+        "Nouveau ticket #3 : Panne ␛]2;HACKED␇ ␛[31mrouge �31m fin",
+        "3 tickets — page 1/1",
+        "Numéro du ticket : 9",
+    )
     rows = [line for line in screen.splitlines() if line.startswith(" #")]
     assert [r.split()[0] for r in rows] == ["#3", "#1", "#2"], screen
     assert selected_row(staff).startswith(f"#{second} ")

@@ -94,9 +94,7 @@ async def test_in_app_account_creation_is_limited_per_address(service, clients, 
     await c.wait_for(*WELCOME)
     c.send("2")
     # Said at once, before the form is filled in for nothing.
-    await c.wait_for(
-        "Trop de comptes créés depuis cette adresse : réessayez dans 60 minute(s).", *WELCOME
-    )
+    await c.wait_for("Trop de comptes créés depuis cette adresse : réessayez dans 60 minute(s).", *WELCOME)
     assert "Nom :" not in c.text()
     created = AuditEvent.ACCOUNT_CREATION_THROTTLED.value
     assert await count(database, audit_log, audit_log.c.evenement == created) == 1

@@ -92,8 +92,12 @@ REGISTRATION_REFUSALS = {
         [("Nom :", "N" * 81)],
         "Le nom est trop long (81 caractères, 80 au plus).",
         "Nom :",
-        [(BACKSPACE, "E-mail :"), ("fatou.sow@example.org", "Mot de passe :"),
-         ("motdepasse-1", "Confirmation :"), ("motdepasse-1", "")],
+        [
+            (BACKSPACE, "E-mail :"),
+            ("fatou.sow@example.org", "Mot de passe :"),
+            ("motdepasse-1", "Confirmation :"),
+            ("motdepasse-1", ""),
+        ],
     ),
     "password too short": (
         [NAME, EMAIL, ("Mot de passe :", "court")],
@@ -165,22 +169,26 @@ async def test_escape_cancels_registration(service, clients, database, cancel_at
 TICKET_REFUSALS = {
     # case: (what to do at the title, at the description, sentence, correction, final title/description)
     "empty title": (
-        lambda c: c.send(ENTER), None,
+        lambda c: c.send(ENTER),
+        None,
         "Le titre est obligatoire.",
         lambda c: c.send("Imprimante bloquée" + ENTER),
     ),
     "title over 120 characters": (
-        lambda c: c.send("T" * 121 + ENTER), None,
+        lambda c: c.send("T" * 121 + ENTER),
+        None,
         "Le titre est trop long (121 caractères, 120 au plus).",
         lambda c: c.send(BACKSPACE + ENTER),
     ),
     "empty description": (
-        lambda c: c.send("Imprimante bloquée" + ENTER), lambda c: c.send(CTRL_D),
+        lambda c: c.send("Imprimante bloquée" + ENTER),
+        lambda c: c.send(CTRL_D),
         "La description est obligatoire.",
         lambda c: c.send("Plus rien ne sort." + CTRL_D),
     ),
     "description over 4000 characters": (
-        lambda c: c.send("Imprimante bloquée" + ENTER), lambda c: (c.paste("d" * 4001), c.send(CTRL_D)),
+        lambda c: c.send("Imprimante bloquée" + ENTER),
+        lambda c: (c.paste("d" * 4001), c.send(CTRL_D)),
         "La description est trop longue (4001 caractères, 4000 au plus).",
         lambda c: c.send(BACKSPACE + CTRL_D),
     ),
@@ -224,8 +232,11 @@ async def test_new_ticket_refusal(service, clients, alice, database, case):
 async def test_escape_cancels_a_new_ticket(service, clients, alice, database, cancel_at):
     c = await logged_in(service, clients, "alice@example.org")
     c.send("1")
-    for label, value in [("Titre :", "Wifi coupé" + ENTER), ("Description :", "Depuis ce matin." + CTRL_D),
-                         ("Urgence :", None)]:
+    for label, value in [
+        ("Titre :", "Wifi coupé" + ENTER),
+        ("Description :", "Depuis ce matin." + CTRL_D),
+        ("Urgence :", None),
+    ]:
         await c.wait_for(label)
         if label == cancel_at:
             c.send(ESC)
@@ -293,9 +304,11 @@ async def test_status_change_needs_confirmation(service, clients, services, alic
 
     async def state() -> tuple[str, int]:
         async with database.transaction() as conn:
-            status = (await conn.execute(
-                sa.select(statuses.c.libelle).join(tickets, tickets.c.statut_id == statuses.c.id)
-            )).scalar_one()
+            status = (
+                await conn.execute(
+                    sa.select(statuses.c.libelle).join(tickets, tickets.c.statut_id == statuses.c.id)
+                )
+            ).scalar_one()
             count = (await conn.execute(sa.select(sa.func.count()).select_from(history))).scalar_one()
         return status, count
 
@@ -323,7 +336,10 @@ async def test_status_change_needs_confirmation(service, clients, services, alic
     async with database.transaction() as conn:
         change = (await conn.execute(sa.select(history).order_by(history.c.id.desc()).limit(1))).one()
     assert (change.action, change.acteur_nom, change.ancien_statut_id, change.nouveau_statut_id) == (
-        "changement_statut", "Awa Admin", 1, 3,
+        "changement_statut",
+        "Awa Admin",
+        1,
+        3,
     )
 
 
@@ -337,8 +353,10 @@ async def test_lists_show_the_newest_first(service, clients, services, alice, ad
         c.send(key)
         screen = await c.wait_for(list_title, "Premier ticket", "Deuxième ticket", "Troisième ticket")
         rows = screen.splitlines()
-        order = [next(i for i, row in enumerate(rows) if t in row)
-                 for t in ("Troisième ticket", "Deuxième ticket", "Premier ticket")]
+        order = [
+            next(i for i, row in enumerate(rows) if t in row)
+            for t in ("Troisième ticket", "Deuxième ticket", "Premier ticket")
+        ]
         assert order == sorted(order) and len(set(order)) == 3, screen
         assert line_with(screen, "Troisième").split()[0] == "#3"
         assert "3 ticket(s)" in screen
@@ -406,8 +424,10 @@ def assert_fits(c: ScreenReader, hints: str, *visible: str) -> None:
 async def test_every_screen_fits_80x24(service, clients, services, alice, admin):
     menu_hint = "Chiffre ou ↑↓ Entrée : choisir · 0/Échap : {}"
     field_hint = "Entrée : valider · Échap : annuler"
-    long_title = "Le vidéoprojecteur de la salle de réunion du deuxième étage affiche une image floue " \
-                 "et s'éteint au bout de dix minutes"[:120]
+    long_title = (
+        "Le vidéoprojecteur de la salle de réunion du deuxième étage affiche une image floue "
+        "et s'éteint au bout de dix minutes"[:120]
+    )
     description = "\n".join(f"Paragraphe {n} : " + "détail " * 12 for n in range(1, 20))
     number = await context_for(services, alice).create_ticket(long_title, description, "Haute")
 
@@ -426,9 +446,19 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
     assert_fits(c, field_hint, "E-mail : admin@example.org", "Mot de passe :")
     c.send(PASSWORD + ENTER)
     await c.wait_for("8. Déconnexion")
-    assert_fits(c, menu_hint.format("déconnexion"), "1. Nouveau ticket", "2. Mes tickets",
-                "3. Tous les tickets", "4. Mes tickets assignés", "5. Tableau de bord",
-                "6. Utilisateurs", "7. Mon compte", "8. Déconnexion", "admin@example.org")
+    assert_fits(
+        c,
+        menu_hint.format("déconnexion"),
+        "1. Nouveau ticket",
+        "2. Mes tickets",
+        "3. Tous les tickets",
+        "4. Mes tickets assignés",
+        "5. Tableau de bord",
+        "6. Utilisateurs",
+        "7. Mon compte",
+        "8. Déconnexion",
+        "admin@example.org",
+    )
 
     c.send("1")
     await c.wait_for("Titre :")
@@ -436,37 +466,67 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
     c.send("Vidéoprojecteur" + ENTER)
     await c.wait_for("Description :")
     assert_fits(
-        c, "Entrée : nouvelle ligne · Ctrl-D ou Échap Entrée : terminer · Échap : annuler",
-        "Titre : Vidéoprojecteur", "Description :",
+        c,
+        "Entrée : nouvelle ligne · Ctrl-D ou Échap Entrée : terminer · Échap : annuler",
+        "Titre : Vidéoprojecteur",
+        "Description :",
     )
     c.send("Flou." + CTRL_D)
     await c.wait_for("1. Faible")
-    assert_fits(c, menu_hint.format("annuler"), "Urgence :", "1. Faible", "2. Moyenne", "3. Haute",
-                "0. Annuler")
+    assert_fits(
+        c, menu_hint.format("annuler"), "Urgence :", "1. Faible", "2. Moyenne", "3. Haute", "0. Annuler"
+    )
     c.send(ESC)
     await c.wait_for("Ticket abandonné.")
 
     c.send("3")
     await c.wait_for("Tous les tickets", "Alice Ndiaye")
-    assert_fits(c, "N° Entrée : ouvrir · f : filtrer · t : trier · n/p : page · 0/Échap : retour",
-                "N°      Titre", "Auteur", "Assigné à", "Urgence", "Statut", "Date", "Numéro du ticket :",
-                "1 ticket — page 1/1")
+    assert_fits(
+        c,
+        "N° Entrée : ouvrir · f : filtrer · t : trier · n/p : page · 0/Échap : retour",
+        "N°      Titre",
+        "Auteur",
+        "Assigné à",
+        "Urgence",
+        "Statut",
+        "Date",
+        "Numéro du ticket :",
+        "1 ticket — page 1/1",
+    )
     assert "Le vidéoprojecte…" in line_with(c.text(), f"#{number}")
     c.send(f"{number}" + ENTER)
     await c.wait_for(f"Ticket #{number} — Le vidéoprojecteur")
-    assert_fits(c, menu_hint.format("retour") + " · PgPréc/PgSuiv : défiler",
-                "Urgence : Haute", "Statut : En attente", "Auteur : Alice Ndiaye",
-                "1. Changer le statut", "0. Retour", "Paragraphe 1 :")
+    assert_fits(
+        c,
+        menu_hint.format("retour") + " · PgPréc/PgSuiv : défiler",
+        "Urgence : Haute",
+        "Statut : En attente",
+        "Auteur : Alice Ndiaye",
+        "1. Changer le statut",
+        "0. Retour",
+        "Paragraphe 1 :",
+    )
     # The title wraps over two lines instead of being cut.
     assert "s'éteint au bout de dix minutes" in words(c.text())
     c.send("1")
     await c.wait_for("3. Résolu")
-    assert_fits(c, menu_hint.format("retour"), "Nouveau statut :", "1. En attente (actuel)", "2. En cours",
-                "3. Résolu", "0. Retour")
+    assert_fits(
+        c,
+        menu_hint.format("retour"),
+        "Nouveau statut :",
+        "1. En attente (actuel)",
+        "2. En cours",
+        "3. Résolu",
+        "0. Retour",
+    )
     c.send("2")
     await c.wait_for("Confirmer ? (o/n)")
-    assert_fits(c, "o : confirmer · toute autre touche : annuler", "« En attente » à « En cours » ?",
-                "Confirmer ? (o/n)")
+    assert_fits(
+        c,
+        "o : confirmer · toute autre touche : annuler",
+        "« En attente » à « En cours » ?",
+        "Confirmer ? (o/n)",
+    )
     c.send("n")
     await c.wait_for("Changement annulé.")
     c.send("0")
@@ -475,5 +535,9 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
     await c.wait_for("8. Déconnexion")
     c.send("2")
     await c.wait_for("Mes tickets", "Aucun ticket pour l'instant.")
-    assert_fits(c, "Numéro puis Entrée, ou ↑↓ puis Entrée : ouvrir · 0 ou Échap : retour",
-                "Aucun ticket pour l'instant.", "Numéro du ticket :")
+    assert_fits(
+        c,
+        "Numéro puis Entrée, ou ↑↓ puis Entrée : ouvrir · 0 ou Échap : retour",
+        "Aucun ticket pour l'instant.",
+        "Numéro du ticket :",
+    )

@@ -54,15 +54,17 @@ async def catalogue(services, database, alice, bob, admin):
     statuses = [Status.WAITING, Status.IN_PROGRESS, Status.RESOLVED]
     urgencies = [Urgency.LOW, Urgency.HIGH, Urgency.MEDIUM]
     for n in range(24):
-        rows.append({
-            "title": f"Ticket {n:02d}" + (" wifi" if n % 5 == 0 else ""),
-            "description": "Le réseau est lent." if n % 7 == 0 else "Détails.",
-            "urgency": urgencies[n % 3],
-            "status": statuses[(n // 3) % 3],
-            "author": alice if n % 2 else bob,
-            "assignee": [None, admin, other][n % 4 % 3],
-            "created_at": NOW - timedelta(hours=48 - n),
-        })
+        rows.append(
+            {
+                "title": f"Ticket {n:02d}" + (" wifi" if n % 5 == 0 else ""),
+                "description": "Le réseau est lent." if n % 7 == 0 else "Détails.",
+                "urgency": urgencies[n % 3],
+                "status": statuses[(n // 3) % 3],
+                "author": alice if n % 2 else bob,
+                "assignee": [None, admin, other][n % 4 % 3],
+                "created_at": NOW - timedelta(hours=48 - n),
+            }
+        )
     ids = await insert_tickets(database, rows)
     return [{**row, "id": i} for row, i in zip(rows, ids, strict=True)], other
 
@@ -94,27 +96,44 @@ async def test_default_view_is_open_tickets_most_urgent_then_oldest(services, ca
     assert first.author_name in ("Alice Ndiaye", "Bob Sarr")
 
 
-@pytest.mark.parametrize("name", ["status", "urgency", "assignee", "unassigned", "author", "text title",
-                                  "text description", "combined"])
+@pytest.mark.parametrize(
+    "name",
+    ["status", "urgency", "assignee", "unassigned", "author", "text title", "text description", "combined"],
+)
 async def test_each_filter(services, catalogue, admin, alice, name):
     rows, other = catalogue
     cases = {
-        "status": (TicketFilter(statuses=frozenset({Status.RESOLVED})),
-                   lambda r: r["status"] is Status.RESOLVED),
-        "urgency": (TicketFilter(statuses=frozenset(), urgencies=frozenset({Urgency.HIGH, Urgency.LOW})),
-                    lambda r: r["urgency"] in (Urgency.HIGH, Urgency.LOW)),
-        "assignee": (TicketFilter(statuses=frozenset(), assignee=other),
-                     lambda r: r["assignee"] == other),
-        "unassigned": (TicketFilter(unassigned=True),
-                       lambda r: r["assignee"] is None and r["status"] is not Status.RESOLVED),
+        "status": (
+            TicketFilter(statuses=frozenset({Status.RESOLVED})),
+            lambda r: r["status"] is Status.RESOLVED,
+        ),
+        "urgency": (
+            TicketFilter(statuses=frozenset(), urgencies=frozenset({Urgency.HIGH, Urgency.LOW})),
+            lambda r: r["urgency"] in (Urgency.HIGH, Urgency.LOW),
+        ),
+        "assignee": (TicketFilter(statuses=frozenset(), assignee=other), lambda r: r["assignee"] == other),
+        "unassigned": (
+            TicketFilter(unassigned=True),
+            lambda r: r["assignee"] is None and r["status"] is not Status.RESOLVED,
+        ),
         "author": (TicketFilter(statuses=frozenset(), author=alice), lambda r: r["author"] == alice),
         "text title": (TicketFilter(statuses=frozenset(), text="WIFI"), lambda r: "wifi" in r["title"]),
-        "text description": (TicketFilter(statuses=frozenset(), text=" réseau "),
-                             lambda r: "réseau" in r["description"]),
-        "combined": (TicketFilter(statuses=frozenset({Status.WAITING}), urgencies=frozenset({Urgency.HIGH}),
-                                  author=alice, assignee=admin),
-                     lambda r: (r["status"], r["urgency"], r["author"], r["assignee"])
-                     == (Status.WAITING, Urgency.HIGH, alice, admin)),
+        "text description": (
+            TicketFilter(statuses=frozenset(), text=" réseau "),
+            lambda r: "réseau" in r["description"],
+        ),
+        "combined": (
+            TicketFilter(
+                statuses=frozenset({Status.WAITING}),
+                urgencies=frozenset({Urgency.HIGH}),
+                author=alice,
+                assignee=admin,
+            ),
+            lambda r: (
+                (r["status"], r["urgency"], r["author"], r["assignee"])
+                == (Status.WAITING, Urgency.HIGH, alice, admin)
+            ),
+        ),
     }
     filters, keep = cases[name]
     want = expected(rows, keep)
@@ -127,12 +146,22 @@ async def test_each_filter(services, catalogue, admin, alice, name):
 async def test_sort_orders(services, catalogue, admin, sort):
     rows, _other = catalogue
     # Same-moment tickets: the number decides, so that pages never overlap.
-    twins = await insert_tickets(services.db, [
-        {"title": "Jumeau", "urgency": Urgency.HIGH, "author": admin, "created_at": NOW - timedelta(hours=30)}
-        for _ in range(2)
-    ])
-    rows = rows + [{"id": i, "urgency": Urgency.HIGH, "created_at": NOW - timedelta(hours=30),
-                    "status": Status.WAITING} for i in twins]
+    twins = await insert_tickets(
+        services.db,
+        [
+            {
+                "title": "Jumeau",
+                "urgency": Urgency.HIGH,
+                "author": admin,
+                "created_at": NOW - timedelta(hours=30),
+            }
+            for _ in range(2)
+        ],
+    )
+    rows = rows + [
+        {"id": i, "urgency": Urgency.HIGH, "created_at": NOW - timedelta(hours=30), "status": Status.WAITING}
+        for i in twins
+    ]
     ids, _total = await all_ids(context_for(services, admin), EVERYTHING, sort)
     assert ids == expected(rows, lambda r: True, sort)
 
@@ -155,16 +184,26 @@ async def test_pages_cover_the_results_once_and_clamp_out_of_range(services, cat
     assert (nothing.total, nothing.pages, nothing.page, nothing.items) == (0, 1, 1, ())
 
 
-@pytest.mark.parametrize("typed, matches", [
-    ("%", ["100% remboursé"]),
-    ("_", ["taux_de_charge"]),
-    ("\\", ["C:\\temp plein"]),
-    ("/", ["a/b"]),
-    ("0% r", ["100% remboursé"]),
-])
+@pytest.mark.parametrize(
+    "typed, matches",
+    [
+        ("%", ["100% remboursé"]),
+        ("_", ["taux_de_charge"]),
+        ("\\", ["C:\\temp plein"]),
+        ("/", ["a/b"]),
+        ("0% r", ["100% remboursé"]),
+    ],
+)
 async def test_text_search_takes_wildcards_literally(services, alice, admin, typed, matches):
-    titles = ["100% remboursé", "100 remboursé", "taux_de_charge", "tauxxdexcharge", "C:\\temp plein",
-              "a/b", "ab"]
+    titles = [
+        "100% remboursé",
+        "100 remboursé",
+        "taux_de_charge",
+        "tauxxdexcharge",
+        "C:\\temp plein",
+        "a/b",
+        "ab",
+    ]
     await insert_tickets(services.db, [{"title": t, "author": alice} for t in titles])
     page = await context_for(services, admin).search_tickets(TicketFilter(text=typed), TicketSort.DATE_ASC)
     assert [t.title for t in page.items] == matches
@@ -197,11 +236,19 @@ async def test_finding_and_dashboard_refused_to_non_admins(services, alice):
 async def add_history(database, entries: list[dict]) -> None:
     async def work(conn) -> None:
         for e in entries:
-            await conn.execute(history.insert().values(
-                ticket_id=e["ticket"], acteur_id=e["actor"].id, acteur_nom=e["actor"].name,
-                action=e["action"], ancien_statut_id=e.get("old"), nouveau_statut_id=e.get("new"),
-                details="", created_at=e["at"], interne=e.get("internal", False),
-            ))
+            await conn.execute(
+                history.insert().values(
+                    ticket_id=e["ticket"],
+                    acteur_id=e["actor"].id,
+                    acteur_nom=e["actor"].name,
+                    action=e["action"],
+                    ancien_statut_id=e.get("old"),
+                    nouveau_statut_id=e.get("new"),
+                    details="",
+                    created_at=e["at"],
+                    interne=e.get("internal", False),
+                )
+            )
 
     await database.write(work)
 
@@ -210,36 +257,87 @@ async def test_dashboard_counts_days_and_medians(services, database, alice, bob,
     day = timedelta(days=1)
     rows = (
         [{"urgency": Urgency.HIGH, "author": alice, "created_at": NOW - timedelta(hours=1)}] * 3
-        + [{"urgency": Urgency.LOW, "status": Status.IN_PROGRESS, "author": bob,
-            "created_at": NOW - 2 * day}] * 2
-        + [{"urgency": Urgency.MEDIUM, "status": Status.RESOLVED, "author": bob,
-            "created_at": NOW - 13 * day}]
+        + [{"urgency": Urgency.LOW, "status": Status.IN_PROGRESS, "author": bob, "created_at": NOW - 2 * day}]
+        * 2
+        + [
+            {
+                "urgency": Urgency.MEDIUM,
+                "status": Status.RESOLVED,
+                "author": bob,
+                "created_at": NOW - 13 * day,
+            }
+        ]
         # Outside the 14 days shown, still open.
         + [{"urgency": Urgency.MEDIUM, "author": alice, "created_at": NOW - 20 * day}]
     )
     ids = await insert_tickets(database, rows)
     t0, _t1, _t2, t3, _t4, t5, _t6 = ids
     a, b, c = (NOW - timedelta(hours=1), NOW - 2 * day, NOW - 13 * day)
-    await add_history(database, [
-        # t0: the author's own status change is no answer; an internal note neither; the
-        # admin's reply 30 min after is.
-        {"ticket": t0, "actor": alice, "action": "changement_statut", "old": 1, "new": 2,
-         "at": a + timedelta(minutes=5)},
-        {"ticket": t0, "actor": admin, "action": "note", "internal": True, "at": a + timedelta(minutes=10)},
-        {"ticket": t0, "actor": admin, "action": "reponse", "at": a + timedelta(minutes=30)},
-        # t3: taken in hand after 2 h.
-        {"ticket": t3, "actor": admin, "action": "changement_statut", "old": 1, "new": 2,
-         "at": b + timedelta(hours=2)},
-        # t5: answered after 4 h, resolved after 1 day 3 h, reopened, resolved again later.
-        {"ticket": t5, "actor": admin, "action": "changement_statut", "old": 1, "new": 2,
-         "at": c + timedelta(hours=4)},
-        {"ticket": t5, "actor": admin, "action": "changement_statut", "old": 2, "new": 3,
-         "at": c + timedelta(days=1, hours=3)},
-        {"ticket": t5, "actor": bob, "action": "changement_statut", "old": 3, "new": 1,
-         "at": c + timedelta(days=2)},
-        {"ticket": t5, "actor": admin, "action": "changement_statut", "old": 1, "new": 3,
-         "at": c + timedelta(days=3)},
-    ])
+    await add_history(
+        database,
+        [
+            # t0: the author's own status change is no answer; an internal note neither; the
+            # admin's reply 30 min after is.
+            {
+                "ticket": t0,
+                "actor": alice,
+                "action": "changement_statut",
+                "old": 1,
+                "new": 2,
+                "at": a + timedelta(minutes=5),
+            },
+            {
+                "ticket": t0,
+                "actor": admin,
+                "action": "note",
+                "internal": True,
+                "at": a + timedelta(minutes=10),
+            },
+            {"ticket": t0, "actor": admin, "action": "reponse", "at": a + timedelta(minutes=30)},
+            # t3: taken in hand after 2 h.
+            {
+                "ticket": t3,
+                "actor": admin,
+                "action": "changement_statut",
+                "old": 1,
+                "new": 2,
+                "at": b + timedelta(hours=2),
+            },
+            # t5: answered after 4 h, resolved after 1 day 3 h, reopened, resolved again later.
+            {
+                "ticket": t5,
+                "actor": admin,
+                "action": "changement_statut",
+                "old": 1,
+                "new": 2,
+                "at": c + timedelta(hours=4),
+            },
+            {
+                "ticket": t5,
+                "actor": admin,
+                "action": "changement_statut",
+                "old": 2,
+                "new": 3,
+                "at": c + timedelta(days=1, hours=3),
+            },
+            {
+                "ticket": t5,
+                "actor": bob,
+                "action": "changement_statut",
+                "old": 3,
+                "new": 1,
+                "at": c + timedelta(days=2),
+            },
+            {
+                "ticket": t5,
+                "actor": admin,
+                "action": "changement_statut",
+                "old": 1,
+                "new": 3,
+                "at": c + timedelta(days=3),
+            },
+        ],
+    )
     board = await context_for(services, admin).dashboard(now=NOW)
 
     assert board.open_by_status == ((Status.WAITING, 4), (Status.IN_PROGRESS, 2))
@@ -267,11 +365,14 @@ async def test_dashboard_days_are_utc_days_to_their_edges(services, database, ad
     # Same-day tickets at the edges of the UTC day land on that day.
     start = datetime.combine(NOW.date(), datetime.min.time())
     end = start + timedelta(hours=23, minutes=59, seconds=59)
-    await insert_tickets(database, [
-        {"author": alice, "created_at": start},
-        {"author": alice, "created_at": end},
-        {"author": alice, "created_at": start - timedelta(seconds=1)},
-    ])
+    await insert_tickets(
+        database,
+        [
+            {"author": alice, "created_at": start},
+            {"author": alice, "created_at": end},
+            {"author": alice, "created_at": start - timedelta(seconds=1)},
+        ],
+    )
     board = await context_for(services, admin).dashboard(now=end)
     assert board.created_per_day[-2:] == (((start - timedelta(days=1)).date(), 1), (start.date(), 2))
     async with database.transaction() as conn:

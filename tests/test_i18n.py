@@ -18,7 +18,16 @@ def test_the_template_is_up_to_date():
 
 def test_the_interface_is_marked_for_translation():
     strings = extract_messages.marked_strings()
-    for label in ("Se connecter", "Créer un compte", "Nouveau ticket", "Mes tickets", "Tous les tickets",
-                  "Déconnexion", "Changer le statut", "Confirmer ? (o/n)", "Ticket introuvable.",
-                  "E-mail ou mot de passe incorrect."):
+    for label in (
+        "Se connecter",
+        "Créer un compte",
+        "Nouveau ticket",
+        "Mes tickets",
+        "Tous les tickets",
+        "Déconnexion",
+        "Changer le statut",
+        "Confirmer ? (o/n)",
+        "Ticket introuvable.",
+        "E-mail ou mot de passe incorrect.",
+    ):
         assert label in strings, label

@@ -21,8 +21,13 @@ class Clock:
 
 def gate(clock: Clock | None = None, **changes) -> ConnectionGate:
     values = dict(
-        max_connections=100, max_unauthenticated=100, max_per_address=100,
-        max_unauthenticated_per_address=100, rate_per_minute=0, rate_burst=10, rate_wait=0,
+        max_connections=100,
+        max_unauthenticated=100,
+        max_per_address=100,
+        max_unauthenticated_per_address=100,
+        rate_per_minute=0,
+        rate_burst=10,
+        rate_wait=0,
     )
     values.update(changes)
     return ConnectionGate(Limits(**values), clock or Clock())
@@ -77,8 +82,15 @@ def test_exempt_networks_skip_per_address_caps_and_the_rate_not_the_total():
     )
     limits = Limits.from_settings(settings.ssh)
     g = ConnectionGate(
-        Limits(**{**limits.__dict__, "max_per_address": 1, "rate_per_minute": 1, "rate_burst": 1,
-                  "max_connections": 5}),
+        Limits(
+            **{
+                **limits.__dict__,
+                "max_per_address": 1,
+                "rate_per_minute": 1,
+                "rate_burst": 1,
+                "max_connections": 5,
+            }
+        ),
         Clock(),
     )
     for port in range(3):

@@ -11,11 +11,25 @@ from server.models import Action, LiveNotice, Role, Status, TicketChange, User
 from .conftest import context_for, make_user
 
 
-async def add_history(database, ticket_id: int, actor: User, action: Action, *, internal: bool = False,
-                      history_id: int | None = None) -> int:
+async def add_history(
+    database,
+    ticket_id: int,
+    actor: User,
+    action: Action,
+    *,
+    internal: bool = False,
+    history_id: int | None = None,
+) -> int:
     """A history row as another feature (replies, internal notes) or another process writes it."""
-    values = dict(ticket_id=ticket_id, acteur_id=actor.id, acteur_nom=actor.name, action=action.value,
-                  details="Réponse.", created_at=utcnow(), interne=internal)
+    values = dict(
+        ticket_id=ticket_id,
+        acteur_id=actor.id,
+        acteur_nom=actor.name,
+        action=action.value,
+        details="Réponse.",
+        created_at=utcnow(),
+        interne=internal,
+    )
     if history_id is not None:
         values["id"] = history_id
 
@@ -38,6 +52,7 @@ async def read_marks(database) -> dict[tuple[int, int], int]:
 
 
 # Unread markers -------------------------------------------------------------------------------
+
 
 async def test_a_change_by_someone_else_is_unread_until_opened(services, alice, admin, database):
     number = await context_for(services, alice).create_ticket("Chargeur", "Il chauffe.", "Haute")
@@ -96,10 +111,20 @@ async def test_the_read_mark_never_goes_back(services, alice, admin, database):
 
 # Who is told of what --------------------------------------------------------------------------
 
-def change(ticket_author: User, actor: User, action: Action, *, internal: bool = False,
-           status: Status | None = None) -> TicketChange:
-    return TicketChange(history_id=10, ticket_id=12, ticket_title="Chargeur", author_id=ticket_author.id,
-                        actor_id=actor.id, action=action.value, internal=internal, new_status=status)
+
+def change(
+    ticket_author: User, actor: User, action: Action, *, internal: bool = False, status: Status | None = None
+) -> TicketChange:
+    return TicketChange(
+        history_id=10,
+        ticket_id=12,
+        ticket_title="Chargeur",
+        author_id=ticket_author.id,
+        actor_id=actor.id,
+        action=action.value,
+        internal=internal,
+        new_status=status,
+    )
 
 
 async def test_the_context_decides_who_is_told(services, alice, bob, admin):
@@ -129,6 +154,7 @@ async def test_the_context_decides_who_is_told(services, alice, bob, admin):
 
 # The feed -------------------------------------------------------------------------------------
 
+
 async def test_the_feed_delivers_each_new_row_once_in_order(services, alice, admin, database):
     await context_for(services, alice).create_ticket("Ancien", "Avant le départ.", "Faible")
     feed = ChangeFeed(database, 1.0)
@@ -139,8 +165,9 @@ async def test_the_feed_delivers_each_new_row_once_in_order(services, alice, adm
     number = await context_for(services, alice).create_ticket("Chargeur", "Il chauffe.", "Haute")
     await context_for(services, admin).change_status(number, Status.RESOLVED)
     await feed.poll()
-    assert [(c.ticket_id, c.action, c.actor_id, c.new_status, c.ticket_title, c.author_id)
-            for c in received] == [
+    assert [
+        (c.ticket_id, c.action, c.actor_id, c.new_status, c.ticket_title, c.author_id) for c in received
+    ] == [
         (number, Action.CREATED, alice.id, Status.WAITING, "Chargeur", alice.id),
         (number, Action.STATUS_CHANGED, admin.id, Status.RESOLVED, "Chargeur", alice.id),
     ]

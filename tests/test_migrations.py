@@ -62,17 +62,50 @@ def seed_mariadb(url: str) -> None:
 async def contents(db) -> dict:
     async with db.transaction() as conn:
         return {
-            "users": [tuple(r) for r in await conn.execute(
-                sa.select(users.c.id, users.c.nom, users.c.email, users.c.mot_de_passe, users.c.role,
-                          users.c.echecs_connexion, users.c.created_at).order_by(users.c.id))],
-            "tickets": [tuple(r) for r in await conn.execute(
-                sa.select(tickets.c.id, tickets.c.titre, tickets.c.description, tickets.c.urgence,
-                          tickets.c.auteur_id, tickets.c.statut_id, tickets.c.created_at,
-                          tickets.c.updated_at).order_by(tickets.c.id))],
-            "history": [tuple(r) for r in await conn.execute(
-                sa.select(history.c.id, history.c.ticket_id, history.c.acteur_id, history.c.acteur_nom,
-                          history.c.action, history.c.ancien_statut_id, history.c.nouveau_statut_id,
-                          history.c.created_at).order_by(history.c.id))],
+            "users": [
+                tuple(r)
+                for r in await conn.execute(
+                    sa.select(
+                        users.c.id,
+                        users.c.nom,
+                        users.c.email,
+                        users.c.mot_de_passe,
+                        users.c.role,
+                        users.c.echecs_connexion,
+                        users.c.created_at,
+                    ).order_by(users.c.id)
+                )
+            ],
+            "tickets": [
+                tuple(r)
+                for r in await conn.execute(
+                    sa.select(
+                        tickets.c.id,
+                        tickets.c.titre,
+                        tickets.c.description,
+                        tickets.c.urgence,
+                        tickets.c.auteur_id,
+                        tickets.c.statut_id,
+                        tickets.c.created_at,
+                        tickets.c.updated_at,
+                    ).order_by(tickets.c.id)
+                )
+            ],
+            "history": [
+                tuple(r)
+                for r in await conn.execute(
+                    sa.select(
+                        history.c.id,
+                        history.c.ticket_id,
+                        history.c.acteur_id,
+                        history.c.acteur_nom,
+                        history.c.action,
+                        history.c.ancien_statut_id,
+                        history.c.nouveau_statut_id,
+                        history.c.created_at,
+                    ).order_by(history.c.id)
+                )
+            ],
         }
 
 
@@ -127,8 +160,9 @@ async def test_a_seed_database_upgrades_in_place_and_keeps_its_data(
         if not old.mysql:
             # History ids never come back after a deletion, as on a new database.
             async with old.transaction() as conn:
-                created = (await conn.exec_driver_sql(
-                    "SELECT sql FROM sqlite_master WHERE name = 'historique'")).scalar_one()
+                created = (
+                    await conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'historique'")
+                ).scalar_one()
             assert "AUTOINCREMENT" in created
     finally:
         await old.close()

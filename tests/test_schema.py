@@ -20,8 +20,14 @@ from .conftest import _find, admin_connection, context_for, count, scratch_datab
 
 STATUSES = {1: "En attente", 2: "En cours", 3: "Résolu"}
 TABLES = {
-    "utilisateurs", "statut", "tickets", "historique",
-    "cles_ssh", "journal_audit", "lectures", "version_schema",
+    "utilisateurs",
+    "statut",
+    "tickets",
+    "historique",
+    "cles_ssh",
+    "journal_audit",
+    "lectures",
+    "version_schema",
 }
 
 # The same parameter as conftest's db_url, restricted to MariaDB: the fixture then creates and
@@ -149,7 +155,10 @@ async def test_mariadb_and_sqlite_schemas_agree(admin_db_url, tmp_path):
     assert from_sql_file["utilisateurs"]["columns"]["role"]["enum"] == ("utilisateur", "admin")
     assert from_sql_file["utilisateurs"]["unique"] == {"uq_utilisateurs_email": ("email",)}
     assert from_sql_file["historique"]["foreign_keys"]["fk_historique_acteur"] == (
-        ("acteur_id",), "utilisateurs", ("id",), "SET NULL"
+        ("acteur_id",),
+        "utilisateurs",
+        ("id",),
+        "SET NULL",
     )
 
 
@@ -236,8 +245,12 @@ def test_whole_file_through_the_mariadb_client(mariadb_server, db_url):
         if cur.fetchone():
             pytest.skip("suivi_incident already exists on this server: not touching it")
     command = [
-        client, "--no-defaults", "--protocol=TCP", f"--host={server.host or '127.0.0.1'}",
-        f"--port={server.port or 3306}", f"--user={server.username or 'root'}",
+        client,
+        "--no-defaults",
+        "--protocol=TCP",
+        f"--host={server.host or '127.0.0.1'}",
+        f"--port={server.port or 3306}",
+        f"--user={server.username or 'root'}",
     ]
     # The C locale: the client then talks latin1, as on many servers and in cron jobs.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG"))}
@@ -399,8 +412,13 @@ async def test_database_refuses_a_ticket_of_an_unknown_user_or_status(database, 
             async with database.transaction() as conn:
                 await conn.execute(
                     tickets.insert().values(
-                        titre="Titre", description="D", urgence="Faible", auteur_id=author,
-                        statut_id=status, created_at=utcnow(), updated_at=utcnow(),
+                        titre="Titre",
+                        description="D",
+                        urgence="Faible",
+                        auteur_id=author,
+                        statut_id=status,
+                        created_at=utcnow(),
+                        updated_at=utcnow(),
                     )
                 )
     assert await count(database, tickets) == 0
@@ -442,10 +460,17 @@ async def test_unknown_urgency_refused_even_when_the_server_is_lax(mariadb_serve
     try:
         await upgrade(db)
         async with db.transaction() as conn:
-            author = (await conn.execute(
-                users.insert().values(nom="A", email="a@example.org", mot_de_passe="x" * 60,
-                                      role="utilisateur", created_at=utcnow())
-            )).inserted_primary_key[0]
+            author = (
+                await conn.execute(
+                    users.insert().values(
+                        nom="A",
+                        email="a@example.org",
+                        mot_de_passe="x" * 60,
+                        role="utilisateur",
+                        created_at=utcnow(),
+                    )
+                )
+            ).inserted_primary_key[0]
         with pytest.raises((sa.exc.IntegrityError, sa.exc.DataError)):
             async with db.transaction() as conn:
                 await conn.execute(

@@ -117,7 +117,8 @@ def test_no_control_character_survives_any_code_point(multiline):
         text = "".join(chr(c) for c in range(start, min(start + chunk, sys.maxunicode + 1)))
         out = safe_text(text, multiline=multiline)
         bad = [
-            c for c in out
+            c
+            for c in out
             if (unicodedata.category(c) == "Cc" and not (multiline and c == "\n")) or c in BIDI_CONTROLS
         ]
         assert not bad, f"U+{ord(bad[0]):04X} left raw (chunk from U+{start:04X})"

@@ -29,28 +29,27 @@ TERRAPIN_MARKER = "kex-strict-s-v00@openssh.com"
 # What an OpenSSH 7.4 client (December 2016) proposes by default, as its ssh_config(5) lists it.
 OPENSSH_7_4 = {
     "KexAlgorithms": "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,"
-                     "ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,"
-                     "diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,"
-                     "diffie-hellman-group-exchange-sha1,diffie-hellman-group14-sha256,"
-                     "diffie-hellman-group14-sha1",
+    "ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,"
+    "diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,"
+    "diffie-hellman-group-exchange-sha1,diffie-hellman-group14-sha256,"
+    "diffie-hellman-group14-sha1",
     "Ciphers": "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,"
-               "aes128-gcm@openssh.com,aes256-gcm@openssh.com",
+    "aes128-gcm@openssh.com,aes256-gcm@openssh.com",
     "MACs": "umac-64-etm@openssh.com,umac-128-etm@openssh.com,hmac-sha2-256-etm@openssh.com,"
-            "hmac-sha2-512-etm@openssh.com,hmac-sha1-etm@openssh.com,umac-64@openssh.com,"
-            "umac-128@openssh.com,hmac-sha2-256,hmac-sha2-512,hmac-sha1",
+    "hmac-sha2-512-etm@openssh.com,hmac-sha1-etm@openssh.com,umac-64@openssh.com,"
+    "umac-128@openssh.com,hmac-sha2-256,hmac-sha2-512,hmac-sha1",
     "HostKeyAlgorithms": "ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,ssh-ed25519,"
-                         "rsa-sha2-512,rsa-sha2-256,ssh-rsa",
+    "rsa-sha2-512,rsa-sha2-256,ssh-rsa",
 }
 # The least a PuTTY 0.70 (July 2017) can do: X25519 under its old name only, AES in CTR or CBC
 # mode and no encrypt-then-MAC (the worst case: no ChaCha20, no GCM, no ETM to fall back on).
 PUTTY_0_70 = {
     "KexAlgorithms": "curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"
-                     "ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,"
-                     "diffie-hellman-group-exchange-sha1,diffie-hellman-group14-sha1",
+    "ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,"
+    "diffie-hellman-group-exchange-sha1,diffie-hellman-group14-sha1",
     "Ciphers": "aes256-ctr,aes192-ctr,aes128-ctr,aes256-cbc,aes192-cbc,aes128-cbc",
     "MACs": "hmac-sha2-256,hmac-sha1,hmac-sha1-96",
-    "HostKeyAlgorithms": "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,"
-                         "ssh-rsa",
+    "HostKeyAlgorithms": "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,ssh-rsa",
 }
 OLD_CLIENTS = {"openssh-7.4": OPENSSH_7_4, "putty-0.70": PUTTY_0_70}
 
@@ -60,8 +59,12 @@ def profile_settings(tmp_path: Path, profile: str) -> Settings:
         env={},
         overrides={
             "database": {"url": f"sqlite+aiosqlite:///{tmp_path}/{profile}.db"},
-            "ssh": {"host": "127.0.0.1", "port": 0, "host_keys_dir": str(tmp_path / "host_keys"),
-                    "profile": profile},
+            "ssh": {
+                "host": "127.0.0.1",
+                "port": 0,
+                "host_keys_dir": str(tmp_path / "host_keys"),
+                "profile": profile,
+            },
             "security": {"bcrypt_cost": TEST_BCRYPT_COST},
         },
     )
@@ -111,9 +114,21 @@ async def ssh_audit(port: int) -> Audit:
     # No connection-rate (DHEat) test here: it measures the connection limits, tested elsewhere.
     done = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "ssh_audit", "--json", "--skip-rate-test", "--timeout", "30",
-         "--port", str(port), "127.0.0.1"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "ssh_audit",
+            "--json",
+            "--skip-rate-test",
+            "--timeout",
+            "30",
+            "--port",
+            str(port),
+            "127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.stdout.startswith("{"), f"ssh-audit said:\n{done.stdout}\n{done.stderr}"
     return Audit(done.returncode, json.loads(done.stdout))
@@ -150,11 +165,19 @@ def test_ml_kem_is_available_here():
 
 
 def test_without_ml_kem_compatible_serves_the_rest_and_strict_refuses_to_start():
-    without = {"curve25519-sha256", "curve25519-sha256@libssh.org", "diffie-hellman-group16-sha512",
-               "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256"}
+    without = {
+        "curve25519-sha256",
+        "curve25519-sha256@libssh.org",
+        "diffie-hellman-group16-sha512",
+        "diffie-hellman-group18-sha512",
+        "diffie-hellman-group14-sha256",
+    }
     assert server_algorithms(Profile.COMPATIBLE, without).kex == (
-        "curve25519-sha256", "curve25519-sha256@libssh.org", "diffie-hellman-group16-sha512",
-        "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256",
+        "curve25519-sha256",
+        "curve25519-sha256@libssh.org",
+        "diffie-hellman-group16-sha512",
+        "diffie-hellman-group18-sha512",
+        "diffie-hellman-group14-sha256",
     )
     with pytest.raises(ConfigError) as info:
         server_algorithms(Profile.STRICT, without)
@@ -177,10 +200,22 @@ def ssh_with(port: int, algorithms: dict[str, str]) -> list[str]:
     """The real `ssh`, proposing only `algorithms`, as the guest."""
     options = [arg for name, value in algorithms.items() for arg in ("-o", f"{name}={value}")]
     return [
-        "ssh", "-tt", "-F", "/dev/null", "-p", str(port),
-        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "PubkeyAuthentication=no", *options,
-        "-l", "support", "127.0.0.1",
+        "ssh",
+        "-tt",
+        "-F",
+        "/dev/null",
+        "-p",
+        str(port),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "PubkeyAuthentication=no",
+        *options,
+        "-l",
+        "support",
+        "127.0.0.1",
     ]
 
 
@@ -198,8 +233,12 @@ async def test_compatible_profile_serves_clients_of_the_last_ten_years(start_ser
 async def test_strict_profile_refuses_clients_without_post_quantum_key_exchange(start_server, client):
     svc = await start_server("strict")
     done = await asyncio.to_thread(
-        subprocess.run, ssh_with(svc.port, OLD_CLIENTS[client]),
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        subprocess.run,
+        ssh_with(svc.port, OLD_CLIENTS[client]),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 255
     assert f"no matching key exchange method found. Their offer: {POST_QUANTUM_KEX}," in done.stderr
@@ -211,12 +250,25 @@ async def test_strict_profile_refuses_clients_without_post_quantum_key_exchange(
 
 async def test_plink_logs_in_with_a_password_and_reaches_the_main_menu(service, settings, alice):
     key = asyncssh.read_private_key(settings.host_keys_dir / HOST_KEY_NAME)
-    c = await OpenSSHClient.spawn([
-        "plink", "-ssh", "-batch", "-t", "-no-antispoof", "-P", str(service.port),
-        "-l", "alice@example.org", "-pw", PASSWORD,
-        # Batch mode trusts no unknown host key: the server's fingerprint, as its log shows it.
-        "-hostkey", key.get_fingerprint("sha256"), "127.0.0.1",
-    ])
+    c = await OpenSSHClient.spawn(
+        [
+            "plink",
+            "-ssh",
+            "-batch",
+            "-t",
+            "-no-antispoof",
+            "-P",
+            str(service.port),
+            "-l",
+            "alice@example.org",
+            "-pw",
+            PASSWORD,
+            # Batch mode trusts no unknown host key: the server's fingerprint, as its log shows it.
+            "-hostkey",
+            key.get_fingerprint("sha256"),
+            "127.0.0.1",
+        ]
+    )
     try:
         await c.wait_for("alice@example.org", "1. Nouveau ticket", "2. Mes tickets", "4. Déconnexion")
         c.send("2")
@@ -247,7 +299,9 @@ async def test_serve_refuses_a_host_key_others_can_read_or_change(tmp_path, mode
 
 
 async def test_check_config_warns_when_the_database_is_used_as_root(tmp_path):
-    done = await cli("check-config", env=cli_env(tmp_path, "mysql+aiomysql://root:s3cret@127.0.0.1/suivi_incident"))
+    done = await cli(
+        "check-config", env=cli_env(tmp_path, "mysql+aiomysql://root:s3cret@127.0.0.1/suivi_incident")
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
         "Attention : la base de données est utilisée en tant que root : créez un utilisateur "

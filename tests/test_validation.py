@@ -204,9 +204,7 @@ def test_urgency_from_its_list(typed, value):
 
 @pytest.mark.parametrize("typed", ["", "faible", "HAUTE", "Urgente", "Basse", "1"])
 def test_urgency_outside_its_list(typed):
-    assert (
-        refused(validation.urgency, typed) == "Urgence inconnue : choisissez Faible, Moyenne ou Haute."
-    )
+    assert refused(validation.urgency, typed) == "Urgence inconnue : choisissez Faible, Moyenne ou Haute."
 
 
 @pytest.mark.parametrize(
@@ -220,6 +218,4 @@ def test_status_from_its_list(typed, value):
 
 @pytest.mark.parametrize("typed", ["", "Fermé", "Resolu", "en cours", "Haute", "2"])
 def test_status_outside_its_list(typed):
-    assert (
-        refused(validation.status, typed) == "Statut inconnu : choisissez En attente, En cours ou Résolu."
-    )
+    assert refused(validation.status, typed) == "Statut inconnu : choisissez En attente, En cours ou Résolu."

@@ -15,14 +15,14 @@ from pathlib import Path
 SERVER = Path(__file__).resolve().parent.parent / "server"
 TEMPLATE = SERVER / "locale" / "support.pot"
 
-HEADER = '''# Support Tickets — strings of the console application (source language: French).
+HEADER = """# Support Tickets — strings of the console application (source language: French).
 msgid ""
 msgstr ""
 "Project-Id-Version: Support Tickets\\n"
 "MIME-Version: 1.0\\n"
 "Content-Type: text/plain; charset=UTF-8\\n"
 "Content-Transfer-Encoding: 8bit\\n"
-'''
+"""
 
 
 def marked_strings() -> dict[str, list[str]]:
@@ -47,7 +47,7 @@ def template() -> str:
     entries = [HEADER]
     for message in sorted(marked_strings()):
         # JSON string syntax is the PO syntax for what these strings hold (quotes, \n, UTF-8).
-        entries.append(f"msgid {json.dumps(message, ensure_ascii=False)}\nmsgstr \"\"\n")
+        entries.append(f'msgid {json.dumps(message, ensure_ascii=False)}\nmsgstr ""\n')
     return "\n".join(entries)
 
 

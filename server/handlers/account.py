@@ -20,16 +20,27 @@ async def register(term: Terminal, ctx: SessionContext) -> Notice | None:
     except UserError as exc:
         return Notice.fail(exc.message)
     name = await ask_valid(
-        term, title, _("Nom"), [], validation.name,
-        help_text=_("(80 caractères au plus)"), max_chars=validation.NAME_MAX,
+        term,
+        title,
+        _("Nom"),
+        [],
+        validation.name,
+        help_text=_("(80 caractères au plus)"),
+        max_chars=validation.NAME_MAX,
     )
     if name is None:
         return None
     email, notice = "", Notice()
     while True:
         email = await ask_valid(
-            term, title, _("E-mail"), [(_("Nom"), name)], validation.email,
-            default=email, notice=notice, max_chars=validation.EMAIL_MAX,
+            term,
+            title,
+            _("E-mail"),
+            [(_("Nom"), name)],
+            validation.email,
+            default=email,
+            notice=notice,
+            max_chars=validation.EMAIL_MAX,
         )
         if email is None:
             return None
@@ -53,7 +64,11 @@ async def login(term: Terminal, ctx: SessionContext) -> Notice | None:
     if email is None:
         return None
     password = await ask(
-        term, title, _("Mot de passe"), previous=[(_("E-mail"), email)], password=True,
+        term,
+        title,
+        _("Mot de passe"),
+        previous=[(_("E-mail"), email)],
+        password=True,
         max_chars=validation.PASSWORD_MAX_BYTES,
     )
     if password is None:

@@ -63,15 +63,25 @@ async def new_password(
     notice = Notice()
     while True:
         password = await ask_valid(
-            term, title, label, done, validation.new_password,
-            notice=notice, password=True, help_text=_("(8 caractères au moins)"),
+            term,
+            title,
+            label,
+            done,
+            validation.new_password,
+            notice=notice,
+            password=True,
+            help_text=_("(8 caractères au moins)"),
             max_chars=validation.PASSWORD_MAX_BYTES,
         )
         if password is None:
             return None
         confirmation = await ask(
-            term, title, _("Confirmation"), previous=[*done, (label, HIDDEN)],
-            password=True, max_chars=validation.PASSWORD_MAX_BYTES,
+            term,
+            title,
+            _("Confirmation"),
+            previous=[*done, (label, HIDDEN)],
+            password=True,
+            max_chars=validation.PASSWORD_MAX_BYTES,
         )
         if confirmation is None:
             return None

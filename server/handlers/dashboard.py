@@ -43,11 +43,22 @@ def dashboard_lines(board: Dashboard, width: int) -> list[StyleAndTextTuples]:
     lines: list[StyleAndTextTuples] = [
         [("class:label", _("Tickets ouverts : {n}").format(n=board.open_total)), ("", " · " + statuses)],
         [("class:label", _("Urgence des ouverts :")), ("", " " + urgencies)],
-        [("class:label", _("Médianes sur {days} jours :").format(days=board.window_days)),
-         ("", " " + _("premier retour {first} · résolution {done}").format(
-             first=duration(board.median_first_response), done=duration(board.median_resolution)))],
-        [("class:label", _("Tickets créés par jour, {n} derniers jours :").format(
-            n=len(board.created_per_day)))],
+        [
+            ("class:label", _("Médianes sur {days} jours :").format(days=board.window_days)),
+            (
+                "",
+                " "
+                + _("premier retour {first} · résolution {done}").format(
+                    first=duration(board.median_first_response), done=duration(board.median_resolution)
+                ),
+            ),
+        ],
+        [
+            (
+                "class:label",
+                _("Tickets créés par jour, {n} derniers jours :").format(n=len(board.created_per_day)),
+            )
+        ],
     ]
     chart = bar_chart([(day_label(d), n) for d, n in board.created_per_day], width)
     lines += [[("", line)] for line in chart]

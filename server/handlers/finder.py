@@ -33,14 +33,26 @@ SORT_LABELS = {
 }
 
 COLUMNS: list[tuple[str, int | None]] = [
-    (_("N°"), 7), (_("Titre"), None), (_("Urgence"), 7), (_("Statut"), 10), (_("Auteur"), 12),
-    (_("Assigné à"), 11), (_("Date"), 8),
+    (_("N°"), 7),
+    (_("Titre"), None),
+    (_("Urgence"), 7),
+    (_("Statut"), 10),
+    (_("Auteur"), 12),
+    (_("Assigné à"), 11),
+    (_("Date"), 8),
 ]
 
 
 def cells(t: TicketSummary) -> list[str]:
-    return [f"#{t.id}", t.title, t.urgency.value, t.status.value, t.author_name,
-            t.assignee_name or "—", t.created_at.strftime("%d/%m/%y")]
+    return [
+        f"#{t.id}",
+        t.title,
+        t.urgency.value,
+        t.status.value,
+        t.author_name,
+        t.assignee_name or "—",
+        t.created_at.strftime("%d/%m/%y"),
+    ]
 
 
 def describe_filters(filters: TicketFilter, me: User | None) -> str:
@@ -51,8 +63,9 @@ def describe_filters(filters: TicketFilter, me: User | None) -> str:
         statuses = ", ".join(s.value for s in Status if s in filters.statuses)
     parts = [_("Statut : {s}").format(s=statuses)]
     if filters.urgencies:
-        parts.append(_("urgence : {u}").format(
-            u=", ".join(u.value for u in Urgency if u in filters.urgencies)))
+        parts.append(
+            _("urgence : {u}").format(u=", ".join(u.value for u in Urgency if u in filters.urgencies))
+        )
     if filters.unassigned:
         parts.append(_("non assignés"))
     elif filters.assignee is not None:
@@ -87,7 +100,12 @@ async def find_tickets(term: Terminal, ctx: SessionContext, open_ticket: OpenTic
         unread = {t.id for t in result.items if t.unread}
 
         async def reload(
-            filters=filters, sort=sort, page=page, size=size, summary=summary, unread=unread,
+            filters=filters,
+            sort=sort,
+            page=page,
+            size=size,
+            summary=summary,
+            unread=unread,
             latest=latest,
         ) -> list:
             # News arrived: the same page again, its count and markers with it.
@@ -171,24 +189,36 @@ async def choose_filter(
             ("text", _("Texte (titre ou description)")),
             ("clear", _("Effacer les filtres (tickets ouverts)")),
         ],
-        body=lambda width: [[("class:label", _("Filtres actifs :"))],
-                            *plain(describe_filters(filters, ctx.user), width=width)],
+        body=lambda width: [
+            [("class:label", _("Filtres actifs :"))],
+            *plain(describe_filters(filters, ctx.user), width=width),
+        ],
     )
     match what:
         case "status":
-            choice = await menu(term, title, [
-                (OPEN_STATUSES, _("Ouverts (En attente, En cours)")),
-                *[(frozenset({s}), s.value) for s in Status],
-                (frozenset(), _("Tous les statuts")),
-            ], body=lambda width: [[("class:label", _("Statut :"))]])
+            choice = await menu(
+                term,
+                title,
+                [
+                    (OPEN_STATUSES, _("Ouverts (En attente, En cours)")),
+                    *[(frozenset({s}), s.value) for s in Status],
+                    (frozenset(), _("Tous les statuts")),
+                ],
+                body=lambda width: [[("class:label", _("Statut :"))]],
+            )
             if choice is not None:
                 return replace(filters, statuses=choice), Notice()
         case "urgency":
-            choice = await menu(term, title, [
-                (frozenset(), _("Toutes les urgences")),
-                *[(frozenset({u}), u.value) for u in (Urgency.HIGH, Urgency.MEDIUM, Urgency.LOW)],
-                (frozenset({Urgency.HIGH, Urgency.MEDIUM}), _("Haute et Moyenne")),
-            ], body=lambda width: [[("class:label", _("Urgence :"))]])
+            choice = await menu(
+                term,
+                title,
+                [
+                    (frozenset(), _("Toutes les urgences")),
+                    *[(frozenset({u}), u.value) for u in (Urgency.HIGH, Urgency.MEDIUM, Urgency.LOW)],
+                    (frozenset({Urgency.HIGH, Urgency.MEDIUM}), _("Haute et Moyenne")),
+                ],
+                body=lambda width: [[("class:label", _("Urgence :"))]],
+            )
             if choice is not None:
                 return replace(filters, urgencies=choice), Notice()
         case "assignee":
@@ -197,7 +227,11 @@ async def choose_filter(
             return await _choose_author(term, ctx, filters, title)
         case "text":
             text = await ask(
-                term, title, _("Texte"), default=filters.text, max_chars=SEARCH_TEXT_MAX,
+                term,
+                title,
+                _("Texte"),
+                default=filters.text,
+                max_chars=SEARCH_TEXT_MAX,
                 help_text=_("(dans le titre ou la description ; vide : aucun)"),
             )
             if text is not None:
@@ -210,12 +244,17 @@ async def choose_filter(
 async def _choose_assignee(
     term: Terminal, ctx: SessionContext, filters: TicketFilter, title: str
 ) -> tuple[TicketFilter, Notice]:
-    choice = await menu(term, title, [
-        ("any", _("Tous (assignés ou non)")),
-        ("none", _("Non assigné")),
-        ("me", _("Moi")),
-        ("other", _("Un autre administrateur…")),
-    ], body=lambda width: [[("class:label", _("Assigné :"))]])
+    choice = await menu(
+        term,
+        title,
+        [
+            ("any", _("Tous (assignés ou non)")),
+            ("none", _("Non assigné")),
+            ("me", _("Moi")),
+            ("other", _("Un autre administrateur…")),
+        ],
+        body=lambda width: [[("class:label", _("Assigné :"))]],
+    )
     match choice:
         case "any":
             return replace(filters, assignee=None, unassigned=False), Notice()
@@ -224,8 +263,9 @@ async def _choose_assignee(
         case "me":
             return replace(filters, assignee=ctx.user, unassigned=False), Notice()
         case "other":
-            person, notice = await _pick_user(term, ctx, title, _("Administrateur (nom ou e-mail)"),
-                                              admins_only=True)
+            person, notice = await _pick_user(
+                term, ctx, title, _("Administrateur (nom ou e-mail)"), admins_only=True
+            )
             if person is not None:
                 return replace(filters, assignee=person, unassigned=False), notice
             return filters, notice
@@ -236,10 +276,15 @@ async def _choose_author(
     term: Terminal, ctx: SessionContext, filters: TicketFilter, title: str
 ) -> tuple[TicketFilter, Notice]:
     if filters.author is not None:
-        choice = await menu(term, title, [
-            ("other", _("Chercher un autre auteur")),
-            ("any", _("Tous les auteurs")),
-        ], body=lambda width: plain(_("Auteur : {name}").format(name=filters.author.name), width=width))
+        choice = await menu(
+            term,
+            title,
+            [
+                ("other", _("Chercher un autre auteur")),
+                ("any", _("Tous les auteurs")),
+            ],
+            body=lambda width: plain(_("Auteur : {name}").format(name=filters.author.name), width=width),
+        )
         if choice == "any":
             return replace(filters, author=None), Notice()
         if choice is None:
@@ -254,15 +299,16 @@ async def _pick_user(
     term: Terminal, ctx: SessionContext, title: str, label: str, *, admins_only: bool
 ) -> tuple[User | None, Notice]:
     """Search accounts by name or e-mail and pick one; (None, why) if none was picked."""
-    typed = await ask(term, title, label, max_chars=SEARCH_TEXT_MAX,
-                      help_text=_("(une partie suffit)"))
+    typed = await ask(term, title, label, max_chars=SEARCH_TEXT_MAX, help_text=_("(une partie suffit)"))
     if typed is None or not typed.strip():
         return None, Notice()
     found = await ctx.find_users(typed, admins_only=admins_only)
     if not found:
         return None, Notice.fail(_("Aucun compte ne correspond à « {text} ».").format(text=typed.strip()))
     chosen = await menu(
-        term, title, [(u, f"{u.name} <{u.email}>") for u in found],
+        term,
+        title,
+        [(u, f"{u.name} <{u.email}>") for u in found],
         body=lambda width: [[("class:label", _("Comptes trouvés :"))]],
     )
     return chosen, Notice()

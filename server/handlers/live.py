@@ -30,7 +30,5 @@ def notice_text(kind: LiveNotice, change: TicketChange) -> str:
             return _("Nouvelle réponse sur votre ticket #{id}").format(id=change.ticket_id)
         case LiveNotice.NEW_TICKET:
             # The title is the requester's text: Terminal.notify's drawing sanitises it.
-            return _("Nouveau ticket #{id} : {title}").format(
-                id=change.ticket_id, title=change.ticket_title
-            )
+            return _("Nouveau ticket #{id} : {title}").format(id=change.ticket_id, title=change.ticket_title)
     return ""

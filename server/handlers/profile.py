@@ -47,8 +47,11 @@ async def my_account(term: Terminal, ctx: SessionContext) -> Notice:
         choice = await menu(
             term,
             _("Mon compte"),
-            [("name", _("Modifier mon nom")), ("password", _("Changer le mot de passe")),
-             ("keys", _("Clés SSH"))],
+            [
+                ("name", _("Modifier mon nom")),
+                ("password", _("Changer le mot de passe")),
+                ("keys", _("Clés SSH")),
+            ],
             body=lambda width, u=user: account_lines(u, width),
             **notice.kwargs(),
         )
@@ -68,8 +71,14 @@ async def my_account(term: Terminal, ctx: SessionContext) -> Notice:
 
 async def change_name(term: Terminal, ctx: SessionContext, user: User) -> Notice:
     name = await ask_valid(
-        term, _("Modifier mon nom"), _("Nom"), [], validation.name, default=user.name,
-        help_text=_("(80 caractères au plus)"), max_chars=validation.NAME_MAX,
+        term,
+        _("Modifier mon nom"),
+        _("Nom"),
+        [],
+        validation.name,
+        default=user.name,
+        help_text=_("(80 caractères au plus)"),
+        max_chars=validation.NAME_MAX,
     )
     if name is None or name == user.name:
         return Notice(_("Nom inchangé."))
@@ -140,8 +149,11 @@ async def add_key(term: Terminal, ctx: SessionContext) -> Notice:
     notice = Notice()
     while True:
         text = await ask(
-            term, _("Ajouter une clé SSH"), _("Clé publique"),
-            help_text=_("(une ligne : ssh-ed25519 AAAA… commentaire)"), max_chars=KEY_LINE_MAX,
+            term,
+            _("Ajouter une clé SSH"),
+            _("Clé publique"),
+            help_text=_("(une ligne : ssh-ed25519 AAAA… commentaire)"),
+            max_chars=KEY_LINE_MAX,
             **notice.kwargs(),
         )
         if text is None:
@@ -157,7 +169,8 @@ async def add_key(term: Terminal, ctx: SessionContext) -> Notice:
 async def remove_key(term: Terminal, ctx: SessionContext, keys: list[SshKey]) -> Notice:
     title = _("Supprimer une clé")
     key = await menu(
-        term, title,
+        term,
+        title,
         [(k, fit(f"{k.fingerprint} {k.comment}", 70).rstrip()) for k in keys],
         body=lambda width: [[("class:label", _("Quelle clé supprimer ?"))]],
         back_label=_("Annuler"),

@@ -58,8 +58,12 @@ async def users_list(term: Terminal, ctx: SessionContext) -> Notice:
                 offset = max(0, offset - PAGE_SIZE)
             case ListAction.SEARCH:
                 typed = await ask(
-                    term, _("Rechercher un compte"), _("Nom ou e-mail"), default=search,
-                    help_text=_("(vide : tous les comptes)"), max_chars=validation.EMAIL_MAX,
+                    term,
+                    _("Rechercher un compte"),
+                    _("Nom ou e-mail"),
+                    default=search,
+                    help_text=_("(vide : tous les comptes)"),
+                    max_chars=validation.EMAIL_MAX,
                 )
                 if typed is not None:
                     search, offset = typed.strip(), 0
@@ -135,13 +139,17 @@ async def delete_user(term: Terminal, ctx: SessionContext, summary: UserSummary)
     """The account's e-mail typed back confirms; None if the admin gave up."""
     user = summary.user
     warning = _(
-        "Le compte et ses {n} ticket(s) seront supprimés définitivement. "
-        "Tapez son e-mail pour confirmer."
+        "Le compte et ses {n} ticket(s) seront supprimés définitivement. Tapez son e-mail pour confirmer."
     ).format(n=summary.ticket_count)
     typed = await ask(
-        term, _("Supprimer le compte"), _("E-mail du compte"),
+        term,
+        _("Supprimer le compte"),
+        _("E-mail du compte"),
         previous=[(_("Compte"), f"{user.name} <{user.email}>")],
-        help_text=_("(Échap : annuler)"), max_chars=validation.EMAIL_MAX, notice=warning, error=True,
+        help_text=_("(Échap : annuler)"),
+        max_chars=validation.EMAIL_MAX,
+        notice=warning,
+        error=True,
     )
     if not typed:
         return None

@@ -43,6 +43,7 @@ async def paged_table(
     kb = screen.key_bindings
     selected = [0]
     typed = [""]
+
     def table_lines() -> StyleAndTextTuples:
         out: StyleAndTextTuples = [("class:label", " " + row_text(columns, [h for h, _w in columns]) + "\n")]
         if not rows:
@@ -55,9 +56,7 @@ async def paged_table(
     def prompt_line() -> StyleAndTextTuples:
         return [("class:dim", f" {position} · "), ("class:label", prompt), ("class:field", typed[0] or " ")]
 
-    bind_number_keys(
-        screen, rows, selected, typed, lambda number: (ListAction.OPEN, number), page_keys=False
-    )
+    bind_number_keys(screen, rows, selected, typed, lambda number: (ListAction.OPEN, number), page_keys=False)
     kb.add("pagedown")(lambda e: screen.finish((ListAction.NEXT_PAGE, None)))
     kb.add("pageup")(lambda e: screen.finish((ListAction.PREVIOUS_PAGE, None)))
     for key in ("r", "R", "/"):

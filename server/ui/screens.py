@@ -239,9 +239,7 @@ async def ticket_table(
     return await term.show(screen)
 
 
-def refresher(
-    term: Terminal, screen: Screen, work: Callable[[], Awaitable[None]]
-) -> Callable[[], None]:
+def refresher(term: Terminal, screen: Screen, work: Callable[[], Awaitable[None]]) -> Callable[[], None]:
     """A `Screen.refresh` that runs `work` (fetch what the screen shows again), then redraws.
 
     Changes arriving while it runs are folded into one more run after it; a failure leaves the
@@ -378,9 +376,7 @@ async def ask(
         VSplit([Window(width=1), area]),
         Window(),
     ]
-    screen.container = term.frame(
-        title, parts, lambda: shown["notice"], hints, lambda: shown["error"]
-    )
+    screen.container = term.frame(title, parts, lambda: shown["notice"], hints, lambda: shown["error"])
     screen.focus = area
     return await term.show(screen)
 
@@ -395,9 +391,7 @@ async def confirm(term: Terminal, title: str, text: str) -> bool:
         screen.finish(event.data.lower() == "o")
 
     body = ScrollableText(lambda width: [[("", line)] for line in wrap(text, width)])
-    prompt = Window(
-        FormattedTextControl([("class:label", " " + _("Confirmer ? (o/n)") + " ")]), height=1
-    )
+    prompt = Window(FormattedTextControl([("class:label", " " + _("Confirmer ? (o/n)") + " ")]), height=1)
     hints = _("o : confirmer · toute autre touche : annuler")
     parts = [body.window, Window(height=1), prompt, Window()]
     screen.container = term.frame(title, parts, "", hints, False)

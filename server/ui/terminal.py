@@ -131,9 +131,7 @@ class Terminal:
         """Run the application and `flow` together; whichever ends first ends the other."""
         # Many applications share this process's event loop: none may take over SIGINT (the
         # server's own stop signal) or the loop's exception handler.
-        app_task = asyncio.ensure_future(
-            self.app.run_async(handle_sigint=False, set_exception_handler=False)
-        )
+        app_task = asyncio.ensure_future(self.app.run_async(handle_sigint=False, set_exception_handler=False))
         flow_task = asyncio.ensure_future(flow(self))
         try:
             await asyncio.wait({app_task, flow_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -293,7 +291,7 @@ def wrap(text: str, width: int, *, multiline: bool = True) -> list[str]:
                     cut += ch
                     cw += get_cwidth(ch)
                 lines.append(cut)
-                word = word[len(cut):]
+                word = word[len(cut) :]
                 w = get_cwidth(word)
             if used and used + 1 + w > width:
                 lines.append(line)
@@ -307,9 +305,7 @@ class ScrollableText:
     """A read-only body, as tall as its text or the room left; PageUp/PageDown scroll it,
     Home and End go to its first and last lines."""
 
-    def __init__(
-        self, build: Callable[[int], list[StyleAndTextTuples]], *, at_end: bool = False
-    ) -> None:
+    def __init__(self, build: Callable[[int], list[StyleAndTextTuples]], *, at_end: bool = False) -> None:
         # `build(width)` returns one list of fragments per line, each fitting `width`.
         self.build = build
         self.top = 0
@@ -317,9 +313,7 @@ class ScrollableText:
         # Showing the last lines (the newest of a conversation) until the user scrolls.
         self._at_end = at_end
         # The window keeps the "cursor" visible: pointing it at `top` scrolls there.
-        control = FormattedTextControl(
-            self._content, get_cursor_position=self._cursor, show_cursor=False
-        )
+        control = FormattedTextControl(self._content, get_cursor_position=self._cursor, show_cursor=False)
         self.window = Window(control, wrap_lines=False, dont_extend_height=True)
 
     def _cursor(self) -> Point:
