@@ -1,0 +1,102 @@
+"""One prompt_toolkit application per SSH channel: its keys in, its screen out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncssh
+from prompt_toolkit.application.current import create_app_session
+from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
+from prompt_toolkit.data_structures import Size
+from prompt_toolkit.input import typeahead
+from prompt_toolkit.output.vt100 import Vt100_Output
+
+from .channel_input import ChannelInput
+
+log = logging.getLogger("support.sshd")
+
+
+class ChannelWriter:
+    """The application's output stream: what it draws goes to the SSH channel."""
+
+    def __init__(self, chan: asyncssh.SSHServerChannel) -> None:
+        self._chan = chan
+        self.encoding = "utf-8"
+
+    def write(self, data: str) -> None:
+        # A channel that is closing refuses data: what was drawn for it no longer matters.
+        with contextlib.suppress(BrokenPipeError):
+            self._chan.write(data.replace("\n", "\r\n"))
+
+    def isatty(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        pass
+
+
+class AppSession(PromptToolkitSSHSession):
+    """One prompt_toolkit application per channel, fed by the channel itself (ChannelInput).
+
+    No pipe and no descriptor beyond the connection's socket; what the client sends is parsed
+    in the event loop's own turn, and the channel stops reading while the application is behind.
+    """
+
+    def __init__(self, interact, *, label: str = "-") -> None:
+        # Not the library's constructor: it defines a class of its own for every session.
+        self.interact = interact
+        self.interact_task: asyncio.Task[None] | None = None
+        self._chan: asyncssh.SSHServerChannel | None = None
+        self.app_session = None
+        self.label = label
+        self._input: ChannelInput | None = None  # type: ignore[assignment]
+
+    def _get_size(self) -> Size:
+        size = super()._get_size()
+        if size.rows <= 0 or size.columns <= 0:
+            return Size(rows=24, columns=80)
+        return size
+
+    def data_received(self, data: str, datatype: object) -> None:
+        if self._input is not None:
+            self._input.feed(data)
+
+    def _input_failed(self, exc: BaseException) -> None:
+        log.error("%s input failed, session closed", self.label, exc_info=exc)
+        if self.interact_task is not None:
+            self.interact_task.cancel()
+
+    def session_started(self) -> None:
+        # asyncssh delivers what the client sent with its shell request (keys typed during the
+        # handshake, `printf 3 | ssh -tt`) right after this call: the input must exist already.
+        chan = self._chan
+        assert chan is not None
+        self._input = ChannelInput(chan.pause_reading, chan.resume_reading, self._input_failed)
+        super().session_started()
+
+    async def _interact(self) -> None:
+        chan = self._chan
+        assert chan is not None and self._input is not None
+        # No cursor position requests: a client that never answers would make every screen wait.
+        output = Vt100_Output(
+            ChannelWriter(chan), self._get_size, term=chan.get_terminal_type(), enable_cpr=False
+        )
+        try:
+            with create_app_session(input=self._input, output=output) as session:
+                self.app_session = session
+                await self.interact(self)
+        finally:
+            chan.close()
+            # prompt_toolkit keeps keys typed ahead per input in a module-level dict, and its
+            # clear_typeahead() leaves the (empty) entry: one more for each session ever.
+            typeahead._buffer.pop(self._input.typeahead_hash(), None)
+            self._input.end()
+            self.app_session = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # The client is gone: end its application (EOF on its input) instead of leaving it
+        # waiting for keys that will never come.
+        if self._input is not None:
+            self._input.end()
