@@ -1,4 +1,5 @@
 -- Support Tickets — full schema for MySQL / MariaDB.
+-- Generated from server/store/schema.py: `python -m server schema-sql > schema_support.sql`.
 -- Run it as an administrator:  mysql -u root -p < schema_support.sql
 -- It can be run again without harm: everything is created only if missing.
 -- `python -m server init-db` applies the same statements to the configured database.
@@ -10,141 +11,111 @@ CREATE DATABASE IF NOT EXISTS suivi_incident
   CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 USE suivi_incident;
 
-CREATE TABLE IF NOT EXISTS utilisateurs (
-  id INT NOT NULL AUTO_INCREMENT,
-  nom VARCHAR(80) NOT NULL,
-  email VARCHAR(254) NOT NULL,
-  mot_de_passe VARCHAR(60) NOT NULL,
-  role ENUM('utilisateur', 'admin') NOT NULL DEFAULT 'utilisateur',
-  -- Login protection: consecutive failures and when the last one happened.
-  echecs_connexion INT NOT NULL DEFAULT 0,
-  dernier_echec DATETIME NULL,
-  created_at DATETIME NOT NULL,
-  PRIMARY KEY (id),
-  CONSTRAINT uq_utilisateurs_email UNIQUE (email)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
-
 CREATE TABLE IF NOT EXISTS statut (
-  id INT NOT NULL AUTO_INCREMENT,
+  id INTEGER NOT NULL AUTO_INCREMENT,
   libelle VARCHAR(20) NOT NULL,
   PRIMARY KEY (id),
   CONSTRAINT uq_statut_libelle UNIQUE (libelle)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
-CREATE TABLE IF NOT EXISTS tickets (
-  id INT NOT NULL AUTO_INCREMENT,
-  titre VARCHAR(120) NOT NULL,
-  description TEXT NOT NULL,
-  urgence ENUM('Faible', 'Moyenne', 'Haute') NOT NULL,
-  auteur_id INT NOT NULL,
-  statut_id INT NOT NULL,
+CREATE TABLE IF NOT EXISTS utilisateurs (
+  id INTEGER NOT NULL AUTO_INCREMENT,
+  nom VARCHAR(80) NOT NULL,
+  email VARCHAR(254) NOT NULL,
+  mot_de_passe VARCHAR(60) NOT NULL,
+  `role` ENUM('utilisateur','admin') NOT NULL DEFAULT 'utilisateur',
+  echecs_connexion INTEGER NOT NULL DEFAULT '0',
+  dernier_echec DATETIME,
   created_at DATETIME NOT NULL,
-  updated_at DATETIME NOT NULL,
-  -- The admin who took the ticket in hand; NULL while nobody has.
-  assigne_id INT NULL,
   PRIMARY KEY (id),
-  -- A user's tickets, newest first.
-  INDEX idx_tickets_auteur_date (auteur_id, created_at),
-  -- All tickets filtered by status, then urgency, ordered by date.
-  INDEX idx_tickets_statut_urgence_date (statut_id, urgence, created_at),
-  -- All tickets, newest first.
-  INDEX idx_tickets_date (created_at),
-  -- An admin's assigned tickets by status.
-  INDEX idx_tickets_assigne_statut (assigne_id, statut_id),
-  CONSTRAINT fk_tickets_auteur FOREIGN KEY (auteur_id)
-    REFERENCES utilisateurs (id) ON DELETE CASCADE,
-  CONSTRAINT fk_tickets_assigne FOREIGN KEY (assigne_id)
-    REFERENCES utilisateurs (id) ON DELETE SET NULL,
-  CONSTRAINT fk_tickets_statut FOREIGN KEY (statut_id)
-    REFERENCES statut (id) ON DELETE RESTRICT
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+  CONSTRAINT uq_utilisateurs_email UNIQUE (email)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
-CREATE TABLE IF NOT EXISTS historique (
-  id INT NOT NULL AUTO_INCREMENT,
-  ticket_id INT NOT NULL,
-  acteur_id INT NULL,
-  -- Snapshot of the actor's name: history stays readable after a rename or deletion.
-  acteur_nom VARCHAR(80) NOT NULL,
-  action VARCHAR(40) NOT NULL,
-  ancien_statut_id INT NULL,
-  nouveau_statut_id INT NULL,
-  details TEXT NULL,
-  created_at DATETIME NOT NULL,
-  -- An admin's internal note: never shown to the requester.
-  interne BOOLEAN NOT NULL DEFAULT FALSE,
-  PRIMARY KEY (id),
-  -- A ticket's history in order.
-  INDEX idx_historique_ticket_date (ticket_id, created_at),
-  INDEX idx_historique_acteur (acteur_id),
-  INDEX idx_historique_ancien_statut (ancien_statut_id),
-  INDEX idx_historique_nouveau_statut (nouveau_statut_id),
-  CONSTRAINT fk_historique_ticket FOREIGN KEY (ticket_id)
-    REFERENCES tickets (id) ON DELETE CASCADE,
-  CONSTRAINT fk_historique_acteur FOREIGN KEY (acteur_id)
-    REFERENCES utilisateurs (id) ON DELETE SET NULL,
-  CONSTRAINT fk_historique_ancien_statut FOREIGN KEY (ancien_statut_id)
-    REFERENCES statut (id) ON DELETE RESTRICT,
-  CONSTRAINT fk_historique_nouveau_statut FOREIGN KEY (nouveau_statut_id)
-    REFERENCES statut (id) ON DELETE RESTRICT
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+CREATE TABLE IF NOT EXISTS version_schema (
+  version INTEGER NOT NULL,
+  applied_at DATETIME NOT NULL,
+  PRIMARY KEY (version)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS cles_ssh (
-  id INT NOT NULL AUTO_INCREMENT,
-  utilisateur_id INT NOT NULL,
-  -- The key as OpenSSH writes it, without its comment: "ssh-ed25519 AAAA…".
+  id INTEGER NOT NULL AUTO_INCREMENT,
+  utilisateur_id INTEGER NOT NULL,
   algorithme VARCHAR(40) NOT NULL,
   cle_publique TEXT NOT NULL,
-  -- "SHA256:…", as `ssh-keygen -l` shows it.
   empreinte VARCHAR(64) NOT NULL,
   commentaire VARCHAR(200) NOT NULL DEFAULT '',
   created_at DATETIME NOT NULL,
   PRIMARY KEY (id),
   CONSTRAINT uq_cles_ssh_utilisateur_empreinte UNIQUE (utilisateur_id, empreinte),
-  CONSTRAINT fk_cles_ssh_utilisateur FOREIGN KEY (utilisateur_id)
-    REFERENCES utilisateurs (id) ON DELETE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+  CONSTRAINT fk_cles_ssh_utilisateur FOREIGN KEY(utilisateur_id) REFERENCES utilisateurs (id) ON DELETE CASCADE
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS journal_audit (
-  id INT NOT NULL AUTO_INCREMENT,
+  id INTEGER NOT NULL AUTO_INCREMENT,
   created_at DATETIME NOT NULL,
-  -- What happened: "connexion_reussie", "connexion_echouee", "cle_ajoutee"…
   evenement VARCHAR(40) NOT NULL,
   adresse VARCHAR(64) NOT NULL DEFAULT '',
-  -- The account as typed (an unknown e-mail too), for throttling and inquiries.
   compte VARCHAR(254) NOT NULL DEFAULT '',
-  utilisateur_id INT NULL,
+  utilisateur_id INTEGER,
   details VARCHAR(500) NOT NULL DEFAULT '',
   PRIMARY KEY (id),
-  -- Recent failures of one account, of one address; one kind of event over time.
-  INDEX idx_journal_audit_compte_date (compte, created_at),
+  CONSTRAINT fk_journal_audit_utilisateur FOREIGN KEY(utilisateur_id) REFERENCES utilisateurs (id) ON DELETE SET NULL,
   INDEX idx_journal_audit_adresse_date (adresse, created_at),
+  INDEX idx_journal_audit_compte_date (compte, created_at),
   INDEX idx_journal_audit_evenement_date (evenement, created_at),
-  INDEX idx_journal_audit_utilisateur (utilisateur_id),
-  CONSTRAINT fk_journal_audit_utilisateur FOREIGN KEY (utilisateur_id)
-    REFERENCES utilisateurs (id) ON DELETE SET NULL
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+  INDEX idx_journal_audit_utilisateur (utilisateur_id)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS tickets (
+  id INTEGER NOT NULL AUTO_INCREMENT,
+  titre VARCHAR(120) NOT NULL,
+  description TEXT NOT NULL,
+  urgence ENUM('Faible','Moyenne','Haute') NOT NULL,
+  auteur_id INTEGER NOT NULL,
+  statut_id INTEGER NOT NULL,
+  created_at DATETIME NOT NULL,
+  updated_at DATETIME NOT NULL,
+  assigne_id INTEGER,
+  PRIMARY KEY (id),
+  CONSTRAINT fk_tickets_auteur FOREIGN KEY(auteur_id) REFERENCES utilisateurs (id) ON DELETE CASCADE,
+  CONSTRAINT fk_tickets_statut FOREIGN KEY(statut_id) REFERENCES statut (id) ON DELETE RESTRICT,
+  CONSTRAINT fk_tickets_assigne FOREIGN KEY(assigne_id) REFERENCES utilisateurs (id) ON DELETE SET NULL,
+  INDEX idx_tickets_assigne_statut (assigne_id, statut_id),
+  INDEX idx_tickets_auteur_date (auteur_id, created_at),
+  INDEX idx_tickets_date (created_at),
+  INDEX idx_tickets_statut_urgence_date (statut_id, urgence, created_at)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS historique (
+  id INTEGER NOT NULL AUTO_INCREMENT,
+  ticket_id INTEGER NOT NULL,
+  acteur_id INTEGER,
+  acteur_nom VARCHAR(80) NOT NULL,
+  action VARCHAR(40) NOT NULL,
+  ancien_statut_id INTEGER,
+  nouveau_statut_id INTEGER,
+  details TEXT,
+  created_at DATETIME NOT NULL,
+  interne BOOL NOT NULL DEFAULT false,
+  PRIMARY KEY (id),
+  CONSTRAINT fk_historique_ticket FOREIGN KEY(ticket_id) REFERENCES tickets (id) ON DELETE CASCADE,
+  CONSTRAINT fk_historique_acteur FOREIGN KEY(acteur_id) REFERENCES utilisateurs (id) ON DELETE SET NULL,
+  CONSTRAINT fk_historique_ancien_statut FOREIGN KEY(ancien_statut_id) REFERENCES statut (id) ON DELETE RESTRICT,
+  CONSTRAINT fk_historique_nouveau_statut FOREIGN KEY(nouveau_statut_id) REFERENCES statut (id) ON DELETE RESTRICT,
+  INDEX idx_historique_acteur (acteur_id),
+  INDEX idx_historique_ancien_statut (ancien_statut_id),
+  INDEX idx_historique_nouveau_statut (nouveau_statut_id),
+  INDEX idx_historique_ticket_date (ticket_id, created_at)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS lectures (
-  utilisateur_id INT NOT NULL,
-  ticket_id INT NOT NULL,
-  -- The newest history entry of the ticket the user has seen: newer ones are unread.
-  dernier_historique_id INT NOT NULL,
+  utilisateur_id INTEGER NOT NULL,
+  ticket_id INTEGER NOT NULL,
+  dernier_historique_id INTEGER NOT NULL,
   PRIMARY KEY (utilisateur_id, ticket_id),
-  INDEX idx_lectures_ticket (ticket_id),
-  CONSTRAINT fk_lectures_utilisateur FOREIGN KEY (utilisateur_id)
-    REFERENCES utilisateurs (id) ON DELETE CASCADE,
-  CONSTRAINT fk_lectures_ticket FOREIGN KEY (ticket_id)
-    REFERENCES tickets (id) ON DELETE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+  CONSTRAINT fk_lectures_utilisateur FOREIGN KEY(utilisateur_id) REFERENCES utilisateurs (id) ON DELETE CASCADE,
+  CONSTRAINT fk_lectures_ticket FOREIGN KEY(ticket_id) REFERENCES tickets (id) ON DELETE CASCADE,
+  INDEX idx_lectures_ticket (ticket_id)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
--- Versions of this schema applied to the database (`python -m server init-db` reads it).
-CREATE TABLE IF NOT EXISTS version_schema (
-  version INT NOT NULL,
-  applied_at DATETIME NOT NULL,
-  PRIMARY KEY (version)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
-
-INSERT IGNORE INTO statut (id, libelle) VALUES
-  (1, 'En attente'),
-  (2, 'En cours'),
-  (3, 'Résolu');
+INSERT IGNORE INTO statut (id, libelle) VALUES (1, 'En attente'), (2, 'En cours'), (3, 'Résolu');

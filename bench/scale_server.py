@@ -173,9 +173,9 @@ async def create_accounts(settings, args: argparse.Namespace) -> None:
     """The mass accounts (one cost-4 hash shared by all) and the storm's (one cost-12 hash)."""
     import sqlalchemy as sa
 
-    from server.db import Database, audit_log, is_mysql, users, utcnow
-    from server.migrations import upgrade
     from server.models import Role
+    from server.store import Database, audit_log, is_mysql, users, utcnow
+    from server.store.migrate import upgrade
 
     if is_mysql(settings.database_url):
         await ensure_database(settings.database_url)
@@ -233,8 +233,8 @@ async def ensure_database(url: str) -> None:
 
 async def run_project(args: argparse.Namespace, port: int) -> tuple[asyncio.Task, dict]:
     from server.app import serve, setup_logging
-    from server.db import is_mysql
     from server.security import hash_threads
+    from server.store import is_mysql
 
     settings = project_settings(args, port)
     setup_logging(settings.log.level)

@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT))
 
 from server.config import load_settings  # noqa: E402
 from server.context import Services, SessionContext  # noqa: E402
-from server.db import Database, history, tickets, users, utcnow  # noqa: E402
-from server.migrations import upgrade  # noqa: E402
 from server.models import Role, Status, TicketFilter, TicketSort, Urgency, User  # noqa: E402
 from server.security import PasswordHasher  # noqa: E402
+from server.store import Database, history, tickets, users, utcnow  # noqa: E402
+from server.store.migrate import upgrade  # noqa: E402
 
 DEFAULT_URL = "mysql+aiomysql://root@127.0.0.1:3306/support_bench"
 ADMINS = 20

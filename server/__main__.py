@@ -14,11 +14,12 @@ from sqlalchemy.engine import make_url
 from . import validation
 from .config import ConfigError, Settings, load_settings
 from .context import create_user
-from .db import Database
 from .errors import UserError
-from .migrations import SCHEMA_VERSION, upgrade
 from .models import Role
 from .security import PasswordHasher
+from .store import Database
+from .store.ddl import schema_sql
+from .store.migrate import SCHEMA_VERSION, upgrade
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -103,6 +104,11 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema_sql(_args: argparse.Namespace) -> int:
+    sys.stdout.write(schema_sql())
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m server",
@@ -132,6 +138,13 @@ def parser() -> argparse.ArgumentParser:
         description="Crée les tables manquantes et les statuts (sans effet si tout existe déjà).",
     )
     s.set_defaults(func=cmd_init_db)
+    s = sub.add_parser(
+        "schema-sql",
+        help="écrire schema_support.sql tel que le schéma le définit",
+        description="Écrit sur la sortie standard le schéma MySQL/MariaDB complet, tiré des "
+        "définitions des tables : python -m server schema-sql > schema_support.sql",
+    )
+    s.set_defaults(func=cmd_schema_sql)
     s = sub.add_parser(
         "check-config",
         help="afficher la configuration effective",

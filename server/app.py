@@ -24,17 +24,17 @@ from .context import (
     key_login_succeeded,
     key_owner,
 )
-from .db import Database
 from .errors import Throttled
 from .handlers.live import deliver
 from .handlers.session import run_session
 from .i18n import _
 from .limits import ConnectionGate, Limits
 from .live import ChangeFeed
-from .migrations import check_version, upgrade
 from .models import User
 from .security import PasswordHasher
 from .sshd import PublicKeyAuth, SupportSSHServer, load_host_key, start_listener
+from .store import Database
+from .store.migrate import check_version, upgrade
 from .ui.idle import IdleGuard
 from .ui.terminal import Terminal
 

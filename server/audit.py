@@ -7,8 +7,8 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .db import Database, audit_log, utcnow
 from .security import loggable
+from .store import Database, audit_log, utcnow
 
 log = logging.getLogger("support.audit")
 

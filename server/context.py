@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from . import validation
 from .audit import AuditEvent, record, record_in
 from .config import SecuritySettings
-from .db import Database, history, reads, ssh_keys, statuses, tickets, users, utcnow
 from .errors import (
     AccountDeleted,
     AuthFailed,
@@ -57,6 +56,7 @@ from .models import (
     UserSummary,
 )
 from .security import PasswordHasher
+from .store import Database, history, reads, ssh_keys, statuses, tickets, users, utcnow
 from .throttle import Throttle, account_key, source
 
 log = logging.getLogger("support.context")

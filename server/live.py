@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from .db import Database, history, statuses, tickets
 from .models import Status, TicketChange
+from .store import Database, history, statuses, tickets
 
 log = logging.getLogger("support.live")
 

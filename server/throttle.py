@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from .audit import AuditEvent
 from .config import SecuritySettings
-from .db import Database, audit_log, utcnow
+from .store import Database, audit_log, utcnow
 
 # Exponents beyond this change nothing (the cap is reached long before) and keep numbers small
 # when an address has piled up thousands of failures.

@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from server.context import MAX_KEYS, authenticate
-from server.db import audit_log, history, ssh_keys, tickets, users
 from server.errors import AccountDeleted, Forbidden, KeyNotFound, Throttled, UserNotFound, ValidationError
 from server.models import Role, Status
+from server.store import audit_log, history, ssh_keys, tickets, users
 
 from .conftest import PASSWORD, context_for, count, make_user
 from .test_throttle import Spy

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from server.app import SHUTDOWN_NOTICE
 from server.config import Settings
-from server.db import Database, statuses, users
-from server.migrations import SCHEMA_VERSION, schema_version
+from server.store import Database, statuses, users
+from server.store.migrate import SCHEMA_VERSION, schema_version
 
 from .conftest import PASSWORD
 from .journeys import file_ticket, login_in_app

@@ -9,8 +9,8 @@ import asyncssh
 import pytest
 import sqlalchemy as sa
 
-from server.db import audit_log, ssh_keys, tickets, users
 from server.models import Role
+from server.store import audit_log, ssh_keys, tickets, users
 
 from .conftest import PASSWORD, context_for, count, make_user
 from .journeys import file_ticket

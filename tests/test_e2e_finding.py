@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from server.db import utcnow
 from server.models import Status, Urgency
+from server.store import utcnow
 
 from .conftest import until
 from .sshclient import ENTER, ESC, PAGE_DOWN

@@ -12,8 +12,8 @@ import pytest
 from asyncssh.public_key import SSHLocalKeyPair
 
 from server.audit import AuditEvent
-from server.db import Database, audit_log, ssh_keys, utcnow
 from server.models import User
+from server.store import Database, audit_log, ssh_keys, utcnow
 
 from .conftest import count
 from .sshclient import ENTER, Client, OpenSSHClient, ScreenReader

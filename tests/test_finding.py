@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from server.db import history, tickets
 from server.errors import Forbidden
 from server.models import Role, Status, TicketFilter, TicketSort, Urgency
+from server.store import history, tickets
 
 from .conftest import context_for, make_user
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from server.db import history, reads, users, utcnow
 from server.live import ChangeFeed
 from server.models import Action, LiveNotice, Role, Status, TicketChange, User
+from server.store import history, reads, users, utcnow
 
 from .conftest import context_for, make_user
 

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from server.config import load_settings
-from server.db import SCHEMA_FILE, Database, history, statuses, tickets, users, utcnow
-from server.migrations import upgrade
 from server.models import Status
+from server.store import SCHEMA_FILE, Database, history, statuses, tickets, users, utcnow
+from server.store.migrate import upgrade
 
 from .conftest import _find, admin_connection, context_for, count, scratch_database, skip_without_mariadb
 
@@ -487,3 +487,13 @@ async def test_unknown_urgency_refused_even_when_the_server_is_lax(mariadb_serve
             cur.execute(f"DROP DATABASE {name}")
         admin.close()
         await db.close()
+
+
+def test_the_committed_sql_file_is_the_one_the_definitions_generate():
+    """schema_support.sql is generated (`python -m server schema-sql`): never edited apart."""
+    from server.store.ddl import schema_sql
+
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_sql(), (
+        "schema_support.sql differs from the table definitions: "
+        "run `python -m server schema-sql > schema_support.sql`"
+    )

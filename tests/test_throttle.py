@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from server.audit import AuditEvent
 from server.context import Services, SessionContext, authenticate
-from server.db import audit_log, users, utcnow
 from server.errors import AuthFailed, Throttled, TooManyAccounts
+from server.store import audit_log, users, utcnow
 from server.throttle import delay, source
 
 from .conftest import PASSWORD, count, make_user

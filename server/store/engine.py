@@ -1,10 +1,9 @@
-"""The database: table definitions, the engine (pool) for MySQL or SQLite, schema, transactions."""
+"""The engine: the pool for MariaDB or SQLite, its bounds, transactions, outage logging."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,205 +17,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from .config import PROJECT_ROOT, Settings
-from .errors import DatabaseUnavailable, ServiceRestarting
-from .models import Role, Status, Urgency
+from ..config import Settings
+from ..errors import DatabaseUnavailable, ServiceRestarting
+from . import ddl
 
 log = logging.getLogger("support.db")
 
 T = TypeVar("T")
-
-SCHEMA_FILE = PROJECT_ROOT / "schema_support.sql"
-
-metadata = sa.MetaData()
-
-users = sa.Table(
-    "utilisateurs",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("nom", sa.String(80), nullable=False),
-    sa.Column("email", sa.String(254), nullable=False),
-    sa.Column("mot_de_passe", sa.String(60), nullable=False),
-    sa.Column(
-        "role",
-        sa.Enum(*[r.value for r in Role], name="role", create_constraint=True),
-        nullable=False,
-        server_default=Role.USER.value,
-    ),
-    # Login protection: consecutive failures and when the last one happened.
-    sa.Column("echecs_connexion", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("dernier_echec", sa.DateTime, nullable=True),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.UniqueConstraint("email", name="uq_utilisateurs_email"),
-)
-
-statuses = sa.Table(
-    "statut",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("libelle", sa.String(20), nullable=False),
-    sa.UniqueConstraint("libelle", name="uq_statut_libelle"),
-)
-
-tickets = sa.Table(
-    "tickets",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("titre", sa.String(120), nullable=False),
-    sa.Column("description", sa.Text, nullable=False),
-    sa.Column(
-        "urgence",
-        sa.Enum(*[u.value for u in Urgency], name="urgence", create_constraint=True),
-        nullable=False,
-    ),
-    sa.Column(
-        "auteur_id",
-        sa.Integer,
-        sa.ForeignKey("utilisateurs.id", ondelete="CASCADE", name="fk_tickets_auteur"),
-        nullable=False,
-    ),
-    sa.Column(
-        "statut_id",
-        sa.Integer,
-        sa.ForeignKey("statut.id", ondelete="RESTRICT", name="fk_tickets_statut"),
-        nullable=False,
-    ),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
-    # The admin who took the ticket in hand; NULL while nobody has.
-    sa.Column(
-        "assigne_id",
-        sa.Integer,
-        sa.ForeignKey("utilisateurs.id", ondelete="SET NULL", name="fk_tickets_assigne"),
-        nullable=True,
-    ),
-    # A user's tickets, newest first.
-    sa.Index("idx_tickets_auteur_date", "auteur_id", "created_at"),
-    # All tickets filtered by status, then urgency, ordered by date.
-    sa.Index("idx_tickets_statut_urgence_date", "statut_id", "urgence", "created_at"),
-    # All tickets, newest first.
-    sa.Index("idx_tickets_date", "created_at"),
-    # An admin's assigned tickets by status.
-    sa.Index("idx_tickets_assigne_statut", "assigne_id", "statut_id"),
-)
-
-history = sa.Table(
-    "historique",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "ticket_id",
-        sa.Integer,
-        sa.ForeignKey("tickets.id", ondelete="CASCADE", name="fk_historique_ticket"),
-        nullable=False,
-    ),
-    sa.Column(
-        "acteur_id",
-        sa.Integer,
-        sa.ForeignKey("utilisateurs.id", ondelete="SET NULL", name="fk_historique_acteur"),
-        nullable=True,
-    ),
-    # Snapshot of the actor's name: history stays readable after a rename or deletion.
-    sa.Column("acteur_nom", sa.String(80), nullable=False),
-    sa.Column("action", sa.String(40), nullable=False),
-    sa.Column(
-        "ancien_statut_id",
-        sa.Integer,
-        sa.ForeignKey("statut.id", ondelete="RESTRICT", name="fk_historique_ancien_statut"),
-        nullable=True,
-    ),
-    sa.Column(
-        "nouveau_statut_id",
-        sa.Integer,
-        sa.ForeignKey("statut.id", ondelete="RESTRICT", name="fk_historique_nouveau_statut"),
-        nullable=True,
-    ),
-    sa.Column("details", sa.Text, nullable=True),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    # An admin's internal note: never shown to the requester.
-    sa.Column("interne", sa.Boolean, nullable=False, server_default=sa.false()),
-    # A ticket's history in order.
-    sa.Index("idx_historique_ticket_date", "ticket_id", "created_at"),
-    # Foreign keys need an index on MySQL; naming them keeps both databases alike.
-    sa.Index("idx_historique_acteur", "acteur_id"),
-    sa.Index("idx_historique_ancien_statut", "ancien_statut_id"),
-    sa.Index("idx_historique_nouveau_statut", "nouveau_statut_id"),
-    # Ids only grow, as InnoDB's do: SQLite would otherwise hand out again the id of a newest
-    # row deleted with its ticket, and the change feed (which reads ids above the last it saw)
-    # would miss what comes next.
-    sqlite_autoincrement=True,
-)
-
-ssh_keys = sa.Table(
-    "cles_ssh",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "utilisateur_id",
-        sa.Integer,
-        sa.ForeignKey("utilisateurs.id", ondelete="CASCADE", name="fk_cles_ssh_utilisateur"),
-        nullable=False,
-    ),
-    # The key as OpenSSH writes it, without its comment: "ssh-ed25519 AAAA…".
-    sa.Column("algorithme", sa.String(40), nullable=False),
-    sa.Column("cle_publique", sa.Text, nullable=False),
-    # "SHA256:…", as `ssh-keygen -l` shows it.
-    sa.Column("empreinte", sa.String(64), nullable=False),
-    sa.Column("commentaire", sa.String(200), nullable=False, server_default=""),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.UniqueConstraint("utilisateur_id", "empreinte", name="uq_cles_ssh_utilisateur_empreinte"),
-)
-
-audit_log = sa.Table(
-    "journal_audit",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    # What happened: "connexion_reussie", "connexion_echouee", "cle_ajoutee"…
-    sa.Column("evenement", sa.String(40), nullable=False),
-    sa.Column("adresse", sa.String(64), nullable=False, server_default=""),
-    # The account as typed (an unknown e-mail too), for throttling and inquiries.
-    sa.Column("compte", sa.String(254), nullable=False, server_default=""),
-    sa.Column(
-        "utilisateur_id",
-        sa.Integer,
-        sa.ForeignKey("utilisateurs.id", ondelete="SET NULL", name="fk_journal_audit_utilisateur"),
-        nullable=True,
-    ),
-    sa.Column("details", sa.String(500), nullable=False, server_default=""),
-    # Recent failures of one account, of one address; one kind of event over time.
-    sa.Index("idx_journal_audit_compte_date", "compte", "created_at"),
-    sa.Index("idx_journal_audit_adresse_date", "adresse", "created_at"),
-    sa.Index("idx_journal_audit_evenement_date", "evenement", "created_at"),
-    sa.Index("idx_journal_audit_utilisateur", "utilisateur_id"),
-)
-
-reads = sa.Table(
-    "lectures",
-    metadata,
-    sa.Column(
-        "utilisateur_id",
-        sa.Integer,
-        sa.ForeignKey("utilisateurs.id", ondelete="CASCADE", name="fk_lectures_utilisateur"),
-        primary_key=True,
-    ),
-    sa.Column(
-        "ticket_id",
-        sa.Integer,
-        sa.ForeignKey("tickets.id", ondelete="CASCADE", name="fk_lectures_ticket"),
-        primary_key=True,
-    ),
-    # The newest history entry of the ticket the user has seen: newer ones are unread.
-    sa.Column("dernier_historique_id", sa.Integer, nullable=False),
-    sa.Index("idx_lectures_ticket", "ticket_id"),
-)
-
-schema_versions = sa.Table(
-    "version_schema",
-    metadata,
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("applied_at", sa.DateTime, nullable=False),
-)
 
 
 def utcnow() -> datetime:
@@ -226,14 +33,6 @@ def utcnow() -> datetime:
 
 def is_mysql(url: str) -> bool:
     return make_url(url).get_backend_name() in {"mysql", "mariadb"}
-
-
-def schema_statements() -> list[str]:
-    """The statements of schema_support.sql that apply to an already-selected database."""
-    text = SCHEMA_FILE.read_text(encoding="utf-8")
-    text = re.sub(r"^\s*--.*$", "", text, flags=re.MULTILINE)
-    statements = [s.strip() for s in text.split(";")]
-    return [s for s in statements if s and not re.match(r"(CREATE\s+DATABASE|USE)\b", s, flags=re.IGNORECASE)]
 
 
 def _sqlite_on_connect(busy_ms: int):
@@ -513,17 +312,11 @@ class Database:
 
     async def create_schema(self, conn: AsyncConnection) -> None:
         """Create the full current schema where it is missing (idempotent), and seed it."""
-        if self.mysql:
-            for statement in schema_statements():
-                await conn.exec_driver_sql(statement)
-        else:
-            await conn.run_sync(metadata.create_all)
-            await self.seed(conn)
+        await ddl.create_schema(conn, self.mysql)
 
     async def seed(self, conn: AsyncConnection) -> None:
         """The rows every database holds: the three statuses."""
-        insert = statuses.insert().prefix_with("IGNORE" if self.mysql else "OR IGNORE")
-        await conn.execute(insert, [{"id": i, "libelle": s.value} for i, s in enumerate(Status, 1)])
+        await ddl.seed(conn, self.mysql)
 
     async def close(self) -> None:
         await self.engine.dispose()
