@@ -174,8 +174,9 @@ async def create_accounts(settings, args: argparse.Namespace) -> None:
     import sqlalchemy as sa
 
     from server.models import Role
-    from server.store import Database, audit_log, is_mysql, users, utcnow
+    from server.store import Database, is_mysql, utcnow
     from server.store.migrate import upgrade
+    from server.store.schema import audit_log, users
 
     if is_mysql(settings.database_url):
         await ensure_database(settings.database_url)

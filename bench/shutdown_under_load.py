@@ -29,7 +29,8 @@ import sqlalchemy as sa  # noqa: E402
 from bench.login_churn import PASSWORD, prepare, start_server  # noqa: E402
 from server.app import SHUTDOWN_NOT_SAVED, SHUTDOWN_SAVED  # noqa: E402
 from server.config import load_settings  # noqa: E402
-from server.store import Database, is_mysql, tickets  # noqa: E402
+from server.store import Database, is_mysql  # noqa: E402
+from server.store.schema import tickets  # noqa: E402
 from tests.sshclient import CTRL_D, ENTER, ESC, Client  # noqa: E402
 
 RESTARTING = "Le service redémarre : votre saisie est conservée"

@@ -37,8 +37,9 @@ from server.config import load_settings  # noqa: E402
 from server.context import Services, SessionContext  # noqa: E402
 from server.models import Role, Status, TicketFilter, TicketSort, Urgency, User  # noqa: E402
 from server.security import PasswordHasher  # noqa: E402
-from server.store import Database, history, tickets, users, utcnow  # noqa: E402
+from server.store import Database, utcnow  # noqa: E402
 from server.store.migrate import upgrade  # noqa: E402
+from server.store.schema import history, tickets, users  # noqa: E402
 
 DEFAULT_URL = "mysql+aiomysql://root@127.0.0.1:3306/support_bench"
 ADMINS = 20

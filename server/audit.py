@@ -8,7 +8,8 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .security import loggable
-from .store import Database, audit_log, utcnow
+from .store import Database, utcnow
+from .store import audit as audit_store
 
 log = logging.getLogger("support.audit")
 
@@ -61,7 +62,7 @@ async def record_in(
     level: int = logging.INFO,
 ) -> None:
     """Record inside a transaction that is writing anyway: the event stands or falls with it."""
-    await conn.execute(audit_log.insert().values(**_row(event, address, account, user_id, details)))
+    await audit_store.insert(conn, _row(event, address, account, user_id, details))
     _log(event, address, account, details, level)
 
 

@@ -7,10 +7,9 @@ import logging
 import time
 from collections.abc import Callable
 
-import sqlalchemy as sa
-
 from .models import Status, TicketChange
-from .store import Database, history, statuses, tickets
+from .store import Database
+from .store import feed as feed_store
 
 log = logging.getLogger("support.live")
 
@@ -82,8 +81,7 @@ class ChangeFeed:
         if self.last_id is None:
             # Only what happens from now on is news; history before the start is not.
             async with self.db.transaction() as conn:
-                newest = (await conn.execute(sa.select(sa.func.max(history.c.id)))).scalar()
-            self.last_id = newest or 0
+                self.last_id = await feed_store.newest_id(conn)
             return []
         changes = await self._read()
         for change in changes:
@@ -97,26 +95,8 @@ class ChangeFeed:
         now = time.monotonic()
         self.gaps = {i: t for i, t in self.gaps.items() if now - t < GAP_WAIT}
         assert self.last_id is not None
-        newer = history.c.id > self.last_id
-        query = (
-            sa.select(
-                history.c.id,
-                history.c.ticket_id,
-                history.c.acteur_id,
-                history.c.action,
-                history.c.interne,
-                statuses.c.libelle,
-                tickets.c.auteur_id,
-                tickets.c.titre,
-            )
-            .join(tickets, tickets.c.id == history.c.ticket_id)
-            .outerjoin(statuses, statuses.c.id == history.c.nouveau_statut_id)
-            .where(sa.or_(newer, history.c.id.in_(sorted(self.gaps))) if self.gaps else newer)
-            .order_by(history.c.id)
-            .limit(BATCH)
-        )
         async with self.db.transaction() as conn:
-            rows = (await conn.execute(query)).all()
+            rows = await feed_store.rows_after(conn, self.last_id, list(self.gaps), BATCH)
         changes = []
         for row in rows:
             if row.id <= self.last_id:

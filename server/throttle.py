@@ -8,11 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-
 from .audit import AuditEvent
 from .config import SecuritySettings
-from .store import Database, audit_log, utcnow
+from .store import Database, utcnow
+from .store import audit as audit_store
 
 # Exponents beyond this change nothing (the cap is reached long before) and keep numbers small
 # when an address has piled up thousands of failures.
@@ -45,27 +44,6 @@ def _remaining(since: datetime | None, seconds: int, now: datetime) -> int:
     return max(0, math.ceil(left))
 
 
-def _from(host: str) -> sa.ColumnElement[bool]:
-    """Audit rows of every connection from `host`, whatever their client port.
-
-    "host:port" with nothing after the port: an IPv6 host that merely begins like this one
-    ("2001:db8::1:5" for "2001:db8::1") is another machine.
-    """
-    column = audit_log.c.adresse
-    return sa.or_(
-        column == host,
-        sa.and_(
-            column.startswith(f"{host}:", autoescape=True),
-            sa.not_(column.like(_escaped(host) + ":%:%", escape="/")),
-        ),
-    )
-
-
-def _escaped(text: str) -> str:
-    """`text` for a LIKE pattern escaped with "/": its own wildcards match literally."""
-    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
-
-
 @dataclass(frozen=True)
 class Throttle:
     """How long an account or an address must wait, read from `journal_audit`.
@@ -96,35 +74,18 @@ class Throttle:
         limits = self.limits
         now = self.clock()
         since = now - timedelta(seconds=limits.login_window)
-        failed = sa.and_(
-            audit_log.c.evenement == AuditEvent.LOGIN_FAILED.value, audit_log.c.created_at >= since
-        )
-        # A success clears the account's count: only failures after the latest one count.
-        last_success = (
-            sa.select(sa.func.max(audit_log.c.id))
-            .where(
-                audit_log.c.compte == account,
-                audit_log.c.evenement == AuditEvent.LOGIN_SUCCEEDED.value,
-                audit_log.c.created_at >= since,
-            )
-            .scalar_subquery()
-        )
-        of_account = sa.select(sa.func.count(), sa.func.max(audit_log.c.created_at)).where(
-            failed, audit_log.c.compte == account, audit_log.c.id > sa.func.coalesce(last_success, 0)
-        )
         host = source(address)
-        of_address = sa.select(sa.func.count(), sa.func.max(audit_log.c.created_at)).where(
-            failed, _from(host)
-        )
         waits = [0]
         async with self.db.transaction() as conn:
-            n, last = (await conn.execute(of_account)).one()
+            n, last = await audit_store.account_failures(
+                conn, account, AuditEvent.LOGIN_FAILED.value, AuditEvent.LOGIN_SUCCEEDED.value, since
+            )
             step = delay(
                 n, limits.login_failures_per_account, limits.login_delay_base, limits.login_delay_max
             )
             waits.append(_remaining(last, step, now))
             if not self.exempt(host):
-                n, last = (await conn.execute(of_address)).one()
+                n, last = await audit_store.host_events(conn, host, AuditEvent.LOGIN_FAILED.value, since)
                 step = delay(
                     n, limits.login_failures_per_address, limits.login_delay_base, limits.login_delay_max
                 )
@@ -140,17 +101,8 @@ class Throttle:
         now = self.clock()
         since = now - timedelta(seconds=limits.registration_window)
         # The oldest creation that still fills the quota: once it leaves the window, one is free.
-        query = (
-            sa.select(audit_log.c.created_at)
-            .where(
-                audit_log.c.evenement == AuditEvent.ACCOUNT_CREATED.value,
-                audit_log.c.created_at >= since,
-                _from(host),
-            )
-            .order_by(audit_log.c.created_at.desc(), audit_log.c.id.desc())
-            .offset(limits.registrations_per_address - 1)
-            .limit(1)
-        )
         async with self.db.transaction() as conn:
-            oldest = (await conn.execute(query)).scalar()
+            oldest = await audit_store.nth_latest(
+                conn, host, AuditEvent.ACCOUNT_CREATED.value, since, limits.registrations_per_address
+            )
         return _remaining(oldest, limits.registration_window, now)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from server.context import MAX_KEYS, authenticate
 from server.errors import AccountDeleted, Forbidden, KeyNotFound, Throttled, UserNotFound, ValidationError
 from server.models import Role, Status
-from server.store import audit_log, history, ssh_keys, tickets, users
+from server.store.schema import audit_log, history, ssh_keys, tickets, users
 
 from .conftest import PASSWORD, context_for, count, make_user
 from .test_throttle import Spy

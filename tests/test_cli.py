@@ -17,8 +17,9 @@ import sqlalchemy as sa
 
 from server.app import SHUTDOWN_NOTICE
 from server.config import Settings
-from server.store import Database, statuses, users
+from server.store import Database
 from server.store.migrate import SCHEMA_VERSION, schema_version
+from server.store.schema import statuses, users
 
 from .conftest import PASSWORD
 from .journeys import file_ticket, login_in_app

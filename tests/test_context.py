@@ -13,7 +13,7 @@ from server.audit import AuditEvent, record
 from server.context import Access, SessionContext, access_allowed
 from server.errors import AuthFailed, EmailTaken, Forbidden, NotFound, ValidationError
 from server.models import Action, Role, Status, Urgency, User
-from server.store import audit_log, history, statuses, tickets, users
+from server.store.schema import audit_log, history, statuses, tickets, users
 
 from .conftest import PASSWORD, context_for, count, make_user
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from server.context import SessionContext
 from server.errors import Forbidden, NotFound, ValidationError
 from server.models import Action, Role, Status
-from server.store import audit_log, history, statuses, tickets, users
+from server.store.schema import audit_log, history, statuses, tickets, users
 
 from .conftest import context_for, count, make_user
 from .test_context import history_rows, ticket_row

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from server.models import Role
-from server.store import audit_log, ssh_keys, tickets, users
+from server.store.schema import audit_log, ssh_keys, tickets, users
 
 from .conftest import PASSWORD, context_for, count, make_user
 from .journeys import file_ticket

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from server.app import Service
-from server.store import tickets, users
+from server.store.schema import tickets, users
 
 from .conftest import PASSWORD, until
 from .journeys import login_in_app, register_in_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from server.models import Role, Status
-from server.store import audit_log, history, tickets
+from server.store.schema import audit_log, history, tickets
 
 from .conftest import PASSWORD, context_for, make_user, until
 from .sshclient import CTRL_D, ENTER, ESC, PAGE_DOWN, Client, OpenSSHClient, ScreenReader

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from server.store import history, tickets
+from server.store.schema import history, tickets
 
 from .conftest import PASSWORD
 from .journeys import login_in_app

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from server.audit import AuditEvent
-from server.store import audit_log, history, tickets, users
+from server.store.schema import audit_log, history, tickets, users
 
 from .conftest import PASSWORD, until
 from .journeys import file_ticket, login_in_app

@@ -13,7 +13,8 @@ from asyncssh.public_key import SSHLocalKeyPair
 
 from server.audit import AuditEvent
 from server.models import User
-from server.store import Database, audit_log, ssh_keys, utcnow
+from server.store import Database, utcnow
+from server.store.schema import audit_log, ssh_keys
 
 from .conftest import count
 from .sshclient import ENTER, Client, OpenSSHClient, ScreenReader

@@ -24,7 +24,7 @@ from server.config import Settings, SshSettings
 from server.context import authenticate
 from server.limits import ConnectionGate, Limits
 from server.sshd import MAX_SESSIONS_PER_CONNECTION, TOO_MANY_TRIES, SupportSSHServer
-from server.store import audit_log
+from server.store.schema import audit_log
 
 from .conftest import PASSWORD, count, until
 from .sshclient import DOWN, Client, OpenSSHClient

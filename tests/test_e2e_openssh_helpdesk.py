@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.store import tickets
+from server.store.schema import tickets
 
 from .conftest import PASSWORD, count, until
 from .journeys import file_ticket

@@ -9,7 +9,7 @@ import pytest
 
 from server.audit import AuditEvent
 from server.context import SessionContext
-from server.store import audit_log
+from server.store.schema import audit_log
 
 from .conftest import PASSWORD, count
 from .journeys import login_in_app

@@ -8,7 +8,7 @@ import contextlib
 import pytest
 import sqlalchemy as sa
 
-from server.store import history, statuses, tickets, users
+from server.store.schema import history, statuses, tickets, users
 
 from .conftest import PASSWORD, context_for, count, until
 from .sshclient import CTRL_D, ENTER, ESC, PAGE_DOWN, Client, ScreenReader

@@ -19,7 +19,8 @@ from sqlalchemy.engine import make_url
 from server.app import SHUTDOWN_NOT_SAVED, SHUTDOWN_SAVED, Service
 from server.config import Settings, load_settings
 from server.errors import DatabaseUnavailable, ServiceRestarting
-from server.store import Database, history, tickets
+from server.store import Database
+from server.store.schema import history, tickets
 
 from .conftest import (
     PASSWORD,

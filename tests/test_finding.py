@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from server.errors import Forbidden
 from server.models import Role, Status, TicketFilter, TicketSort, Urgency
-from server.store import history, tickets
+from server.store.schema import history, tickets
 
 from .conftest import context_for, make_user
 

@@ -6,7 +6,8 @@ import sqlalchemy as sa
 
 from server.live import ChangeFeed
 from server.models import Action, LiveNotice, Role, Status, TicketChange, User
-from server.store import history, reads, users, utcnow
+from server.store import utcnow
+from server.store.schema import history, reads, users
 
 from .conftest import context_for, make_user
 

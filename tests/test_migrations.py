@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from server.store import history, schema_versions, tickets, users
 from server.store.migrate import SCHEMA_VERSION, SchemaError, check_version, schema_version, upgrade
+from server.store.schema import history, schema_versions, tickets, users
 
 from .conftest import admin_connection, scratch_database
 from .test_schema import open_database, reflect

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from server.store import tickets, users
+from server.store.schema import tickets, users
 
 from .conftest import context_for, count
 

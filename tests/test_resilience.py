@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from server.app import Service
-from server.store import history, tickets
+from server.store.schema import history, tickets
 
 from .conftest import (
     PASSWORD,

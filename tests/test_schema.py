@@ -13,8 +13,10 @@ from sqlalchemy.engine import make_url
 
 from server.config import load_settings
 from server.models import Status
-from server.store import SCHEMA_FILE, Database, history, statuses, tickets, users, utcnow
+from server.store import Database, utcnow
+from server.store.ddl import SCHEMA_FILE
 from server.store.migrate import upgrade
+from server.store.schema import history, statuses, tickets, users
 
 from .conftest import _find, admin_connection, context_for, count, scratch_database, skip_without_mariadb
 

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from server.audit import AuditEvent
 from server.context import Services, SessionContext, authenticate
 from server.errors import AuthFailed, Throttled, TooManyAccounts
-from server.store import audit_log, users, utcnow
+from server.store import utcnow
+from server.store.schema import audit_log, users
 from server.throttle import delay, source
 
 from .conftest import PASSWORD, count, make_user

@@ -1,32 +1,10 @@
-"""SQL only: the schema, the engine, migrations, and one module of queries per area of data."""
+"""SQL only: the schema, the engine, migrations, and one module of queries per area of data.
 
-from .ddl import SCHEMA_FILE
+The tables are in `store.schema`; each area's queries in its module (accounts, tickets,
+history, keys, reads, audit, search, dashboard, feed), every function taking the caller's
+connection.
+"""
+
 from .engine import Database, failure_reason, is_mysql, utcnow
-from .schema import (
-    audit_log,
-    history,
-    metadata,
-    reads,
-    schema_versions,
-    ssh_keys,
-    statuses,
-    tickets,
-    users,
-)
 
-__all__ = [
-    "SCHEMA_FILE",
-    "Database",
-    "audit_log",
-    "failure_reason",
-    "history",
-    "is_mysql",
-    "metadata",
-    "reads",
-    "schema_versions",
-    "ssh_keys",
-    "statuses",
-    "tickets",
-    "users",
-    "utcnow",
-]
+__all__ = ["Database", "failure_reason", "is_mysql", "utcnow"]

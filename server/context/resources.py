@@ -1,0 +1,79 @@
+"""What every session shares (database, hasher, login thresholds), and small session records."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from ..config import SecuritySettings
+from ..security import PasswordHasher
+from ..store import Database, utcnow
+from ..throttle import Throttle
+
+if TYPE_CHECKING:
+    from .session import SessionContext
+
+
+class Outcome(enum.Enum):
+    """How a user's last write ended: what a shutdown tells them before closing."""
+
+    COMMITTED = "committed"
+    # Refused before it started (the service is stopping): nothing written.
+    REFUSED = "refused"
+    # Rolled back (the database, a lock past its bound, a rule): nothing written.
+    FAILED = "failed"
+
+
+class TicketForm:
+    """One `Nouveau ticket` form on screen: however often it is sent, at most one ticket."""
+
+    def __init__(self) -> None:
+        # The id inserted by the last try (committed or not), and whether it committed.
+        self.ticket_id: int | None = None
+        self.committed = False
+        self.created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SessionResources:
+    """What every session shares: the database, the password hasher, the login thresholds.
+
+    (Not the SSH `Service` of app.py, which runs the listener and holds one of these.)
+    """
+
+    db: Database
+    hasher: PasswordHasher
+    # Every open session, so that a role change or a deletion reaches the sessions it concerns.
+    sessions: weakref.WeakSet[SessionContext] = field(
+        default_factory=weakref.WeakSet, compare=False, repr=False
+    )
+    # Thresholds of login and registration throttling (config.yaml's security section).
+    limits: SecuritySettings = field(default_factory=SecuritySettings)
+    # What throttling takes as "now"; tests move it forward instead of waiting.
+    clock: Callable[[], datetime] = utcnow
+
+    @property
+    def throttle(self) -> Throttle:
+        return Throttle(self.db, self.limits, self.clock)
+
+    # Attempts that must not overlap: a login per account, a registration per address. Run
+    # together, they would all read the count of failures from before any of them failed.
+    _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
+        default_factory=weakref.WeakValueDictionary, compare=False, repr=False
+    )
+
+    def one_at_a_time(self, key: str) -> asyncio.Lock:
+        """The lock of one account's logins ("login:e-mail") or one address's registrations."""
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+
+# The name tests and benches know it by.
+Services = SessionResources

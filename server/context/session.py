@@ -1,0 +1,258 @@
+"""SessionContext: the one door to the data for a connected user; its areas do the work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from time import monotonic
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..audit import AuditEvent, record_in
+from ..domain.access import Access, access_allowed
+from ..errors import AccountDeleted, Forbidden, NotFound, ServiceRestarting
+from ..i18n import _
+from ..models import Action, Status, Ticket, User
+from ..store import Database, accounts
+from ..store import history as history_store
+from .accounts import Accounts
+from .assignment import Assignment
+from .dashboard import DashboardArea
+from .finding import Finding
+from .own_keys import OwnKeys
+from .resources import Outcome, SessionResources
+from .tickets import Tickets
+from .users_admin import UsersAdmin
+
+log = logging.getLogger("support.context")
+
+T = TypeVar("T")
+
+
+class _InArea:
+    """A method of the door that is its area's method of the same name."""
+
+    def __init__(self, area: str) -> None:
+        self.area = area
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, ctx, owner=None):
+        if ctx is None:
+            return self
+        return getattr(getattr(ctx, self.area), self.name)
+
+
+class SessionContext:
+    """The data a connected person may reach, and the rules around it.
+
+    Screens call these methods and render what they return; they never see SQL or roles.
+    Each area (accounts, keys, users, tickets, assignment, finding, dashboard) asks `require`.
+    """
+
+    def __init__(self, services: SessionResources, address: str, user: User | None = None) -> None:
+        self.services = services
+        self.address = address
+        self.user = user
+        # The user as they were when an admin deleted their account while they were connected.
+        self._deleted_user: User | None = None
+        # The outcome of the user's last write, and when it ended (time.monotonic()).
+        self.last_write: Outcome | None = None
+        self.last_write_at = 0.0
+        self.accounts = Accounts(self)
+        self.keys = OwnKeys(self)
+        self.users = UsersAdmin(self)
+        self.tickets = Tickets(self)
+        self.assignment = Assignment(self)
+        self.finding = Finding(self)
+        self.dashboards = DashboardArea(self)
+        services.sessions.add(self)
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    # Access: every area asks here --------------------------------------------------------
+
+    def allowed(self, access: Access, author_id: int | None = None, *, user: User | None = None) -> bool:
+        """Whether the session's user (or `user`) may; the one caller of the access function."""
+        return access_allowed(self.user if user is None else user, access, author_id)
+
+    def require(self, access: Access, author_id: int | None = None) -> User:
+        """The session's user once `access` is allowed; else the refusal the user is shown."""
+        self._check_not_deleted()
+        if not self.allowed(access, author_id):
+            if access is Access.VIEW_TICKET:
+                raise NotFound()
+            if access is Access.REOPEN:
+                raise Forbidden(_("Seul le demandeur peut signaler que le problème persiste."))
+            raise Forbidden()
+        assert self.user is not None
+        return self.user
+
+    def sees_internal(self, author_id: int | None = None) -> bool:
+        """Whether internal notes are shown to, and counted for, this user."""
+        return self.allowed(Access.SEE_INTERNAL, author_id)
+
+    def can_list_all(self) -> bool:
+        """Whether to offer `Tous les tickets` in the main menu."""
+        return self.allowed(Access.LIST_ALL)
+
+    def can_view_dashboard(self) -> bool:
+        """Whether to offer `Tableau de bord` in the main menu."""
+        return self.allowed(Access.VIEW_DASHBOARD)
+
+    def can_manage_users(self) -> bool:
+        """Whether to offer `Utilisateurs` in the main menu."""
+        return self.allowed(Access.MANAGE_USERS)
+
+    def can_have_assignments(self) -> bool:
+        """Whether to offer `Mes tickets assignés` in the main menu."""
+        return self.allowed(Access.BE_ASSIGNED)
+
+    def can_change_status(self, ticket: Ticket) -> bool:
+        """Whether to offer `Changer le statut` on this ticket's screen."""
+        return self.allowed(Access.CHANGE_STATUS, ticket.author_id)
+
+    def can_reply(self, ticket: Ticket) -> bool:
+        """Whether to offer `Répondre` on this ticket's screen."""
+        return self.allowed(Access.REPLY, ticket.author_id)
+
+    def can_add_note(self, ticket: Ticket) -> bool:
+        """Whether to offer `Note interne` on this ticket's screen."""
+        return self.allowed(Access.ADD_NOTE, ticket.author_id)
+
+    def can_assign(self, ticket: Ticket) -> bool:
+        """Whether to offer `Prendre en charge` and `Assigner à…` on this ticket's screen."""
+        return self.allowed(Access.ASSIGN, ticket.author_id)
+
+    def can_take(self, ticket: Ticket) -> bool:
+        """Whether to offer `Prendre en charge`: to an admin who does not have it already."""
+        return (
+            self.can_assign(ticket)
+            and self.user is not None
+            and ticket.assignee_id != self.user.id
+            and self.allowed(Access.BE_ASSIGNED)
+        )
+
+    def can_reopen(self, ticket: Ticket) -> bool:
+        """Whether to offer `Le problème persiste`: to the requester of a resolved ticket."""
+        return ticket.status is Status.RESOLVED and self.allowed(Access.REOPEN, ticket.author_id)
+
+    def is_self(self, user: User) -> bool:
+        """Whether `user` is the session's own account (an admin can't delete it from the list)."""
+        return self.user is not None and self.user.id == user.id
+
+    # The areas' methods, under the names screens and tests know ---------------------------
+
+    may_register = _InArea("accounts")
+    register = _InArea("accounts")
+    login = _InArea("accounts")
+    my_account = _InArea("accounts")
+    change_name = _InArea("accounts")
+    change_password = _InArea("accounts")
+    my_keys = _InArea("keys")
+    add_key = _InArea("keys")
+    remove_key = _InArea("keys")
+    list_users = _InArea("users")
+    user_summary = _InArea("users")
+    set_role = _InArea("users")
+    delete_user = _InArea("users")
+    create_ticket = _InArea("tickets")
+    ticket = _InArea("tickets")
+    open_ticket = _InArea("tickets")
+    mark_read = _InArea("tickets")
+    live_notice = _InArea("tickets")
+    change_status = _InArea("tickets")
+    reply = _InArea("tickets")
+    add_note = _InArea("tickets")
+    reopen = _InArea("tickets")
+    assignees = _InArea("assignment")
+    take = _InArea("assignment")
+    assign = _InArea("assignment")
+    my_tickets = _InArea("finding")
+    all_tickets = _InArea("finding")
+    assigned_tickets = _InArea("finding")
+    search_tickets = _InArea("finding")
+    find_users = _InArea("finding")
+    dashboard = _InArea("dashboards")
+
+    def logout(self) -> None:
+        self.log("logout")
+        self.user = None
+
+    # What the areas share: writes, the log, the account's own row, other sessions ----------
+
+    def log(self, message: str, *args, level: int = logging.INFO) -> None:
+        who = self.user.email if self.user else "-"
+        log.log(level, "addr=%s user=%s " + message, self.address, who, *args)
+
+    async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """One of the user's own actions, written whole; its outcome is remembered."""
+        try:
+            result = await self.db.write(work)
+        except ServiceRestarting:
+            self._outcome(Outcome.REFUSED)
+            raise
+        except Exception:
+            self._outcome(Outcome.FAILED)
+            raise
+        self._outcome(Outcome.COMMITTED)
+        return result
+
+    def _outcome(self, outcome: Outcome) -> None:
+        self.last_write, self.last_write_at = outcome, monotonic()
+
+    def _check_not_deleted(self) -> None:
+        """After an admin deleted this session's account, every action logs it out and says so."""
+        if self._deleted_user is None:
+            return
+        if self.user is not None and self.user != self._deleted_user:
+            self._deleted_user = None  # someone has logged in since, on this connection
+            return
+        if self.user is not None:
+            self.log("session ended: account deleted", level=logging.WARNING)
+            self.user = None
+        raise AccountDeleted()
+
+    def account_gone(self) -> AccountDeleted:
+        """The session's account was deleted meanwhile: what to raise (later actions say so too)."""
+        self._deleted_user = self.user
+        return AccountDeleted()
+
+    async def lock_own_account(self, conn: AsyncConnection):
+        """The session's own row, locked until the transaction ends; gone means deleted."""
+        assert self.user is not None
+        row = await accounts.by_id(conn, self.user.id, lock=True)
+        if row is None:
+            raise self.account_gone()
+        return row
+
+    def sessions_of(self, user_id: int) -> list[SessionContext]:
+        return [s for s in self.services.sessions if s.user is not None and s.user.id == user_id]
+
+    async def audit(self, conn: AsyncConnection, event: AuditEvent, details: str = "") -> None:
+        """Record an event of the session's user inside the transaction writing it."""
+        assert self.user is not None
+        await record_in(conn, event, self.address, self.user.email, self.user.id, details)
+
+    async def _write_history(
+        self,
+        conn: AsyncConnection,
+        ticket_id: int,
+        action: Action,
+        old_status_id: int | None,
+        new_status_id: int | None,
+        details: str,
+        now,
+        *,
+        internal: bool = False,
+    ) -> None:
+        """The one writer of history: an entry under the session's user, in `conn`'s transaction."""
+        assert self.user is not None
+        entry = history_store.Entry(
+            ticket_id, self.user.id, self.user.name, action, old_status_id, new_status_id, details, internal
+        )
+        await history_store.insert(conn, entry, now)

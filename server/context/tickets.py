@@ -1,0 +1,251 @@
+"""Tickets and their conversation: creating, reading, status, replies, notes, reopening."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .. import validation
+from ..audit import AuditEvent
+from ..domain.access import Access
+from ..errors import NotFound, ServiceRestarting, ValidationError
+from ..i18n import _
+from ..models import Action, LiveNotice, Status, Ticket, TicketChange, Urgency, User
+from ..store import history, reads, tickets, utcnow
+from .resources import TicketForm
+
+if TYPE_CHECKING:
+    from .session import SessionContext
+
+
+class Tickets:
+    """One ticket at a time: what it says, who may see which of its entries, how it changes."""
+
+    def __init__(self, ctx: SessionContext) -> None:
+        self.ctx = ctx
+
+    # Creating ---------------------------------------------------------------------------
+
+    async def create_ticket(
+        self, title: str, description: str, urgency: Urgency | str, form: TicketForm | None = None
+    ) -> int:
+        """A new ticket `En attente`, with its history entry; its id.
+
+        With `form`, sending the same form again (a second Enter, a retry after an error)
+        returns the ticket it already made instead of making another.
+        """
+        ctx = self.ctx
+        user = ctx.require(Access.CREATE_TICKET)
+        title = validation.title(title)
+        description = validation.description(description)
+        urgency = validation.urgency(urgency)
+        form = form or TicketForm()
+        if form.committed and form.ticket_id is not None:
+            return form.ticket_id
+        if form.ticket_id is not None:
+            # The last try inserted this id, then failed: if its commit went through after all
+            # (the answer was lost with the connection), that is the form's ticket.
+            made = await self._made_by(form, user)
+            if made is not None:
+                return made
+        now = utcnow()
+
+        async def insert(conn: AsyncConnection) -> int:
+            waiting = (await tickets.status_ids(conn))[Status.WAITING]
+            ticket_id = await tickets.insert(conn, title, description, urgency, user.id, waiting, now)
+            form.ticket_id, form.created_at, form.committed = ticket_id, now, False
+            await ctx._write_history(conn, ticket_id, Action.CREATED, None, waiting, urgency.value, now)
+            return ticket_id
+
+        ticket_id = await ctx.write(insert)
+        form.committed = True
+        ctx.log("ticket created id=%s urgency=%s", ticket_id, urgency.value)
+        return ticket_id
+
+    async def _made_by(self, form: TicketForm, user: User) -> int | None:
+        """The ticket of `form`'s last try if it is in the database, else None."""
+        assert form.ticket_id is not None
+        async with self.ctx.db.transaction() as conn:
+            found = await tickets.made(conn, form.ticket_id, user.id, form.created_at)
+        if found is None:
+            form.ticket_id = None
+            return None
+        form.committed = True
+        self.ctx.log("ticket created id=%s (found after a failed answer)", found)
+        return found
+
+    # Reading ----------------------------------------------------------------------------
+
+    async def ticket(self, ticket_id: int) -> Ticket:
+        """One ticket with its history; `Ticket introuvable` if missing or not the user's."""
+        async with self.ctx.db.transaction() as conn:
+            return await self.load(conn, ticket_id)
+
+    async def load(self, conn: AsyncConnection, ticket_id: int) -> Ticket:
+        """The ticket in `conn`'s transaction, once the user may view it, with the entries they may see."""
+        row = await tickets.row(conn, ticket_id)
+        self.ctx.require(Access.VIEW_TICKET, row.auteur_id if row else None)
+        if row is None:
+            raise NotFound()
+        entries = await history.of_ticket(
+            conn, ticket_id, with_internal=self.ctx.sees_internal(row.auteur_id)
+        )
+        return Ticket(
+            id=row.id,
+            title=row.titre,
+            description=row.description,
+            urgency=Urgency(row.urgence),
+            status=Status(row.libelle),
+            author_id=row.auteur_id,
+            author_name=row.auteur_nom,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            history=entries,
+            assignee_id=row.assigne_id,
+            assignee_name=row.assigne_nom,
+        )
+
+    async def open_ticket(self, ticket_id: int) -> Ticket:
+        """`ticket`, remembered as read up to its newest entry: its unread marker goes."""
+        ticket = await self.ticket(ticket_id)
+        await self.mark_read(ticket)
+        return ticket
+
+    async def mark_read(self, ticket: Ticket) -> None:
+        """Remember that the user has seen this ticket's history as loaded (never backwards).
+
+        Asks for itself that the user may view the ticket: a ticket not theirs leaves no marker.
+        """
+        ctx = self.ctx
+        if ctx.user is None or not ticket.history:
+            return
+        newest = max(entry.id for entry in ticket.history)
+        try:
+            async with ctx.db.transaction() as conn:
+                row = await tickets.row(conn, ticket.id)
+                if row is None or not ctx.allowed(Access.VIEW_TICKET, row.auteur_id):
+                    return
+                seen = await reads.seen(conn, ctx.user.id, ticket.id)
+        except ServiceRestarting:
+            return
+        # Reading a ticket again is common: no write (no lock) when nothing new was seen.
+        if seen is not None and seen >= newest:
+            return
+        user_id = ctx.user.id
+        try:
+            await ctx.db.write(lambda conn: reads.remember(conn, user_id, ticket.id, newest))
+        except ServiceRestarting:
+            # A marker, not the user's action: left for the next time the ticket is opened.
+            return
+
+    def live_notice(self, change: TicketChange) -> LiveNotice | None:
+        """What this user is told of a change read from the feed; None: not theirs to know.
+
+        The change feed asks every session this, so the access rule stays the one function's.
+        """
+        ctx, user = self.ctx, self.ctx.user
+        if user is None or change.actor_id == user.id:
+            return None
+        if not ctx.allowed(Access.VIEW_TICKET, change.author_id):
+            return None
+        if change.internal and not ctx.sees_internal(change.author_id):
+            return None
+        if change.author_id == user.id:
+            if change.action == Action.STATUS_CHANGED and change.new_status is not None:
+                return LiveNotice.STATUS_CHANGED
+            if change.action == Action.REPLY:
+                return LiveNotice.REPLY
+        elif change.action == Action.CREATED and ctx.allowed(Access.LIST_ALL):
+            return LiveNotice.NEW_TICKET
+        return LiveNotice.QUIET
+
+    # Changing ---------------------------------------------------------------------------
+
+    async def locked(self, conn: AsyncConnection, ticket_id: int, access: Access):
+        """The ticket's row, locked until the transaction ends, once `access` is allowed."""
+        row = await tickets.lock(conn, ticket_id)
+        self.ctx.require(Access.VIEW_TICKET, row.auteur_id if row else None)
+        if row is None:
+            raise NotFound()
+        self.ctx.require(access, row.auteur_id)
+        return row
+
+    async def change_status(self, ticket_id: int, new_status: Status | str) -> Ticket:
+        """Set a ticket's status (admins), with its history entry in the same transaction."""
+        ctx = self.ctx
+        new_status = validation.status(new_status)
+        now = utcnow()
+
+        async def update(conn: AsyncConnection) -> tuple[str, Ticket]:
+            row = await self.locked(conn, ticket_id, Access.CHANGE_STATUS)
+            if row.libelle == new_status.value:
+                raise ValidationError(_("Le ticket est déjà « {status} ».").format(status=new_status.value))
+            new_id = (await tickets.status_ids(conn))[new_status]
+            await tickets.update(conn, ticket_id, now, statut_id=new_id)
+            await ctx._write_history(conn, ticket_id, Action.STATUS_CHANGED, row.statut_id, new_id, "", now)
+            await ctx.audit(
+                conn,
+                AuditEvent.ADMIN_ACTION,
+                f"status ticket={ticket_id} from={row.libelle} to={new_status.value}",
+            )
+            return row.libelle, await self.load(conn, ticket_id)
+
+        old_label, ticket = await ctx.write(update)
+        ctx.log("status changed id=%s from=%r to=%r", ticket_id, old_label, new_status.value)
+        return ticket
+
+    async def reply(self, ticket_id: int, text: str) -> Ticket:
+        """Add a message to the ticket's conversation (its requester and admins)."""
+        ctx = self.ctx
+        text = validation.reply(text)
+        now = utcnow()
+
+        async def write(conn: AsyncConnection) -> Ticket:
+            row = await self.locked(conn, ticket_id, Access.REPLY)
+            await tickets.update(conn, ticket_id, now)
+            await ctx._write_history(conn, ticket_id, Action.REPLY, None, None, text, now)
+            if row.auteur_id != ctx.user.id:  # staff answering someone: an admin action
+                await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"reply ticket={ticket_id}")
+            return await self.load(conn, ticket_id)
+
+        ticket = await ctx.write(write)
+        ctx.log("reply id=%s length=%s", ticket_id, len(text))
+        return ticket
+
+    async def add_note(self, ticket_id: int, text: str) -> Ticket:
+        """An admin's internal note: in the history, never shown to the requester."""
+        ctx = self.ctx
+        text = validation.note(text)
+        now = utcnow()
+
+        async def write(conn: AsyncConnection) -> Ticket:
+            await self.locked(conn, ticket_id, Access.ADD_NOTE)
+            # `updated_at` is left alone: the requester sees it, and must not learn of the note.
+            await ctx._write_history(conn, ticket_id, Action.NOTE, None, None, text, now, internal=True)
+            await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"note ticket={ticket_id}")
+            return await self.load(conn, ticket_id)
+
+        ticket = await ctx.write(write)
+        ctx.log("internal note id=%s length=%s", ticket_id, len(text))
+        return ticket
+
+    async def reopen(self, ticket_id: int, text: str) -> Ticket:
+        """`Le problème persiste`: the requester's reply puts a resolved ticket back `En cours`."""
+        ctx = self.ctx
+        text = validation.reply(text)
+        now = utcnow()
+
+        async def write(conn: AsyncConnection) -> Ticket:
+            row = await self.locked(conn, ticket_id, Access.REOPEN)
+            if row.libelle != Status.RESOLVED.value:
+                raise ValidationError(_("Le ticket n'est pas « Résolu » : répondez-y simplement."))
+            in_progress = (await tickets.status_ids(conn))[Status.IN_PROGRESS]
+            await tickets.update(conn, ticket_id, now, statut_id=in_progress)
+            await ctx._write_history(conn, ticket_id, Action.REPLY, None, None, text, now)
+            await ctx._write_history(conn, ticket_id, Action.REOPENED, row.statut_id, in_progress, "", now)
+            return await self.load(conn, ticket_id)
+
+        ticket = await ctx.write(write)
+        ctx.log("reopened id=%s length=%s", ticket_id, len(text))
+        return ticket

@@ -1,0 +1,119 @@
+"""Accounts, for admins: the list of users, promotions and demotions, deletions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .. import validation
+from ..audit import AuditEvent
+from ..domain.access import Access
+from ..errors import Forbidden, UserNotFound, ValidationError
+from ..i18n import _
+from ..models import Role, UserPage, UserSummary
+from ..store import accounts, tickets
+
+if TYPE_CHECKING:
+    from .session import SessionContext
+
+LAST_ADMIN = _("Impossible : il doit rester au moins un administrateur.")
+
+
+async def _summary(conn: AsyncConnection, user_id: int) -> UserSummary:
+    summary = await accounts.summary(conn, user_id)
+    if summary is None:
+        raise UserNotFound()
+    return summary
+
+
+class UsersAdmin:
+    """The `Utilisateurs` screen's data; there is always at least one admin left."""
+
+    def __init__(self, ctx: SessionContext) -> None:
+        self.ctx = ctx
+
+    async def list_users(self, search: str = "", offset: int = 0, limit: int = 10) -> UserPage:
+        """One page of accounts whose name or e-mail contains `search`, by name."""
+        self.ctx.require(Access.MANAGE_USERS)
+        term = search.strip().lower()[: validation.EMAIL_MAX]
+        async with self.ctx.db.transaction() as conn:
+            items, total, offset = await accounts.page(conn, term, offset, limit)
+        return UserPage(tuple(items), total, offset)
+
+    async def user_summary(self, user_id: int) -> UserSummary:
+        self.ctx.require(Access.MANAGE_USERS)
+        async with self.ctx.db.transaction() as conn:
+            return await _summary(conn, user_id)
+
+    async def _lock_admins(self, conn: AsyncConnection) -> set[int]:
+        """The admins' ids, locked until the transaction ends."""
+        admins = await accounts.lock_admin_ids(conn)
+        # The acting admin may have been demoted by another one a moment ago.
+        assert self.ctx.user is not None
+        if self.ctx.user.id not in admins:
+            raise Forbidden()
+        return admins
+
+    async def set_role(self, user_id: int, role: Role | str) -> UserSummary:
+        """Promote or demote an account; there is always at least one admin left."""
+        ctx = self.ctx
+        ctx.require(Access.MANAGE_USERS)
+        role = Role(role)
+
+        async def update(conn: AsyncConnection) -> UserSummary:
+            admins = await self._lock_admins(conn)
+            target = (await _summary(conn, user_id)).user
+            if target.role is role:
+                raise ValidationError(
+                    (
+                        _("{name} est déjà administrateur.")
+                        if role is Role.ADMIN
+                        else _("{name} n'est pas administrateur.")
+                    ).format(name=target.name)
+                )
+            if role is Role.USER and not admins - {target.id}:
+                raise ValidationError(LAST_ADMIN)
+            await accounts.update(conn, target.id, role=role.value)
+            what = "promotion administrateur" if role is Role.ADMIN else "retrait du rôle administrateur"
+            await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"{what} : {target.email} (id {target.id})")
+            return await _summary(conn, user_id)
+
+        summary = await ctx.write(update)
+        # Sessions of that account follow at once: a demoted admin loses the admin screens.
+        for session in ctx.sessions_of(user_id):
+            session.user = replace(session.user, role=role)
+        return summary
+
+    async def delete_user(self, user_id: int, typed_email: str) -> UserSummary:
+        """Delete an account once its e-mail is typed back: its tickets go with it, what it did
+        on others' tickets stays in their history under its name."""
+        ctx = self.ctx
+        actor = ctx.require(Access.MANAGE_USERS)
+        if user_id == actor.id:
+            raise ValidationError(_("Vous ne pouvez pas supprimer votre propre compte."))
+
+        async def delete(conn: AsyncConnection) -> UserSummary:
+            # Their tickets and those assigned to them (set NULL by the deletion), locked
+            # before the accounts as every ticket change locks them: no deadlock.
+            await tickets.lock_of_user(conn, user_id)
+            admins = await self._lock_admins(conn)
+            summary = await _summary(conn, user_id)
+            target = summary.user
+            if typed_email.strip().lower() != target.email:
+                raise ValidationError(_("Suppression annulée : l'e-mail saisi n'est pas celui du compte."))
+            if target.id in admins and not admins - {target.id}:
+                raise ValidationError(LAST_ADMIN)
+            await accounts.delete(conn, target.id)
+            await ctx.audit(
+                conn,
+                AuditEvent.ADMIN_ACTION,
+                f"suppression du compte : {target.email} (id {target.id}, {summary.ticket_count} tickets)",
+            )
+            return summary
+
+        summary = await ctx.write(delete)
+        for session in ctx.sessions_of(user_id):
+            session._deleted_user = session.user
+        return summary

@@ -1,0 +1,1 @@
+"""The rules with no input or output: who may do what (access)."""

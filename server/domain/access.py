@@ -1,0 +1,55 @@
+"""The one access decision: what a user may ask of a ticket, an account or the ticket base."""
+
+from __future__ import annotations
+
+import enum
+
+from ..models import User
+
+
+class Access(enum.Enum):
+    """What a user may ask of a ticket or of the ticket base."""
+
+    CREATE_TICKET = "create_ticket"
+    VIEW_TICKET = "view_ticket"
+    LIST_ALL = "list_all"
+    CHANGE_STATUS = "change_status"
+    VIEW_DASHBOARD = "view_dashboard"
+    # Internal notes: told of them, and unread markers count them.
+    SEE_INTERNAL = "see_internal"
+    # One's own name, password and SSH keys.
+    OWN_ACCOUNT = "own_account"
+    # One SSH key, by its owner's id: only ever its owner's, admins included.
+    OWN_KEY = "own_key"
+    # List accounts, change roles, delete accounts.
+    MANAGE_USERS = "manage_users"
+    REPLY = "reply"
+    ADD_NOTE = "add_note"
+    ASSIGN = "assign"
+    # Be the one a ticket is assigned to (asked of the assignee, not of the one assigning).
+    BE_ASSIGNED = "be_assigned"
+    # Say "Le problème persiste" on a resolved ticket.
+    REOPEN = "reopen"
+
+
+def access_allowed(user: User | None, access: Access, author_id: int | None = None) -> bool:
+    """The single access decision of the application (`author_id`: the ticket's author, or the
+    owner of the key). Internal notes are seen by those allowed SEE_INTERNAL, and no one else."""
+    if user is None:
+        return False
+    if access is Access.OWN_KEY:
+        return author_id == user.id
+    if access is Access.REOPEN:
+        # Only the requester can say the fix did not work; admins change the status instead.
+        return author_id is not None and author_id == user.id
+    if user.is_admin:
+        return True
+    match access:
+        case Access.CREATE_TICKET:
+            return True
+        case Access.OWN_ACCOUNT:
+            return True
+        case Access.VIEW_TICKET | Access.REPLY:
+            return author_id == user.id
+        case _:
+            return False

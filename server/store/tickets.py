@@ -1,0 +1,84 @@
+"""Tickets: statuses, the `tickets` rows created, locked and changed, and one ticket in full."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..models import Status, Urgency
+from .schema import statuses, tickets, users
+
+author = users.alias("auteur")
+assignee = users.alias("assigne")
+
+
+async def status_ids(conn: AsyncConnection) -> dict[Status, int]:
+    """Each status's id: the one way statuses are read."""
+    return {Status(r.libelle): r.id for r in await conn.execute(sa.select(statuses))}
+
+
+async def insert(
+    conn: AsyncConnection, title: str, description: str, urgency: Urgency, author_id: int, status_id: int, now
+) -> int:
+    result = await conn.execute(
+        tickets.insert().values(
+            titre=title,
+            description=description,
+            urgence=urgency.value,
+            auteur_id=author_id,
+            statut_id=status_id,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return result.inserted_primary_key[0]
+
+
+async def made(conn: AsyncConnection, ticket_id: int, author_id: int, created_at) -> int | None:
+    """The ticket's id if it is in the database as inserted by this author at that moment."""
+    query = sa.select(tickets.c.id).where(
+        tickets.c.id == ticket_id, tickets.c.auteur_id == author_id, tickets.c.created_at == created_at
+    )
+    return (await conn.execute(query)).scalar()
+
+
+async def lock(conn: AsyncConnection, ticket_id: int):
+    """The ticket's author, status, assignee and status label, locked until the transaction ends."""
+    query = (
+        sa.select(tickets.c.auteur_id, tickets.c.statut_id, tickets.c.assigne_id, statuses.c.libelle)
+        .join(statuses, statuses.c.id == tickets.c.statut_id)
+        .where(tickets.c.id == ticket_id)
+        .with_for_update(of=tickets)
+    )
+    return (await conn.execute(query)).first()
+
+
+async def lock_of_user(conn: AsyncConnection, user_id: int) -> None:
+    """Lock the tickets an account wrote or was assigned, as every ticket change locks them."""
+    await conn.execute(
+        sa.select(tickets.c.id)
+        .where(sa.or_(tickets.c.auteur_id == user_id, tickets.c.assigne_id == user_id))
+        .with_for_update()
+    )
+
+
+async def update(conn: AsyncConnection, ticket_id: int, now, **values) -> None:
+    """Set `updated_at` and any of statut_id, assigne_id."""
+    await conn.execute(tickets.update().where(tickets.c.id == ticket_id).values(updated_at=now, **values))
+
+
+async def row(conn: AsyncConnection, ticket_id: int):
+    """The ticket with its status label, author's and assignee's names (None if missing)."""
+    query = (
+        sa.select(
+            tickets,
+            statuses.c.libelle,
+            author.c.nom.label("auteur_nom"),
+            assignee.c.nom.label("assigne_nom"),
+        )
+        .join(statuses, statuses.c.id == tickets.c.statut_id)
+        .join(author, author.c.id == tickets.c.auteur_id)
+        .outerjoin(assignee, assignee.c.id == tickets.c.assigne_id)
+        .where(tickets.c.id == ticket_id)
+    )
+    return (await conn.execute(query)).first()
