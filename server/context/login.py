@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..audit import AuditEvent, record, record_in
@@ -38,7 +38,7 @@ async def create_user(
 
     try:
         user_id = await db.write(insert)
-    except sa.exc.IntegrityError:
+    except IntegrityError:
         raise EmailTaken() from None
     return User(id=user_id, name=name, email=email, role=role, created_at=now)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..audit import AuditEvent
@@ -58,7 +58,7 @@ class OwnKeys:
 
         try:
             key_id = await ctx.write(insert)
-        except sa.exc.IntegrityError:  # the unique index, should a check ever be bypassed
+        except IntegrityError:  # the unique index, should a check ever be bypassed
             raise ValidationError(duplicate) from None
         return SshKey(key_id, key.algorithm, key.fingerprint, key.comment, now)
 
