@@ -17,8 +17,8 @@ from .collector import Collector
 from .config import ConfigError, Settings
 from .context import (
     Outcome,
-    Services,
     SessionContext,
+    SessionResources,
     authenticate,
     key_login_failed,
     key_login_succeeded,
@@ -96,7 +96,7 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db: Database | None = None
-        self.services: Services | None = None
+        self.services: SessionResources | None = None
         self.listener: asyncssh.SSHAcceptor | None = None
         self.feed: ChangeFeed | None = None
         # Open terminals and the task running each, so that stop() can wait for them.
@@ -127,7 +127,7 @@ class Service:
             log.warning("configuration: %s", warning)
         hasher = PasswordHasher(settings.security.bcrypt_cost, settings.security.hash_threads)
         await hasher.prepare()
-        self.services = Services(self.db, hasher, limits=settings.security)
+        self.services = SessionResources(self.db, hasher, thresholds=settings.security)
         self.feed = ChangeFeed(self.db, settings.live.poll_interval)
         await self.feed.poll()  # from now on, every change is news
         self.feed.start()

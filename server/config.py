@@ -26,6 +26,18 @@ class ConfigError(Exception):
     """A setting is missing, malformed or out of range."""
 
 
+def networks(text: str, key: str) -> tuple[IPNetwork, ...]:
+    """Addresses and CIDR networks separated by commas or spaces (every exempt list of the
+    configuration); ConfigError names `key` and a malformed item."""
+    found = []
+    for item in text.replace(",", " ").split():
+        try:
+            found.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(f"{key}: adresse ou réseau invalide {item!r}") from None
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class SshSettings:
     host: str = "0.0.0.0"
@@ -50,13 +62,7 @@ class SshSettings:
 
     def exempt_networks(self) -> tuple[IPNetwork, ...]:
         """The `exempt` addresses and CIDR networks; ConfigError names a malformed one."""
-        networks = []
-        for item in self.exempt.replace(",", " ").split():
-            try:
-                networks.append(ipaddress.ip_network(item, strict=False))
-            except ValueError:
-                raise ConfigError(f"ssh.exempt: adresse ou réseau invalide {item!r}") from None
-        return tuple(networks)
+        return networks(self.exempt, "ssh.exempt")
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,10 @@ class SecuritySettings:
     registration_window: int = 3600
     registrations_per_address: int = 40
     throttle_exempt: str = ""
+
+    def exempt_networks(self) -> tuple[IPNetwork, ...]:
+        """The `throttle_exempt` addresses and CIDR networks; ConfigError names a malformed one."""
+        return networks(self.throttle_exempt, "security.throttle_exempt")
 
 
 @dataclass(frozen=True)
@@ -200,14 +210,7 @@ def _check(settings: Settings) -> None:
     ):
         if getattr(settings.security, key) < 1:
             raise ConfigError(f"security.{key}: doit être positif")
-    for item in settings.security.throttle_exempt.split(","):
-        try:
-            if item.strip():
-                ipaddress.ip_network(item.strip(), strict=False)
-        except ValueError:
-            raise ConfigError(
-                f"security.throttle_exempt: adresse ou réseau invalide {item.strip()!r}"
-            ) from None
+    settings.security.exempt_networks()
     if not settings.ssh.guest_user or "@" in settings.ssh.guest_user:
         raise ConfigError("ssh.guest_user: un nom sans « @ » est attendu")
     _check_limits(settings.ssh)

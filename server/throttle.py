@@ -54,7 +54,7 @@ class Throttle:
     """
 
     db: Database
-    limits: SecuritySettings
+    thresholds: SecuritySettings
     clock: Callable[[], datetime] = utcnow
 
     def exempt(self, host: str) -> bool:
@@ -63,15 +63,11 @@ class Throttle:
             ip = ipaddress.ip_address(host)
         except ValueError:
             return False
-        return any(
-            ip in ipaddress.ip_network(item.strip(), strict=False)
-            for item in self.limits.throttle_exempt.split(",")
-            if item.strip()
-        )
+        return any(ip in network for network in self.thresholds.exempt_networks())
 
     async def login_wait(self, account: str, address: str) -> int:
         """Seconds before `account` may try a password again from `address`; 0: right now."""
-        limits = self.limits
+        limits = self.thresholds
         now = self.clock()
         since = now - timedelta(seconds=limits.login_window)
         host = source(address)
@@ -94,7 +90,7 @@ class Throttle:
 
     async def registration_wait(self, address: str) -> int:
         """Seconds before `address` may create another account; 0: right now."""
-        limits = self.limits
+        limits = self.thresholds
         host = source(address)
         if self.exempt(host):
             return 0

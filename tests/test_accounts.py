@@ -156,7 +156,7 @@ async def test_refused_password_change_keeps_the_old_password(
 async def test_guessing_the_current_password_is_throttled_like_a_login(services, database, alice):
     ctx = context_for(services, alice)
     spy = Spy(services.hasher)
-    for _ in range(services.limits.login_failures_per_account):
+    for _ in range(services.thresholds.login_failures_per_account):
         with pytest.raises(ValidationError):
             await ctx.change_password("devine-123", "nouveau-secret-42")
     failures = await audit_rows(database, "connexion_echouee")

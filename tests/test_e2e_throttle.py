@@ -84,7 +84,7 @@ async def test_in_app_login_says_how_long_to_wait(service, clients, clock, alice
 
 async def test_in_app_account_creation_is_limited_per_address(service, clients, clock, database):
     # As many accounts as allowed, created lately from this machine (where the clients connect).
-    for i in range(service.services.limits.registrations_per_address):
+    for i in range(service.services.thresholds.registrations_per_address):
         await SessionContext(service.services, f"127.0.0.1:{40000 + i}").register(
             f"Apprenant {i}", f"apprenant{i}@example.org", PASSWORD
         )

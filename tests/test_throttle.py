@@ -210,7 +210,8 @@ async def test_an_address_is_throttled_after_its_own_threshold(frozen, clock, da
         await ctx(frozen, "203.0.113.67:41000").login("autre@example.org", WRONG)
     # …nor, once exempted in the settings, this one (the account's own limit still applies).
     exempt = dataclasses.replace(
-        frozen, limits=dataclasses.replace(frozen.limits, throttle_exempt="10.0.0.0/8, 203.0.113.64/30")
+        frozen,
+        thresholds=dataclasses.replace(frozen.thresholds, throttle_exempt="10.0.0.0/8, 203.0.113.64/30"),
     )
     with pytest.raises(AuthFailed):
         await ctx(exempt, "203.0.113.66:41001").login("autre@example.org", WRONG)
@@ -233,7 +234,7 @@ async def test_every_login_is_audited_without_the_password(frozen, clock, alice,
 
 async def test_account_creation_is_limited_per_address(frozen, clock, database):
     address = "192.0.2.20:3000"
-    limit = frozen.limits.registrations_per_address
+    limit = frozen.thresholds.registrations_per_address
     assert limit >= 30  # a class of 30 behind one NAT registers on its first day
     for i in range(limit):
         await ctx(frozen, f"192.0.2.20:{3000 + i}").register(f"Nouveau {i}", f"n{i}@example.org", PASSWORD)
@@ -261,7 +262,7 @@ async def test_an_unknown_e_mail_costs_what_a_wrong_password_costs(services, dat
     # start from the same empty history, and the thresholds stay far (throttling is not tested).
     learners = [await make_user(services, f"apprenant{i}@example.org", f"Apprenant {i}") for i in range(20)]
     relaxed = dataclasses.replace(
-        services, limits=dataclasses.replace(services.limits, login_failures_per_address=1000)
+        services, thresholds=dataclasses.replace(services.thresholds, login_failures_per_address=1000)
     )
     decoy = await relaxed.hasher._decoy_hash()
     # Equal work: the decoy is hashed at the cost of real hashes.
@@ -304,7 +305,7 @@ async def test_attempts_sent_together_are_counted_one_by_one(frozen, alice, data
 
 async def test_registrations_sent_together_stop_at_the_quota(frozen, database):
     limited = dataclasses.replace(
-        frozen, limits=dataclasses.replace(frozen.limits, registrations_per_address=5)
+        frozen, thresholds=dataclasses.replace(frozen.thresholds, registrations_per_address=5)
     )
     outcomes = await asyncio.gather(
         *(

@@ -52,14 +52,15 @@ class SessionResources:
     sessions: weakref.WeakSet[SessionContext] = field(
         default_factory=weakref.WeakSet, compare=False, repr=False
     )
-    # Thresholds of login and registration throttling (config.yaml's security section).
-    limits: SecuritySettings = field(default_factory=SecuritySettings)
+    # Thresholds of login and registration throttling (config.yaml's security section); the
+    # connection caps are the SSH gate's `Limits`, another thing.
+    thresholds: SecuritySettings = field(default_factory=SecuritySettings)
     # What throttling takes as "now"; tests move it forward instead of waiting.
     clock: Callable[[], datetime] = utcnow
 
     @property
     def throttle(self) -> Throttle:
-        return Throttle(self.db, self.limits, self.clock)
+        return Throttle(self.db, self.thresholds, self.clock)
 
     # Attempts that must not overlap: a login per account, a registration per address. Run
     # together, they would all read the count of failures from before any of them failed.
