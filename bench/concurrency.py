@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from server.app import Service  # noqa: E402
 from server.config import load_settings  # noqa: E402
 from server.context import create_user  # noqa: E402
-from server.models import Role  # noqa: E402
+from server.domain.models import Role  # noqa: E402
 from tests.sshclient import Client  # noqa: E402
 
 PASSWORD = "banc-d-essai-2026"

@@ -27,7 +27,7 @@ import asyncssh  # noqa: E402
 from server.app import Service  # noqa: E402
 from server.config import load_settings  # noqa: E402
 from server.context import create_user  # noqa: E402
-from server.models import Role  # noqa: E402
+from server.domain.models import Role  # noqa: E402
 from tests.sshclient import ENTER, Client  # noqa: E402
 
 PASSWORD = "banc-d-essai-2026"

@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from server.config import load_settings  # noqa: E402
 from server.context import create_user  # noqa: E402
-from server.models import Role  # noqa: E402
+from server.domain.models import Role  # noqa: E402
 from server.security import PasswordHasher  # noqa: E402
 from server.store import Database, is_mysql  # noqa: E402
 from server.store.migrate import upgrade  # noqa: E402

@@ -173,7 +173,7 @@ async def create_accounts(settings, args: argparse.Namespace) -> None:
     """The mass accounts (one cost-4 hash shared by all) and the storm's (one cost-12 hash)."""
     import sqlalchemy as sa
 
-    from server.models import Role
+    from server.domain.models import Role
     from server.store import Database, is_mysql, utcnow
     from server.store.migrate import upgrade
     from server.store.schema import audit_log, users

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from server.config import load_settings  # noqa: E402
 from server.context import Services, SessionContext  # noqa: E402
-from server.models import Role, Status, TicketFilter, TicketSort, Urgency, User  # noqa: E402
+from server.domain.models import Role, Status, TicketFilter, TicketSort, Urgency, User  # noqa: E402
 from server.security import PasswordHasher  # noqa: E402
 from server.store import Database, utcnow  # noqa: E402
 from server.store.migrate import upgrade  # noqa: E402

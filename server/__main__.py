@@ -11,11 +11,11 @@ from pathlib import Path
 import yaml
 from sqlalchemy.engine import make_url
 
-from . import validation
 from .config import ConfigError, Settings, load_settings
 from .context import create_user
+from .domain import validation
+from .domain.models import Role
 from .errors import UserError
-from .models import Role
 from .security import PasswordHasher
 from .store import Database
 from .store.ddl import schema_sql

@@ -24,13 +24,13 @@ from .context import (
     key_login_succeeded,
     key_owner,
 )
+from .domain.models import User
 from .errors import Throttled
 from .handlers.live import deliver
 from .handlers.session import run_session
 from .i18n import _
 from .limits import ConnectionGate, Limits
 from .live import ChangeFeed
-from .models import User
 from .security import PasswordHasher
 from .sshd import PublicKeyAuth, SupportSSHServer, load_host_key, start_listener
 from .store import Database

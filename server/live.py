@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from .models import Status, TicketChange
+from .domain.models import Status, TicketChange
 from .store import Database
 from .store import feed as feed_store
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from server.app import Service
 from server.config import Settings, load_settings
 from server.context import Services, SessionContext, create_user
-from server.models import Role, User
+from server.domain.models import Role, User
 from server.security import PasswordHasher
 from server.store import Database, is_mysql
 from server.store.migrate import upgrade

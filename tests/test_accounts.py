@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from server.context import MAX_KEYS, authenticate
+from server.domain.models import Role, Status
 from server.errors import AccountDeleted, Forbidden, KeyNotFound, Throttled, UserNotFound, ValidationError
-from server.models import Role, Status
 from server.store.schema import audit_log, history, ssh_keys, tickets, users
 
 from .conftest import PASSWORD, context_for, count, make_user

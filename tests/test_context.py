@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from server.audit import AuditEvent, record
 from server.context import Access, SessionContext, access_allowed
+from server.domain.models import Action, Role, Status, Urgency, User
 from server.errors import AuthFailed, EmailTaken, Forbidden, NotFound, ValidationError
-from server.models import Action, Role, Status, Urgency, User
 from server.store.schema import audit_log, history, statuses, tickets, users
 
 from .conftest import PASSWORD, context_for, count, make_user

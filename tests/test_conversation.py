@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from server.context import SessionContext
+from server.domain.models import Action, Role, Status
 from server.errors import Forbidden, NotFound, ValidationError
-from server.models import Action, Role, Status
 from server.store.schema import audit_log, history, statuses, tickets, users
 
 from .conftest import context_for, count, make_user

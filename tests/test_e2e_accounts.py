@@ -9,7 +9,7 @@ import asyncssh
 import pytest
 import sqlalchemy as sa
 
-from server.models import Role
+from server.domain.models import Role
 from server.store.schema import audit_log, ssh_keys, tickets, users
 
 from .conftest import PASSWORD, context_for, count, make_user

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from server.models import Role, Status
+from server.domain.models import Role, Status
 from server.store.schema import audit_log, history, tickets
 
 from .conftest import PASSWORD, context_for, make_user, until

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from server.models import Status, Urgency
+from server.domain.models import Status, Urgency
 from server.store import utcnow
 
 from .conftest import until

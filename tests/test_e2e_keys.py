@@ -12,7 +12,7 @@ import pytest
 from asyncssh.public_key import SSHLocalKeyPair
 
 from server.audit import AuditEvent
-from server.models import User
+from server.domain.models import User
 from server.store import Database, utcnow
 from server.store.schema import audit_log, ssh_keys
 

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from server.app import Service
-from server.models import Action, Role, Status
+from server.domain.models import Action, Role, Status
 
 from .conftest import (
     PASSWORD,

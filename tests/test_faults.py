@@ -226,7 +226,7 @@ async def test_a_row_locked_elsewhere_past_the_bound_rolls_back(services, admin_
     """A ticket row held FOR UPDATE by another client (MariaDB's innodb_lock_wait_timeout) or the
     write lock held (SQLite's busy timeout): a status change ends within the bound, nothing
     half-written, the connection back in the pool."""
-    from server.models import Role
+    from server.domain.models import Role
 
     from .conftest import context_for
 

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from server.domain.models import Role, Status, TicketFilter, TicketSort, Urgency
 from server.errors import Forbidden
-from server.models import Role, Status, TicketFilter, TicketSort, Urgency
 from server.store.schema import history, tickets
 
 from .conftest import context_for, make_user

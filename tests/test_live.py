@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from server.domain.models import Action, LiveNotice, Role, Status, TicketChange, User
 from server.live import ChangeFeed
-from server.models import Action, LiveNotice, Role, Status, TicketChange, User
 from server.store import utcnow
 from server.store.schema import history, reads, users
 

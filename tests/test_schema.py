@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from server.config import load_settings
-from server.models import Status
+from server.domain.models import Status
 from server.store import Database, utcnow
 from server.store.ddl import SCHEMA_FILE
 from server.store.migrate import upgrade

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from server import validation
+from server.domain import validation
+from server.domain.models import Status, Urgency
 from server.errors import ValidationError
-from server.models import Status, Urgency
 
 EMAIL_INVALID = "Adresse e-mail invalide (exemple : prenom.nom@exemple.org)."
 PASSWORD_TOO_LONG = (

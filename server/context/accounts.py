@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .. import validation
 from ..audit import AuditEvent, record, record_in
+from ..domain import validation
 from ..domain.access import Access
+from ..domain.models import Role, User
 from ..errors import AuthFailed, Throttled, TooManyAccounts, ValidationError
 from ..i18n import _
-from ..models import Role, User
 from ..store import accounts
 from ..throttle import account_key, source
 from .login import authenticate, create_user

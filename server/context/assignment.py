@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..audit import AuditEvent
 from ..domain.access import Access
+from ..domain.models import Action, Ticket, User
 from ..errors import ValidationError
 from ..i18n import _
-from ..models import Action, Ticket, User
 from ..store import accounts, tickets, utcnow
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from ..domain.access import Access
-from ..models import OPEN_STATUSES, Dashboard, Status, Urgency
+from ..domain.models import OPEN_STATUSES, Dashboard, Status, Urgency
 from ..store import dashboard, tickets, utcnow
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..domain.access import Access
-from ..models import TicketFilter, TicketPage, TicketSort, TicketSummary, User
+from ..domain.models import TicketFilter, TicketPage, TicketSort, TicketSummary, User
 from ..store import accounts, search
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..audit import AuditEvent, record, record_in
+from ..domain.models import Role, User
 from ..errors import EmailTaken, Throttled
-from ..models import Role, User
 from ..store import Database, accounts, keys, utcnow
 from ..throttle import account_key
 from .resources import SessionResources

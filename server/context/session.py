@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..audit import AuditEvent, record_in
 from ..domain.access import Access, access_allowed
+from ..domain.models import Action, Status, Ticket, User
 from ..errors import AccountDeleted, Forbidden, NotFound, ServiceRestarting
 from ..i18n import _
-from ..models import Action, Status, Ticket, User
 from ..store import Database, accounts
 from ..store import history as history_store
 from .accounts import Accounts

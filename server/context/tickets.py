@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .. import validation
 from ..audit import AuditEvent
+from ..domain import validation
 from ..domain.access import Access
+from ..domain.models import Action, LiveNotice, Status, Ticket, TicketChange, Urgency, User
 from ..errors import NotFound, ServiceRestarting, ValidationError
 from ..i18n import _
-from ..models import Action, LiveNotice, Status, Ticket, TicketChange, Urgency, User
 from ..store import history, reads, tickets, utcnow
 from .resources import TicketForm
 

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .. import validation
 from ..audit import AuditEvent
+from ..domain import validation
 from ..domain.access import Access
+from ..domain.models import Role, UserPage, UserSummary
 from ..errors import Forbidden, UserNotFound, ValidationError
 from ..i18n import _
-from ..models import Role, UserPage, UserSummary
 from ..store import accounts, tickets
 
 if TYPE_CHECKING:

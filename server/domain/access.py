@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from ..models import User
+from .models import User
 
 
 class Access(enum.Enum):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .. import validation
 from ..context import SessionContext
+from ..domain import validation
 from ..errors import EmailTaken, UserError
 from ..i18n import _
 from ..ui.screens import ask

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .. import validation
+from ..domain import validation
 from ..errors import UserError
 from ..i18n import _
 from ..ui.screens import ask

@@ -8,8 +8,8 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.utils import get_cwidth
 
 from ..context import SessionContext
+from ..domain.models import Dashboard
 from ..i18n import _
-from ..models import Dashboard
 from ..ui.chart import bar_chart
 from ..ui.screens import menu
 from ..ui.terminal import Terminal, fit

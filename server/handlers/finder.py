@@ -6,9 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from ..context import SEARCH_TEXT_MAX, SessionContext
-from ..errors import UserError
-from ..i18n import _
-from ..models import (
+from ..domain.models import (
     OPEN_STATUSES,
     Status,
     TicketFilter,
@@ -18,6 +16,8 @@ from ..models import (
     Urgency,
     User,
 )
+from ..errors import UserError
+from ..i18n import _
 from ..ui.pager import PagerAction, page_size, ticket_pager
 from ..ui.screens import ask, menu
 from ..ui.terminal import Terminal, plain

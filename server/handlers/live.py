@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..context import SessionContext
+from ..domain.models import LiveNotice, TicketChange
 from ..i18n import _
-from ..models import LiveNotice, TicketChange
 from ..ui.terminal import Terminal
 
 

@@ -6,12 +6,12 @@ from datetime import datetime
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 
-from .. import validation
 from ..context import SessionContext
+from ..domain import validation
+from ..domain.models import SshKey, User
 from ..errors import UserError, ValidationError
 from ..i18n import _
 from ..keys import KEY_LINE_MAX
-from ..models import SshKey, User
 from ..ui.screens import ask, confirm, menu
 from ..ui.terminal import Terminal, fit, wrap
 from .common import HIDDEN, Notice, ask_valid, new_password

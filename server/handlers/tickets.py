@@ -8,11 +8,11 @@ from datetime import datetime
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 
-from .. import validation
 from ..context import SessionContext, TicketForm
+from ..domain import validation
+from ..domain.models import Action, HistoryEntry, Status, Ticket, TicketSummary, Urgency, User
 from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
 from ..i18n import _
-from ..models import Action, HistoryEntry, Status, Ticket, TicketSummary, Urgency, User
 from ..ui.screens import confirm, menu, ticket_table
 from ..ui.terminal import Terminal, plain, wrap
 from .common import Notice, ask_valid

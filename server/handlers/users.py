@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 
-from .. import validation
 from ..context import SessionContext
+from ..domain import validation
+from ..domain.models import Role, UserSummary
 from ..errors import UserError
 from ..i18n import _
-from ..models import Role, UserSummary
 from ..ui.lists import ListAction, paged_table
 from ..ui.screens import ask, confirm, menu
 from ..ui.terminal import Terminal

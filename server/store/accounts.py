@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..models import Role, User, UserSummary
+from ..domain.models import Role, User, UserSummary
 from .schema import tickets, users
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..models import Action
+from ..domain.models import Action
 from .schema import history, tickets
 
 # History actions that answer the requester.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..models import Action, HistoryEntry, Status
+from ..domain.models import Action, HistoryEntry, Status
 from .schema import history, statuses
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..models import SshKey
+from ..domain.models import SshKey
 from .schema import ssh_keys, users
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..models import Role, Status, Urgency
+from ..domain.models import Role, Status, Urgency
 
 # Every MariaDB table is InnoDB in utf8mb4, whatever the server's or the database's default.
 MYSQL_TABLE = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..models import Status, TicketFilter, TicketSort, TicketSummary, Urgency
+from ..domain.models import Status, TicketFilter, TicketSort, TicketSummary, Urgency
 from .reads import unread
 from .schema import statuses, tickets
 from .tickets import assignee, author, status_ids

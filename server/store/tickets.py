@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..models import Status, Urgency
+from ..domain.models import Status, Urgency
 from .schema import statuses, tickets, users
 
 author = users.alias("auteur")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from .errors import ValidationError
-from .i18n import _
+from ..errors import ValidationError
+from ..i18n import _
+from ..security import BCRYPT_MAX_BYTES
 from .models import Status, Urgency
-from .security import BCRYPT_MAX_BYTES
 
 NAME_MAX = 80
 EMAIL_MAX = 254
