@@ -110,6 +110,17 @@ async def test_the_read_mark_never_goes_back(services, alice, admin, database):
     assert await unread(services, alice) == {number: False}
 
 
+async def test_marking_read_asks_for_the_ticket_itself(services, alice, bob, admin, database):
+    """`mark_read` does not rely on `ticket()` having checked access: a ticket that is not the
+    user's leaves no marker, whoever handed it over."""
+    number = await context_for(services, alice).create_ticket("Écran", "Noir.", "Haute")
+    theirs = await context_for(services, admin).ticket(number)
+    await context_for(services, bob).mark_read(theirs)
+    assert await read_marks(database) == {}
+    await context_for(services, admin).mark_read(theirs)
+    assert await read_marks(database) == {(admin.id, number): theirs.history[-1].id}
+
+
 # Who is told of what --------------------------------------------------------------------------
 
 

@@ -123,8 +123,8 @@ class Tickets:
         newest = max(entry.id for entry in ticket.history)
         try:
             async with ctx.db.transaction() as conn:
-                row = await tickets.row(conn, ticket.id)
-                if row is None or not ctx.allowed(Access.VIEW_TICKET, row.auteur_id):
+                author_id = await tickets.author_of(conn, ticket.id)
+                if author_id is None or not ctx.allowed(Access.VIEW_TICKET, author_id):
                     return
                 seen = await reads.seen(conn, ctx.user.id, ticket.id)
         except ServiceRestarting:

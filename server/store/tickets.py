@@ -67,6 +67,11 @@ async def update(conn: AsyncConnection, ticket_id: int, now, **values) -> None:
     await conn.execute(tickets.update().where(tickets.c.id == ticket_id).values(updated_at=now, **values))
 
 
+async def author_of(conn: AsyncConnection, ticket_id: int) -> int | None:
+    """The id of the ticket's author (None if there is no such ticket)."""
+    return (await conn.execute(sa.select(tickets.c.auteur_id).where(tickets.c.id == ticket_id))).scalar()
+
+
 async def row(conn: AsyncConnection, ticket_id: int):
     """The ticket with its status label, author's and assignee's names (None if missing)."""
     query = (
