@@ -42,8 +42,7 @@ class Assignment:
         ctx = self.ctx
         now = utcnow()
 
-        async def write(conn: AsyncConnection) -> tuple[str, Ticket]:
-            row = await ctx.tickets.locked(conn, ticket_id, Access.ASSIGN)
+        async def write(conn: AsyncConnection, row) -> str:
             name = ""
             if assignee_id is not None:
                 # Locked: a simultaneous demotion waits for this assignment, or comes first
@@ -63,8 +62,8 @@ class Assignment:
                 AuditEvent.ADMIN_ACTION,
                 f"assign ticket={ticket_id} to={assignee_id if assignee_id else '-'}",
             )
-            return name, await ctx.tickets.load(conn, ticket_id)
+            return name
 
-        name, ticket = await ctx.write(write)
+        ticket, name = await ctx.tickets.changed(ticket_id, Access.ASSIGN, write)
         ctx.log("assigned id=%s to=%r", ticket_id, name or None)
         return ticket

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,6 +18,9 @@ from .resources import TicketForm
 
 if TYPE_CHECKING:
     from .session import SessionContext
+
+# What a change does to a locked ticket (its row: author, status, assignee), in its transaction.
+Steps = Callable[[AsyncConnection, object], Awaitable[object]]
 
 
 class Tickets:
@@ -171,27 +175,34 @@ class Tickets:
         self.ctx.require(access, row.auteur_id)
         return row
 
+    async def changed(self, ticket_id: int, access: Access, steps: Steps) -> tuple[Ticket, object]:
+        """Lock the ticket once `access` is allowed, run `steps` on it, and read it back, in one
+        of the user's writes: the ticket as it now is, and what `steps` returned."""
+
+        async def write(conn: AsyncConnection) -> tuple[Ticket, object]:
+            row = await self.locked(conn, ticket_id, access)
+            result = await steps(conn, row)
+            return await self.load(conn, ticket_id), result
+
+        return await self.ctx.write(write)
+
     async def change_status(self, ticket_id: int, new_status: Status | str) -> Ticket:
         """Set a ticket's status (admins), with its history entry in the same transaction."""
         ctx = self.ctx
         new_status = validation.status(new_status)
         now = utcnow()
 
-        async def update(conn: AsyncConnection) -> tuple[str, Ticket]:
-            row = await self.locked(conn, ticket_id, Access.CHANGE_STATUS)
+        async def update(conn: AsyncConnection, row) -> str:
             if row.libelle == new_status.value:
                 raise ValidationError(_("Le ticket est déjà « {status} ».").format(status=new_status.value))
             new_id = (await tickets.status_ids(conn))[new_status]
             await tickets.update(conn, ticket_id, now, statut_id=new_id)
             await ctx._write_history(conn, ticket_id, Action.STATUS_CHANGED, row.statut_id, new_id, "", now)
-            await ctx.audit(
-                conn,
-                AuditEvent.ADMIN_ACTION,
-                f"status ticket={ticket_id} from={row.libelle} to={new_status.value}",
-            )
-            return row.libelle, await self.load(conn, ticket_id)
+            details = f"status ticket={ticket_id} from={row.libelle} to={new_status.value}"
+            await ctx.audit(conn, AuditEvent.ADMIN_ACTION, details)
+            return row.libelle
 
-        old_label, ticket = await ctx.write(update)
+        ticket, old_label = await self.changed(ticket_id, Access.CHANGE_STATUS, update)
         ctx.log("status changed id=%s from=%r to=%r", ticket_id, old_label, new_status.value)
         return ticket
 
@@ -201,15 +212,13 @@ class Tickets:
         text = validation.reply(text)
         now = utcnow()
 
-        async def write(conn: AsyncConnection) -> Ticket:
-            row = await self.locked(conn, ticket_id, Access.REPLY)
+        async def write(conn: AsyncConnection, row) -> None:
             await tickets.update(conn, ticket_id, now)
             await ctx._write_history(conn, ticket_id, Action.REPLY, None, None, text, now)
             if row.auteur_id != ctx.user.id:  # staff answering someone: an admin action
                 await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"reply ticket={ticket_id}")
-            return await self.load(conn, ticket_id)
 
-        ticket = await ctx.write(write)
+        ticket, _done = await self.changed(ticket_id, Access.REPLY, write)
         ctx.log("reply id=%s length=%s", ticket_id, len(text))
         return ticket
 
@@ -219,14 +228,12 @@ class Tickets:
         text = validation.note(text)
         now = utcnow()
 
-        async def write(conn: AsyncConnection) -> Ticket:
-            await self.locked(conn, ticket_id, Access.ADD_NOTE)
+        async def write(conn: AsyncConnection, _row) -> None:
             # `updated_at` is left alone: the requester sees it, and must not learn of the note.
             await ctx._write_history(conn, ticket_id, Action.NOTE, None, None, text, now, internal=True)
             await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"note ticket={ticket_id}")
-            return await self.load(conn, ticket_id)
 
-        ticket = await ctx.write(write)
+        ticket, _done = await self.changed(ticket_id, Access.ADD_NOTE, write)
         ctx.log("internal note id=%s length=%s", ticket_id, len(text))
         return ticket
 
@@ -236,16 +243,14 @@ class Tickets:
         text = validation.reply(text)
         now = utcnow()
 
-        async def write(conn: AsyncConnection) -> Ticket:
-            row = await self.locked(conn, ticket_id, Access.REOPEN)
+        async def write(conn: AsyncConnection, row) -> None:
             if row.libelle != Status.RESOLVED.value:
                 raise ValidationError(_("Le ticket n'est pas « Résolu » : répondez-y simplement."))
             in_progress = (await tickets.status_ids(conn))[Status.IN_PROGRESS]
             await tickets.update(conn, ticket_id, now, statut_id=in_progress)
             await ctx._write_history(conn, ticket_id, Action.REPLY, None, None, text, now)
             await ctx._write_history(conn, ticket_id, Action.REOPENED, row.statut_id, in_progress, "", now)
-            return await self.load(conn, ticket_id)
 
-        ticket = await ctx.write(write)
+        ticket, _done = await self.changed(ticket_id, Access.REOPEN, write)
         ctx.log("reopened id=%s length=%s", ticket_id, len(text))
         return ticket
