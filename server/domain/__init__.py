@@ -1,1 +1,1 @@
-"""The rules with no input or output: who may do what (access)."""
+"""The rules with no input or output: records and vocabularies, validation, the access function."""
