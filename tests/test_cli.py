@@ -113,6 +113,14 @@ async def test_help_describes_each_command(tmp_path, command):
     assert done.stderr == ""
 
 
+async def test_schema_sql_writes_the_committed_file(tmp_path):
+    """`python -m server schema-sql > schema_support.sql`: the command the file's header names."""
+    done = await cli("schema-sql", env=cli_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (ROOT / "schema_support.sql").read_text(encoding="utf-8")
+    assert "CREATE TABLE IF NOT EXISTS historique" in done.stdout
+
+
 # init-db --------------------------------------------------------------------------------------
 
 
