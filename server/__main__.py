@@ -1,4 +1,4 @@
-"""Command line: serve (default), create-admin, init-db, check-config."""
+"""Command line: serve (default), create-admin, init-db, backup, restore, check-config."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from .domain import validation
 from .domain.models import Role
 from .errors import UserError
 from .security import PasswordHasher
-from .store import Database
+from .store import Database, backup
 from .store.ddl import schema_sql
 from .store.migrate import SCHEMA_VERSION, upgrade
 
@@ -104,6 +104,39 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _backup(settings: Settings, target: Path) -> dict[str, int]:
+    db = Database(settings)
+    try:
+        return await backup.backup(db, target)
+    finally:
+        await db.close()
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    target = Path(args.file)
+    counts = asyncio.run(_backup(settings, target))
+    rows = sum(counts.values())
+    print(f"Sauvegarde écrite dans {target} : {rows} lignes, {len(counts)} tables (schéma {SCHEMA_VERSION})")
+    return 0
+
+
+async def _restore(settings: Settings, source: Path, force: bool) -> dict[str, int]:
+    db = Database(settings)
+    try:
+        return await backup.restore(db, source, force=force)
+    finally:
+        await db.close()
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    counts = asyncio.run(_restore(settings, Path(args.file), args.force))
+    where = masked_url(settings.database_url)
+    print(f"Sauvegarde {args.file} restaurée dans {where} : {sum(counts.values())} lignes")
+    return 0
+
+
 def cmd_schema_sql(_args: argparse.Namespace) -> int:
     sys.stdout.write(schema_sql())
     return 0
@@ -138,6 +171,23 @@ def parser() -> argparse.ArgumentParser:
         description="Crée les tables manquantes et les statuts (sans effet si tout existe déjà).",
     )
     s.set_defaults(func=cmd_init_db)
+    s = sub.add_parser(
+        "backup",
+        help="sauvegarder la base pendant que le service tourne",
+        description="Écrit dans FICHIER une copie cohérente de toute la base (lignes JSON, "
+        "restaurable sur SQLite comme sur MariaDB) sans arrêter le service ni bloquer ses écritures.",
+    )
+    s.add_argument("file", metavar="FICHIER", help="fichier de sauvegarde à écrire")
+    s.set_defaults(func=cmd_backup)
+    s = sub.add_parser(
+        "restore",
+        help="restaurer une sauvegarde dans la base configurée",
+        description="Charge FICHIER dans la base configurée, en une transaction. Une base qui "
+        "contient déjà des données est refusée, sauf avec --force qui les remplace.",
+    )
+    s.add_argument("file", metavar="FICHIER", help="sauvegarde écrite par « backup »")
+    s.add_argument("--force", action="store_true", help="remplacer les données déjà présentes")
+    s.set_defaults(func=cmd_restore)
     s = sub.add_parser(
         "schema-sql",
         help="écrire schema_support.sql tel que le schéma le définit",
