@@ -24,13 +24,14 @@ from .context import (
     key_login_succeeded,
     key_owner,
 )
-from .domain.models import User
+from .domain.models import Role, User
 from .errors import Throttled
 from .handlers.live import deliver
 from .handlers.session import run_session
 from .i18n import _
 from .limits import ConnectionGate, Limits
 from .live import ChangeFeed
+from .metrics import MetricsEndpoint, ServiceCollector
 from .security import PasswordHasher
 from .sshd import PublicKeyAuth, SupportSSHServer, load_host_key, start_listener
 from .store import Database
@@ -106,6 +107,7 @@ class Service:
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.gate = ConnectionGate(Limits.from_settings(settings.ssh))
         self.collector = Collector(lambda: len(self.terminals))
+        self.metrics: MetricsEndpoint | None = None
         self._stopping = False
 
     @property
@@ -168,6 +170,27 @@ class Service:
         )
         log.info("open files limit=%s max_connections=%s", descriptors, settings.ssh.max_connections)
         self.collector.start()
+        listen = settings.metrics.address()
+        if listen is not None:
+            self.metrics = MetricsEndpoint(
+                *listen, lambda lag: ServiceCollector(self.sessions_by_kind, self.pool_use, lag)
+            )
+            self.metrics.start()
+
+    def sessions_by_kind(self) -> dict[str, int]:
+        """Open terminal sessions: guests (not logged in), users, admins (read from any thread)."""
+        counts = dict.fromkeys(("guest", "user", "admin"), 0)
+        for ctx in list(self.contexts.values()):
+            user = ctx.user
+            counts["guest" if user is None else "admin" if user.role is Role.ADMIN else "user"] += 1
+        return counts
+
+    def pool_use(self) -> tuple[int, int]:
+        """(connections checked out, connections the pool keeps) of the database pool."""
+        pool = self.db.engine.sync_engine.pool if self.db is not None else None
+        checked_out = getattr(pool, "checkedout", None)
+        size = getattr(pool, "size", None)
+        return (checked_out() if checked_out else 0, size() if size else 0)
 
     async def _check_password(self, email: str, password: str, address: str) -> User | None:
         assert self.services is not None
@@ -254,6 +277,8 @@ class Service:
         if self.listener is not None:
             await self.listener.wait_closed()
         await self.collector.stop()
+        if self.metrics is not None:
+            await self.metrics.stop()
         if self.services is not None:
             self.services.hasher.close()
         if self.db is not None:

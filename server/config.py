@@ -113,12 +113,41 @@ class LiveSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    # "127.0.0.1:9464": the Prometheus endpoint's loopback address and port; empty: off.
+    listen: str = ""
+
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to listen on, or None when off; ConfigError if malformed or not loopback."""
+        if not self.listen.strip():
+            return None
+        host, _, port = self.listen.strip().rpartition(":")
+        host = host.strip("[]")
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+            number = int(port)
+        except ValueError:
+            raise ConfigError(
+                f"metrics.listen: adresse:port attendu, par exemple 127.0.0.1:9464 (reçu {self.listen!r})"
+            ) from None
+        if not loopback:
+            raise ConfigError(
+                "metrics.listen: une adresse de bouclage est attendue (127.0.0.1 ou ::1), "
+                "car les mesures ne demandent pas d'authentification"
+            )
+        if not 0 <= number < 65536:
+            raise ConfigError(f"metrics.listen: port invalide {port!r}")
+        return host, number
+
+
+@dataclass(frozen=True)
 class Settings:
     ssh: SshSettings = field(default_factory=SshSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     log: LogSettings = field(default_factory=LogSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     # Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = PROJECT_ROOT
 
@@ -231,6 +260,7 @@ def _check(settings: Settings) -> None:
         )
     if not 0.05 <= settings.live.poll_interval <= 60:
         raise ConfigError("live.poll_interval: doit être entre 0.05 et 60 secondes")
+    settings.metrics.address()
     if settings.log.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"log.level: niveau inconnu {settings.log.level!r}")
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..audit import AuditEvent, record, record_in
 from ..domain.models import Role, User
 from ..errors import EmailTaken, Throttled
+from ..metrics import LOGINS
 from ..store import Database, accounts, keys, utcnow
 from ..throttle import account_key
 from .resources import SessionResources
@@ -68,6 +69,7 @@ async def _authenticate(services: SessionResources, email: str, password: str, a
             details=f"attente={wait}s",
             level=logging.WARNING,
         )
+        LOGINS.labels("throttled").inc()
         raise Throttled(wait)
     async with services.db.transaction() as conn:
         row = await accounts.by_email(conn, email)
@@ -91,6 +93,7 @@ async def _authenticate(services: SessionResources, email: str, password: str, a
             )
 
     await services.db.write(outcome)
+    LOGINS.labels("ok" if user is not None else "failed").inc()
     return user
 
 
@@ -117,6 +120,7 @@ async def key_owner(db: Database, email: str, key: str) -> User | None:
 
 async def key_login_succeeded(db: Database, address: str, user: User) -> None:
     await record(db, AuditEvent.LOGIN_SUCCEEDED, address, user.email, user.id, "ssh publickey")
+    LOGINS.labels("ok").inc()
 
 
 async def key_login_failed(db: Database, address: str, email: str) -> None:
@@ -125,3 +129,4 @@ async def key_login_failed(db: Database, address: str, email: str) -> None:
     async with db.transaction() as conn:
         user_id = await accounts.id_of(conn, email)
     await record(db, AuditEvent.LOGIN_FAILED, address, email, user_id, "ssh publickey", level=logging.WARNING)
+    LOGINS.labels("failed").inc()

@@ -13,6 +13,7 @@ from ..domain.access import Access
 from ..domain.models import Action, LiveNotice, Status, Ticket, TicketChange, Urgency, User
 from ..errors import NotFound, ServiceRestarting, ValidationError
 from ..i18n import _
+from ..metrics import TICKETS_CREATED
 from ..store import history, reads, tickets, utcnow
 from .resources import TicketForm
 
@@ -64,6 +65,7 @@ class Tickets:
 
         ticket_id = await ctx.write(insert)
         form.committed = True
+        TICKETS_CREATED.inc()
         ctx.log("ticket created id=%s urgency=%s", ticket_id, urgency.value)
         return ticket_id
 

@@ -1,0 +1,120 @@
+"""The optional Prometheus endpoint (`metrics.listen`, off by default), with prometheus_client.
+
+Counters are the process's own (one service per process): logins by outcome, tickets created,
+counted where the outcome is known and committed. The figures of the moment — sessions open by
+kind, database connections in use, the event loop's lag — are read from the running service at
+each scrape by `ServiceCollector`. The HTTP server is prometheus_client's, in a thread of its own:
+a scrape never waits for the event loop, and a busy loop shows as lag instead of a hung scrape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+log = logging.getLogger("support.metrics")
+
+REGISTRY = CollectorRegistry()
+
+LOGINS = Counter(
+    "support_logins",
+    "Password and key logins, by outcome (ok, failed, throttled).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+for _outcome in ("ok", "failed", "throttled"):
+    LOGINS.labels(_outcome)
+TICKETS_CREATED = Counter("support_tickets_created", "Tickets created.", registry=REGISTRY)
+
+# Seconds between two looks at the event loop's lag.
+LAG_INTERVAL = 0.5
+
+
+class LoopLag:
+    """How late a sleep of LAG_INTERVAL wakes up: the time a key press waits behind other work."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+        self.worst = 0.0
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            began = time.monotonic()
+            await asyncio.sleep(LAG_INTERVAL)
+            self.last = max(0.0, time.monotonic() - began - LAG_INTERVAL)
+            self.worst = max(self.worst, self.last)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+class ServiceCollector(Collector):
+    """The running service's figures of the moment, read at each scrape."""
+
+    def __init__(
+        self,
+        sessions: Callable[[], dict[str, int]],
+        pool: Callable[[], tuple[int, int]],
+        lag: LoopLag,
+    ) -> None:
+        self.sessions, self.pool, self.lag = sessions, pool, lag
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        open_ = GaugeMetricFamily(
+            "support_sessions_open", "Open terminal sessions, by kind (guest, user, admin).", labels=["kind"]
+        )
+        for kind, n in self.sessions().items():
+            open_.add_metric([kind], n)
+        yield open_
+        in_use, size = self.pool()
+        yield GaugeMetricFamily("support_db_pool_in_use", "Database connections checked out.", value=in_use)
+        yield GaugeMetricFamily("support_db_pool_size", "Database connections the pool keeps.", value=size)
+        yield GaugeMetricFamily(
+            "support_event_loop_lag_seconds", "Lateness of the latest event-loop tick.", value=self.lag.last
+        )
+        yield GaugeMetricFamily(
+            "support_event_loop_lag_max_seconds",
+            "Worst event-loop lateness since start.",
+            value=self.lag.worst,
+        )
+
+
+class MetricsEndpoint:
+    """The HTTP endpoint and the loop-lag probe, started and stopped with the service."""
+
+    def __init__(self, host: str, port: int, collector_of: Callable[[LoopLag], ServiceCollector]) -> None:
+        self.host, self.requested = host, port
+        self.lag = LoopLag()
+        self.collector = collector_of(self.lag)
+        self._server = None
+        self.port = 0
+
+    def start(self) -> None:
+        REGISTRY.register(self.collector)
+        self._server, _thread = start_http_server(self.requested, self.host, registry=REGISTRY)
+        self.port = self._server.server_address[1]
+        self.lag.start()
+        log.info("metrics on http://%s:%s/metrics", self.host, self.port)
+
+    async def stop(self) -> None:
+        await self.lag.stop()
+        if self._server is not None:
+            server, self._server = self._server, None
+            await asyncio.to_thread(server.shutdown)
+            server.server_close()
+        with contextlib.suppress(KeyError):
+            REGISTRY.unregister(self.collector)
