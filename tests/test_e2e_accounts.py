@@ -222,6 +222,12 @@ async def test_admin_deletes_a_connected_user_by_typing_the_e_mail_back(
     staff.send("2")
     screen = await staff.wait_for("E-mail du compte :", "Compte : Bob Sarr <bob@example.org>")
     assert "Le compte et ses 1 ticket(s) seront supprimés définitivement." in " ".join(screen.split())
+    # The warning sits between the account and the field it is about, not at the bottom.
+    rows = screen.splitlines()
+    field = next(i for i, row in enumerate(rows) if row.startswith(" E-mail du compte :"))
+    warned = next(i for i, row in enumerate(rows) if "seront supprimés" in row)
+    account = next(i for i, row in enumerate(rows) if row.startswith(" Compte : Bob Sarr"))
+    assert account < warned < field and field - warned <= 2, screen
     staff.send("bob@example.com" + ENTER)
     await wait_sentence(staff, "Suppression annulée : l'e-mail saisi n'est pas celui du compte.")
     assert await user_field(database, "bob@example.org", "id") == bob.id

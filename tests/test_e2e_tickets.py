@@ -143,6 +143,25 @@ async def test_registration_refusal(service, clients, alice, database, case):
     assert await counts(database) == {**before, "utilisateurs": before["utilisateurs"] + 1}
 
 
+async def test_registration_refuses_a_name_with_control_characters(service, clients, database):
+    c = await guest(service, clients)
+    c.send("2")
+    await c.wait_for("Nom :")
+    c.paste("Awa\x1b]0;PWNED\x07")
+    c.send(ENTER)
+    screen = await wait_sentence(
+        c, "Le nom ne peut pas contenir de caractères de contrôle (Échap, tabulation…)."
+    )
+    assert asking(c, "Nom :"), screen
+    assert await counts(database) == {"utilisateurs": 0, "tickets": 0, "historique": 0}
+    # Corrected, the account is created under the clean name.
+    c.send(BACKSPACE * 10 + " Diop" + ENTER)
+    await fill(c, [EMAIL, PASS, CONFIRM])
+    await c.wait_for("Compte créé. Bienvenue", "1. Nouveau ticket")
+    async with database.transaction() as conn:
+        assert (await conn.execute(sa.select(users.c.nom))).scalar_one() == "Awa Diop"
+
+
 def asking(c: ScreenReader, label: str) -> bool:
     """Whether `label` is the field being typed (a filled one shows its value after the colon)."""
     return any(row.rstrip() == f" {label}" or row.startswith(f" {label}  (") for row in c.screen.display)
@@ -179,6 +198,13 @@ TICKET_REFUSALS = {
         None,
         "Le titre est trop long (121 caractères, 120 au plus).",
         lambda c: c.send(BACKSPACE + ENTER),
+    ),
+    "title with control characters": (
+        # Pasted: typed, Esc would cancel the field.
+        lambda c: (c.paste("Imprimante\x1b]0;PWNED\x07"), c.send(ENTER)),
+        None,
+        "Le titre ne peut pas contenir de caractères de contrôle (Échap, tabulation…).",
+        lambda c: c.send(BACKSPACE * 10 + ENTER),
     ),
     "empty description": (
         lambda c: c.send("Imprimante bloquée" + ENTER),
@@ -224,6 +250,8 @@ async def test_new_ticket_refusal(service, clients, alice, database, case):
         title, description = (await conn.execute(sa.select(tickets.c.titre, tickets.c.description))).one()
     if case == "title over 120 characters":
         assert title == "T" * 120
+    if case == "title with control characters":
+        assert title == "Imprimante"
     if case == "description over 4000 characters":
         assert description == "d" * 4000
 

@@ -105,6 +105,21 @@ def test_name_on_one_line(typed):
     assert refused(validation.name, typed) == "Le nom doit tenir sur une seule ligne."
 
 
+NAME_CONTROL = "Le nom ne peut pas contenir de caractères de contrôle (Échap, tabulation…)."
+TITLE_CONTROL = "Le titre ne peut pas contenir de caractères de contrôle (Échap, tabulation…)."
+CONTROLS = ["Awa\x1b]0;PWNED\x07", "a\x07b", "a\x00b", "a\tb", "a\x7fb", "a\x9bb", "a\x85b", "a\x1fb"]
+
+
+@pytest.mark.parametrize("typed", CONTROLS)
+def test_name_refuses_control_characters(typed):
+    assert refused(validation.name, typed) == NAME_CONTROL
+
+
+@pytest.mark.parametrize("typed", ["Awa Diop-Ndiaye", "Éloïse d'Almeida", "Ngọc Ánh", "李小龙", "A\u00a0B"])
+def test_name_keeps_printable_characters(typed):
+    assert validation.name(typed) == typed
+
+
 # Password -------------------------------------------------------------------------------
 
 
@@ -163,6 +178,17 @@ def test_title_required(typed):
 @pytest.mark.parametrize("typed", ["ligne 1\nligne 2", "ligne 1\r\nligne 2", "a\u2029b"])
 def test_title_on_one_line(typed):
     assert refused(validation.title, typed) == "Le titre doit tenir sur une seule ligne."
+
+
+@pytest.mark.parametrize("typed", CONTROLS)
+def test_title_refuses_control_characters(typed):
+    assert refused(validation.title, typed) == TITLE_CONTROL
+
+
+def test_multi_line_texts_keep_their_sanitising_not_a_refusal():
+    # Replies and descriptions keep newlines and tabs; the terminal sanitiser shows the rest.
+    assert validation.reply("ligne 1\n\tligne 2") == "ligne 1\n\tligne 2"
+    assert validation.description("a\x1bb") == "a\x1bb"
 
 
 # Description ----------------------------------------------------------------------------

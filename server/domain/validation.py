@@ -24,14 +24,28 @@ _EMAIL = re.compile(
 )
 
 
-def _bounded(value: str, limit: int, missing: str, too_long: str, multiline_refused: str = "") -> str:
-    """`value` if present, at most `limit` characters and, unless allowed, on one line."""
+# What a one-line field refuses besides line breaks: C0 controls (ESC, BEL, tab...), DEL and C1.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _bounded(
+    value: str,
+    limit: int,
+    missing: str,
+    too_long: str,
+    multiline_refused: str = "",
+    control_refused: str = "",
+) -> str:
+    """`value` if present, at most `limit` characters and, unless allowed, on one line and
+    free of control characters."""
     if not value:
         raise ValidationError(missing)
     if len(value) > limit:
         raise ValidationError(too_long.format(n=len(value), max=limit))
     if multiline_refused and any(ch in value for ch in "\r\n\u2028\u2029"):
         raise ValidationError(multiline_refused)
+    if control_refused and _CONTROL.search(value):
+        raise ValidationError(control_refused)
     return value
 
 
@@ -42,6 +56,7 @@ def name(value: str) -> str:
         _("Le nom est obligatoire."),
         _("Le nom est trop long ({n} caractères, {max} au plus)."),
         _("Le nom doit tenir sur une seule ligne."),
+        _("Le nom ne peut pas contenir de caractères de contrôle (Échap, tabulation…)."),
     )
 
 
@@ -81,6 +96,7 @@ def title(value: str) -> str:
         _("Le titre est obligatoire."),
         _("Le titre est trop long ({n} caractères, {max} au plus)."),
         _("Le titre doit tenir sur une seule ligne."),
+        _("Le titre ne peut pas contenir de caractères de contrôle (Échap, tabulation…)."),
     )
 
 

@@ -148,8 +148,7 @@ async def delete_user(term: Terminal, ctx: SessionContext, summary: UserSummary)
         previous=[(_("Compte"), f"{user.name} <{user.email}>")],
         help_text=_("(Échap : annuler)"),
         max_chars=validation.EMAIL_MAX,
-        notice=warning,
-        error=True,
+        warning=warning,
     )
     if not typed:
         return None

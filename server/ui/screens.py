@@ -302,10 +302,13 @@ async def ask(
     default: str = "",
     help_text: str = "",
     max_chars: int = 254,
+    warning: str = "",
     notice: str = "",
     error: bool = False,
 ) -> str | None:
     """One form field under the ones already filled; None if the user cancels with Esc.
+
+    `warning` is shown in red just above the field it is about (what typing it will do).
 
     The field holds at most twice `max_chars` (1,000 at least): enough for the rule behind it
     to say how much is too much, while a huge paste is refused at once instead of being drawn.
@@ -366,13 +369,21 @@ async def ask(
         for name, value in previous:
             shown = fit(value, width - len(name) - 3).rstrip() if value else ""
             out += [("class:label", f" {name} : "), ("", shown), ("", "\n")]
+        out += [("class:error", f" {line}\n") for line in warning_lines()]
         out += [("class:label", f" {label} :")]
         if help_text:
             out += [("class:dim", f"  {help_text}")]
         return out
 
+    def warning_lines() -> list[str]:
+        return wrap(warning, screen_width() - 2, multiline=False) if warning else []
+
     parts = [
-        Window(FormattedTextControl(filled), height=len(previous) + 1, wrap_lines=True),
+        Window(
+            FormattedTextControl(filled),
+            height=lambda: len(previous) + 1 + len(warning_lines()),
+            wrap_lines=True,
+        ),
         VSplit([Window(width=1), area]),
         Window(),
     ]
