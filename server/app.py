@@ -12,7 +12,9 @@ import time
 import asyncssh
 from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 
+from . import commands
 from .algorithms import Profile
+from .channel_exec import ExecChannel
 from .collector import Collector
 from .config import ConfigError, Settings
 from .context import (
@@ -152,6 +154,7 @@ class Service:
                 self.gate,
                 public_keys=public_keys,
                 max_auth_tries=settings.ssh.max_auth_tries,
+                execute=self._execute,
             ),
             gate=self.gate,
             login_timeout=settings.ssh.login_timeout,
@@ -199,6 +202,21 @@ class Service:
         except Throttled:
             # SSH has one answer for every refusal: "Permission denied" (audited as throttled).
             return None
+
+    async def _execute(self, io: ExecChannel, line: str, address: str, user) -> int:
+        """One command of `ssh -l EMAIL host COMMAND`: the same context as a screen's session."""
+        assert self.services is not None
+        if user is None:
+            io.error(commands.GUEST)
+            return commands.REFUSED
+        if self._stopping:
+            io.error(SHUTDOWN_NOTICE)
+            return commands.UNAVAILABLE
+        ctx = SessionContext(self.services, address, user)
+        try:
+            return await commands.run(ctx, io, line, io.error)
+        finally:
+            self.services.sessions.discard(ctx)
 
     async def _interact(self, session: PromptToolkitSSHSession, address: str, user) -> None:
         assert self.services is not None

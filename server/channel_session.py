@@ -13,6 +13,7 @@ from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import typeahead
 from prompt_toolkit.output.vt100 import Vt100_Output
 
+from .channel_exec import ExecChannel, Execute, run_exec
 from .channel_input import ChannelInput
 
 log = logging.getLogger("support.sshd")
@@ -44,9 +45,13 @@ class AppSession(PromptToolkitSSHSession):
     in the event loop's own turn, and the channel stops reading while the application is behind.
     """
 
-    def __init__(self, interact, *, label: str = "-") -> None:
+    def __init__(self, interact, *, label: str = "-", execute: Execute | None = None) -> None:
         # Not the library's constructor: it defines a class of its own for every session.
         self.interact = interact
+        # An exec request (`ssh host COMMAND`) runs a command instead of the application.
+        self.execute = execute
+        self._command: str | None = None
+        self._exec: ExecChannel | None = None
         self.interact_task: asyncio.Task[None] | None = None
         self._chan: asyncssh.SSHServerChannel | None = None
         self.app_session = None
@@ -59,7 +64,31 @@ class AppSession(PromptToolkitSSHSession):
             return Size(rows=24, columns=80)
         return size
 
-    def data_received(self, data: str, datatype: object) -> None:
+    def exec_requested(self, command: str) -> bool:
+        if self.execute is None:
+            return False
+        self._command = command
+        return True
+
+    def eof_received(self) -> bool:
+        if self._exec is not None:
+            self._exec.end_of_input()
+            return True  # half open: the command's output is still to come
+        return False
+
+    def pause_writing(self) -> None:
+        if self._exec is not None:
+            self._exec.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._exec is not None:
+            self._exec.resume_writing()
+
+    def data_received(self, data, datatype: object) -> None:
+        if self._exec is not None:
+            if datatype is None:
+                self._exec.feed(data)
+            return
         if self._input is not None:
             self._input.feed(data)
 
@@ -73,8 +102,21 @@ class AppSession(PromptToolkitSSHSession):
         # handshake, `printf 3 | ssh -tt`) right after this call: the input must exist already.
         chan = self._chan
         assert chan is not None
+        if self._command is not None and self.execute is not None:
+            self._exec = ExecChannel(chan)
+            self.interact_task = asyncio.get_running_loop().create_task(
+                self._run_command(self._exec, self._command, self.execute)
+            )
+            return
         self._input = ChannelInput(chan.pause_reading, chan.resume_reading, self._input_failed)
         super().session_started()
+
+    async def _run_command(self, io: ExecChannel, command: str, execute: Execute) -> None:
+        try:
+            await run_exec(io, command, execute, self.label)
+        finally:
+            assert self._chan is not None
+            self._chan.close()
 
     async def _interact(self) -> None:
         chan = self._chan
@@ -96,6 +138,8 @@ class AppSession(PromptToolkitSSHSession):
             self.app_session = None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._exec is not None:
+            self._exec.closed()
         # The client is gone: end its application (EOF on its input) instead of leaving it
         # waiting for keys that will never come.
         if self._input is not None:

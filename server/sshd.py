@@ -18,6 +18,7 @@ from asyncssh.kex import get_kex_algs
 from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 
 from .algorithms import POST_QUANTUM_KEX, PROFILES, Algorithms, Profile
+from .channel_exec import ExecChannel
 from .channel_session import AppSession
 from .config import ConfigError
 from .i18n import _
@@ -32,6 +33,8 @@ PASSWORD_PROMPT = _("Mot de passe / password: ")
 
 # (peer address, authenticated user or None) -> None; runs the application for one channel.
 Interact = Callable[[PromptToolkitSSHSession, str, object | None], Awaitable[None]]
+# (exec channel, command line, peer address, authenticated user or None) -> exit status
+ExecuteCommand = Callable[[ExecChannel, str, str, object | None], Awaitable[int]]
 # (e-mail, password, peer address) -> the user, or None
 CheckPassword = Callable[[str, str, str], Awaitable[object | None]]
 
@@ -123,8 +126,10 @@ class SupportSSHServer(asyncssh.SSHServer):
         *,
         public_keys: PublicKeyAuth | None = None,
         max_auth_tries: int = 6,
+        execute: ExecuteCommand | None = None,
     ) -> None:
         self.guest_user = guest_user
+        self.execute = execute
         self.open_connections = open_connections
         self.gate = gate
         self.public_keys = public_keys
@@ -308,7 +313,15 @@ class SupportSSHServer(asyncssh.SSHServer):
             except Exception:
                 log.exception("addr=%s user=%s session failed", self.address, self.username)
 
-        return AppSession(run, label=f"addr={self.address} user={self.username}")
+        async def command(io: ExecChannel, line: str) -> int:
+            assert self.execute is not None
+            return await self.execute(io, line, self.address, self.user)
+
+        return AppSession(
+            run,
+            label=f"addr={self.address} user={self.username}",
+            execute=command if self.execute is not None else None,
+        )
 
 
 async def start_listener(

@@ -19,6 +19,7 @@ from ..store import history as history_store
 from .accounts import Accounts
 from .assignment import Assignment
 from .dashboard import DashboardArea
+from .exports import Exports
 from .finding import Finding
 from .own_keys import OwnKeys
 from .resources import Outcome, SessionResources
@@ -68,6 +69,7 @@ class SessionContext:
         self.assignment = Assignment(self)
         self.finding = Finding(self)
         self.dashboards = DashboardArea(self)
+        self.exports = Exports(self)
         services.sessions.add(self)
 
     @property
@@ -178,6 +180,7 @@ class SessionContext:
     search_tickets = _InArea("finding")
     find_users = _InArea("finding")
     dashboard = _InArea("dashboards")
+    export_tickets = _InArea("exports")
 
     def logout(self) -> None:
         self.log("logout")

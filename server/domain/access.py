@@ -30,6 +30,8 @@ class Access(enum.Enum):
     BE_ASSIGNED = "be_assigned"
     # Say "Le problème persiste" on a resolved ticket.
     REOPEN = "reopen"
+    # Every ticket of the base, exported in one stream (admins).
+    EXPORT = "export"
 
 
 def access_allowed(user: User | None, access: Access, author_id: int | None = None) -> bool:

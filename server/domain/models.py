@@ -53,6 +53,23 @@ class User:
 
 
 @dataclass(frozen=True)
+class ExportedTicket:
+    """One line of the admins' export: the ticket, its people, its dates and its counts."""
+
+    id: int
+    title: str
+    urgency: Urgency
+    status: Status
+    author_name: str
+    author_email: str
+    assignee_email: str | None
+    created_at: datetime
+    updated_at: datetime
+    replies: int
+    notes: int
+
+
+@dataclass(frozen=True)
 class TicketSummary:
     """One line of a ticket list."""
 

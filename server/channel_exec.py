@@ -1,0 +1,126 @@
+"""One command per exec request (`ssh host COMMAND`): stdin read with a bound, output streamed,
+an exit status; no terminal needed and nothing drawn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncssh
+
+from .i18n import _
+
+log = logging.getLogger("support.sshd")
+
+# What a command may read on stdin: room for the longest description, in UTF-8, and a little more.
+STDIN_MAX = 20_000
+
+TOO_LONG = _("Le texte reçu sur l'entrée standard est trop long.")
+NOT_UTF8 = _("Le texte reçu sur l'entrée standard n'est pas de l'UTF-8 valide.")
+FAILED = _("La commande n'a pas pu aboutir.")
+
+
+class InputRefused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ExecChannel:
+    """The channel of an exec request, as a command sees it (server.commands.CommandIO)."""
+
+    def __init__(self, chan: asyncssh.SSHServerChannel) -> None:
+        self._chan = chan
+        # Bytes both ways: stdin is checked as UTF-8 here, not replaced on the way in.
+        chan.set_encoding(None)
+        self.is_tty = chan.get_terminal_type() is not None
+        self._stdin = bytearray()
+        self._too_long = False
+        self._eof = asyncio.Event()
+        self._writable = asyncio.Event()
+        self._writable.set()
+
+    # Called by the session --------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        if self._too_long:
+            return
+        self._stdin += data
+        if len(self._stdin) > STDIN_MAX:
+            self._too_long = True
+            self._stdin.clear()
+            self._eof.set()
+
+    def end_of_input(self) -> None:
+        self._eof.set()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    def closed(self) -> None:
+        self._eof.set()
+        self._writable.set()
+
+    # For the command --------------------------------------------------------------------
+
+    def _send(self, text: str, stderr: bool = False) -> None:
+        if self.is_tty:
+            text = text.replace("\n", "\r\n")
+        data = text.encode("utf-8")
+        with contextlib.suppress(BrokenPipeError, asyncssh.Error):
+            if stderr:
+                self._chan.write_stderr(data)
+            else:
+                self._chan.write(data)
+
+    def out(self, text: str) -> None:
+        self._send(text)
+
+    def error(self, sentence: str) -> None:
+        self._send(sentence + "\n", stderr=True)
+
+    async def drain(self) -> None:
+        await self._writable.wait()
+        if self._chan.is_closing():
+            raise ConnectionError("channel closed")
+
+    async def read_stdin(self) -> str:
+        await self._eof.wait()
+        if self._too_long:
+            raise InputRefused(TOO_LONG)
+        try:
+            return bytes(self._stdin).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputRefused(NOT_UTF8) from None
+
+    def exit(self, status: int) -> None:
+        with contextlib.suppress(asyncssh.Error, OSError):
+            self._chan.exit(status)
+
+
+# (the exec channel, the command line) -> exit status
+Execute = Callable[[ExecChannel, str], Awaitable[int]]
+
+
+async def run_exec(io: ExecChannel, command: str, execute: Execute, label: str) -> None:
+    """Run `command`, then close the channel with its exit status."""
+    status = 1
+    try:
+        status = await execute(io, command)
+    except InputRefused as exc:
+        io.error(exc.message)
+    except asyncio.CancelledError:
+        log.info("%s command cancelled", label)
+        raise
+    except ConnectionError:
+        log.info("%s command ended: client gone", label)
+    except Exception:
+        log.exception("%s command failed", label)
+        io.error(FAILED)
+    finally:
+        io.exit(status)

@@ -1,0 +1,274 @@
+"""`tickets list|show|new|reply|note|status|assign`: the ticket screens' actions, for scripts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..domain import validation
+from ..domain.models import Action, Status, Ticket, TicketFilter, TicketSort, TicketSummary, Urgency
+from ..errors import Forbidden, UserNotFound, ValidationError
+from ..handlers.tickets import describe
+from ..i18n import _
+from ..security import safe_text
+from .base import (
+    CommandError,
+    CommandIO,
+    csv_lines,
+    iso,
+    parse,
+    shown_date,
+    table,
+    ticket_number,
+    to_json,
+    unquote,
+)
+from .basic import USAGES
+
+if TYPE_CHECKING:
+    from ..context import SessionContext
+
+LIMIT_DEFAULT = 100
+LIMIT_MAX = 10_000
+PAGE = 200
+
+
+def _one_of(value: str, kind, usage: str):
+    try:
+        return kind(value)
+    except ValueError:
+        raise CommandError(
+            _("Valeur invalide : {value}. Usage : {usage}").format(value=safe_text(value), usage=usage)
+        ) from None
+
+
+def _summary_json(t: TicketSummary) -> dict:
+    return {
+        "id": t.id,
+        "title": t.title,
+        "status": t.status.value,
+        "urgency": t.urgency.value,
+        "author": t.author_name,
+        "assignee": t.assignee_name,
+        "created_at": iso(t.created_at),
+    }
+
+
+async def _assignee_filter(ctx: SessionContext, who: str) -> dict:
+    if who == "me":
+        return {"assignee": ctx.user}
+    if who == "none":
+        return {"unassigned": True}
+    for user in await ctx.find_users(who):
+        if user.email.lower() == who.lower():
+            return {"assignee": user}
+    raise UserNotFound()
+
+
+async def list_tickets(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
+    usage = USAGES["tickets list"]
+    found, rest = parse(
+        args,
+        usage,
+        flags=frozenset({"--all", "--json", "--csv"}),
+        options=frozenset({"--urgency", "--assignee", "--sort", "--limit"}),
+        # `--status En cours`: a label of two words, as `--search` may be several.
+        texts=frozenset({"--search", "--status"}),
+    )
+    if rest or (found.get("--json") and found.get("--csv")):
+        raise CommandError(_("Usage : {usage}").format(usage=usage))
+    status = _one_of(str(found["--status"]), Status, usage) if "--status" in found else None
+    urgency = _one_of(str(found["--urgency"]), Urgency, usage) if "--urgency" in found else None
+    sort = str(found.get("--sort", "urgency"))
+    if sort not in {"urgency", "date"}:
+        raise CommandError(
+            _("Valeur invalide : {value}. Usage : {usage}").format(value=safe_text(sort), usage=usage)
+        )
+    limit_text = str(found.get("--limit", LIMIT_DEFAULT))
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= LIMIT_MAX:
+        raise CommandError(
+            _("Valeur invalide : {value}. Usage : {usage}").format(value=safe_text(limit_text), usage=usage)
+        )
+    limit = int(limit_text)
+    search = str(found.get("--search", ""))
+    if found.get("--all") or "--assignee" in found:
+        people = await _assignee_filter(ctx, str(found["--assignee"])) if "--assignee" in found else {}
+        filters = TicketFilter(
+            statuses=frozenset({status}) if status else frozenset(),
+            urgencies=frozenset({urgency}) if urgency else frozenset(),
+            text=search,
+            **people,
+        )
+        order = TicketSort.URGENCY_DESC if sort == "urgency" else TicketSort.DATE_DESC
+        items: list[TicketSummary] = []
+        page = 1
+        while len(items) < limit:
+            result = await ctx.search_tickets(filters, order, page=page, page_size=PAGE)
+            items += result.items
+            if page >= result.pages:
+                break
+            page += 1
+        items = items[:limit]
+    else:
+        items = [
+            t
+            for t in await ctx.my_tickets()
+            if (status is None or t.status is status)
+            and (urgency is None or t.urgency is urgency)
+            and search.lower() in t.title.lower()
+        ]
+        if sort == "urgency":
+            rank = {Urgency.HIGH: 0, Urgency.MEDIUM: 1, Urgency.LOW: 2}
+            items.sort(key=lambda t: (rank[t.urgency], t.created_at, t.id))
+        items = items[:limit]
+    if found.get("--json"):
+        io.out(to_json([_summary_json(t) for t in items]))
+        return
+    header = ["id", "status", "urgency", "created_at", "author", "assignee", "title"]
+    rows = [
+        [t.id, t.status.value, t.urgency.value, iso(t.created_at), t.author_name, t.assignee_name, t.title]
+        for t in items
+    ]
+    if found.get("--csv"):
+        io.out(csv_lines([header, *rows]))
+        return
+    if not items:
+        io.out(_("Aucun ticket.") + "\n")
+        return
+    io.out(
+        table(
+            [_("N°"), _("Statut"), _("Urgence"), _("Créé le"), _("Demandeur"), _("Assigné à"), _("Titre")],
+            [
+                [
+                    f"#{t.id}",
+                    t.status.value,
+                    t.urgency.value,
+                    shown_date(t.created_at),
+                    t.author_name,
+                    t.assignee_name or "-",
+                    t.title,
+                ]
+                for t in items
+            ],
+        )
+    )
+
+
+def _ticket_json(t: Ticket) -> dict:
+    return {
+        "id": t.id,
+        "title": t.title,
+        "description": t.description,
+        "status": t.status.value,
+        "urgency": t.urgency.value,
+        "author": t.author_name,
+        "assignee": t.assignee_name,
+        "created_at": iso(t.created_at),
+        "updated_at": iso(t.updated_at),
+        "history": [
+            {
+                "at": iso(e.created_at),
+                "actor": e.actor_name,
+                "action": e.action.value,
+                "old_status": e.old_status.value if e.old_status else None,
+                "new_status": e.new_status.value if e.new_status else None,
+                "details": e.details,
+                "internal": e.internal,
+            }
+            for e in t.history
+        ],
+    }
+
+
+async def show(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
+    usage = USAGES["tickets show"]
+    found, rest = parse(args, usage, flags=frozenset({"--json"}))
+    if len(rest) != 1:
+        raise CommandError(_("Usage : {usage}").format(usage=usage))
+    ticket = await ctx.ticket(ticket_number(rest[0], usage))
+    if found.get("--json"):
+        io.out(to_json(_ticket_json(ticket)))
+        return
+    lines = [
+        _("Ticket #{id} — {title}").format(id=ticket.id, title=safe_text(ticket.title)),
+        _("Statut : {status}    Urgence : {urgency}").format(
+            status=ticket.status.value, urgency=ticket.urgency.value
+        ),
+        _("Demandeur : {name}").format(name=safe_text(ticket.author_name)),
+        _("Assigné à : {name}").format(name=safe_text(ticket.assignee_name or "-")),
+        "",
+        safe_text(ticket.description, multiline=True),
+        "",
+    ]
+    for entry in ticket.history:
+        lines.append(safe_text(describe(entry)))
+        if entry.action in (Action.REPLY, Action.NOTE) and entry.details:
+            lines += ["  " + line for line in safe_text(entry.details, multiline=True).splitlines()]
+    io.out("\n".join(lines) + "\n")
+
+
+async def new(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
+    usage = USAGES["tickets new"]
+    found, rest = parse(args, usage, options=frozenset({"--urgency"}), texts=frozenset({"--title"}))
+    if rest or "--title" not in found or "--urgency" not in found:
+        raise CommandError(_("Usage : {usage}").format(usage=usage))
+    urgency = _one_of(str(found["--urgency"]), Urgency, usage)
+    # Checked before reading a long description for nothing.
+    title = validation.title(str(found["--title"]))
+    description = await io.read_stdin()
+    ticket_id = await ctx.create_ticket(title, description, urgency)
+    io.out(f"{ticket_id}\n")
+
+
+async def _text_change(ctx: SessionContext, io: CommandIO, args: list[str], name: str) -> None:
+    usage = USAGES[name]
+    _found, rest = parse(args, usage)
+    if len(rest) != 1:
+        raise CommandError(_("Usage : {usage}").format(usage=usage))
+    number = ticket_number(rest[0], usage)
+    # Who may is checked before reading: a refusal does not wait for the text.
+    ticket = await ctx.ticket(number)
+    if name == "tickets note" and not ctx.can_add_note(ticket):
+        raise Forbidden()
+    text = await io.read_stdin()
+    if name == "tickets reply":
+        await ctx.reply(number, text)
+    else:
+        await ctx.add_note(number, text)
+
+
+async def reply(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
+    await _text_change(ctx, io, args, "tickets reply")
+
+
+async def note(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
+    await _text_change(ctx, io, args, "tickets note")
+
+
+async def status(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
+    usage = USAGES["tickets status"]
+    _found, rest = parse(args, usage)
+    if len(rest) < 2:
+        raise CommandError(_("Usage : {usage}").format(usage=usage))
+    number = ticket_number(rest[0], usage)
+    label = unquote(" ".join(rest[1:]))
+    new_status = _one_of(label, Status, usage)
+    await ctx.change_status(number, new_status)
+
+
+async def assign(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
+    usage = USAGES["tickets assign"]
+    _found, rest = parse(args, usage)
+    if len(rest) != 2:
+        raise CommandError(_("Usage : {usage}").format(usage=usage))
+    number, who = ticket_number(rest[0], usage), rest[1]
+    if who == "me":
+        await ctx.take(number)
+    elif who == "none":
+        await ctx.assign(number, None)
+    else:
+        await ctx.ticket(number)  # not found first, as for every other change
+        for user in await ctx.assignees():
+            if user.email.lower() == who.lower():
+                await ctx.assign(number, user.id)
+                return
+        raise ValidationError(_("Seul un administrateur peut prendre un ticket en charge."))

@@ -1,0 +1,64 @@
+"""The real OpenSSH `ssh` client running one command, without a terminal, as a script would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .conftest import PASSWORD
+
+
+@dataclass
+class Result:
+    status: int
+    out: str
+    err: str
+
+
+def _askpass(password: str) -> str:
+    """A program printing `password`, for SSH_ASKPASS (ssh then needs no terminal)."""
+    folder = Path(tempfile.mkdtemp(prefix="askpass-"))
+    path = folder / "askpass.sh"
+    path.write_text(f"#!/bin/sh\nprintf '%s\\n' '{password}'\n", encoding="utf-8")
+    path.chmod(stat.S_IRWXU)
+    return str(path)
+
+
+async def ssh_command(
+    port: int,
+    user: str,
+    *words: str,
+    stdin: bytes = b"",
+    password: str = PASSWORD,
+    identity: str | None = None,
+    options: tuple[str, ...] = (),
+) -> Result:
+    """`ssh -p PORT -l USER 127.0.0.1 WORDS…` with `stdin`; its exit status, stdout and stderr."""
+    auth = (
+        ["-i", identity, "-o", "IdentitiesOnly=yes", "-o", "PreferredAuthentications=publickey"]
+        if identity
+        else ["-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive"]
+    )
+    argv = [
+        "ssh", "-F", "/dev/null", "-T", "-p", str(port),
+        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "LogLevel=ERROR", "-o", "NumberOfPasswordPrompts=1", "-o", "BatchMode=no",
+        *auth, *options, "-l", user, "127.0.0.1", *words,
+    ]  # fmt: skip
+    env = {**os.environ, "SSH_ASKPASS": _askpass(password), "SSH_ASKPASS_REQUIRE": "force"}
+    env.pop("DISPLAY", None)
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin), 60)
+    assert proc.returncode is not None
+    return Result(proc.returncode, out.decode("utf-8"), err.decode("utf-8"))

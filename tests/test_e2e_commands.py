@@ -1,0 +1,198 @@
+"""Commands over SSH (`ssh -l EMAIL host COMMAND`) with the real OpenSSH client, no terminal,
+on both databases: outputs, exit statuses, and what the database holds."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from server.store.schema import audit_log, history, tickets
+
+from .conftest import count
+from .sshcommand import ssh_command
+
+pytestmark = pytest.mark.usefixtures("alice", "bob", "admin")
+
+ALICE, BOB, ADMIN = "alice@example.org", "bob@example.org", "admin@example.org"
+
+
+async def test_whoami_help_and_usage_errors(service):
+    r = await ssh_command(service.port, ALICE, "whoami", "--json")
+    assert r.status == 0, r.err
+    assert json.loads(r.out) == {"email": ALICE, "name": "Alice Ndiaye", "role": "utilisateur"}
+    r = await ssh_command(service.port, ALICE, "whoami")
+    assert (r.status, r.out) == (0, "Alice Ndiaye <alice@example.org> (utilisateur)\n")
+
+    r = await ssh_command(service.port, ALICE, "help")
+    assert r.status == 0 and "tickets list" in r.out and "export" not in r.out
+    r = await ssh_command(service.port, ADMIN, "help", "export")
+    assert r.status == 0 and r.out.startswith("export [--format csv|json]")
+
+    r = await ssh_command(service.port, ALICE, "frobnicate")
+    assert (r.status, r.out) == (1, "")
+    assert r.err == "Commande inconnue : frobnicate. Tapez : help\n"
+    r = await ssh_command(service.port, ALICE, "tickets", "list", "--colour")
+    assert r.status == 1 and r.err.startswith("Option inconnue : --colour. Usage : tickets list")
+
+
+async def test_the_guest_name_is_told_to_use_an_email(service):
+    r = await ssh_command(service.port, "support", "tickets", "list")
+    assert r.status == 2
+    assert r.err == (
+        "Les commandes demandent un compte : connectez-vous avec votre e-mail (ssh -l EMAIL …).\n"
+    )
+
+
+async def test_a_ticket_from_a_script_to_its_resolution(service, database):
+    description = "Bourrage papier, « salle 2 ».\n" + "x" * 3950
+    r = await ssh_command(
+        service.port, ALICE, "tickets", "new", "--title", "Imprimante, bloquée", "--urgency", "Haute",
+        stdin=description.encode(),
+    )  # fmt: skip
+    assert r.status == 0, r.err
+    number = int(r.out)
+    async with database.transaction() as conn:
+        row = (await conn.execute(sa.select(tickets).where(tickets.c.id == number))).one()
+    assert (row.titre, row.urgence) == ("Imprimante, bloquée", "Haute")
+    assert row.description == description and len(description) == 3980
+
+    # The admin takes it in hand, notes, answers and sets its status, each in the history.
+    for words, stdin in [
+        (("tickets", "assign", str(number), "me"), b""),
+        (("tickets", "note", str(number)), b"Voir le contrat de maintenance."),
+        (("tickets", "reply", str(number)), "Bourrage retiré.\n".encode()),
+        (("tickets", "status", str(number), "En", "cours"), b""),
+    ]:
+        r = await ssh_command(service.port, ADMIN, *words, stdin=stdin)
+        assert (r.status, r.err) == (0, ""), words
+    assert await count(database, history, history.c.ticket_id == number) == 5
+    assert await count(database, audit_log, audit_log.c.details.like(f"%ticket={number}%")) == 4
+
+    # The requester's view: no internal note, in JSON as in text.
+    r = await ssh_command(service.port, ALICE, "tickets", "show", str(number), "--json")
+    assert r.status == 0, r.err
+    shown = json.loads(r.out)
+    assert shown["status"] == "En cours" and shown["assignee"] == "Awa Admin"
+    assert [e["action"] for e in shown["history"]] == [
+        "creation",
+        "assignation",
+        "reponse",
+        "changement_statut",
+    ]
+    assert shown["created_at"].endswith("+00:00")
+    r = await ssh_command(service.port, ALICE, "tickets", "show", str(number))
+    assert r.status == 0 and "Bourrage retiré." in r.out and "contrat" not in r.out
+    r = await ssh_command(service.port, ADMIN, "tickets", "show", str(number))
+    assert "Voir le contrat de maintenance." in r.out
+
+    # Her list: a plain table; the admin's, with filters, in CSV parsed back.
+    r = await ssh_command(service.port, ALICE, "tickets", "list")
+    assert r.status == 0 and "\x1b" not in r.out
+    assert r.out.splitlines()[0].split() == [
+        "N°",
+        "Statut",
+        "Urgence",
+        "Créé",
+        "le",
+        "Demandeur",
+        "Assigné",
+        "à",
+        "Titre",
+    ]
+    assert f"#{number}" in r.out and "Imprimante, bloquée" in r.out
+    r = await ssh_command(
+        service.port, ADMIN, "tickets", "list", "--all", "--status", "En cours", "--assignee", "me", "--csv"
+    )
+    assert r.status == 0, r.err
+    rows = list(csv.reader(io.StringIO(r.out, newline="")))
+    assert rows[0][0] == "id" and rows[1][0] == str(number) and rows[1][-1] == "Imprimante, bloquée"
+    r = await ssh_command(service.port, ADMIN, "tickets", "list", "--all", "--status", "Résolu", "--json")
+    assert (r.status, json.loads(r.out)) == (0, [])
+
+
+async def test_another_learners_ticket_is_as_missing_as_a_missing_one(service, database):
+    r = await ssh_command(
+        service.port, ALICE, "tickets", "new", "--title", "Wifi", "--urgency", "Faible", stdin=b"Pas de wifi."
+    )
+    number = int(r.out)
+    theirs = await ssh_command(service.port, BOB, "tickets", "show", str(number))
+    missing = await ssh_command(service.port, BOB, "tickets", "show", "999")
+    assert (theirs.status, theirs.err) == (missing.status, missing.err) == (2, "Ticket introuvable.\n")
+    r = await ssh_command(service.port, BOB, "tickets", "reply", str(number), stdin=b"Moi aussi.")
+    assert (r.status, r.err) == (2, "Ticket introuvable.\n")
+    r = await ssh_command(service.port, ALICE, "tickets", "status", str(number), "Résolu")
+    assert (r.status, r.err) == (2, "Action réservée aux administrateurs.\n")
+    r = await ssh_command(service.port, ALICE, "export")
+    assert (r.status, r.err) == (2, "Action réservée aux administrateurs.\n")
+    assert await count(database, history, history.c.ticket_id == number) == 1
+
+
+async def test_stdin_is_bounded_and_must_be_utf8(service, database):
+    r = await ssh_command(
+        service.port, ALICE, "tickets", "new", "--title", "Long", "--urgency", "Faible", stdin=b"a" * 100_000
+    )
+    assert (r.status, r.err) == (1, "Le texte reçu sur l'entrée standard est trop long.\n")
+    r = await ssh_command(
+        service.port,
+        ALICE,
+        "tickets",
+        "new",
+        "--title",
+        "Octets",
+        "--urgency",
+        "Faible",
+        stdin=b"caf\xe9 noir",
+    )
+    assert (r.status, r.err) == (1, "Le texte reçu sur l'entrée standard n'est pas de l'UTF-8 valide.\n")
+    assert await count(database, tickets) == 0
+
+
+async def test_untrusted_text_is_neutralised_in_text_and_escaped_in_json(service):
+    r = await ssh_command(
+        service.port, ALICE, "tickets", "new", "--title", "Piège", "--urgency", "Moyenne",
+        stdin="Texte \x1b[2J\x1b]0;titre\x07 caché".encode(),
+    )  # fmt: skip
+    number = r.out.strip()
+    r = await ssh_command(service.port, ALICE, "tickets", "show", number)
+    assert r.status == 0 and "\x1b" not in r.out and "\x07" not in r.out and "␛[2J" in r.out
+    r = await ssh_command(service.port, ALICE, "tickets", "show", number, "--json")
+    assert json.loads(r.out)["description"] == "Texte \x1b[2J\x1b]0;titre\x07 caché"
+    assert "\x1b" not in r.out
+
+
+async def test_export_and_users_list_for_admins(service, database):
+    for n in range(3):
+        await ssh_command(
+            service.port, ALICE, "tickets", "new", "--title", f'Titre "{n}", é', "--urgency", "Faible",
+            stdin=b"Description.",
+        )  # fmt: skip
+    r = await ssh_command(service.port, ADMIN, "export")
+    assert r.status == 0, r.err
+    rows = list(csv.DictReader(io.StringIO(r.out, newline="")))
+    assert [row["title"] for row in rows] == ['Titre "0", é', 'Titre "1", é', 'Titre "2", é']
+    assert rows[0]["author_email"] == ALICE and rows[0]["replies"] == "0"
+    r = await ssh_command(service.port, ADMIN, "export", "--format", "json", "--since", "2000-01-01")
+    assert [t["id"] for t in json.loads(r.out)] == [int(row["id"]) for row in rows]
+    r = await ssh_command(service.port, ADMIN, "export", "--format", "json", "--since", "2999-01-01")
+    assert (r.status, json.loads(r.out)) == (0, [])
+    r = await ssh_command(service.port, ADMIN, "export", "--since", "hier")
+    assert (r.status, r.err) == (1, "Date invalide : hier (attendu AAAA-MM-JJ).\n")
+
+    r = await ssh_command(service.port, ADMIN, "users", "list", "--json")
+    assert r.status == 0, r.err
+    people = {u["email"]: u for u in json.loads(r.out)}
+    assert set(people) == {ALICE, BOB, ADMIN} and people[ALICE]["tickets"] == 3
+
+
+async def test_wrong_passwords_are_throttled_and_audited_as_for_screens(service, database):
+    for _ in range(5):
+        r = await ssh_command(service.port, ALICE, "whoami", password="mauvais")
+        assert r.status == 255 and r.out == ""
+    # Now even the right password is refused for a while (the same throttle as screens).
+    r = await ssh_command(service.port, ALICE, "whoami")
+    assert r.status == 255 and r.out == ""
+    assert await count(database, audit_log, audit_log.c.compte == ALICE) >= 5
