@@ -501,6 +501,9 @@ ACCESS_TABLE = [
     (ADMIN, Access.BE_ASSIGNED, NOBODY, True),
     (ADMIN, Access.REOPEN, OTHER, False),
     (ADMIN, Access.REOPEN, 2, True),  # an admin's own ticket: they are its requester
+    (None, Access.EXPORT, NOBODY, False),
+    (USER, Access.EXPORT, NOBODY, False),
+    (ADMIN, Access.EXPORT, NOBODY, True),
 ]
 
 
