@@ -203,9 +203,16 @@ class Service:
             # SSH has one answer for every refusal: "Permission denied" (audited as throttled).
             return None
 
-    async def _execute(self, io: ExecChannel, line: str, address: str, user) -> int:
+    async def _execute(self, io: ExecChannel, line: str | None, address: str, user) -> int:
         """One command of `ssh -l EMAIL host COMMAND`: the same context as a screen's session."""
         assert self.services is not None
+        if line is None:
+            # A shell without a terminal: say why nothing is drawn, and what works instead.
+            io.out(commands.NO_TERMINAL + "\n")
+            if user is None:
+                io.out(commands.GUEST + "\n")
+                return commands.OK
+            line = "help"
         if user is None:
             io.error(commands.GUEST)
             return commands.REFUSED

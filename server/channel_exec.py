@@ -103,11 +103,11 @@ class ExecChannel:
             self._chan.exit(status)
 
 
-# (the exec channel, the command line) -> exit status
-Execute = Callable[[ExecChannel, str], Awaitable[int]]
+# (the exec channel, the command line or None for a shell without a terminal) -> exit status
+Execute = Callable[[ExecChannel, str | None], Awaitable[int]]
 
 
-async def run_exec(io: ExecChannel, command: str, execute: Execute, label: str) -> None:
+async def run_exec(io: ExecChannel, command: str | None, execute: Execute, label: str) -> None:
     """Run `command`, then close the channel with its exit status."""
     status = 1
     try:

@@ -102,7 +102,10 @@ class AppSession(PromptToolkitSSHSession):
         # handshake, `printf 3 | ssh -tt`) right after this call: the input must exist already.
         chan = self._chan
         assert chan is not None
-        if self._command is not None and self.execute is not None:
+        # No terminal (`ssh -T`, a pipe) or one that draws nothing (TERM=dumb): the full-screen
+        # application would only send escape sequences; the commands are offered instead.
+        plain = chan.get_terminal_type() in (None, "dumb")
+        if self.execute is not None and (self._command is not None or plain):
             self._exec = ExecChannel(chan)
             self.interact_task = asyncio.get_running_loop().create_task(
                 self._run_command(self._exec, self._command, self.execute)
@@ -111,7 +114,7 @@ class AppSession(PromptToolkitSSHSession):
         self._input = ChannelInput(chan.pause_reading, chan.resume_reading, self._input_failed)
         super().session_started()
 
-    async def _run_command(self, io: ExecChannel, command: str, execute: Execute) -> None:
+    async def _run_command(self, io: ExecChannel, command: str | None, execute: Execute) -> None:
         try:
             await run_exec(io, command, execute, self.label)
         finally:

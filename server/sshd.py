@@ -33,8 +33,9 @@ PASSWORD_PROMPT = _("Mot de passe / password: ")
 
 # (peer address, authenticated user or None) -> None; runs the application for one channel.
 Interact = Callable[[PromptToolkitSSHSession, str, object | None], Awaitable[None]]
-# (exec channel, command line, peer address, authenticated user or None) -> exit status
-ExecuteCommand = Callable[[ExecChannel, str, str, object | None], Awaitable[int]]
+# (exec channel, command line or None for a shell without a terminal, peer address,
+# authenticated user or None) -> exit status
+ExecuteCommand = Callable[[ExecChannel, str | None, str, object | None], Awaitable[int]]
 # (e-mail, password, peer address) -> the user, or None
 CheckPassword = Callable[[str, str, str], Awaitable[object | None]]
 
@@ -313,7 +314,7 @@ class SupportSSHServer(asyncssh.SSHServer):
             except Exception:
                 log.exception("addr=%s user=%s session failed", self.address, self.username)
 
-        async def command(io: ExecChannel, line: str) -> int:
+        async def command(io: ExecChannel, line: str | None) -> int:
             assert self.execute is not None
             return await self.execute(io, line, self.address, self.user)
 

@@ -36,6 +36,7 @@ async def ssh_command(
     password: str = PASSWORD,
     identity: str | None = None,
     options: tuple[str, ...] = (),
+    term: str | None = None,
 ) -> Result:
     """`ssh -p PORT -l USER 127.0.0.1 WORDS…` with `stdin`; its exit status, stdout and stderr."""
     auth = (
@@ -51,6 +52,8 @@ async def ssh_command(
     ]  # fmt: skip
     env = {**os.environ, "SSH_ASKPASS": _askpass(password), "SSH_ASKPASS_REQUIRE": "force"}
     env.pop("DISPLAY", None)
+    if term is not None:
+        env["TERM"] = term
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.PIPE,

@@ -196,3 +196,26 @@ async def test_wrong_passwords_are_throttled_and_audited_as_for_screens(service,
     r = await ssh_command(service.port, ALICE, "whoami")
     assert r.status == 255 and r.out == ""
     assert await count(database, audit_log, audit_log.c.compte == ALICE) >= 5
+
+
+NO_TERMINAL = (
+    "Pas de terminal : l'application plein écran ne s'affiche pas ici. "
+    "Ouvrez-la avec un terminal (ssh -t), ou utilisez les commandes : ssh -l EMAIL hôte COMMANDE.\n"
+)
+
+
+async def test_a_session_without_a_terminal_says_how_to_use_commands(service):
+    """`ssh -T` into a pipe draws nothing: one sentence and the commands, no escape sequence."""
+    r = await ssh_command(service.port, ALICE)
+    assert r.status == 0, r.err
+    assert r.out.startswith(NO_TERMINAL) and "  tickets list [--all]" in r.out
+    assert "\x1b" not in r.out
+    r = await ssh_command(service.port, "support")
+    assert (r.status, "\x1b" in r.out) == (0, False)
+    assert r.out == NO_TERMINAL + (
+        "Les commandes demandent un compte : connectez-vous avec votre e-mail (ssh -l EMAIL …).\n"
+    )
+    # A terminal that draws nothing (TERM=dumb) gets the same, with the terminal's line ends.
+    r = await ssh_command(service.port, ALICE, options=("-tt",), term="dumb")
+    assert r.status == 0 and "\x1b" not in r.out
+    assert r.out.startswith(NO_TERMINAL.replace("\n", "\r\n"))

@@ -47,9 +47,23 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
 # The longest command line taken (OpenSSH joins the words with spaces).
 COMMAND_MAX = 4096
 
+NO_TERMINAL = _(
+    "Pas de terminal : l'application plein écran ne s'affiche pas ici. "
+    "Ouvrez-la avec un terminal (ssh -t), ou utilisez les commandes : ssh -l EMAIL hôte COMMANDE."
+)
 GUEST = _("Les commandes demandent un compte : connectez-vous avec votre e-mail (ssh -l EMAIL …).")
 
-__all__ = ["COMMANDS", "GUEST", "REFUSED", "UNAVAILABLE", "CommandError", "CommandIO", "run"]
+__all__ = [
+    "COMMANDS",
+    "GUEST",
+    "NO_TERMINAL",
+    "OK",
+    "REFUSED",
+    "UNAVAILABLE",
+    "CommandError",
+    "CommandIO",
+    "run",
+]
 
 
 def _find(words: list[str]) -> tuple[Command, list[str]]:
