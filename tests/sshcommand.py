@@ -48,7 +48,8 @@ async def ssh_command(
         "ssh", "-F", "/dev/null", "-T", "-p", str(port),
         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
         "-o", "LogLevel=ERROR", "-o", "NumberOfPasswordPrompts=1", "-o", "BatchMode=no",
-        *auth, *options, "-l", user, "127.0.0.1", *words,
+        # The first value given wins with OpenSSH: the test's own options come first.
+        *options, *auth, "-l", user, "127.0.0.1", *words,
     ]  # fmt: skip
     env = {**os.environ, "SSH_ASKPASS": _askpass(password), "SSH_ASKPASS_REQUIRE": "force"}
     env.pop("DISPLAY", None)

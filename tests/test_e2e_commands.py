@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime
+from pathlib import Path
 
+import asyncssh
 import pytest
 import sqlalchemy as sa
 
@@ -219,3 +222,40 @@ async def test_a_session_without_a_terminal_says_how_to_use_commands(service):
     r = await ssh_command(service.port, ALICE, options=("-tt",), term="dumb")
     assert r.status == 0 and "\x1b" not in r.out
     assert r.out.startswith(NO_TERMINAL.replace("\n", "\r\n"))
+
+
+def _readme_json_example() -> list:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    scripts = readme.split("## Scripts", 1)[1]
+    return json.loads(scripts.split("```json\n", 1)[1].split("```", 1)[0])
+
+
+async def test_the_readme_json_example_is_what_tickets_list_prints(service):
+    await ssh_command(
+        service.port, ALICE, "tickets", "new", "--title", "Imprimante bloquée", "--urgency", "Haute",
+        stdin=b"Bourrage.",
+    )  # fmt: skip
+    await ssh_command(service.port, ADMIN, "tickets", "assign", "1", "me")
+    await ssh_command(service.port, ADMIN, "tickets", "status", "1", "En", "cours")
+    r = await ssh_command(service.port, ALICE, "tickets", "list", "--json")
+    [printed], [example] = json.loads(r.out), _readme_json_example()
+    assert list(printed) == list(example)
+    assert {k: type(v) for k, v in printed.items()} == {k: type(v) for k, v in example.items()}
+    assert (printed["title"], printed["status"], printed["urgency"]) == (
+        example["title"], example["status"], example["urgency"]
+    )  # fmt: skip
+    assert datetime.fromisoformat(printed["created_at"]).utcoffset() is not None
+
+
+async def test_a_script_logs_in_with_its_key_or_keyboard_interactive(service, database, alice, tmp_path):
+    from .test_e2e_keys import register_key, write_key
+
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    await register_key(database, alice, key)
+    path = write_key(tmp_path, key, "id_script")
+    r = await ssh_command(service.port, ALICE, "whoami", "--json", identity=str(path), password="pas-demandé")
+    assert (r.status, json.loads(r.out)["email"]) == (0, ALICE)
+    r = await ssh_command(
+        service.port, ALICE, "whoami", options=("-o", "PreferredAuthentications=keyboard-interactive")
+    )
+    assert (r.status, r.out) == (0, "Alice Ndiaye <alice@example.org> (utilisateur)\n")
