@@ -219,6 +219,7 @@ class Service:
         if self._stopping:
             io.error(SHUTDOWN_NOTICE)
             return commands.UNAVAILABLE
+        io.stdin_timeout = float(self.settings.ssh.idle_timeout)
         ctx = SessionContext(self.services, address, user)
         try:
             return await commands.run(ctx, io, line, io.error)

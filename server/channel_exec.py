@@ -17,6 +17,7 @@ log = logging.getLogger("support.sshd")
 # What a command may read on stdin: room for the longest description, in UTF-8, and a little more.
 STDIN_MAX = 20_000
 
+NO_INPUT = _("Rien n'a été reçu sur l'entrée standard à temps : la commande est abandonnée.")
 TOO_LONG = _("Le texte reçu sur l'entrée standard est trop long.")
 NOT_UTF8 = _("Le texte reçu sur l'entrée standard n'est pas de l'UTF-8 valide.")
 FAILED = _("La commande n'a pas pu aboutir.")
@@ -41,6 +42,8 @@ class ExecChannel:
         self._eof = asyncio.Event()
         self._writable = asyncio.Event()
         self._writable.set()
+        # Seconds a command waits for the end of its stdin (0: no bound).
+        self.stdin_timeout = 0.0
 
     # Called by the session --------------------------------------------------------------
 
@@ -90,7 +93,11 @@ class ExecChannel:
             raise ConnectionError("channel closed")
 
     async def read_stdin(self) -> str:
-        await self._eof.wait()
+        try:
+            async with asyncio.timeout(self.stdin_timeout or None):
+                await self._eof.wait()
+        except TimeoutError:
+            raise InputRefused(NO_INPUT) from None
         if self._too_long:
             raise InputRefused(TOO_LONG)
         try:

@@ -37,7 +37,9 @@ async def ssh_command(
     identity: str | None = None,
     options: tuple[str, ...] = (),
     term: str | None = None,
+    hold_stdin: bool = False,
 ) -> Result:
+    """`hold_stdin`: stdin stays open (a script that never ends its input) until ssh exits."""
     """`ssh -p PORT -l USER 127.0.0.1 WORDS…` with `stdin`; its exit status, stdout and stderr."""
     auth = (
         ["-i", identity, "-o", "IdentitiesOnly=yes", "-o", "PreferredAuthentications=publickey"]
@@ -63,6 +65,12 @@ async def ssh_command(
         env=env,
         start_new_session=True,
     )
-    out, err = await asyncio.wait_for(proc.communicate(stdin), 60)
+    if hold_stdin:
+        assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None
+        out, err = await asyncio.wait_for(asyncio.gather(proc.stdout.read(), proc.stderr.read()), 60)
+        await proc.wait()
+        proc.stdin.close()
+    else:
+        out, err = await asyncio.wait_for(proc.communicate(stdin), 60)
     assert proc.returncode is not None
     return Result(proc.returncode, out.decode("utf-8"), err.decode("utf-8"))

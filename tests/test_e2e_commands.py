@@ -4,6 +4,7 @@ on both databases: outputs, exit statuses, and what the database holds."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from datetime import datetime
@@ -259,3 +260,16 @@ async def test_a_script_logs_in_with_its_key_or_keyboard_interactive(service, da
         service.port, ALICE, "whoami", options=("-o", "PreferredAuthentications=keyboard-interactive")
     )
     assert (r.status, r.out) == (0, "Alice Ndiaye <alice@example.org> (utilisateur)\n")
+
+
+async def test_a_command_waiting_for_stdin_that_never_ends_gives_up(service, database):
+    ssh = dataclasses.replace(service.settings.ssh, idle_timeout=1)
+    service.settings = dataclasses.replace(service.settings, ssh=ssh)
+    r = await ssh_command(
+        service.port, ALICE, "tickets", "new", "--title", "Attente", "--urgency", "Faible", hold_stdin=True
+    )
+    assert (r.status, r.err) == (
+        1,
+        "Rien n'a été reçu sur l'entrée standard à temps : la commande est abandonnée.\n",
+    )
+    assert await count(database, tickets) == 0
