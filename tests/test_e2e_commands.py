@@ -186,6 +186,10 @@ async def test_export_and_users_list_for_admins(service, database):
     r = await ssh_command(service.port, ADMIN, "export", "--since", "hier")
     assert (r.status, r.err) == (1, "Date invalide : hier (attendu AAAA-MM-JJ).\n")
 
+    r = await ssh_command(service.port, ADMIN, "export", "--bom")
+    assert r.out.startswith("\ufeffid,title,") and r.out.endswith("\r\n")
+    r = await ssh_command(service.port, ADMIN, "users", "list", "--csv", "--bom")
+    assert r.out.startswith("\ufeffemail,name,role,created_at,tickets\r\n")
     r = await ssh_command(service.port, ADMIN, "users", "list", "--json")
     assert r.status == 0, r.err
     people = {u["email"]: u for u in json.loads(r.out)}

@@ -51,6 +51,7 @@ NO_TERMINAL = _(
     "Pas de terminal : l'application plein écran ne s'affiche pas ici. "
     "Ouvrez-la avec un terminal (ssh -t), ou utilisez les commandes : ssh -l EMAIL hôte COMMANDE."
 )
+RESTARTING = _("Le service redémarre : rien n'a été enregistré, réessayez dans un instant.")
 GUEST = _("Les commandes demandent un compte : connectez-vous avec votre e-mail (ssh -l EMAIL …).")
 
 __all__ = [
@@ -100,6 +101,10 @@ async def run(ctx: SessionContext, io: CommandIO, line: str, error: Callable[[st
     except CommandError as exc:
         error(exc.message)
         return exc.status
+    except ServiceRestarting:
+        # The screens' sentence speaks of a form kept; a script keeps its own input.
+        error(RESTARTING)
+        return UNAVAILABLE
     except UserError as exc:
         error(exc.message)
         return status_of(exc)

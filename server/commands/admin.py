@@ -85,7 +85,7 @@ async def export(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
 
 async def users(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
     usage = USAGES["users list"]
-    found, rest = parse(args, usage, flags=frozenset({"--json", "--csv"}))
+    found, rest = parse(args, usage, flags=frozenset({"--json", "--csv", "--bom"}))
     if rest != ["list"] or (found.get("--json") and found.get("--csv")):
         raise CommandError(_("Usage : {usage}").format(usage=usage))
     people = []
@@ -103,7 +103,7 @@ async def users(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
     if found.get("--json"):
         io.out(to_json([dict(zip(header, row, strict=True)) for row in rows]))
     elif found.get("--csv"):
-        io.out(csv_lines([header, *rows]))
+        io.out(("\ufeff" if found.get("--bom") else "") + csv_lines([header, *rows]))
     else:
         io.out(
             table(

@@ -17,7 +17,7 @@ USAGES: dict[str, str] = {
     "whoami": "whoami [--json]",
     "tickets list": (
         "tickets list [--all] [--status S] [--urgency U] [--assignee me|none|EMAIL] "
-        "[--search TEXTE] [--sort urgency|date] [--limit N] [--json|--csv]"
+        "[--search TEXTE] [--sort urgency|date] [--limit N] [--json|--csv [--bom]]"
     ),
     "tickets show": "tickets show N [--json]",
     "tickets new": "tickets new --title TITRE --urgency Faible|Moyenne|Haute < description",
@@ -25,8 +25,8 @@ USAGES: dict[str, str] = {
     "tickets note": "tickets note N < note",
     "tickets status": "tickets status N 'En attente'|'En cours'|Résolu",
     "tickets assign": "tickets assign N EMAIL|me|none",
-    "export": "export [--format csv|json] [--since AAAA-MM-JJ]",
-    "users list": "users list [--json|--csv]",
+    "export": "export [--format csv|json] [--since AAAA-MM-JJ] [--bom]",
+    "users list": "users list [--json|--csv [--bom]]",
 }
 
 ADMIN_ONLY = frozenset({"tickets note", "tickets status", "tickets assign", "export", "users list"})

@@ -69,7 +69,7 @@ async def list_tickets(ctx: SessionContext, io: CommandIO, args: list[str]) -> N
     found, rest = parse(
         args,
         usage,
-        flags=frozenset({"--all", "--json", "--csv"}),
+        flags=frozenset({"--all", "--json", "--csv", "--bom"}),
         options=frozenset({"--urgency", "--assignee", "--sort", "--limit"}),
         # `--status En cours`: a label of two words, as `--search` may be several.
         texts=frozenset({"--search", "--status"}),
@@ -129,7 +129,7 @@ async def list_tickets(ctx: SessionContext, io: CommandIO, args: list[str]) -> N
         for t in items
     ]
     if found.get("--csv"):
-        io.out(csv_lines([header, *rows]))
+        io.out(("\ufeff" if found.get("--bom") else "") + csv_lines([header, *rows]))
         return
     if not items:
         io.out(_("Aucun ticket.") + "\n")
