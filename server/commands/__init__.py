@@ -16,7 +16,7 @@ from ..errors import (
     UserNotFound,
 )
 from ..i18n import _
-from ..security import safe_text
+from ..security import loggable, safe_text
 from . import admin, basic, tickets
 from .base import OK, REFUSED, UNAVAILABLE, USAGE, CommandError, CommandIO
 
@@ -108,5 +108,5 @@ async def run(ctx: SessionContext, io: CommandIO, line: str, error: Callable[[st
     except UserError as exc:
         error(exc.message)
         return status_of(exc)
-    ctx.log("command done: %s", safe_text(" ".join(line.split()[:2])[:60]))
+    ctx.log("command done: %s", loggable(" ".join(line.split()[:2]), 60))
     return OK

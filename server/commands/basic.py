@@ -37,7 +37,9 @@ async def help_command(ctx: SessionContext, io: CommandIO, args: list[str]) -> N
         name = " ".join(args)
         matching = [usage for cmd, usage in USAGES.items() if cmd == name or cmd.startswith(name + " ")]
         if not matching:
-            raise CommandError(_("Commande inconnue : {name}. Tapez : help").format(name=name))
+            raise CommandError(
+                _("Commande inconnue : {name}. Tapez : help").format(name=safe_text(name[:60]))
+            )
         io.out("".join(f"{usage}\n" for usage in matching))
         return
     admin = ctx.can_list_all()
