@@ -16,6 +16,7 @@ from . import commands
 from .algorithms import Profile
 from .channel_exec import ExecChannel
 from .collector import Collector
+from .commands.lines import line_mode
 from .config import ConfigError, Settings
 from .context import (
     Outcome,
@@ -212,7 +213,8 @@ class Service:
             if user is None:
                 io.out(commands.GUEST + "\n")
                 return commands.OK
-            line = "help"
+            if io.is_tty:
+                line = "help"  # TERM=dumb: no echo to type by, the list of commands only
         if user is None:
             io.error(commands.GUEST)
             return commands.REFUSED
@@ -222,6 +224,8 @@ class Service:
         io.stdin_timeout = float(self.settings.ssh.idle_timeout)
         ctx = SessionContext(self.services, address, user)
         try:
+            if line is None:
+                return await line_mode(ctx, io, commands.run)
             return await commands.run(ctx, io, line, io.error)
         finally:
             self.services.sessions.discard(ctx)

@@ -24,9 +24,12 @@ FAILED = _("La commande n'a pas pu aboutir.")
 
 
 class InputRefused(Exception):
-    def __init__(self, message: str) -> None:
+    """Input refused; `final`: nothing more will be read (too long, timed out)."""
+
+    def __init__(self, message: str, *, final: bool = True) -> None:
         super().__init__(message)
         self.message = message
+        self.final = final
 
 
 class ExecChannel:
@@ -40,6 +43,7 @@ class ExecChannel:
         self._stdin = bytearray()
         self._too_long = False
         self._eof = asyncio.Event()
+        self._data = asyncio.Event()
         self._writable = asyncio.Event()
         self._writable.set()
         # Seconds a command waits for the end of its stdin (0: no bound).
@@ -51,6 +55,7 @@ class ExecChannel:
         if self._too_long:
             return
         self._stdin += data
+        self._data.set()
         if len(self._stdin) > STDIN_MAX:
             self._too_long = True
             self._stdin.clear()
@@ -58,6 +63,7 @@ class ExecChannel:
 
     def end_of_input(self) -> None:
         self._eof.set()
+        self._data.set()
 
     def pause_writing(self) -> None:
         self._writable.clear()
@@ -67,6 +73,7 @@ class ExecChannel:
 
     def closed(self) -> None:
         self._eof.set()
+        self._data.set()
         self._writable.set()
 
     # For the command --------------------------------------------------------------------
@@ -104,6 +111,33 @@ class ExecChannel:
             return bytes(self._stdin).decode("utf-8")
         except UnicodeDecodeError:
             raise InputRefused(NOT_UTF8) from None
+
+    async def read_line(self) -> str | None:
+        """The next line of input without its end; None once input has ended (line mode)."""
+        try:
+            async with asyncio.timeout(self.stdin_timeout or None):
+                while True:
+                    if self._too_long:
+                        raise InputRefused(TOO_LONG)
+                    at = self._stdin.find(b"\n")
+                    if at >= 0:
+                        raw = bytes(self._stdin[:at])
+                        del self._stdin[: at + 1]
+                        break
+                    if self._eof.is_set():
+                        if not self._stdin:
+                            return None
+                        raw = bytes(self._stdin)
+                        self._stdin.clear()
+                        break
+                    self._data.clear()
+                    await self._data.wait()
+        except TimeoutError:
+            raise InputRefused(NO_INPUT) from None
+        try:
+            return raw.decode("utf-8").removesuffix("\r")
+        except UnicodeDecodeError:
+            raise InputRefused(NOT_UTF8, final=False) from None
 
     def exit(self, status: int) -> None:
         with contextlib.suppress(asyncssh.Error, OSError):

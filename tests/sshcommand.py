@@ -28,6 +28,35 @@ def _askpass(password: str) -> str:
     return str(path)
 
 
+def _argv(port: int, user: str, words, identity, options) -> list[str]:
+    auth = (
+        ["-i", identity, "-o", "IdentitiesOnly=yes", "-o", "PreferredAuthentications=publickey"]
+        if identity
+        else ["-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive"]
+    )
+    return [
+        "ssh", "-F", "/dev/null", "-T", "-p", str(port),
+        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "LogLevel=ERROR", "-o", "NumberOfPasswordPrompts=1", "-o", "BatchMode=no",
+        # The first value given wins with OpenSSH: the test's own options come first.
+        *options, *auth, "-l", user, "127.0.0.1", *words,
+    ]  # fmt: skip
+
+
+async def ssh_process(port: int, user: str, *words: str, password: str = PASSWORD):
+    """`ssh -T` left running, its stdin, stdout and stderr as pipes (for line mode)."""
+    env = {**os.environ, "SSH_ASKPASS": _askpass(password), "SSH_ASKPASS_REQUIRE": "force"}
+    env.pop("DISPLAY", None)
+    return await asyncio.create_subprocess_exec(
+        *_argv(port, user, words, None, ()),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+
+
 async def ssh_command(
     port: int,
     user: str,
@@ -39,20 +68,11 @@ async def ssh_command(
     term: str | None = None,
     hold_stdin: bool = False,
 ) -> Result:
-    """`hold_stdin`: stdin stays open (a script that never ends its input) until ssh exits."""
-    """`ssh -p PORT -l USER 127.0.0.1 WORDS…` with `stdin`; its exit status, stdout and stderr."""
-    auth = (
-        ["-i", identity, "-o", "IdentitiesOnly=yes", "-o", "PreferredAuthentications=publickey"]
-        if identity
-        else ["-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive"]
-    )
-    argv = [
-        "ssh", "-F", "/dev/null", "-T", "-p", str(port),
-        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "LogLevel=ERROR", "-o", "NumberOfPasswordPrompts=1", "-o", "BatchMode=no",
-        # The first value given wins with OpenSSH: the test's own options come first.
-        *options, *auth, "-l", user, "127.0.0.1", *words,
-    ]  # fmt: skip
+    """`ssh -p PORT -l USER 127.0.0.1 WORDS…` with `stdin`; its exit status, stdout and stderr.
+
+    `hold_stdin`: stdin stays open (a script that never ends its input) until ssh exits.
+    """
+    argv = _argv(port, user, words, identity, options)
     env = {**os.environ, "SSH_ASKPASS": _askpass(password), "SSH_ASKPASS_REQUIRE": "force"}
     env.pop("DISPLAY", None)
     if term is not None:

@@ -3,6 +3,7 @@ on both databases: outputs, exit statuses, and what the database holds."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import dataclasses
 import io
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from server.store.schema import audit_log, history, tickets
 
 from .conftest import count
-from .sshcommand import ssh_command
+from .sshcommand import ssh_command, ssh_process
 
 pytestmark = pytest.mark.usefixtures("alice", "bob", "admin")
 
@@ -213,20 +214,76 @@ NO_TERMINAL = (
 
 
 async def test_a_session_without_a_terminal_says_how_to_use_commands(service):
-    """`ssh -T` into a pipe draws nothing: one sentence and the commands, no escape sequence."""
+    """`ssh -T` into a pipe draws nothing: one sentence, then line mode; no escape sequence."""
     r = await ssh_command(service.port, ALICE)
     assert r.status == 0, r.err
-    assert r.out.startswith(NO_TERMINAL) and "  tickets list [--all]" in r.out
-    assert "\x1b" not in r.out
+    assert r.out == NO_TERMINAL + LINE_MODE + "> "
     r = await ssh_command(service.port, "support")
     assert (r.status, "\x1b" in r.out) == (0, False)
     assert r.out == NO_TERMINAL + (
         "Les commandes demandent un compte : connectez-vous avec votre e-mail (ssh -l EMAIL …).\n"
     )
-    # A terminal that draws nothing (TERM=dumb) gets the same, with the terminal's line ends.
+    # A terminal that draws nothing (TERM=dumb) gets the list of commands, with its line ends.
     r = await ssh_command(service.port, ALICE, options=("-tt",), term="dumb")
     assert r.status == 0 and "\x1b" not in r.out
-    assert r.out.startswith(NO_TERMINAL.replace("\n", "\r\n"))
+    assert r.out.startswith(NO_TERMINAL.replace("\n", "\r\n")) and "  tickets list [--all]" in r.out
+
+
+LINE_MODE = "Mode ligne : tapez une commande puis Entrée (help : la liste, quit : terminer).\n"
+
+
+class Expect:
+    """`ssh -T` driven as `expect` does: wait for a text on stdout, then type a line."""
+
+    def __init__(self, proc) -> None:
+        self.proc = proc
+        self.seen = ""
+
+    def _at_line_start(self, text: str) -> int:
+        at = -1
+        while (at := self.seen.find(text, at + 1)) >= 0:
+            if at == 0 or self.seen[at - 1] == "\n":
+                return at
+        return -1
+
+    async def expect(self, text: str) -> str:
+        """What came before `text`, found at the start of a line."""
+        while (at := self._at_line_start(text)) < 0:
+            chunk = await asyncio.wait_for(self.proc.stdout.read(4096), 15)
+            assert chunk, f"{text!r} never came:\n{self.seen}"
+            self.seen += chunk.decode("utf-8")
+        before, self.seen = self.seen[:at], self.seen[at + len(text) :]
+        return before
+
+    def type(self, line: str) -> None:
+        self.proc.stdin.write((line + "\n").encode("utf-8"))
+
+
+async def test_line_mode_followed_line_by_line(service, database):
+    proc = await ssh_process(service.port, ALICE)
+    e = Expect(proc)
+    assert await e.expect("> ") == NO_TERMINAL + LINE_MODE
+    e.type("whoami")
+    assert await e.expect("> ") == "Alice Ndiaye <alice@example.org> (utilisateur)\n"
+    e.type("tickets new --title Clavier collant --urgency Faible")
+    await e.expect("Tapez le texte ; terminez par une ligne ne contenant qu'un point (.).\n")
+    e.type("Les touches collent.")
+    e.type("Sur le poste 4.")
+    e.type(".")
+    assert await e.expect("> ") == "1\n"
+    e.type("tickets list")
+    listed = await e.expect("> ")
+    assert "#1" in listed and "Clavier collant" in listed and "\x1b" not in listed
+    e.type("tickets show 99")
+    await e.expect("> ")
+    e.type("quit")
+    # As a shell does: the session ends with the last command's status (not found: 2).
+    assert await asyncio.wait_for(proc.wait(), 15) == 2
+    err = (await proc.stderr.read()).decode("utf-8")
+    assert err == "Ticket introuvable.\n"
+    async with database.transaction() as conn:
+        row = (await conn.execute(sa.select(tickets).where(tickets.c.id == 1))).one()
+    assert (row.titre, row.description) == ("Clavier collant", "Les touches collent.\nSur le poste 4.")
 
 
 def _readme_json_example() -> list:
