@@ -162,6 +162,7 @@ class Service:
             keepalive_interval=settings.ssh.keepalive_interval,
             profile=Profile(settings.ssh.profile),
             keepalive_count_max=settings.ssh.keepalive_count_max,
+            trusted_proxies=settings.ssh.proxies(),
         )
         host = settings.ssh.host if settings.ssh.host not in {"0.0.0.0", "::", ""} else "localhost"
         log.info(

@@ -56,6 +56,9 @@ class SshSettings:
     rate_burst: int = 20
     rate_wait: int = 10
     exempt: str = ""
+    # HAProxy's PROXY header (v1 or v2) before SSH, from `trusted_proxies` only; off by default.
+    proxy_protocol: bool = False
+    trusted_proxies: str = ""
     max_auth_tries: int = 6
     idle_timeout: int = 900
     idle_warning: int = 60
@@ -63,6 +66,18 @@ class SshSettings:
     def exempt_networks(self) -> tuple[IPNetwork, ...]:
         """The `exempt` addresses and CIDR networks; ConfigError names a malformed one."""
         return networks(self.exempt, "ssh.exempt")
+
+    def proxies(self) -> tuple[IPNetwork, ...] | None:
+        """The trusted proxies' networks with the PROXY protocol on, else None."""
+        if not self.proxy_protocol:
+            return None
+        found = networks(self.trusted_proxies, "ssh.trusted_proxies")
+        if not found:
+            raise ConfigError(
+                "ssh.trusted_proxies: avec ssh.proxy_protocol, donnez les adresses des répartiteurs "
+                "(HAProxy) dont l'en-tête PROXY est cru"
+            )
+        return found
 
 
 @dataclass(frozen=True)
@@ -261,6 +276,7 @@ def _check(settings: Settings) -> None:
     if not 0.05 <= settings.live.poll_interval <= 60:
         raise ConfigError("live.poll_interval: doit être entre 0.05 et 60 secondes")
     settings.metrics.address()
+    settings.ssh.proxies()
     if settings.log.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"log.level: niveau inconnu {settings.log.level!r}")
 

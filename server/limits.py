@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .config import IPNetwork, SshSettings
+from .proxy_protocol import ProxyFront
 
 log = logging.getLogger("support.limits")
 
@@ -333,11 +334,18 @@ class GatedListener:
     library creates a connection and sends its version string.
     """
 
-    def __init__(self, gate: ConnectionGate) -> None:
+    def __init__(self, gate: ConnectionGate, trusted_proxies: tuple[IPNetwork, ...] | None = None) -> None:
         self.gate = gate
+        # With the PROXY protocol on: the proxies whose header gives the client's address.
+        self.trusted_proxies = trusted_proxies
 
     async def create_server(self, session_factory, host: str, port: int) -> asyncio.AbstractServer:
         loop = asyncio.get_running_loop()
-        return await loop.create_server(
-            lambda: _GatedProtocol(self.gate, lambda: session_factory("", 0)), host or None, port
-        )
+
+        def gated() -> asyncio.Protocol:
+            return _GatedProtocol(self.gate, lambda: session_factory("", 0))
+
+        if self.trusted_proxies is None:
+            return await loop.create_server(gated, host or None, port)
+        trusted = self.trusted_proxies
+        return await loop.create_server(lambda: ProxyFront(trusted, gated), host or None, port)

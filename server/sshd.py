@@ -20,7 +20,7 @@ from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 from .algorithms import POST_QUANTUM_KEX, PROFILES, Algorithms, Profile
 from .channel_exec import ExecChannel
 from .channel_session import AppSession
-from .config import ConfigError
+from .config import ConfigError, IPNetwork
 from .i18n import _
 from .limits import ConnectionGate, GatedListener
 from .security import loggable
@@ -336,6 +336,7 @@ async def start_listener(
     keepalive_interval: int,
     profile: Profile = Profile.COMPATIBLE,
     keepalive_count_max: int = 3,
+    trusted_proxies: tuple[IPNetwork, ...] | None = None,
 ) -> asyncssh.SSHAcceptor:
     algorithms = server_algorithms(profile)
     # Finite-field DH is offered on purpose (compatible: clients without X25519); the pinned
@@ -347,7 +348,7 @@ async def start_listener(
         host,
         port,
         # The listening socket comes from the gate, so that limits apply before any SSH.
-        tunnel=GatedListener(gate),
+        tunnel=GatedListener(gate, trusted_proxies),
         server_host_keys=[host_key],
         **algorithms.server_options(),
         # One invalid UTF-8 byte from a client must not drop its connection.
