@@ -37,6 +37,18 @@ CREATE TABLE IF NOT EXISTS version_schema (
   PRIMARY KEY (version)
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE IF NOT EXISTS categories (
+  id INTEGER NOT NULL AUTO_INCREMENT,
+  nom VARCHAR(60) NOT NULL,
+  active BOOL NOT NULL DEFAULT true,
+  assigne_defaut_id INTEGER,
+  urgence_defaut ENUM('Faible','Moyenne','Haute'),
+  PRIMARY KEY (id),
+  CONSTRAINT uq_categories_nom UNIQUE (nom),
+  CONSTRAINT fk_categories_assigne_defaut FOREIGN KEY(assigne_defaut_id) REFERENCES utilisateurs (id) ON DELETE SET NULL,
+  INDEX idx_categories_assigne_defaut (assigne_defaut_id)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE IF NOT EXISTS cles_ssh (
   id INTEGER NOT NULL AUTO_INCREMENT,
   utilisateur_id INTEGER NOT NULL,
@@ -76,12 +88,15 @@ CREATE TABLE IF NOT EXISTS tickets (
   created_at DATETIME NOT NULL,
   updated_at DATETIME NOT NULL,
   assigne_id INTEGER,
+  categorie_id INTEGER,
   PRIMARY KEY (id),
   CONSTRAINT fk_tickets_auteur FOREIGN KEY(auteur_id) REFERENCES utilisateurs (id) ON DELETE CASCADE,
   CONSTRAINT fk_tickets_statut FOREIGN KEY(statut_id) REFERENCES statut (id) ON DELETE RESTRICT,
   CONSTRAINT fk_tickets_assigne FOREIGN KEY(assigne_id) REFERENCES utilisateurs (id) ON DELETE SET NULL,
+  CONSTRAINT fk_tickets_categorie FOREIGN KEY(categorie_id) REFERENCES categories (id) ON DELETE RESTRICT,
   INDEX idx_tickets_assigne_statut (assigne_id, statut_id),
   INDEX idx_tickets_auteur_date (auteur_id, created_at),
+  INDEX idx_tickets_categorie_date (categorie_id, created_at),
   INDEX idx_tickets_date (created_at),
   INDEX idx_tickets_statut_urgence_date (statut_id, urgence, created_at)
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
@@ -119,3 +134,5 @@ CREATE TABLE IF NOT EXISTS lectures (
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 INSERT IGNORE INTO statut (id, libelle) VALUES (1, 'En attente'), (2, 'En cours'), (3, 'Résolu');
+
+INSERT IGNORE INTO categories (id, nom, active) VALUES (1, 'Matériel', true), (2, 'Accès à la plateforme', true), (3, 'Réseau / Wi-Fi', true), (4, 'Salles et vidéoprojecteurs', true), (5, 'Logiciels', true), (6, 'Compte et mot de passe', true), (7, 'Autre', true);

@@ -39,7 +39,7 @@ from server.domain.models import Role, Status, TicketFilter, TicketSort, Urgency
 from server.security import PasswordHasher  # noqa: E402
 from server.store import Database, utcnow  # noqa: E402
 from server.store.migrate import upgrade  # noqa: E402
-from server.store.schema import history, tickets, users  # noqa: E402
+from server.store.schema import CATEGORY_NAMES, history, tickets, users  # noqa: E402
 
 DEFAULT_URL = "mysql+aiomysql://root@127.0.0.1:3306/support_bench"
 ADMINS = 20
@@ -172,6 +172,8 @@ def make_rows(n_users: int, n_tickets: int, now: datetime, rng: random.Random):
                 "auteur_id": author,
                 "statut_id": list(Status).index(status) + 1,
                 "assigne_id": admin if status is not Status.WAITING else None,
+                # One of the seeded categories, as a new ticket always has one.
+                "categorie_id": rng.randrange(1, len(CATEGORY_NAMES) + 1),
                 "created_at": created,
                 "updated_at": created,
             }

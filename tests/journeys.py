@@ -5,6 +5,22 @@ from __future__ import annotations
 from .sshclient import CTRL_D, ENTER, ScreenReader
 
 URGENCY_KEYS = {"Faible": "1", "Moyenne": "2", "Haute": "3"}
+# The categories a new database holds, by their key in `Nouveau ticket`'s menu.
+CATEGORY_KEYS = {
+    "Matériel": "1",
+    "Accès à la plateforme": "2",
+    "Réseau / Wi-Fi": "3",
+    "Salles et vidéoprojecteurs": "4",
+    "Logiciels": "5",
+    "Compte et mot de passe": "6",
+    "Autre": "7",
+}
+
+
+async def pick_category(c: ScreenReader, category: str = "Autre") -> None:
+    """`Catégorie` of `Nouveau ticket`, once the title is typed."""
+    await c.wait_for("Catégorie :", "7. Autre")
+    c.send(CATEGORY_KEYS[category])
 
 
 async def login_in_app(c: ScreenReader, email: str, password: str) -> None:
@@ -32,13 +48,20 @@ async def register_in_app(c: ScreenReader, name: str, email: str, password: str)
 
 
 async def file_ticket(
-    c: ScreenReader, title: str, description: str, urgency: str = "Moyenne", *, paste: bool = False
+    c: ScreenReader,
+    title: str,
+    description: str,
+    urgency: str = "Moyenne",
+    *,
+    paste: bool = False,
+    category: str = "Autre",
 ) -> None:
-    """From the main menu, `Nouveau ticket`: title, description ended by Ctrl-D, urgency."""
+    """From the main menu, `Nouveau ticket`: title, category, description ended by Ctrl-D, urgency."""
     c.send("1")
     await c.wait_for("Titre :")
     c.paste(title) if paste else c.send(title)  # type: ignore[attr-defined]
     c.send(ENTER)
+    await pick_category(c, category)
     await c.wait_for("Description :")
     c.paste(description) if paste else c.send(description)  # type: ignore[attr-defined]
     c.send(CTRL_D)

@@ -175,8 +175,9 @@ async def test_create_admin_reads_the_password_from_stdin(tmp_path, db_url, serv
             "4. Mes tickets assignés",
             "5. Tableau de bord",
             "6. Utilisateurs",
-            "7. Mon compte",
-            "8. Déconnexion",
+            "7. Catégories",
+            "8. Mon compte",
+            "9. Déconnexion",
         )
     finally:
         await c.close()

@@ -14,7 +14,7 @@ from server.app import Service
 from server.store.schema import tickets, users
 
 from .conftest import PASSWORD, until
-from .journeys import login_in_app, register_in_app
+from .journeys import login_in_app, pick_category, register_in_app
 from .sshclient import CTRL_D, DOWN, ENTER, ESC, UP, Client, OpenSSHClient, ScreenReader
 
 WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
@@ -106,8 +106,9 @@ async def test_admin_sees_all_tickets_and_a_learner_does_not(service, clients, a
         "4. Mes tickets assignés",
         "5. Tableau de bord",
         "6. Utilisateurs",
-        "7. Mon compte",
-        "8. Déconnexion",
+        "7. Catégories",
+        "8. Mon compte",
+        "9. Déconnexion",
     )
     screen = await learner.wait_for("1. Nouveau ticket", "2. Mes tickets", "3. Mon compte", "4. Déconnexion")
     assert "Tous les tickets" not in screen
@@ -239,6 +240,7 @@ async def test_openssh_guest_registers_and_files_a_ticket(service, clients, data
     c.send("1")
     await c.wait_for("Titre :")
     c.send("Écran noir en salle 3" + ENTER)
+    await pick_category(c)
     await c.wait_for("Description :")
     c.send("Le poste 7 ne démarre plus." + CTRL_D)
     await c.wait_for("1. Faible", "2. Moyenne", "3. Haute")

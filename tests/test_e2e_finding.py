@@ -231,4 +231,4 @@ async def test_dashboard_shows_counts_and_a_bar_for_the_day(service, clients, da
     assert earlier_row.count("█") < day_row.count("█")
 
     c.send(ESC)
-    await c.wait_for("8. Déconnexion")
+    await c.wait_for("9. Déconnexion")

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from server.store.schema import history, tickets
 
 from .conftest import PASSWORD
-from .journeys import login_in_app
+from .journeys import login_in_app, pick_category
 from .sshclient import CTRL_D, ENTER, Client
 
 
@@ -39,6 +39,7 @@ async def test_learner_and_admin_full_journey(service, clients, admin, database)
     learner.send("1")
     await learner.wait_for("Titre :")
     learner.send("Mon chargeur ne marche plus" + ENTER)
+    await pick_category(learner, "Matériel")
     await learner.wait_for("Description :", "Ctrl-D")
     learner.send("Le chargeur du PC 12" + ENTER + "ne charge plus depuis hier." + CTRL_D)
     await learner.wait_for("1. Faible", "2. Moyenne", "3. Haute")
@@ -58,7 +59,7 @@ async def test_learner_and_admin_full_journey(service, clients, admin, database)
     staff = await Client.connect(service.port, "admin@example.org", PASSWORD)
     clients.append(staff)
     await staff.wait_for(
-        "1. Nouveau ticket", "3. Tous les tickets", "4. Mes tickets assignés", "8. Déconnexion"
+        "1. Nouveau ticket", "3. Tous les tickets", "4. Mes tickets assignés", "9. Déconnexion"
     )
     staff.send("3")
     # The title column leaves room for the author and the assignee.

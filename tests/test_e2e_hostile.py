@@ -12,7 +12,7 @@ from server.audit import AuditEvent
 from server.store.schema import audit_log, history, tickets, users
 
 from .conftest import PASSWORD, until
-from .journeys import file_ticket, login_in_app
+from .journeys import file_ticket, login_in_app, pick_category
 from .sshclient import CTRL_D, ENTER, ESC, Client
 
 WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
@@ -168,6 +168,7 @@ async def test_invalid_utf8_and_nul_bytes_break_nothing(service, clients, alice,
     learner.send("1")
     await learner.wait_for("Titre :")
     learner.send(b"Clavier " + junk + b" HS" + ENTER.encode())
+    await pick_category(learner)
     await learner.wait_for("Description :")
     learner.send(b"Touches \xff mortes" + CTRL_D.encode())
     await learner.wait_for("1. Faible")
@@ -222,6 +223,7 @@ async def test_a_huge_paste_is_refused_and_no_one_waits(service, clients, alice,
     await connect(service, clients)
     await learner.wait_for("Texte collé trop long (1048576 caractères, 120 au plus)")
     learner.send("Souris cassée" + ENTER)
+    await pick_category(learner)
     await learner.wait_for("Description :")
     learner.paste("y" * (1 << 20))
     await learner.wait_for("Texte collé trop long (1048576 caractères, 4000 au plus)")

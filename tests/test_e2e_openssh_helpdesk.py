@@ -32,7 +32,7 @@ async def home(c: ScreenReader) -> None:
 async def test_a_ticket_from_filing_to_agreed_resolution(service, clients, database):
     learner = await signed_in(service.port, clients, "alice@example.org")
     staff = await signed_in(service.port, clients, "admin@example.org")
-    await staff.wait_for("4. Mes tickets assignés", "5. Tableau de bord", "6. Utilisateurs", "8. Déconnexion")
+    await staff.wait_for("4. Mes tickets assignés", "5. Tableau de bord", "6. Utilisateurs", "9. Déconnexion")
 
     # Filed through ssh: the admin, who pressed nothing, is told at once.
     await file_ticket(learner, "Imprimante bloquée", "Bourrage papier en salle 2.", "Haute")

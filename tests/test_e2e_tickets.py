@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from server.store.schema import history, statuses, tickets, users
 
 from .conftest import PASSWORD, context_for, count, until
+from .journeys import pick_category
 from .sshclient import CTRL_D, ENTER, ESC, PAGE_DOWN, Client, ScreenReader
 
 BACKSPACE = "\x7f"
@@ -230,6 +231,7 @@ async def test_new_ticket_refusal(service, clients, alice, database, case):
     await c.wait_for("Titre :")
     at_title(c)
     if at_description is not None:
+        await pick_category(c)
         await c.wait_for("Description :")
         at_description(c)
     screen = await wait_sentence(c, sentence)
@@ -239,6 +241,7 @@ async def test_new_ticket_refusal(service, clients, alice, database, case):
     # The session goes on: corrected, the ticket is created.
     correct(c)
     if at_description is None:
+        await pick_category(c)
         await c.wait_for("Description :")
         c.send("Plus rien ne sort." + CTRL_D)
     await c.wait_for("1. Faible")
@@ -256,12 +259,13 @@ async def test_new_ticket_refusal(service, clients, alice, database, case):
         assert description == "d" * 4000
 
 
-@pytest.mark.parametrize("cancel_at", ["Titre :", "Description :", "Urgence :"])
+@pytest.mark.parametrize("cancel_at", ["Titre :", "Catégorie :", "Description :", "Urgence :"])
 async def test_escape_cancels_a_new_ticket(service, clients, alice, database, cancel_at):
     c = await logged_in(service, clients, "alice@example.org")
     c.send("1")
     for label, value in [
         ("Titre :", "Wifi coupé" + ENTER),
+        ("Catégorie :", "3"),
         ("Description :", "Depuis ce matin." + CTRL_D),
         ("Urgence :", None),
     ]:
@@ -279,6 +283,7 @@ async def test_multi_line_description_ends_with_ctrl_d_or_esc_enter(service, cli
     c = await logged_in(service, clients, "alice@example.org")
     c.send("1")
     await fill(c, [("Titre :", "Projecteur salle 2")])
+    await pick_category(c, "Salles et vidéoprojecteurs")
     screen = await c.wait_for("Description :", "Ctrl-D ou Échap Entrée : terminer")
     c.send("Le projecteur clignote." + ENTER + ENTER + "Puis il s'éteint.")
     await c.wait_for("Puis il s'éteint.")
@@ -473,7 +478,7 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
     await c.wait_for("Mot de passe :")
     assert_fits(c, field_hint, "E-mail : admin@example.org", "Mot de passe :")
     c.send(PASSWORD + ENTER)
-    await c.wait_for("8. Déconnexion")
+    await c.wait_for("9. Déconnexion")
     assert_fits(
         c,
         menu_hint.format("déconnexion"),
@@ -483,8 +488,9 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
         "4. Mes tickets assignés",
         "5. Tableau de bord",
         "6. Utilisateurs",
-        "7. Mon compte",
-        "8. Déconnexion",
+        "7. Catégories",
+        "8. Mon compte",
+        "9. Déconnexion",
         "admin@example.org",
     )
 
@@ -492,6 +498,9 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
     await c.wait_for("Titre :")
     assert_fits(c, field_hint, "Nouveau ticket", "Titre :", "(une ligne, 120 caractères au plus)")
     c.send("Vidéoprojecteur" + ENTER)
+    await c.wait_for("Catégorie :", "7. Autre")
+    assert_fits(c, menu_hint.format("annuler"), "Titre : Vidéoprojecteur", "Catégorie :", "7. Autre")
+    c.send("4")
     await c.wait_for("Description :")
     assert_fits(
         c,
@@ -560,7 +569,7 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
     c.send("0")
     await c.wait_for("Tous les tickets")
     c.send("0")
-    await c.wait_for("8. Déconnexion")
+    await c.wait_for("9. Déconnexion")
     c.send("2")
     await c.wait_for("Mes tickets", "Aucun ticket pour l'instant.")
     assert_fits(

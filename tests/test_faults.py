@@ -31,7 +31,7 @@ from .conftest import (
     make_user,
     until,
 )
-from .journeys import URGENCY_KEYS
+from .journeys import URGENCY_KEYS, pick_category
 from .sshclient import CTRL_D, ENTER, Client
 from .test_cli import Server, cli_env, wait_sentence
 from .test_schema import mariadb_only
@@ -110,6 +110,7 @@ async def up_to_urgency(c: Client, title: str, description: str = "Rien ne s'aff
     c.send("1")
     await c.wait_for("Titre :")
     c.send(title + ENTER)
+    await pick_category(c)
     await c.wait_for("Description :")
     c.send(description + CTRL_D)
     await c.wait_for("1. Faible", "2. Moyenne", "3. Haute")

@@ -9,8 +9,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from server.store.migrate import SCHEMA_VERSION, SchemaError, check_version, schema_version, upgrade
-from server.store.schema import history, schema_versions, tickets, users
+from server.store.migrate import (
+    SCHEMA_VERSION,
+    SEED_VERSION,
+    SchemaError,
+    check_version,
+    schema_version,
+    upgrade,
+)
+from server.store.schema import CATEGORY_NAMES, categories, history, schema_versions, tickets, users
 
 from .conftest import admin_connection, scratch_database
 from .test_schema import open_database, reflect
@@ -139,7 +146,7 @@ async def test_a_seed_database_upgrades_in_place_and_keeps_its_data(
         before = await contents(old)
         assert len(before["history"]) == 2  # the anchor: the seed's data is really there
 
-        assert await upgrade(old) == [SCHEMA_VERSION]
+        assert await upgrade(old) == list(range(SEED_VERSION + 1, SCHEMA_VERSION + 1))
         assert await schema_version(old) == SCHEMA_VERSION
         assert await contents(old) == before
         assert await upgrade(old) == []  # a second run finds nothing to do
@@ -150,6 +157,16 @@ async def test_a_seed_database_upgrades_in_place_and_keeps_its_data(
             assert row.assigne_id is None
             flags = (await conn.execute(sa.select(history.c.interne))).scalars().all()
             assert flags == [False, False]
+            # Old tickets have no category; the categories are seeded, and one in use stays.
+            assert (await conn.execute(sa.select(tickets.c.categorie_id))).scalar_one() is None
+            seeded = (await conn.execute(sa.select(categories.c.nom).order_by(categories.c.id))).scalars()
+            assert tuple(seeded) == CATEGORY_NAMES
+            await conn.execute(tickets.update().values(categorie_id=3))
+        with pytest.raises(sa.exc.IntegrityError):
+            async with old.transaction() as conn:
+                await conn.execute(categories.delete().where(categories.c.id == 3))
+        async with old.transaction() as conn:
+            assert (await conn.execute(sa.select(tickets.c.categorie_id))).scalar_one() == 3
             await conn.execute(tickets.update().values(assigne_id=1))
         async with old.transaction() as conn:
             await conn.execute(users.delete().where(users.c.id == 1))  # the assignee leaves
@@ -176,13 +193,16 @@ async def test_a_seed_database_upgrades_in_place_and_keeps_its_data(
             expected = await reflect(fresh)
             assert migrated_keys == await sqlite_foreign_keys(fresh)
             assert ("tickets", "assigne_id", "utilisateurs", "SET NULL") in migrated_keys
+            assert ("tickets", "categorie_id", "categories", "RESTRICT") in migrated_keys
         finally:
             await fresh.close()
         # SQLite can add a foreign key only inline with a new column, whose name and ON DELETE
         # SQLAlchemy does not read back: the database's own list of keys was compared above.
         for schema in (migrated, expected):
             schema["tickets"]["foreign_keys"] = {
-                k: v for k, v in schema["tickets"]["foreign_keys"].items() if v[0] != ("assigne_id",)
+                k: v
+                for k, v in schema["tickets"]["foreign_keys"].items()
+                if v[0] not in {("assigne_id",), ("categorie_id",)}
             }
     else:
         with scratch_database(mariadb_server) as url:
@@ -231,7 +251,7 @@ async def test_a_first_creation_cut_short_is_finished(db_url):
         async with db.transaction() as conn:
             await conn.run_sync(lambda c: users.create(c))
         assert await schema_version(db) == 1
-        assert await upgrade(db) == [SCHEMA_VERSION]
+        assert await upgrade(db) == list(range(SEED_VERSION + 1, SCHEMA_VERSION + 1))
         async with db.transaction() as conn:
             names = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
         assert {"tickets", "historique", "cles_ssh", "journal_audit", "lectures", "version_schema"} <= names

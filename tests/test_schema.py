@@ -24,6 +24,7 @@ STATUSES = {1: "En attente", 2: "En cours", 3: "Résolu"}
 TABLES = {
     "utilisateurs",
     "statut",
+    "categories",
     "tickets",
     "historique",
     "cles_ssh",

@@ -18,6 +18,7 @@ from ..store import Database, accounts
 from ..store import history as history_store
 from .accounts import Accounts
 from .assignment import Assignment
+from .categories import Categories
 from .dashboard import DashboardArea
 from .exports import Exports
 from .finding import Finding
@@ -67,6 +68,7 @@ class SessionContext:
         self.users = UsersAdmin(self)
         self.tickets = Tickets(self)
         self.assignment = Assignment(self)
+        self.categories = Categories(self)
         self.finding = Finding(self)
         self.dashboards = DashboardArea(self)
         self.exports = Exports(self)
@@ -143,6 +145,14 @@ class SessionContext:
         """Whether to offer `Le problème persiste`: to the requester of a resolved ticket."""
         return ticket.status is Status.RESOLVED and self.allowed(Access.REOPEN, ticket.author_id)
 
+    def can_manage_categories(self) -> bool:
+        """Whether to offer `Catégories` in the main menu."""
+        return self.allowed(Access.MANAGE_CATEGORIES)
+
+    def can_change_category(self, ticket: Ticket) -> bool:
+        """Whether to offer `Changer la catégorie` on this ticket's screen."""
+        return self.allowed(Access.CHANGE_CATEGORY, ticket.author_id)
+
     def is_self(self, user: User) -> bool:
         """Whether `user` is the session's own account (an admin can't delete it from the list)."""
         return self.user is not None and self.user.id == user.id
@@ -171,6 +181,13 @@ class SessionContext:
     reply = _InArea("tickets")
     add_note = _InArea("tickets")
     reopen = _InArea("tickets")
+    offered_categories = _InArea("categories")
+    all_categories = _InArea("categories")
+    add_category = _InArea("categories")
+    rename_category = _InArea("categories")
+    set_category_active = _InArea("categories")
+    set_category_defaults = _InArea("categories")
+    change_category = _InArea("categories")
     assignees = _InArea("assignment")
     take = _InArea("assignment")
     assign = _InArea("assignment")

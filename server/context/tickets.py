@@ -14,7 +14,7 @@ from ..domain.models import Action, LiveNotice, Status, Ticket, TicketChange, Ur
 from ..errors import NotFound, ServiceRestarting, ValidationError
 from ..i18n import _
 from ..metrics import TICKETS_CREATED
-from ..store import history, reads, tickets, utcnow
+from ..store import accounts, categories, history, reads, tickets, utcnow
 from .resources import TicketForm
 
 if TYPE_CHECKING:
@@ -33,9 +33,15 @@ class Tickets:
     # Creating ---------------------------------------------------------------------------
 
     async def create_ticket(
-        self, title: str, description: str, urgency: Urgency | str, form: TicketForm | None = None
+        self,
+        title: str,
+        description: str,
+        urgency: Urgency | str,
+        form: TicketForm | None = None,
+        category_id: int | None = None,
     ) -> int:
-        """A new ticket `En attente`, with its history entry; its id.
+        """A new ticket `En attente`, with its history entry; its id. With a category, its
+        default assignee (still an admin) takes the ticket at once, with an entry that says so.
 
         With `form`, sending the same form again (a second Enter, a retry after an error)
         returns the ticket it already made instead of making another.
@@ -58,9 +64,24 @@ class Tickets:
 
         async def insert(conn: AsyncConnection) -> int:
             waiting = (await tickets.status_ids(conn))[Status.WAITING]
-            ticket_id = await tickets.insert(conn, title, description, urgency, user.id, waiting, now)
+            assignee = await self._category_assignee(conn, category_id)
+            ticket_id = await tickets.insert(
+                conn,
+                title,
+                description,
+                urgency,
+                user.id,
+                waiting,
+                now,
+                category_id=category_id,
+                assignee_id=assignee.id if assignee else None,
+            )
             form.ticket_id, form.created_at, form.committed = ticket_id, now, False
             await ctx._write_history(conn, ticket_id, Action.CREATED, None, waiting, urgency.value, now)
+            if assignee is not None:
+                await ctx._write_history(
+                    conn, ticket_id, Action.CATEGORY_ASSIGNED, None, None, assignee.name, now
+                )
             return ticket_id
 
         ticket_id = await ctx.write(insert)
@@ -68,6 +89,23 @@ class Tickets:
         TICKETS_CREATED.inc()
         ctx.log("ticket created id=%s urgency=%s", ticket_id, urgency.value)
         return ticket_id
+
+    async def _category_assignee(self, conn: AsyncConnection, category_id: int | None) -> User | None:
+        """Who takes a new ticket of this category at once (None: nobody); the category must be
+        one offered to new tickets."""
+        if category_id is None:
+            return None
+        category = await categories.by_id(conn, category_id, lock=True)
+        if category is None or not category.active:
+            raise ValidationError(_("Cette catégorie n'est plus proposée : choisissez-en une autre."))
+        if category.default_assignee_id is None:
+            return None
+        # Locked: a demotion meanwhile waits for this ticket, or comes first and is seen here.
+        row = await accounts.by_id(conn, category.default_assignee_id, lock=True)
+        if row is None:
+            return None
+        assignee = accounts.user_of(row)
+        return assignee if self.ctx.allowed(Access.BE_ASSIGNED, user=assignee) else None
 
     async def _made_by(self, form: TicketForm, user: User) -> int | None:
         """The ticket of `form`'s last try if it is in the database, else None."""
@@ -110,6 +148,8 @@ class Tickets:
             history=entries,
             assignee_id=row.assigne_id,
             assignee_name=row.assigne_nom,
+            category_id=row.categorie_id,
+            category_name=row.categorie_nom,
         )
 
     async def open_ticket(self, ticket_id: int) -> Ticket:

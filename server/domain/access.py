@@ -32,6 +32,10 @@ class Access(enum.Enum):
     REOPEN = "reopen"
     # Every ticket of the base, exported in one stream (admins).
     EXPORT = "export"
+    # Add, rename, deactivate categories and set their defaults.
+    MANAGE_CATEGORIES = "manage_categories"
+    # Change the category of a ticket.
+    CHANGE_CATEGORY = "change_category"
 
 
 def access_allowed(user: User | None, access: Access, author_id: int | None = None) -> bool:

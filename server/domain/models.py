@@ -37,6 +37,10 @@ class Action(enum.StrEnum):
     ASSIGNED = "assignation"
     # The requester said the problem persists: back from `Résolu` to `En cours`.
     REOPENED = "reouverture"
+    # A new ticket taken at once by its category's default assignee; `details` holds the name.
+    CATEGORY_ASSIGNED = "assignation_categorie"
+    # An admin changed the ticket's category; `details` holds "old → new".
+    CATEGORY_CHANGED = "changement_categorie"
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class TicketSummary:
     unread: bool = False
     # The admin who took the ticket in hand, if any.
     assignee_name: str | None = None
+    category_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,20 @@ class Ticket:
     history: tuple[HistoryEntry, ...]
     assignee_id: int | None = None
     assignee_name: str | None = None
+    category_id: int | None = None
+    category_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Category:
+    """What a ticket is about, and who takes its new tickets at once."""
+
+    id: int
+    name: str
+    active: bool = True
+    default_assignee_id: int | None = None
+    default_assignee_name: str | None = None
+    default_urgency: Urgency | None = None
 
 
 # Finding tickets and the dashboard (admins) ---------------------------------------------------

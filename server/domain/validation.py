@@ -14,6 +14,7 @@ EMAIL_MAX = 254
 PASSWORD_MIN = 8
 PASSWORD_MAX_BYTES = BCRYPT_MAX_BYTES
 TITLE_MAX = 120
+CATEGORY_MAX = 60
 DESCRIPTION_MAX = 4000
 MESSAGE_MAX = 4000
 
@@ -129,6 +130,16 @@ def note(value: str) -> str:
         MESSAGE_MAX,
         _("La note est obligatoire."),
         _("La note est trop longue ({n} caractères, {max} au plus)."),
+    )
+
+
+def category_name(value: str) -> str:
+    return _bounded(
+        value.strip(),
+        CATEGORY_MAX,
+        _("Le nom de la catégorie est obligatoire."),
+        _("Le nom de la catégorie est trop long ({n} caractères, {max} au plus)."),
+        _("Le nom de la catégorie doit tenir sur une seule ligne."),
     )
 
 

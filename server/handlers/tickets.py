@@ -15,6 +15,7 @@ from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
 from ..i18n import _
 from ..ui.screens import confirm, menu, ticket_table
 from ..ui.terminal import Terminal, plain, wrap
+from .categories import ask_category, categories_screen, change_category
 from .common import Notice, ask_valid
 from .dashboard import show_dashboard
 from .finder import find_tickets
@@ -37,6 +38,8 @@ async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Noti
         items.append(("dashboard", _("Tableau de bord")))
     if ctx.can_manage_users():
         items.append(("users", _("Utilisateurs")))
+    if ctx.can_manage_categories():
+        items.append(("categories", _("Catégories")))
     items.append(("account", _("Mon compte")))
     items.append(("logout", _("Déconnexion")))
     choice = await menu(
@@ -56,6 +59,8 @@ async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Noti
                 return await show_dashboard(term, ctx)
             case "users":
                 return await users_list(term, ctx)
+            case "categories":
+                return await categories_screen(term, ctx)
             case "account":
                 return await my_account(term, ctx)
     except UserError as exc:
@@ -77,11 +82,15 @@ async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
     )
     if title is None:
         return Notice(_("Ticket abandonné."))
+    category = await ask_category(term, ctx, title_text, title)
+    if category is False:
+        return Notice(_("Ticket abandonné."))
+    done = [(_("Titre"), title)] + ([(_("Catégorie"), category.name)] if category else [])
     description = await ask_valid(
         term,
         title_text,
         _("Description"),
-        [(_("Titre"), title)],
+        done,
         validation.description,
         multiline=True,
         help_text=_("({max} caractères au plus)").format(max=validation.DESCRIPTION_MAX),
@@ -91,26 +100,32 @@ async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
         return Notice(_("Ticket abandonné."))
     form = TicketForm()
     notice = Notice()
+    levels = list(Urgency)
+    preselected = category.default_urgency if category else None
     while True:
         urgency = await menu(
             term,
             title_text,
-            [(u, u.value) for u in Urgency],
+            [(u, u.value) for u in levels],
             # What was typed stays on screen while the ticket waits to be sent again.
             body=lambda width: [
                 *plain(_("Titre : {title}").format(title=title), width=width),
+                *(plain(_("Catégorie : {name}").format(name=category.name), width=width) if category else []),
                 *_first_lines(description, width),
                 [],
                 [("class:label", _("Urgence :"))],
             ],
             back_label=_("Annuler"),
+            start=levels.index(preselected) if preselected else 0,
             **notice.kwargs(),
         )
         if urgency is None:
             return Notice(_("Ticket abandonné."))
         try:
             # The same form sent again never makes a second ticket.
-            ticket_id = await ctx.create_ticket(title, description, urgency, form)
+            ticket_id = await ctx.create_ticket(
+                title, description, urgency, form, category.id if category else None
+            )
             break
         except UserError as exc:
             notice = Notice.fail(exc.message)
@@ -291,6 +306,8 @@ def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]
         items.append(("assign", _("Assigner à…")))
         if ticket.assignee_id is not None:
             items.append(("unassign", _("Retirer l'assignation")))
+    if ctx.can_change_category(ticket):
+        items.append(("category", _("Changer la catégorie")))
     return items
 
 
@@ -426,6 +443,8 @@ def ticket_lines(t: Ticket, width: int) -> list[StyleAndTextTuples]:
             ("", t.status.value),
         ]
     )
+    category = _("Catégorie : {name}").format(name=t.category_name or _("aucune"))
+    lines += [[("", line)] for line in wrap(category, width, multiline=False)]
     author = _("Auteur : {name}").format(name=t.author_name)
     taken = (
         _("Pris en charge par {name}").format(name=t.assignee_name)
@@ -478,6 +497,12 @@ def describe(entry: HistoryEntry) -> str:
                 if entry.details
                 else _("assignation retirée")
             )
+        case Action.CATEGORY_ASSIGNED:
+            what = _("pris en charge par {name}, assigné par défaut de la catégorie").format(
+                name=entry.details
+            )
+        case Action.CATEGORY_CHANGED:
+            what = _("catégorie : {change}").format(change=entry.details)
         case Action.REOPENED:
             what = _("le problème persiste : {old} → {new}").format(
                 old=entry.old_status.value if entry.old_status else "?",
@@ -500,4 +525,5 @@ TICKET_ACTIONS: dict[str, Callable[[Terminal, SessionContext, Ticket], Awaitable
     "take": take,
     "assign": assign,
     "unassign": unassign,
+    "category": change_category,
 }

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateTable
 
 from ..config import PROJECT_ROOT
-from .schema import STATUS_ROWS, metadata, statuses
+from .schema import CATEGORY_ROWS, STATUS_ROWS, categories, metadata, statuses
 
 SCHEMA_FILE = PROJECT_ROOT / "schema_support.sql"
 # The database the operator's file creates (the application's own is the configured one).
@@ -45,15 +45,18 @@ def _create_table(table: sa.Table) -> str:
     return lines.replace(")ENGINE", ") ENGINE")
 
 
-def _seed_statement(dialect) -> str:
-    insert = sa.insert(statuses).prefix_with("IGNORE").values(list(STATUS_ROWS))
-    return str(insert.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+def _seed_statements(dialect) -> list[str]:
+    inserts = [
+        sa.insert(statuses).prefix_with("IGNORE").values(list(STATUS_ROWS)),
+        sa.insert(categories).prefix_with("IGNORE").values(list(CATEGORY_ROWS)),
+    ]
+    return [str(i.compile(dialect=dialect, compile_kwargs={"literal_binds": True})) for i in inserts]
 
 
 def mysql_statements() -> list[str]:
     """The statements that create the whole schema in the current MySQL database, and seed it."""
     tables = [_create_table(t) for t in metadata.sorted_tables]
-    return [*tables, _seed_statement(_DIALECT)]
+    return [*tables, *_seed_statements(_DIALECT)]
 
 
 def schema_sql() -> str:
@@ -72,6 +75,8 @@ async def create_schema(conn: AsyncConnection, is_mysql: bool) -> None:
 
 
 async def seed(conn: AsyncConnection, is_mysql: bool) -> None:
-    """The rows every database holds: the three statuses."""
-    insert = statuses.insert().prefix_with("IGNORE" if is_mysql else "OR IGNORE")
-    await conn.execute(insert, list(STATUS_ROWS))
+    """The rows every database holds: the three statuses, the first categories (by id: one
+    renamed or deactivated stays as the admins left it)."""
+    ignore = "IGNORE" if is_mysql else "OR IGNORE"
+    await conn.execute(statuses.insert().prefix_with(ignore), list(STATUS_ROWS))
+    await conn.execute(categories.insert().prefix_with(ignore), list(CATEGORY_ROWS))

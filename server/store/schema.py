@@ -12,6 +12,19 @@ MYSQL_TABLE = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_coll
 # The rows every database holds: the three statuses, ids 1, 2, 3 in this order.
 STATUS_ROWS = tuple({"id": i, "libelle": s.value} for i, s in enumerate(Status, 1))
 
+# The categories every new database starts with, ids 1 to 7 in this order. Seeded by id: a
+# renamed or deactivated one is never put back.
+CATEGORY_NAMES = (
+    "Matériel",
+    "Accès à la plateforme",
+    "Réseau / Wi-Fi",
+    "Salles et vidéoprojecteurs",
+    "Logiciels",
+    "Compte et mot de passe",
+    "Autre",
+)
+CATEGORY_ROWS = tuple({"id": i, "nom": n, "active": True} for i, n in enumerate(CATEGORY_NAMES, 1))
+
 metadata = sa.MetaData()
 
 users = sa.Table(
@@ -41,6 +54,31 @@ statuses = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("libelle", sa.String(20), nullable=False),
     sa.UniqueConstraint("libelle", name="uq_statut_libelle"),
+    **MYSQL_TABLE,
+)
+
+categories = sa.Table(
+    "categories",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("nom", sa.String(60), nullable=False),
+    # A deactivated category is no longer offered for new tickets; its tickets keep it.
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    # Who takes a new ticket of this category at once; NULL: nobody.
+    sa.Column(
+        "assigne_defaut_id",
+        sa.Integer,
+        sa.ForeignKey("utilisateurs.id", ondelete="SET NULL", name="fk_categories_assigne_defaut"),
+        nullable=True,
+    ),
+    # The urgency preselected for a new ticket of this category; NULL: the usual one.
+    sa.Column(
+        "urgence_defaut",
+        sa.Enum(*[u.value for u in Urgency], name="urgence_defaut", create_constraint=True),
+        nullable=True,
+    ),
+    sa.UniqueConstraint("nom", name="uq_categories_nom"),
+    sa.Index("idx_categories_assigne_defaut", "assigne_defaut_id"),
     **MYSQL_TABLE,
 )
 
@@ -76,6 +114,13 @@ tickets = sa.Table(
         sa.ForeignKey("utilisateurs.id", ondelete="SET NULL", name="fk_tickets_assigne"),
         nullable=True,
     ),
+    # What the ticket is about; a category in use is never deleted (the database refuses).
+    sa.Column(
+        "categorie_id",
+        sa.Integer,
+        sa.ForeignKey("categories.id", ondelete="RESTRICT", name="fk_tickets_categorie"),
+        nullable=True,
+    ),
     # A user's tickets, newest first.
     sa.Index("idx_tickets_auteur_date", "auteur_id", "created_at"),
     # All tickets filtered by status, then urgency, ordered by date.
@@ -84,6 +129,8 @@ tickets = sa.Table(
     sa.Index("idx_tickets_date", "created_at"),
     # An admin's assigned tickets by status.
     sa.Index("idx_tickets_assigne_statut", "assigne_id", "statut_id"),
+    # `Tous les tickets` of one category, newest first.
+    sa.Index("idx_tickets_categorie_date", "categorie_id", "created_at"),
     **MYSQL_TABLE,
 )
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.models import Status, TicketFilter, TicketSort, TicketSummary, Urgency
 from .reads import unread
-from .schema import statuses, tickets
+from .schema import categories, statuses, tickets
 from .tickets import assignee, author, status_ids
 
 
@@ -31,6 +31,7 @@ def _summary(row) -> TicketSummary:
         created_at=row.created_at,
         unread=bool(row.non_lu),
         assignee_name=row.assigne_nom,
+        category_name=row.categorie_nom,
     )
 
 
@@ -46,10 +47,12 @@ async def summaries(conn: AsyncConnection, reader: Reader, where, order) -> list
             tickets.c.created_at,
             unread(reader.user_id, with_internal=reader.with_internal),
             assignee.c.nom.label("assigne_nom"),
+            categories.c.nom.label("categorie_nom"),
         )
         .join(statuses, statuses.c.id == tickets.c.statut_id)
         .join(author, author.c.id == tickets.c.auteur_id)
         .outerjoin(assignee, assignee.c.id == tickets.c.assigne_id)
+        .outerjoin(categories, categories.c.id == tickets.c.categorie_id)
         .where(where)
         .order_by(*order)
     )

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.models import Status, Urgency
-from .schema import statuses, tickets, users
+from .schema import categories, statuses, tickets, users
 
 author = users.alias("auteur")
 assignee = users.alias("assigne")
@@ -18,10 +18,21 @@ async def status_ids(conn: AsyncConnection) -> dict[Status, int]:
 
 
 async def insert(
-    conn: AsyncConnection, title: str, description: str, urgency: Urgency, author_id: int, status_id: int, now
+    conn: AsyncConnection,
+    title: str,
+    description: str,
+    urgency: Urgency,
+    author_id: int,
+    status_id: int,
+    now,
+    *,
+    category_id: int | None = None,
+    assignee_id: int | None = None,
 ) -> int:
     result = await conn.execute(
         tickets.insert().values(
+            categorie_id=category_id,
+            assigne_id=assignee_id,
             titre=title,
             description=description,
             urgence=urgency.value,
@@ -45,7 +56,13 @@ async def made(conn: AsyncConnection, ticket_id: int, author_id: int, created_at
 async def lock(conn: AsyncConnection, ticket_id: int):
     """The ticket's author, status, assignee and status label, locked until the transaction ends."""
     query = (
-        sa.select(tickets.c.auteur_id, tickets.c.statut_id, tickets.c.assigne_id, statuses.c.libelle)
+        sa.select(
+            tickets.c.auteur_id,
+            tickets.c.statut_id,
+            tickets.c.assigne_id,
+            tickets.c.categorie_id,
+            statuses.c.libelle,
+        )
         .join(statuses, statuses.c.id == tickets.c.statut_id)
         .where(tickets.c.id == ticket_id)
         .with_for_update(of=tickets)
@@ -63,7 +80,7 @@ async def lock_of_user(conn: AsyncConnection, user_id: int) -> None:
 
 
 async def update(conn: AsyncConnection, ticket_id: int, now, **values) -> None:
-    """Set `updated_at` and any of statut_id, assigne_id."""
+    """Set `updated_at` and any of statut_id, assigne_id, categorie_id."""
     await conn.execute(tickets.update().where(tickets.c.id == ticket_id).values(updated_at=now, **values))
 
 
@@ -73,17 +90,19 @@ async def author_of(conn: AsyncConnection, ticket_id: int) -> int | None:
 
 
 async def row(conn: AsyncConnection, ticket_id: int):
-    """The ticket with its status label, author's and assignee's names (None if missing)."""
+    """The ticket with its status label, author's, assignee's and category's names (None if missing)."""
     query = (
         sa.select(
             tickets,
             statuses.c.libelle,
             author.c.nom.label("auteur_nom"),
             assignee.c.nom.label("assigne_nom"),
+            categories.c.nom.label("categorie_nom"),
         )
         .join(statuses, statuses.c.id == tickets.c.statut_id)
         .join(author, author.c.id == tickets.c.auteur_id)
         .outerjoin(assignee, assignee.c.id == tickets.c.assigne_id)
+        .outerjoin(categories, categories.c.id == tickets.c.categorie_id)
         .where(tickets.c.id == ticket_id)
     )
     return (await conn.execute(query)).first()

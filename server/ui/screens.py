@@ -38,8 +38,10 @@ async def menu(
     notice: str = "",
     error: bool = False,
     refresh: Callable[[], Awaitable[None]] | None = None,
+    start: int = 0,
 ) -> Any:
     """A numbered menu: a digit picks at once, arrows and Enter too; 0 or Esc returns None.
+    The entry at index `start` is the one selected first.
 
     `body` is shown above it, scrollable; from its last lines if `body_at_end`. With
     `refresh`, news about what the body shows runs it, then the body is drawn again; `items`
@@ -47,7 +49,7 @@ async def menu(
     """
     screen = Screen()
     kb = screen.key_bindings
-    selected = [0]
+    selected = [start]
     current = items if callable(items) else lambda: items
 
     def lines() -> StyleAndTextTuples:

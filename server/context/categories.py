@@ -1,0 +1,141 @@
+"""Categories: those offered to a new ticket, and their management by admins."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..audit import AuditEvent
+from ..domain import validation
+from ..domain.access import Access
+from ..domain.models import Action, Category, Ticket, Urgency
+from ..errors import ValidationError
+from ..i18n import _
+from ..store import accounts, categories, tickets, utcnow
+
+if TYPE_CHECKING:
+    from .session import SessionContext
+
+UNKNOWN = _("Cette catégorie n'existe plus.")
+
+
+class Categories:
+    """`Catégorie` of `Nouveau ticket`, the admins' `Catégories` screen, a ticket's category."""
+
+    def __init__(self, ctx: SessionContext) -> None:
+        self.ctx = ctx
+
+    async def offered_categories(self) -> list[Category]:
+        """The active categories, offered to a new ticket."""
+        self.ctx.require(Access.CREATE_TICKET)
+        async with self.ctx.db.transaction() as conn:
+            return await categories.listed(conn, active_only=True)
+
+    async def all_categories(self) -> list[Category]:
+        """Every category, deactivated ones too (admins)."""
+        self.ctx.require(Access.MANAGE_CATEGORIES)
+        async with self.ctx.db.transaction() as conn:
+            return await categories.listed(conn, active_only=False)
+
+    async def _unique_name(self, conn: AsyncConnection, name: str, category_id: int | None) -> str:
+        name = validation.category_name(name)
+        taken = await categories.names(conn)
+        # MariaDB's collation compares without case or accents: refuse alike names on both.
+        if any(n.casefold() == name.casefold() for i, n in taken.items() if i != category_id):
+            raise ValidationError(_("Une catégorie porte déjà ce nom."))
+        return name
+
+    async def _write(self, details: str, change) -> Category:
+        """Run `change(conn)` once allowed, audit it, and return the category as it now is."""
+        ctx = self.ctx
+        ctx.require(Access.MANAGE_CATEGORIES)
+
+        async def write(conn: AsyncConnection) -> Category:
+            target = await change(conn)
+            category = await categories.by_id(conn, target)
+            if category is None:
+                raise ValidationError(UNKNOWN)
+            await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"category={target} {details}")
+            return category
+
+        category = await ctx.write(write)
+        ctx.log("category id=%s %s", category.id, details)
+        return category
+
+    async def _existing(self, conn: AsyncConnection, category_id: int) -> Category:
+        category = await categories.by_id(conn, category_id, lock=True)
+        if category is None:
+            raise ValidationError(UNKNOWN)
+        return category
+
+    async def add_category(self, name: str) -> Category:
+        async def change(conn: AsyncConnection) -> int:
+            return await categories.insert(conn, await self._unique_name(conn, name, None))
+
+        return await self._write("added", change)
+
+    async def rename_category(self, category_id: int, name: str) -> Category:
+        async def change(conn: AsyncConnection) -> int:
+            await self._existing(conn, category_id)
+            new = await self._unique_name(conn, name, category_id)
+            await categories.update(conn, category_id, nom=new)
+            return category_id
+
+        return await self._write("renamed", change)
+
+    async def set_category_active(self, category_id: int, active: bool) -> Category:
+        async def change(conn: AsyncConnection) -> int:
+            category = await self._existing(conn, category_id)
+            if category.active == active:
+                raise ValidationError(
+                    _("La catégorie est déjà active.") if active else _("La catégorie est déjà désactivée.")
+                )
+            await categories.update(conn, category_id, active=active)
+            return category_id
+
+        return await self._write("activated" if active else "deactivated", change)
+
+    async def set_category_defaults(
+        self, category_id: int, assignee_id: int | None, urgency: Urgency | str | None
+    ) -> Category:
+        """The admin who takes its new tickets (None: nobody) and the preselected urgency."""
+        level = None if urgency is None else validation.urgency(urgency)
+
+        async def change(conn: AsyncConnection) -> int:
+            await self._existing(conn, category_id)
+            if assignee_id is not None:
+                row = await accounts.by_id(conn, assignee_id, lock=True)
+                if row is None or not self.ctx.allowed(Access.BE_ASSIGNED, user=accounts.user_of(row)):
+                    raise ValidationError(_("Seul un administrateur peut prendre un ticket en charge."))
+            await categories.update(
+                conn,
+                category_id,
+                assigne_defaut_id=assignee_id,
+                urgence_defaut=level.value if level else None,
+            )
+            return category_id
+
+        return await self._write(f"defaults assignee={assignee_id} urgency={level}", change)
+
+    async def change_category(self, ticket_id: int, category_id: int) -> Ticket:
+        """An admin gives a ticket another category, with its history entry."""
+        ctx = self.ctx
+        now = utcnow()
+
+        async def write(conn: AsyncConnection, row) -> str:
+            new = await categories.by_id(conn, category_id, lock=True)
+            if new is None:
+                raise ValidationError(UNKNOWN)
+            if row.categorie_id == category_id:
+                raise ValidationError(_("Le ticket est déjà dans cette catégorie."))
+            old = await categories.by_id(conn, row.categorie_id) if row.categorie_id else None
+            details = f"{old.name if old else '—'} → {new.name}"
+            await tickets.update(conn, ticket_id, now, categorie_id=category_id)
+            await ctx._write_history(conn, ticket_id, Action.CATEGORY_CHANGED, None, None, details, now)
+            await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"category ticket={ticket_id} to={category_id}")
+            return new.name
+
+        ticket, name = await ctx.tickets.changed(ticket_id, Access.CHANGE_CATEGORY, write)
+        ctx.log("category changed id=%s to=%r", ticket_id, name)
+        return ticket
