@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from server.app import SHUTDOWN_NOTICE
 from server.config import Settings
 from server.store import Database
-from server.store.migrate import SCHEMA_VERSION, schema_version
+from server.store.migrate import SCHEMA_VERSION, SEED_VERSION, schema_version
 from server.store.schema import statuses, users
 
 from .conftest import PASSWORD
@@ -128,11 +128,14 @@ async def test_init_db_creates_the_schema_and_is_idempotent(tmp_path, admin_db_u
     db = Database(settings)
     try:
         assert await schema_version(db) == 0
-        for expected in ("Schéma 2 appliqué", "Schéma déjà à jour (version 2)"):
+        for expected in (
+            f"Schéma {SCHEMA_VERSION} appliqué",
+            f"Schéma déjà à jour (version {SCHEMA_VERSION})",
+        ):
             done = await cli("init-db", env=cli_env(tmp_path, admin_db_url))
             assert done.returncode == 0, done.stderr
             assert expected in done.stdout
-            assert await schema_version(db) == SCHEMA_VERSION == 2
+            assert await schema_version(db) == SCHEMA_VERSION
             async with db.transaction() as conn:
                 labels = (await conn.execute(sa.select(statuses.c.libelle).order_by(statuses.c.id))).scalars()
                 assert list(labels) == ["En attente", "En cours", "Résolu"]
@@ -429,9 +432,10 @@ async def test_serve_refuses_an_old_schema_when_upgrades_are_off_and_init_db_upg
     assert "Traceback" not in result.stderr and "Exception" not in result.stderr, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("Erreur")]
     assert errors == [
-        "Erreur : La base est au schéma 1, ce programme attend le schéma 2 : lancez « python -m server "
-        "init-db » avec un compte qui peut modifier les tables."
+        f"Erreur : La base est au schéma 1, ce programme attend le schéma {SCHEMA_VERSION} : lancez "
+        "« python -m server init-db » avec un compte qui peut modifier les tables."
     ], result.stderr
 
     done = await cli("init-db", env=env)
-    assert done.returncode == 0 and "versions appliquées : 2" in done.stdout, done.stderr
+    applied = ", ".join(str(v) for v in range(SEED_VERSION + 1, SCHEMA_VERSION + 1))
+    assert done.returncode == 0 and f"versions appliquées : {applied}" in done.stdout, done.stderr

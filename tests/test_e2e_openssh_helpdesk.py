@@ -65,7 +65,8 @@ async def test_a_ticket_from_filing_to_agreed_resolution(service, clients, datab
     staff.send("3")
     await staff.wait_for("Confirmer ? (o/n)")
     staff.send("o")
-    await staff.wait_for("Statut : Résolu")
+    # Back at the end of the timeline (the ticket's head scrolled up above its longer menu).
+    await staff.wait_for("Statut changé : Résolu.", "statut : En attente → Résolu")
     await learner.wait_for("Votre ticket #1 est passé à Résolu")
 
     # The learner, still on the ticket since filing it, sees it resolved and now offered
@@ -90,4 +91,7 @@ async def test_a_ticket_from_filing_to_agreed_resolution(service, clients, datab
     await staff.wait_for("Utilisateurs", "alice@example.org", "admin@example.org")
     await home(staff)
     staff.send("7")
+    await staff.wait_for("Catégories", "1. Ajouter une catégorie", "8. Autre")
+    await home(staff)
+    staff.send("8")
     await staff.wait_for("Mon compte", "E-mail : admin@example.org", "3. Clés SSH")

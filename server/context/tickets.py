@@ -95,13 +95,13 @@ class Tickets:
         one offered to new tickets."""
         if category_id is None:
             return None
-        category = await categories.by_id(conn, category_id, lock=True)
+        category = await categories.offered(conn, category_id)
         if category is None or not category.active:
             raise ValidationError(_("Cette catégorie n'est plus proposée : choisissez-en une autre."))
-        if category.default_assignee_id is None:
+        if category.assigne_defaut_id is None:
             return None
         # Locked: a demotion meanwhile waits for this ticket, or comes first and is seen here.
-        row = await accounts.by_id(conn, category.default_assignee_id, lock=True)
+        row = await accounts.by_id(conn, category.assigne_defaut_id, lock=True)
         if row is None:
             return None
         assignee = accounts.user_of(row)

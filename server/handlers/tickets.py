@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.formatted_text import StyleAndTextTuples, fragment_list_width
 
 from ..context import SessionContext, TicketForm
 from ..domain import validation
@@ -435,16 +435,19 @@ def ticket_lines(t: Ticket, width: int) -> list[StyleAndTextTuples]:
     lines: list[StyleAndTextTuples] = []
     head = wrap(_("Ticket #{id} — {title}").format(id=t.id, title=t.title), width, multiline=False)
     lines += [[("class:label", line)] for line in head]
-    lines.append(
-        [
-            ("class:label", _("Urgence : ")),
-            ("", t.urgency.value + "    "),
-            ("class:label", _("Statut : ")),
-            ("", t.status.value),
-        ]
-    )
-    category = _("Catégorie : {name}").format(name=t.category_name or _("aucune"))
-    lines += [[("", line)] for line in wrap(category, width, multiline=False)]
+    state = [
+        ("class:label", _("Urgence : ")),
+        ("", t.urgency.value + "    "),
+        ("class:label", _("Statut : ")),
+        ("", t.status.value),
+    ]
+    label, name = _("Catégorie : "), t.category_name or _("aucune")
+    category = [("class:label", label), ("", wrap(name, width, multiline=False)[0])]
+    # On the same line when it fits: the ticket's menu keeps its room on a 24-line screen.
+    if fragment_list_width([*state, ("", "    "), *category]) <= width:
+        lines.append([*state, ("", "    "), *category])
+    else:
+        lines += [state, *[[("", line)] for line in wrap(label + name, width, multiline=False)]]
     author = _("Auteur : {name}").format(name=t.author_name)
     taken = (
         _("Pris en charge par {name}").format(name=t.assignee_name)

@@ -45,6 +45,17 @@ async def by_id(conn: AsyncConnection, category_id: int, *, lock: bool = False) 
     return _category(row) if row else None
 
 
+async def offered(conn: AsyncConnection, category_id: int):
+    """Whether a new ticket may take this category, and its default assignee's id; locked until
+    the transaction ends (None if there is no such category). Reads no account."""
+    query = (
+        sa.select(categories.c.active, categories.c.assigne_defaut_id)
+        .where(categories.c.id == category_id)
+        .with_for_update()
+    )
+    return (await conn.execute(query)).first()
+
+
 async def names(conn: AsyncConnection) -> dict[int, str]:
     """Every category's name by id, locked: two admins naming alike run one after the other."""
     rows = await conn.execute(sa.select(categories.c.id, categories.c.nom).with_for_update())
