@@ -140,6 +140,7 @@ def category_name(value: str) -> str:
         _("Le nom de la catégorie est obligatoire."),
         _("Le nom de la catégorie est trop long ({n} caractères, {max} au plus)."),
         _("Le nom de la catégorie doit tenir sur une seule ligne."),
+        _("Le nom de la catégorie ne peut pas contenir de caractères de contrôle (Échap, tabulation…)."),
     )
 
 
