@@ -504,6 +504,13 @@ ACCESS_TABLE = [
     (None, Access.EXPORT, NOBODY, False),
     (USER, Access.EXPORT, NOBODY, False),
     (ADMIN, Access.EXPORT, NOBODY, True),
+    # Categories: admins manage them and change a ticket's; everyone files under one.
+    (None, Access.MANAGE_CATEGORIES, NOBODY, False),
+    (None, Access.CHANGE_CATEGORY, OWN, False),
+    (USER, Access.MANAGE_CATEGORIES, NOBODY, False),
+    (USER, Access.CHANGE_CATEGORY, OWN, False),
+    (ADMIN, Access.MANAGE_CATEGORIES, NOBODY, True),
+    (ADMIN, Access.CHANGE_CATEGORY, OTHER, True),
 ]
 
 

@@ -9,7 +9,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from ..context import SessionContext
 from ..domain import validation
 from ..domain.models import Category, Ticket, Urgency, User
-from ..errors import UserError
+from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
 from ..i18n import _
 from ..ui.screens import menu
 from ..ui.terminal import Terminal, plain, wrap
@@ -19,9 +19,13 @@ from .common import Notice, ask_valid
 async def ask_category(
     term: Terminal, ctx: SessionContext, title_text: str, title: str
 ) -> Category | Literal[False] | None:
-    """`Catégorie` of `Nouveau ticket`: the one chosen, None when none is offered, False if
-    the user cancels."""
-    offered = await ctx.offered_categories()
+    """`Catégorie` of `Nouveau ticket`: the one chosen, None when none is offered (or the
+    database cannot say which for now), False if the user cancels."""
+    try:
+        offered = await ctx.offered_categories()
+    except (DatabaseUnavailable, ServiceRestarting):
+        # The form goes on as typed and waits to be sent; an admin can set the category later.
+        return None
     if not offered:
         return None
     chosen = await menu(

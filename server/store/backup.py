@@ -29,7 +29,7 @@ from ..errors import UserError
 from ..i18n import _
 from .engine import Database, utcnow
 from .migrate import SCHEMA_VERSION, upgrade
-from .schema import metadata, schema_versions, statuses
+from .schema import categories, metadata, schema_versions, statuses
 
 FORMAT = "support-tickets-backup"
 FORMAT_VERSION = 1
@@ -217,9 +217,10 @@ def read_backup(source: Path) -> tuple[dict, dict[str, list[list]]]:
 
 
 async def is_empty(conn) -> bool:
-    """True when no table holds more than what a new database holds (statuses, versions)."""
+    """True when no table holds more than what a new database holds (statuses, the seeded
+    categories, versions)."""
     for table in tables():
-        if table in (statuses, schema_versions):
+        if table in (statuses, categories, schema_versions):
             continue
         if (await conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1))).first():
             return False
