@@ -16,7 +16,7 @@ from .conftest import (
 )
 from .journeys import file_ticket
 from .sshclient import DOWN, ENTER, ESC, Client, ScreenReader
-from .test_e2e_hostile import TITLE, assert_clean
+from .test_e2e_hostile import assert_clean
 from .test_live import add_history
 
 BACKSPACE = "\x7f"
@@ -102,13 +102,13 @@ async def test_admin_list_shows_a_new_ticket_in_place(service, clients, services
     await staff.wait_for("Numéro du ticket : 9")
 
     learner = await logged_in(service.port, clients, "alice@example.org")
-    await file_ticket(learner, TITLE, "Projecteur.", "Haute", paste=True)
+    await file_ticket(learner, "Vidéoprojecteur éteint", "Projecteur.", "Haute", paste=True)
     await learner.wait_for("Ticket #3 créé.")
 
     # Without a key from the admin: the notice, the new (most urgent) row on top, his typing
     # and choice kept.
     screen = await staff.wait_for(
-        "Nouveau ticket #3 : Panne ␛]2;HACKED␇ ␛[31mrouge �31m fin",
+        "Nouveau ticket #3 : Vidéoprojecteur éteint",
         "3 tickets — page 1/1",
         "Numéro du ticket : 9",
     )
