@@ -137,6 +137,39 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    settings = _settings(args)
+    listen = settings.metrics.address()
+    if listen is None:
+        print("Erreur : metrics.listen n'est pas réglé, le service ne publie pas son état.", file=sys.stderr)
+        return 2
+    host, port = listen
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode("utf-8")
+    except OSError as exc:
+        print(f"Erreur : le service ne répond pas sur {url} ({exc}).", file=sys.stderr)
+        return 1
+    up = 1.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if not sample.name.startswith("support_") or sample.name.endswith("_created"):
+                continue
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            print(f"{sample.name}{'{' + labels + '}' if labels else ''} {sample.value:g}")
+            if sample.name == "support_db_up":
+                up = sample.value
+    if up != 1:
+        print("Erreur : la base de données ne répond pas au service.", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_schema_sql(_args: argparse.Namespace) -> int:
     sys.stdout.write(schema_sql())
     return 0
@@ -188,6 +221,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("file", metavar="FICHIER", help="sauvegarde écrite par « backup »")
     s.add_argument("--force", action="store_true", help="remplacer les données déjà présentes")
     s.set_defaults(func=cmd_restore)
+    s = sub.add_parser(
+        "status",
+        help="afficher l'état du service en marche",
+        description="Lit les mesures du service en marche (metrics.listen) et les affiche, une "
+        "par ligne ; sort avec le code 1 si le service ou sa base ne répond pas.",
+    )
+    s.set_defaults(func=cmd_status)
     s = sub.add_parser(
         "schema-sql",
         help="écrire schema_support.sql tel que le schéma le définit",

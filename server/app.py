@@ -178,7 +178,7 @@ class Service:
         listen = settings.metrics.address()
         if listen is not None:
             self.metrics = MetricsEndpoint(
-                *listen, lambda lag: ServiceCollector(self.sessions_by_kind, self.pool_use, lag)
+                *listen, lambda lag: ServiceCollector(self.sessions_by_kind, self.pool_use, lag, self.db_up)
             )
             self.metrics.start()
 
@@ -189,6 +189,10 @@ class Service:
             user = ctx.user
             counts["guest" if user is None else "admin" if user.role is Role.ADMIN else "user"] += 1
         return counts
+
+    def db_up(self) -> bool:
+        """False from a failed transaction until one succeeds again (the outage episode)."""
+        return self.db is not None and self.db.health.reason is None
 
     def pool_use(self) -> tuple[int, int]:
         """(connections checked out, connections the pool keeps) of the database pool."""

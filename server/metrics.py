@@ -70,8 +70,9 @@ class ServiceCollector(Collector):
         sessions: Callable[[], dict[str, int]],
         pool: Callable[[], tuple[int, int]],
         lag: LoopLag,
+        db_up: Callable[[], bool] = lambda: True,
     ) -> None:
-        self.sessions, self.pool, self.lag = sessions, pool, lag
+        self.sessions, self.pool, self.lag, self.db_up = sessions, pool, lag, db_up
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         open_ = GaugeMetricFamily(
@@ -80,6 +81,9 @@ class ServiceCollector(Collector):
         for kind, n in self.sessions().items():
             open_.add_metric([kind], n)
         yield open_
+        yield GaugeMetricFamily(
+            "support_db_up", "1 while the database answers, 0 during an outage.", value=int(self.db_up())
+        )
         in_use, size = self.pool()
         yield GaugeMetricFamily("support_db_pool_in_use", "Database connections checked out.", value=in_use)
         yield GaugeMetricFamily("support_db_pool_size", "Database connections the pool keeps.", value=size)

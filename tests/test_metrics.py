@@ -8,15 +8,18 @@ import urllib.request
 
 import asyncssh
 import pytest
+import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.app import Service
 from server.config import ConfigError, MetricsSettings, load_settings
+from server.errors import DatabaseUnavailable
 from server.store.schema import tickets
 
 from .conftest import PASSWORD, count
 from .journeys import file_ticket, login_in_app
 from .sshclient import Client
+from .test_cli import cli, cli_env
 
 
 @pytest.fixture
@@ -116,3 +119,31 @@ def test_off_by_default_and_loopback_only():
         load_settings(env={"SUPPORT_METRICS_LISTEN": "0.0.0.0:9464"})
     with pytest.raises(ConfigError, match="adresse:port attendu"):
         load_settings(env={"SUPPORT_METRICS_LISTEN": "localhost"})
+
+
+async def test_status_prints_the_figures_and_fails_when_the_database_is_down(tmp_path, restartable_mariadb):
+    settings = restartable_mariadb.settings(tmp_path)
+    settings = dataclasses.replace(settings, metrics=MetricsSettings(listen="127.0.0.1:0"))
+    svc = Service(settings)
+    await svc.start()
+    try:
+        env = cli_env(tmp_path, settings.database_url, SUPPORT_METRICS_LISTEN=f"127.0.0.1:{svc.metrics.port}")
+        done = await cli("status", env=env)
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        assert 'support_sessions_open{kind="guest"} 0' in lines and "support_db_up 1" in lines
+        assert 'support_logins_total{outcome="ok"}' in done.stdout
+
+        restartable_mariadb.stop()
+        with pytest.raises(DatabaseUnavailable):
+            async with svc.db.transaction() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        done = await cli("status", env=env)
+        assert done.returncode == 1
+        assert "support_db_up 0" in done.stdout.splitlines()
+        assert done.stderr.strip() == "Erreur : la base de données ne répond pas au service."
+    finally:
+        await svc.stop(grace=1)
+
+    done = await cli("status", env=env)
+    assert done.returncode == 1 and "le service ne répond pas sur http://127.0.0.1:" in done.stderr
