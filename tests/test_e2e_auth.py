@@ -249,7 +249,7 @@ async def test_openssh_guest_registers_and_files_a_ticket(service, clients, data
     c.send("0")
     await c.wait_for("1. Nouveau ticket")
     c.send("2")
-    await c.wait_for("Mes tickets", "#1", "Écran noir en salle 3", "Moyenne", "En attente")
+    await c.wait_for("Mes tickets", "#1", "Écran noir en salle 3", "Moyenne", "Attente")
 
     async with database.transaction() as conn:
         row = (

@@ -18,10 +18,12 @@ from ..domain.models import (
 )
 from ..errors import UserError
 from ..i18n import _
+from ..ui.columns import Cell
 from ..ui.pager import PagerAction, page_size, ticket_pager
 from ..ui.screens import ask, menu
 from ..ui.terminal import Terminal, plain
 from .common import Notice
+from .ticket_columns import ASSIGNEE, AUTHOR, DATE, NUMBER, STATUS, TITLE, URGENCY, date, person, status
 
 OpenTicket = Callable[[Terminal, SessionContext, int, Notice], Awaitable[Notice]]
 
@@ -32,26 +34,18 @@ SORT_LABELS = {
     TicketSort.DATE_DESC: _("date, les plus récents d'abord"),
 }
 
-COLUMNS: list[tuple[str, int | None]] = [
-    (_("N°"), 7),
-    (_("Titre"), None),
-    (_("Urgence"), 7),
-    (_("Statut"), 10),
-    (_("Auteur"), 12),
-    (_("Assigné à"), 11),
-    (_("Date"), 8),
-]
+COLUMNS = [NUMBER, TITLE, URGENCY, STATUS, AUTHOR, ASSIGNEE, DATE]
 
 
-def cells(t: TicketSummary) -> list[str]:
+def cells(t: TicketSummary) -> list[Cell]:
     return [
         f"#{t.id}",
         t.title,
         t.urgency.value,
-        t.status.value,
-        t.author_name,
-        t.assignee_name or "—",
-        t.created_at.strftime("%d/%m/%y"),
+        status(t.status),
+        person(t.author_name),
+        person(t.assignee_name),
+        date(t.created_at),
     ]
 
 

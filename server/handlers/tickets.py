@@ -13,6 +13,7 @@ from ..domain import validation
 from ..domain.models import Action, HistoryEntry, Status, Ticket, TicketSummary, Urgency, User
 from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
 from ..i18n import _
+from ..ui.columns import Cell, Column
 from ..ui.screens import confirm, menu, ticket_table
 from ..ui.terminal import Terminal, plain, wrap
 from .categories import ask_category, categories_screen, change_category
@@ -20,6 +21,20 @@ from .common import Notice, ask_valid
 from .dashboard import show_dashboard
 from .finder import find_tickets
 from .profile import my_account
+from .ticket_columns import (
+    ASSIGNEE,
+    ASSIGNEE_NAMED,
+    AUTHOR,
+    AUTHOR_KEPT,
+    DATE,
+    NUMBER,
+    STATUS,
+    TITLE,
+    URGENCY,
+    date,
+    person,
+    status,
+)
 from .users import users_list
 
 
@@ -208,23 +223,22 @@ async def _browse(
             notice = Notice.fail(exc.message)
 
 
-def _columns(with_author: bool, with_assignee: bool = True) -> list[tuple[str, int | None]]:
-    columns: list[tuple[str, int | None]] = [(_("N°"), 5), (_("Titre"), None)]
+def _columns(with_author: bool, with_assignee: bool = True) -> list[Column]:
+    columns = [NUMBER, TITLE]
     if with_author:
-        # Narrower than a name may be when the assignee's column shares the line (80 columns).
-        columns.append((_("Auteur"), 13 if with_assignee else 16))
+        columns.append(AUTHOR if with_assignee else AUTHOR_KEPT)
     if with_assignee:
-        columns.append((_("Assigné à"), 11))
-    return [*columns, (_("Urgence"), 7), (_("Statut"), 10), (_("Date"), 10)]
+        columns.append(ASSIGNEE if with_author else ASSIGNEE_NAMED)
+    return [*columns, URGENCY, STATUS, DATE]
 
 
-def _cells(t: TicketSummary, with_author: bool, with_assignee: bool = True) -> list[str]:
-    cells = [f"#{t.id}", t.title]
+def _cells(t: TicketSummary, with_author: bool, with_assignee: bool = True) -> list[Cell]:
+    cells: list[Cell] = [f"#{t.id}", t.title]
     if with_author:
-        cells.append(t.author_name)
+        cells.append(person(t.author_name))
     if with_assignee:
-        cells.append(t.assignee_name or "—")
-    return [*cells, t.urgency.value, t.status.value, t.created_at.strftime("%d/%m/%Y")]
+        cells.append(person(t.assignee_name))
+    return [*cells, t.urgency.value, status(t.status), date(t.created_at)]
 
 
 async def ticket_screen(

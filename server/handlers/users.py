@@ -9,6 +9,7 @@ from ..domain import validation
 from ..domain.models import Role, UserSummary
 from ..errors import UserError
 from ..i18n import _
+from ..ui.columns import Cell, Column
 from ..ui.lists import ListAction, paged_table
 from ..ui.screens import ask, confirm, menu
 from ..ui.terminal import Terminal
@@ -19,12 +20,20 @@ from .profile import account_lines, role_label
 PAGE_SIZE = 12
 
 
-def _columns() -> list[tuple[str, int | None]]:
-    return [(_("N°"), 5), (_("Nom"), None), (_("E-mail"), None), (_("Rôle"), 14), (_("Tickets"), 7)]
+def _columns() -> list[Column]:
+    # The name gets 30 columns before the e-mail's 24; the role abbreviates first (80 columns).
+    return [
+        Column(_("N°"), 5),
+        Column(_("Nom"), least=30),
+        Column(_("E-mail"), least=24),
+        Column(_("Rôle"), 14, steps=((1, 6),), short_at=6),
+        Column(_("Tickets"), 7),
+    ]
 
 
-def _cells(s: UserSummary) -> list[str]:
-    return [f"#{s.user.id}", s.user.name, s.user.email, role_label(s.user), str(s.ticket_count)]
+def _cells(s: UserSummary) -> list[Cell]:
+    short_role = _("admin") if s.user.is_admin else _("util.")
+    return [f"#{s.user.id}", s.user.name, s.user.email, (role_label(s.user), short_role), str(s.ticket_count)]
 
 
 async def users_list(term: Terminal, ctx: SessionContext) -> Notice:

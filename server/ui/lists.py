@@ -9,7 +9,8 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.layout import FormattedTextControl, Window
 
 from ..i18n import _
-from .screens import bind_number_keys, row_text
+from .columns import Spec, header_text, row_text
+from .screens import bind_number_keys
 from .terminal import Screen, Terminal, fit, screen_width
 
 
@@ -23,7 +24,7 @@ class ListAction(enum.Enum):
 async def paged_table(
     term: Terminal,
     title: str,
-    columns: Sequence[tuple[str, int | None]],
+    columns: Sequence[Spec],
     rows: Sequence[tuple[int, Sequence[str]]],
     *,
     above: str,
@@ -45,7 +46,7 @@ async def paged_table(
     typed = [""]
 
     def table_lines() -> StyleAndTextTuples:
-        out: StyleAndTextTuples = [("class:label", " " + row_text(columns, [h for h, _w in columns]) + "\n")]
+        out: StyleAndTextTuples = [("class:label", " " + header_text(columns) + "\n")]
         if not rows:
             return [*out, ("class:dim", " " + fit(empty, screen_width() - 2))]
         for i, (_id, cells) in enumerate(rows):

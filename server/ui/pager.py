@@ -11,7 +11,8 @@ from prompt_toolkit.layout import D, FormattedTextControl, Window
 
 from ..i18n import _
 from ..security import safe_text
-from .screens import UNREAD, Rows, bind_number_keys, reloader, row_text
+from .columns import Spec, header_text, row_text
+from .screens import UNREAD, Rows, bind_number_keys, reloader
 from .terminal import Screen, Terminal, fit, screen_width
 
 # Lines around the rows: the frame's header, gap, notice and hints; the two summary lines,
@@ -38,7 +39,7 @@ async def ticket_pager(
     term: Terminal,
     title: str,
     summary: Sequence[str],
-    columns: Sequence[tuple[str, int | None]],
+    columns: Sequence[Spec],
     rows: Sequence[tuple[int, Sequence[str]]],
     *,
     size: int,
@@ -71,7 +72,7 @@ async def ticket_pager(
     def table_lines() -> StyleAndTextTuples:
         if page_size(term) != size:
             screen.finish((PagerAction.RESIZED, None))
-        out: StyleAndTextTuples = [("class:label", " " + row_text(columns, [h for h, _w in columns]))]
+        out: StyleAndTextTuples = [("class:label", " " + header_text(columns))]
         if not rows:
             return [*out, ("", "\n"), ("class:dim", " " + safe_text(empty))]
         for i, (ticket_id, cells) in enumerate(rows[:size]):
@@ -79,7 +80,11 @@ async def ticket_pager(
             mark = UNREAD if marked and marked(ticket_id) else ""
             if mark:
                 style += " class:label"
-            out += [("", "\n "), (style, row_text(columns, cells)), ("class:label", mark)]
+            out += [
+                ("", "\n "),
+                (style, row_text(columns, cells)),
+                ("class:label", f" {mark}" if mark else ""),
+            ]
         return out
 
     def prompt_line() -> StyleAndTextTuples:

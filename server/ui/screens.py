@@ -15,11 +15,12 @@ from prompt_toolkit.widgets import TextArea
 
 from ..i18n import _
 from ..security import safe_text
+from .columns import Spec, header_text, row_text
 from .terminal import Screen, ScrollableText, Terminal, fit, screen_width, wrap
 
 log = logging.getLogger("support.ui")
 
-# Drawn in the margin the table leaves at its right (see `widths`).
+# Drawn in the margin the table leaves at its right, after a gap (see `columns.row_width`).
 UNREAD = "•"
 
 Lines = Callable[[int], list[StyleAndTextTuples]]
@@ -116,18 +117,6 @@ async def menu(
     return await term.show(screen)
 
 
-def row_text(columns: Sequence[tuple[str, int | None]], cells: Sequence[str]) -> str:
-    """One table row: each cell fitted to its column; columns without a width share the rest.
-
-    A margin is left each side: the left one blank, the right one for marks.
-    """
-    flexible = sum(1 for _h, w in columns if not w)
-    fixed = sum(w for _h, w in columns if w) + len(columns) - 1
-    share = max(10 if flexible == 1 else 8, (screen_width() - 2 - fixed) // max(1, flexible))
-    widths = [w if w else share for _h, w in columns]
-    return " ".join(fit(c, w) for c, w in zip(cells, widths, strict=True))
-
-
 def bind_number_keys(
     screen: Screen,
     rows: Sequence[tuple[int, Sequence[str]]],
@@ -180,7 +169,7 @@ def bind_number_keys(
 async def ticket_table(
     term: Terminal,
     title: str,
-    columns: Sequence[tuple[str, int | None]],
+    columns: Sequence[Spec],
     rows: Rows,
     *,
     empty: str,
@@ -203,7 +192,7 @@ async def ticket_table(
     table = Window(FormattedTextControl(lambda: table_lines()), wrap_lines=False)
 
     def table_lines() -> StyleAndTextTuples:
-        out: StyleAndTextTuples = [("class:label", " " + row_text(columns, [h for h, _w in columns]) + "\n")]
+        out: StyleAndTextTuples = [("class:label", " " + header_text(columns) + "\n")]
         if not rows:
             return [*out, ("class:dim", " " + safe_text(empty))]
         info = table.render_info
@@ -217,7 +206,12 @@ async def ticket_table(
             mark = UNREAD if marked and marked(rows[i][0]) else ""
             if mark:
                 style += " class:label"
-            out += [("", " "), (style, row_text(columns, rows[i][1])), ("class:label", mark), ("", "\n")]
+            out += [
+                ("", " "),
+                (style, row_text(columns, rows[i][1])),
+                ("class:label", f" {mark}" if mark else ""),
+                ("", "\n"),
+            ]
         return out[:-1]
 
     def prompt_line() -> StyleAndTextTuples:
