@@ -374,15 +374,9 @@ async def ask(
     def warning_lines() -> list[str]:
         return wrap(warning, screen_width() - 2, multiline=False) if warning else []
 
-    parts = [
-        Window(
-            FormattedTextControl(filled),
-            height=lambda: len(previous) + 1 + len(warning_lines()),
-            wrap_lines=True,
-        ),
-        VSplit([Window(width=1), area]),
-        Window(),
-    ]
+    filled_height = lambda: len(previous) + 1 + len(warning_lines())  # noqa: E731
+    parts = [Window(FormattedTextControl(filled), height=filled_height, wrap_lines=True)]
+    parts += [VSplit([Window(width=1), area]), Window()]
     screen.container = term.frame(title, parts, lambda: shown["notice"], hints, lambda: shown["error"])
     screen.focus = area
     return await term.show(screen)
