@@ -193,3 +193,22 @@ async def test_the_database_refuses_to_delete_a_category_in_use(services, databa
         assert (await conn.execute(sa.select(tickets.c.categorie_id))).scalar_one() == 4
         await conn.execute(categories.delete().where(categories.c.id == 5))  # unused: it may go
     assert await count(database, categories) == len(CATEGORY_NAMES) - 1
+
+
+async def test_all_tickets_filter_by_category(service, clients, services, alice, admin):
+    ctx = context_for(services, alice)
+    await ctx.create_ticket("Projecteur HS", "Salle 4.", "Moyenne", category_id=4)
+    await ctx.create_ticket("Mot de passe perdu", "Plateforme.", "Moyenne", category_id=6)
+
+    staff = await signed_in(service, clients, "admin@example.org")
+    await choose(staff, "Tous les tickets")
+    await staff.wait_for("2 tickets — page 1/1")
+    staff.send("f")
+    await choose(staff, "Catégorie")
+    await staff.wait_for("1. Toutes les catégories", "7. Compte et mot de passe")
+    staff.send("7")
+    screen = await staff.wait_for(
+        "catégorie : Compte et mot de passe", "1 ticket — page 1/1", "Mot de passe perdu"
+    )
+    rows = [line for line in screen.splitlines() if line.startswith(" #")]
+    assert len(rows) == 1 and rows[0].startswith(" #2 "), screen

@@ -158,6 +158,8 @@ class TicketFilter:
     author: User | None = None
     # Words looked for in the title or the description, literally (no wildcards).
     text: str = ""
+    # One category's tickets; None: every category's (and those without one).
+    category: Category | None = None
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,8 @@ def describe_filters(filters: TicketFilter, me: User | None) -> str:
         parts.append(_("auteur : {name}").format(name=filters.author.name))
     if filters.text:
         parts.append(_("texte : « {text} »").format(text=filters.text))
+    if filters.category is not None:
+        parts.append(_("catégorie : {name}").format(name=filters.category.name))
     return " · ".join(parts)
 
 
@@ -182,6 +184,7 @@ async def choose_filter(
             ("author", _("Auteur")),
             ("text", _("Texte (titre ou description)")),
             ("clear", _("Effacer les filtres (tickets ouverts)")),
+            ("category", _("Catégorie")),
         ],
         body=lambda width: [
             [("class:label", _("Filtres actifs :"))],
@@ -232,6 +235,16 @@ async def choose_filter(
                 return replace(filters, text=text.strip()[:SEARCH_TEXT_MAX]), Notice()
         case "clear":
             return TicketFilter(), Notice(_("Filtres effacés."))
+        case "category":
+            every = _("Toutes les catégories")
+            picked = await menu(
+                term,
+                title,
+                [("any", every), *[(c, c.name) for c in await ctx.all_categories()]],
+                body=lambda width: [[("class:label", _("Catégorie :"))]],
+            )
+            if picked is not None:
+                return replace(filters, category=None if picked == "any" else picked), Notice()
     return filters, Notice()
 
 

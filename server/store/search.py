@@ -112,6 +112,8 @@ async def _conditions(conn: AsyncConnection, filters: TicketFilter, text: str) -
         conditions.append(tickets.c.assigne_id == filters.assignee.id)
     if filters.author is not None:
         conditions.append(tickets.c.auteur_id == filters.author.id)
+    if filters.category is not None:
+        conditions.append(tickets.c.categorie_id == filters.category.id)
     if text:
         # autoescape: %, _ and the escape character itself match literally.
         conditions.append(
