@@ -133,6 +133,32 @@ CREATE TABLE IF NOT EXISTS lectures (
   INDEX idx_lectures_ticket (ticket_id)
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE IF NOT EXISTS pieces_jointes (
+  id INTEGER NOT NULL AUTO_INCREMENT,
+  ticket_id INTEGER NOT NULL,
+  nom VARCHAR(120) NOT NULL,
+  taille BIGINT NOT NULL DEFAULT '0',
+  sha256 VARCHAR(64) NOT NULL DEFAULT '',
+  type_contenu VARCHAR(80) NOT NULL DEFAULT '',
+  auteur_id INTEGER,
+  auteur_nom VARCHAR(80) NOT NULL,
+  complet BOOL NOT NULL DEFAULT false,
+  created_at DATETIME NOT NULL,
+  PRIMARY KEY (id),
+  CONSTRAINT fk_pieces_jointes_ticket FOREIGN KEY(ticket_id) REFERENCES tickets (id) ON DELETE CASCADE,
+  CONSTRAINT fk_pieces_jointes_auteur FOREIGN KEY(auteur_id) REFERENCES utilisateurs (id) ON DELETE SET NULL,
+  INDEX idx_pieces_jointes_auteur_date (auteur_id, created_at),
+  INDEX idx_pieces_jointes_ticket_nom (ticket_id, nom)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS pieces_jointes_blocs (
+  piece_id INTEGER NOT NULL,
+  numero INTEGER NOT NULL,
+  donnees MEDIUMBLOB NOT NULL,
+  PRIMARY KEY (piece_id, numero),
+  CONSTRAINT fk_pieces_jointes_blocs_piece FOREIGN KEY(piece_id) REFERENCES pieces_jointes (id) ON DELETE CASCADE
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 INSERT IGNORE INTO statut (id, libelle) VALUES (1, 'En attente'), (2, 'En cours'), (3, 'Résolu');
 
 INSERT IGNORE INTO categories (id, nom, active) VALUES (1, 'Matériel', true), (2, 'Accès à la plateforme', true), (3, 'Réseau / Wi-Fi', true), (4, 'Salles et vidéoprojecteurs', true), (5, 'Logiciels', true), (6, 'Compte et mot de passe', true), (7, 'Autre', true);

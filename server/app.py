@@ -36,6 +36,7 @@ from .limits import ConnectionGate, Limits
 from .live import ChangeFeed
 from .metrics import MetricsEndpoint, ServiceCollector
 from .security import PasswordHasher
+from .sftp_tree import TicketFiles
 from .sshd import PublicKeyAuth, SupportSSHServer, load_host_key, start_listener
 from .store import Database
 from .store.migrate import check_version, upgrade
@@ -132,7 +133,9 @@ class Service:
             log.warning("configuration: %s", warning)
         hasher = PasswordHasher(settings.security.bcrypt_cost, settings.security.hash_threads)
         await hasher.prepare()
-        self.services = SessionResources(self.db, hasher, thresholds=settings.security)
+        self.services = SessionResources(
+            self.db, hasher, thresholds=settings.security, attachment_limits=settings.attachments
+        )
         self.feed = ChangeFeed(self.db, settings.live.poll_interval)
         await self.feed.poll()  # from now on, every change is news
         self.feed.start()
@@ -156,6 +159,9 @@ class Service:
                 public_keys=public_keys,
                 max_auth_tries=settings.ssh.max_auth_tries,
                 execute=self._execute,
+                files=lambda chan, address, user: TicketFiles(
+                    chan, SessionContext(self.services, address, user)
+                ),
             ),
             gate=self.gate,
             login_timeout=settings.ssh.login_timeout,

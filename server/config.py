@@ -156,6 +156,14 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class AttachmentSettings:
+    # Bytes: one file, all the files of one ticket, what one user uploads in a day (UTC).
+    max_file: int = 10 * 1024 * 1024
+    max_ticket: int = 50 * 1024 * 1024
+    max_user_day: int = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class Settings:
     ssh: SshSettings = field(default_factory=SshSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -163,6 +171,7 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     # Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = PROJECT_ROOT
 

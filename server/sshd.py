@@ -15,6 +15,7 @@ from pathlib import Path
 
 import asyncssh
 from asyncssh.kex import get_kex_algs
+from asyncssh.stream import SSHServerStreamSession
 from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 
 from .algorithms import POST_QUANTUM_KEX, PROFILES, Algorithms, Profile
@@ -24,6 +25,7 @@ from .config import ConfigError, IPNetwork
 from .i18n import _
 from .limits import ConnectionGate, GatedListener
 from .security import loggable
+from .sftp_tree import FilesOrConsole
 
 log = logging.getLogger("support.sshd")
 
@@ -36,6 +38,8 @@ Interact = Callable[[PromptToolkitSSHSession, str, object | None], Awaitable[Non
 # (exec channel, command line or None for a shell without a terminal, peer address,
 # authenticated user or None) -> exit status
 ExecuteCommand = Callable[[ExecChannel, str | None, str, object | None], Awaitable[int]]
+# (channel, peer address, authenticated user) -> the SFTP server of the user's attachments
+FilesServer = Callable[[asyncssh.SSHServerChannel, str, object], asyncssh.SFTPServer]
 # (e-mail, password, peer address) -> the user, or None
 CheckPassword = Callable[[str, str, str], Awaitable[object | None]]
 
@@ -128,7 +132,9 @@ class SupportSSHServer(asyncssh.SSHServer):
         public_keys: PublicKeyAuth | None = None,
         max_auth_tries: int = 6,
         execute: ExecuteCommand | None = None,
+        files: FilesServer | None = None,
     ) -> None:
+        self.files = files
         self.guest_user = guest_user
         self.execute = execute
         self.open_connections = open_connections
@@ -295,7 +301,7 @@ class SupportSSHServer(asyncssh.SSHServer):
         self.gate.authenticated(self.peer)
         log.info("addr=%s user=%s ssh auth succeeded method=%s", self.address, self.username, method)
 
-    def session_requested(self) -> PromptToolkitSSHSession | bool:
+    def session_requested(self) -> FilesOrConsole | bool:
         # One person, one screen: a client may not multiply applications on one connection
         # (asyncssh has no MaxSessions). A few are allowed for clients that reopen one.
         self.sessions += 1
@@ -318,11 +324,19 @@ class SupportSSHServer(asyncssh.SSHServer):
             assert self.execute is not None
             return await self.execute(io, line, self.address, self.user)
 
-        return AppSession(
+        console = AppSession(
             run,
             label=f"addr={self.address} user={self.username}",
             execute=command if self.execute is not None else None,
         )
+        if self.user is None or self.files is None:
+            # The guest name gets the console only: no file tree.
+            return FilesOrConsole(console, None)
+        files, address, user = self.files, self.address, self.user
+        tree = SSHServerStreamSession(
+            None, lambda chan: files(chan, address, user), sftp_version=3, allow_scp=True
+        )
+        return FilesOrConsole(console, tree)
 
 
 async def start_listener(

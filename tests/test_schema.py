@@ -30,6 +30,8 @@ TABLES = {
     "cles_ssh",
     "journal_audit",
     "lectures",
+    "pieces_jointes",
+    "pieces_jointes_blocs",
     "version_schema",
 }
 
@@ -67,6 +69,12 @@ def _type_family(column_type) -> tuple[str, int | None]:
         return ("string", column_type.length)
     if isinstance(column_type, sa.DateTime):
         return ("datetime", None)
+    # SQLite's BLOB, MariaDB's MEDIUMBLOB (an attachment's 256 KiB blocks).
+    if (
+        isinstance(column_type, sa.LargeBinary | sa.types.BLOB)
+        or "blob" in type(column_type).__name__.lower()
+    ):
+        return ("binary", None)
     return (type(column_type).__name__.lower(), None)
 
 

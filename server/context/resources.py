@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..config import SecuritySettings
+from ..config import AttachmentSettings, SecuritySettings
 from ..security import PasswordHasher
 from ..store import Database, utcnow
 from ..throttle import Throttle
@@ -55,6 +55,8 @@ class SessionResources:
     # Thresholds of login and registration throttling (config.yaml's security section); the
     # connection caps are the SSH gate's `Limits`, another thing.
     thresholds: SecuritySettings = field(default_factory=SecuritySettings)
+    # Sizes of attachments (config.yaml's attachments section).
+    attachment_limits: AttachmentSettings = field(default_factory=AttachmentSettings)
     # What throttling takes as "now"; tests move it forward instead of waiting.
     clock: Callable[[], datetime] = utcnow
 

@@ -18,6 +18,7 @@ from ..store import Database, accounts
 from ..store import history as history_store
 from .accounts import Accounts
 from .assignment import Assignment
+from .attachments import Attachments
 from .categories import Categories
 from .dashboard import DashboardArea
 from .exports import Exports
@@ -72,6 +73,7 @@ class SessionContext:
         self.finding = Finding(self)
         self.dashboards = DashboardArea(self)
         self.exports = Exports(self)
+        self.files = Attachments(self)
         services.sessions.add(self)
 
     @property

@@ -41,6 +41,8 @@ class Action(enum.StrEnum):
     CATEGORY_ASSIGNED = "assignation_categorie"
     # An admin changed the ticket's category; `details` holds "old → new".
     CATEGORY_CHANGED = "changement_categorie"
+    # A file attached over scp/sftp; `details` holds its name.
+    ATTACHED = "piece_jointe"
 
 
 @dataclass(frozen=True)

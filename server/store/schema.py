@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 from ..domain.models import Role, Status, Urgency
 
@@ -246,6 +247,52 @@ reads = sa.Table(
     # The newest history entry of the ticket the user has seen: newer ones are unread.
     sa.Column("dernier_historique_id", sa.Integer, nullable=False),
     sa.Index("idx_lectures_ticket", "ticket_id"),
+    **MYSQL_TABLE,
+)
+
+# Files attached to a ticket, visible once complete (`complet`); their bytes in blocks below.
+attachments = sa.Table(
+    "pieces_jointes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "ticket_id",
+        sa.Integer,
+        sa.ForeignKey("tickets.id", ondelete="CASCADE", name="fk_pieces_jointes_ticket"),
+        nullable=False,
+    ),
+    sa.Column("nom", sa.String(120), nullable=False),
+    sa.Column("taille", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("sha256", sa.String(64), nullable=False, server_default=""),
+    # Detected from the content, never from the name.
+    sa.Column("type_contenu", sa.String(80), nullable=False, server_default=""),
+    sa.Column(
+        "auteur_id",
+        sa.Integer,
+        sa.ForeignKey("utilisateurs.id", ondelete="SET NULL", name="fk_pieces_jointes_auteur"),
+        nullable=True,
+    ),
+    sa.Column("auteur_nom", sa.String(80), nullable=False),
+    # False while the upload runs: an interrupted one is deleted, never shown.
+    sa.Column("complet", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("idx_pieces_jointes_ticket_nom", "ticket_id", "nom"),
+    sa.Index("idx_pieces_jointes_auteur_date", "auteur_id", "created_at"),
+    **MYSQL_TABLE,
+)
+
+# One attachment's bytes, in blocks of 256 KiB numbered from 0.
+attachment_blocks = sa.Table(
+    "pieces_jointes_blocs",
+    metadata,
+    sa.Column(
+        "piece_id",
+        sa.Integer,
+        sa.ForeignKey("pieces_jointes.id", ondelete="CASCADE", name="fk_pieces_jointes_blocs_piece"),
+        primary_key=True,
+    ),
+    sa.Column("numero", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("donnees", sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql"), nullable=False),
     **MYSQL_TABLE,
 )
 
