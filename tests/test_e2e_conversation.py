@@ -187,11 +187,12 @@ async def test_assignment_shows_in_lists_ticket_and_my_assigned_tickets(
     staff.send("4")
     await staff.wait_for("Administrateur :", "1. Awa Admin (actuel)", "2. Moussa Admin")
     staff.send("2")
+    # The ticket's head stays in view after the action; its entry is at the timeline's end.
     await staff.wait_for(
-        "Ticket assigné à Moussa Admin.",
-        "Pris en charge par Moussa Admin",
-        "Awa Admin — assigné à Moussa Admin",
+        "Ticket #1 — Projecteur", "Ticket assigné à Moussa Admin.", "Pris en charge par Moussa Admin"
     )
+    staff.send(END)
+    await staff.wait_for("Awa Admin — assigné à Moussa Admin")
     staff.send("0")
     await staff.wait_for("Mes tickets assignés", "Aucun ticket ouvert ne vous est assigné.")
 

@@ -250,12 +250,17 @@ async def ticket_screen(
     # Which showing of the menu a reload belongs to: one finishing after the user has acted
     # must not put back the ticket as it was before the action.
     showing = [0]
+    # What the last action said; it goes once the ticket changes under it (« Statut changé :
+    # Résolu. » would contradict a reopening shown in the timeline).
+    said = [notice]
 
     async def reload() -> None:
         # News while the ticket is on screen: what is drawn is what has been seen.
         mine = showing[0]
         fresh = await ctx.ticket(ticket_id)
         if mine == showing[0]:
+            if fresh != shown[0]:
+                said[0] = Notice()
             shown[0] = fresh
             await ctx.mark_read(fresh)
 
@@ -268,7 +273,9 @@ async def ticket_screen(
             drawn.update(ticket=shown[0], width=width, lines=ticket_lines(shown[0], width))
         return drawn["lines"]
 
-    acted = False
+    # After a change of status, assignee or category the ticket's head (where it shows) stays
+    # in view; a reply, note or reopening is shown where it went, at the end of the timeline.
+    to_end = False
     while True:
         choice = await menu(
             term,
@@ -276,20 +283,20 @@ async def ticket_screen(
             # The entries follow the ticket's news (`Le problème persiste` once it is resolved).
             lambda: ticket_actions(ctx, shown[0]),
             body=body,
-            # Back from an action, the end of the timeline is shown: where its entry went.
-            body_at_end=acted,
+            body_at_end=to_end,
             refresh=reload,
-            **notice.kwargs(),
+            notice=lambda: said[0].text,
+            error=lambda: said[0].error,
         )
         showing[0] += 1
         ticket = shown[0]
         if choice is None:
             return Notice()
-        acted = True
+        to_end = choice in ("reply", "reopen", "note")
         try:
-            fresh, notice = await TICKET_ACTIONS[choice](term, ctx, ticket)
+            fresh, said[0] = await TICKET_ACTIONS[choice](term, ctx, ticket)
         except UserError as exc:
-            notice = Notice.fail(exc.message)
+            said[0] = Notice.fail(exc.message)
             # Someone may have changed the ticket meanwhile: offer what fits it as it is now.
             shown[0] = await ctx.open_ticket(ticket_id)
             continue
