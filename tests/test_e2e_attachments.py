@@ -12,6 +12,7 @@ import asyncssh
 import pytest
 
 from server.domain.models import Urgency
+from server.handlers.tickets import describe
 from server.store.schema import attachment_blocks, attachments, history, tickets
 
 from .conftest import context_for, count
@@ -70,7 +71,9 @@ async def alice_ticket(services, alice) -> int:
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["sftp-mode", "legacy-scp"])
-async def test_scp_round_trip_is_byte_identical(service, database, alice, alice_ticket, tmp_path, legacy):
+async def test_scp_round_trip_is_byte_identical(
+    service, services, database, alice, alice_ticket, tmp_path, legacy
+):
     files = await files_for(database, alice, tmp_path, service.port, "alice")
     original = tmp_path / "capture.bin"
     original.write_bytes(os.urandom(9 * 1024 * 1024 + 123))
@@ -83,6 +86,8 @@ async def test_scp_round_trip_is_byte_identical(service, database, alice, alice_
     assert status == 0, out
     assert sha(back) == sha(original)
     assert await count(database, history, history.c.action == "piece_jointe") == 1
+    ticket = await context_for(services, alice).ticket(alice_ticket)
+    assert describe(ticket.history[-1]).endswith("Alice Ndiaye — pièce jointe ajoutée : capture.bin")
 
 
 async def test_sftp_lists_only_own_tickets_and_refuses_everything_else(

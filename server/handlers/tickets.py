@@ -13,6 +13,7 @@ from ..domain import validation
 from ..domain.models import Action, HistoryEntry, Status, Ticket, TicketSummary, Urgency, User
 from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
 from ..i18n import _
+from ..security import safe_text
 from ..ui.columns import Cell, Column
 from ..ui.screens import confirm, menu, ticket_table
 from ..ui.terminal import Terminal, plain, wrap
@@ -532,6 +533,8 @@ def describe(entry: HistoryEntry) -> str:
                 old=entry.old_status.value if entry.old_status else "?",
                 new=entry.new_status.value if entry.new_status else "?",
             )
+        case Action.ATTACHED:
+            what = _("pièce jointe ajoutée : {name}").format(name=safe_text(entry.details or ""))
         case _:
             what = entry.action.value
     return f"{moment}  {entry.actor_name} — {what}"
