@@ -12,7 +12,7 @@ import asyncssh
 import pytest
 
 from server.domain.models import Urgency
-from server.handlers.tickets import describe
+from server.handlers.ticket_view import describe
 from server.store.schema import attachment_blocks, attachments, history, tickets
 
 from .conftest import context_for, count

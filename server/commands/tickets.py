@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..domain import validation
 from ..domain.models import Action, Status, Ticket, TicketFilter, TicketSort, TicketSummary, Urgency
 from ..errors import Forbidden, UserNotFound, ValidationError
-from ..handlers.tickets import describe
+from ..handlers.ticket_view import describe
 from ..i18n import _
 from ..security import safe_text
 from .base import (

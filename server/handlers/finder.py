@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from ..context import SEARCH_TEXT_MAX, SessionContext
@@ -24,8 +23,7 @@ from ..ui.screens import ask, menu
 from ..ui.terminal import Terminal, plain
 from .common import Notice
 from .ticket_columns import ASSIGNEE, AUTHOR, DATE, NUMBER, STATUS, TITLE, URGENCY, date, person, status
-
-OpenTicket = Callable[[Terminal, SessionContext, int, Notice], Awaitable[Notice]]
+from .tickets import ticket_screen
 
 SORT_LABELS = {
     TicketSort.URGENCY_DESC: _("urgence, la plus haute d'abord"),
@@ -82,7 +80,7 @@ def describe_page(result: TicketPage, sort: TicketSort) -> str:
     )
 
 
-async def find_tickets(term: Terminal, ctx: SessionContext, open_ticket: OpenTicket) -> Notice:
+async def find_tickets(term: Terminal, ctx: SessionContext) -> Notice:
     """The list stays open: each ticket opened from it comes back to the same page, refreshed."""
     filters, sort, page = TicketFilter(), TicketSort.URGENCY_DESC, 1
     notice = Notice()
@@ -132,7 +130,7 @@ async def find_tickets(term: Terminal, ctx: SessionContext, open_ticket: OpenTic
             match action:
                 case PagerAction.OPEN:
                     assert number is not None
-                    notice = await open_ticket(term, ctx, number, Notice())
+                    notice = await ticket_screen(term, ctx, number, Notice())
                 case PagerAction.NEXT if page < result.pages:
                     page += 1
                 case PagerAction.NEXT:

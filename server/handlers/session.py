@@ -11,7 +11,7 @@ from ..ui.screens import menu
 from ..ui.terminal import Terminal, plain
 from .account import login, register
 from .common import Notice
-from .tickets import main_menu
+from .main_menu import main_menu
 
 log = logging.getLogger("support.session")
 

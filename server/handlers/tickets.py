@@ -1,27 +1,20 @@
-"""Ticket screens: main menu, new ticket, lists, one ticket and what can be done on it."""
+"""Ticket screens: the lists, one ticket, and what can be done on it."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 
-from prompt_toolkit.formatted_text import StyleAndTextTuples, fragment_list_width
-
-from ..context import SessionContext, TicketForm
+from ..context import SessionContext
 from ..domain import validation
-from ..domain.models import Action, HistoryEntry, Status, Ticket, TicketSummary, Urgency, User
+from ..domain.models import Status, Ticket, TicketSummary, User
 from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
 from ..i18n import _
-from ..security import safe_text
 from ..ui.columns import Cell, Column
 from ..ui.screens import confirm, menu, ticket_table
-from ..ui.terminal import Terminal, plain, wrap
-from .categories import ask_category, categories_screen, change_category
+from ..ui.terminal import Terminal
+from .categories import change_category
 from .common import Notice, ask_valid
-from .dashboard import show_dashboard
-from .finder import find_tickets
-from .profile import my_account
 from .ticket_columns import (
     ASSIGNEE,
     ASSIGNEE_NAMED,
@@ -36,129 +29,7 @@ from .ticket_columns import (
     person,
     status,
 )
-from .users import users_list
-
-
-def when(moment: datetime) -> str:
-    return moment.strftime("%d/%m/%Y %H:%M")
-
-
-async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Notice | None:
-    """The logged-in home; returns after logout (None) or with a notice for the next round."""
-    items = [("new", _("Nouveau ticket")), ("mine", _("Mes tickets"))]
-    if ctx.can_list_all():
-        items.append(("all", _("Tous les tickets")))
-    if ctx.can_have_assignments():
-        items.append(("assigned", _("Mes tickets assignés")))
-    if ctx.can_view_dashboard():
-        items.append(("dashboard", _("Tableau de bord")))
-    if ctx.can_manage_users():
-        items.append(("users", _("Utilisateurs")))
-    if ctx.can_manage_categories():
-        items.append(("categories", _("Catégories")))
-    items.append(("account", _("Mon compte")))
-    items.append(("logout", _("Déconnexion")))
-    choice = await menu(
-        term, _("Menu principal"), items, back_label=None, back_hint=_("déconnexion"), **notice.kwargs()
-    )
-    try:
-        match choice:
-            case "new":
-                return await new_ticket(term, ctx)
-            case "mine":
-                return await ticket_list(term, ctx)
-            case "all":
-                return await find_tickets(term, ctx, ticket_screen)
-            case "assigned":
-                return await assigned_list(term, ctx)
-            case "dashboard":
-                return await show_dashboard(term, ctx)
-            case "users":
-                return await users_list(term, ctx)
-            case "categories":
-                return await categories_screen(term, ctx)
-            case "account":
-                return await my_account(term, ctx)
-    except UserError as exc:
-        return Notice.fail(exc.message)
-    ctx.logout()
-    return None
-
-
-async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
-    title_text = _("Nouveau ticket")
-    title = await ask_valid(
-        term,
-        title_text,
-        _("Titre"),
-        [],
-        validation.title,
-        help_text=_("(une ligne, {max} caractères au plus)").format(max=validation.TITLE_MAX),
-        max_chars=validation.TITLE_MAX,
-    )
-    if title is None:
-        return Notice(_("Ticket abandonné."))
-    category = await ask_category(term, ctx, title_text, title)
-    if category is False:
-        return Notice(_("Ticket abandonné."))
-    done = [(_("Titre"), title)] + ([(_("Catégorie"), category.name)] if category else [])
-    description = await ask_valid(
-        term,
-        title_text,
-        _("Description"),
-        done,
-        validation.description,
-        multiline=True,
-        help_text=_("({max} caractères au plus)").format(max=validation.DESCRIPTION_MAX),
-        max_chars=validation.DESCRIPTION_MAX,
-    )
-    if description is None:
-        return Notice(_("Ticket abandonné."))
-    form = TicketForm()
-    notice = Notice()
-    levels = list(Urgency)
-    preselected = category.default_urgency if category else None
-    while True:
-        urgency = await menu(
-            term,
-            title_text,
-            [(u, u.value) for u in levels],
-            # What was typed stays on screen while the ticket waits to be sent again.
-            body=lambda width: [
-                *plain(_("Titre : {title}").format(title=title), width=width),
-                *(plain(_("Catégorie : {name}").format(name=category.name), width=width) if category else []),
-                *_first_lines(description, width),
-                [],
-                [("class:label", _("Urgence :"))],
-            ],
-            back_label=_("Annuler"),
-            start=levels.index(preselected) if preselected else 0,
-            **notice.kwargs(),
-        )
-        if urgency is None:
-            return Notice(_("Ticket abandonné."))
-        try:
-            # The same form sent again never makes a second ticket.
-            ticket_id = await ctx.create_ticket(
-                title, description, urgency, form, category.id if category else None
-            )
-            break
-        except UserError as exc:
-            notice = Notice.fail(exc.message)
-    created = _("Ticket #{id} créé.").format(id=ticket_id)
-    try:
-        ticket = await ctx.open_ticket(ticket_id)
-    except UserError:
-        # The ticket is written: the user must not be told to send it again.
-        return Notice(
-            created + " " + _("L'affichage n'a pas pu être actualisé : ouvrez-le dans Mes tickets.")
-        )
-    return await ticket_screen(term, ctx, ticket_id, Notice(created), ticket=ticket)
-
-
-def _first_lines(text: str, width: int, count: int = 3) -> list:
-    lines = plain(text, "class:dim", width=width)
-    return lines[:count] + ([[("class:dim", "…")]] if len(lines) > count else [])
+from .ticket_view import ticket_lines
 
 
 async def ticket_list(term: Terminal, ctx: SessionContext) -> Notice:
@@ -450,98 +321,6 @@ async def change_status(term: Terminal, ctx: SessionContext, ticket: Ticket) -> 
         return ticket, Notice(_("Changement annulé."))
     ticket = await ctx.change_status(ticket.id, status)
     return ticket, Notice(_("Statut changé : {status}.").format(status=status.value))
-
-
-def ticket_lines(t: Ticket, width: int) -> list[StyleAndTextTuples]:
-    """The ticket as lines of fragments; every user-typed text is wrapped (hence sanitised)."""
-    lines: list[StyleAndTextTuples] = []
-    head = wrap(_("Ticket #{id} — {title}").format(id=t.id, title=t.title), width, multiline=False)
-    lines += [[("class:label", line)] for line in head]
-    state = [
-        ("class:label", _("Urgence : ")),
-        ("", t.urgency.value + "    "),
-        ("class:label", _("Statut : ")),
-        ("", t.status.value),
-    ]
-    label, name = _("Catégorie : "), t.category_name or _("aucune")
-    category = [("class:label", label), ("", wrap(name, width, multiline=False)[0])]
-    # On the same line when it fits: the ticket's menu keeps its room on a 24-line screen.
-    if fragment_list_width([*state, ("", "    "), *category]) <= width:
-        lines.append([*state, ("", "    "), *category])
-    else:
-        lines += [state, *[[("", line)] for line in wrap(label + name, width, multiline=False)]]
-    author = _("Auteur : {name}").format(name=t.author_name)
-    taken = (
-        _("Pris en charge par {name}").format(name=t.assignee_name)
-        if t.assignee_name
-        else _("Pas encore pris en charge")
-    )
-    lines += [[("", line)] for line in wrap(f"{author} · {taken}", width)]
-    lines.append(
-        [
-            (
-                "class:dim",
-                _("Créé le {created} · mis à jour le {updated}").format(
-                    created=when(t.created_at), updated=when(t.updated_at)
-                ),
-            )
-        ]
-    )
-    lines += [[], [("class:label", _("Description"))]]
-    lines += [[("", line)] for line in wrap(t.description, width)]
-    lines += [[], [("class:label", _("Historique"))]]
-    for entry in t.history:
-        style = "class:dim" if entry.internal else ""
-        lines += [[(style, line)] for line in wrap(describe(entry), width, multiline=False)]
-        if entry.action in MESSAGES and entry.details:
-            # The message under its heading, indented so that where it ends reads at a glance.
-            lines += [[(style, "  " + line)] for line in wrap(entry.details, width - 2)]
-    return lines
-
-
-def describe(entry: HistoryEntry) -> str:
-    """One history entry as a sentence."""
-    moment = when(entry.created_at)
-    match entry.action:
-        case Action.CREATED:
-            what = _("ticket créé ({status}, urgence {urgency})").format(
-                status=entry.new_status.value if entry.new_status else "", urgency=entry.details
-            )
-        case Action.STATUS_CHANGED:
-            what = _("statut : {old} → {new}").format(
-                old=entry.old_status.value if entry.old_status else "?",
-                new=entry.new_status.value if entry.new_status else "?",
-            )
-        case Action.REPLY:
-            what = _("réponse :")
-        case Action.NOTE:
-            what = _("note interne (invisible du demandeur) :")
-        case Action.ASSIGNED:
-            what = (
-                _("assigné à {name}").format(name=entry.details)
-                if entry.details
-                else _("assignation retirée")
-            )
-        case Action.CATEGORY_ASSIGNED:
-            what = _("pris en charge par {name}, assigné par défaut de la catégorie").format(
-                name=entry.details
-            )
-        case Action.CATEGORY_CHANGED:
-            what = _("catégorie : {change}").format(change=entry.details)
-        case Action.REOPENED:
-            what = _("le problème persiste : {old} → {new}").format(
-                old=entry.old_status.value if entry.old_status else "?",
-                new=entry.new_status.value if entry.new_status else "?",
-            )
-        case Action.ATTACHED:
-            what = _("pièce jointe ajoutée : {name}").format(name=safe_text(entry.details or ""))
-        case _:
-            what = entry.action.value
-    return f"{moment}  {entry.actor_name} — {what}"
-
-
-# History entries whose `details` is a message shown in full under them.
-MESSAGES = frozenset({Action.REPLY, Action.NOTE})
 
 
 TICKET_ACTIONS: dict[str, Callable[[Terminal, SessionContext, Ticket], Awaitable[tuple[Ticket, Notice]]]] = {

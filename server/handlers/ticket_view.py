@@ -1,0 +1,108 @@
+"""A ticket drawn for the terminal: its head, description and history as sentences."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prompt_toolkit.formatted_text import StyleAndTextTuples, fragment_list_width
+
+from ..domain.models import Action, HistoryEntry, Ticket
+from ..i18n import _
+from ..security import safe_text
+from ..ui.terminal import wrap
+
+
+def when(moment: datetime) -> str:
+    return moment.strftime("%d/%m/%Y %H:%M")
+
+
+def ticket_lines(t: Ticket, width: int) -> list[StyleAndTextTuples]:
+    """The ticket as lines of fragments; every user-typed text is wrapped (hence sanitised)."""
+    lines: list[StyleAndTextTuples] = []
+    head = wrap(_("Ticket #{id} — {title}").format(id=t.id, title=t.title), width, multiline=False)
+    lines += [[("class:label", line)] for line in head]
+    state = [
+        ("class:label", _("Urgence : ")),
+        ("", t.urgency.value + "    "),
+        ("class:label", _("Statut : ")),
+        ("", t.status.value),
+    ]
+    label, name = _("Catégorie : "), t.category_name or _("aucune")
+    category = [("class:label", label), ("", wrap(name, width, multiline=False)[0])]
+    # On the same line when it fits: the ticket's menu keeps its room on a 24-line screen.
+    if fragment_list_width([*state, ("", "    "), *category]) <= width:
+        lines.append([*state, ("", "    "), *category])
+    else:
+        lines += [state, *[[("", line)] for line in wrap(label + name, width, multiline=False)]]
+    author = _("Auteur : {name}").format(name=t.author_name)
+    taken = (
+        _("Pris en charge par {name}").format(name=t.assignee_name)
+        if t.assignee_name
+        else _("Pas encore pris en charge")
+    )
+    lines += [[("", line)] for line in wrap(f"{author} · {taken}", width)]
+    lines.append(
+        [
+            (
+                "class:dim",
+                _("Créé le {created} · mis à jour le {updated}").format(
+                    created=when(t.created_at), updated=when(t.updated_at)
+                ),
+            )
+        ]
+    )
+    lines += [[], [("class:label", _("Description"))]]
+    lines += [[("", line)] for line in wrap(t.description, width)]
+    lines += [[], [("class:label", _("Historique"))]]
+    for entry in t.history:
+        style = "class:dim" if entry.internal else ""
+        lines += [[(style, line)] for line in wrap(describe(entry), width, multiline=False)]
+        if entry.action in MESSAGES and entry.details:
+            # The message under its heading, indented so that where it ends reads at a glance.
+            lines += [[(style, "  " + line)] for line in wrap(entry.details, width - 2)]
+    return lines
+
+
+def describe(entry: HistoryEntry) -> str:
+    """One history entry as a sentence."""
+    moment = when(entry.created_at)
+    match entry.action:
+        case Action.CREATED:
+            what = _("ticket créé ({status}, urgence {urgency})").format(
+                status=entry.new_status.value if entry.new_status else "", urgency=entry.details
+            )
+        case Action.STATUS_CHANGED:
+            what = _("statut : {old} → {new}").format(
+                old=entry.old_status.value if entry.old_status else "?",
+                new=entry.new_status.value if entry.new_status else "?",
+            )
+        case Action.REPLY:
+            what = _("réponse :")
+        case Action.NOTE:
+            what = _("note interne (invisible du demandeur) :")
+        case Action.ASSIGNED:
+            what = (
+                _("assigné à {name}").format(name=entry.details)
+                if entry.details
+                else _("assignation retirée")
+            )
+        case Action.CATEGORY_ASSIGNED:
+            what = _("pris en charge par {name}, assigné par défaut de la catégorie").format(
+                name=entry.details
+            )
+        case Action.CATEGORY_CHANGED:
+            what = _("catégorie : {change}").format(change=entry.details)
+        case Action.REOPENED:
+            what = _("le problème persiste : {old} → {new}").format(
+                old=entry.old_status.value if entry.old_status else "?",
+                new=entry.new_status.value if entry.new_status else "?",
+            )
+        case Action.ATTACHED:
+            what = _("pièce jointe ajoutée : {name}").format(name=safe_text(entry.details or ""))
+        case _:
+            what = entry.action.value
+    return f"{moment}  {entry.actor_name} — {what}"
+
+
+# History entries whose `details` is a message shown in full under them.
+MESSAGES = frozenset({Action.REPLY, Action.NOTE})
