@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .config import IPNetwork, SshSettings
+from .forwarding import Forwarding
 from .proxy_protocol import ProxyFront
 
 log = logging.getLogger("support.limits")
@@ -249,7 +250,7 @@ class ConnectionGate:
         self.flush_log()
 
 
-class _GatedProtocol(asyncio.Protocol):
+class _GatedProtocol(Forwarding):
     """Stands in front of the SSH connection: it exists only once the gate lets it through."""
 
     def __init__(self, gate: ConnectionGate, make_inner: Callable[[], asyncio.Protocol]) -> None:
@@ -300,19 +301,6 @@ class _GatedProtocol(asyncio.Protocol):
             self.transport.abort()
         else:
             self.early += data
-
-    def eof_received(self) -> bool | None:
-        if self.inner is not None:
-            return self.inner.eof_received()
-        return None
-
-    def pause_writing(self) -> None:
-        if self.inner is not None:
-            self.inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        if self.inner is not None:
-            self.inner.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.waiting is not None:

@@ -18,6 +18,7 @@ import struct
 from collections.abc import Callable
 
 from .config import IPNetwork
+from .forwarding import Forwarding
 
 log = logging.getLogger("support.proxy")
 
@@ -121,7 +122,7 @@ class _Relabelled:
         return getattr(self._transport, name)
 
 
-class ProxyFront(asyncio.Protocol):
+class ProxyFront(Forwarding):
     """In front of the connection gate: reads the PROXY header of a trusted proxy, refuses one
     from anyone else, then hands the connection (relabelled) to the gate's protocol."""
 
@@ -200,19 +201,6 @@ class ProxyFront(asyncio.Protocol):
             data, self.buffer = bytes(self.buffer), bytearray()
         if self.inner is not None:
             self.inner.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        if self.inner is not None:
-            return self.inner.eof_received()
-        return None
-
-    def pause_writing(self) -> None:
-        if self.inner is not None:
-            self.inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        if self.inner is not None:
-            self.inner.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.timer is not None:
