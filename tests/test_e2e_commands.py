@@ -106,6 +106,7 @@ async def test_a_ticket_from_a_script_to_its_resolution(service, database):
         "Demandeur",
         "Assigné",
         "à",
+        "Catégorie",
         "Titre",
     ]
     assert f"#{number}" in r.out and "Imprimante, bloquée" in r.out
@@ -295,7 +296,7 @@ def _readme_json_example() -> list:
 async def test_the_readme_json_example_is_what_tickets_list_prints(service):
     await ssh_command(
         service.port, ALICE, "tickets", "new", "--title", "Imprimante bloquée", "--urgency", "Haute",
-        stdin=b"Bourrage.",
+        "--category", "matériel", stdin=b"Bourrage.",
     )  # fmt: skip
     await ssh_command(service.port, ADMIN, "tickets", "assign", "1", "me")
     await ssh_command(service.port, ADMIN, "tickets", "status", "1", "En", "cours")
@@ -303,9 +304,14 @@ async def test_the_readme_json_example_is_what_tickets_list_prints(service):
     [printed], [example] = json.loads(r.out), _readme_json_example()
     assert list(printed) == list(example)
     assert {k: type(v) for k, v in printed.items()} == {k: type(v) for k, v in example.items()}
-    assert (printed["title"], printed["status"], printed["urgency"]) == (
-        example["title"], example["status"], example["urgency"]
+    assert (printed["title"], printed["status"], printed["urgency"], printed["category"]) == (
+        example["title"], example["status"], example["urgency"], example["category"]
     )  # fmt: skip
+    r = await ssh_command(service.port, ALICE, "tickets", "list")
+    assert "Catégorie" in r.out.splitlines()[0] and "Matériel" in r.out, r.out
+    r = await ssh_command(service.port, ALICE, "tickets", "new", "--title", "X", "--urgency", "Haute",
+                          "--category", "Cuisine")  # fmt: skip
+    assert (r.status, r.err.split(". ")[0]) == (1, "Catégorie inconnue : Cuisine")
     assert datetime.fromisoformat(printed["created_at"]).utcoffset() is not None
 
 

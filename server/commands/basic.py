@@ -20,7 +20,7 @@ USAGES: dict[str, str] = {
         "[--search TEXTE] [--sort urgency|date] [--limit N] [--json|--csv [--bom]]"
     ),
     "tickets show": "tickets show N [--json]",
-    "tickets new": "tickets new --title TITRE --urgency Faible|Moyenne|Haute < description",
+    "tickets new": "tickets new --title TITRE --urgency Faible|Moyenne|Haute [--category NOM] < description",
     "tickets reply": "tickets reply N < message",
     "tickets note": "tickets note N < note",
     "tickets status": "tickets status N 'En attente'|'En cours'|Résolu",

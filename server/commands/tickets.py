@@ -49,6 +49,7 @@ def _summary_json(t: TicketSummary) -> dict:
         "urgency": t.urgency.value,
         "author": t.author_name,
         "assignee": t.assignee_name,
+        "category": t.category_name,
         "created_at": iso(t.created_at),
     }
 
@@ -123,9 +124,18 @@ async def list_tickets(ctx: SessionContext, io: CommandIO, args: list[str]) -> N
     if found.get("--json"):
         io.out(to_json([_summary_json(t) for t in items]))
         return
-    header = ["id", "status", "urgency", "created_at", "author", "assignee", "title"]
+    header = ["id", "status", "urgency", "created_at", "author", "assignee", "category", "title"]
     rows = [
-        [t.id, t.status.value, t.urgency.value, iso(t.created_at), t.author_name, t.assignee_name, t.title]
+        [
+            t.id,
+            t.status.value,
+            t.urgency.value,
+            iso(t.created_at),
+            t.author_name,
+            t.assignee_name,
+            t.category_name,
+            t.title,
+        ]
         for t in items
     ]
     if found.get("--csv"):
@@ -136,7 +146,16 @@ async def list_tickets(ctx: SessionContext, io: CommandIO, args: list[str]) -> N
         return
     io.out(
         table(
-            [_("N°"), _("Statut"), _("Urgence"), _("Créé le"), _("Demandeur"), _("Assigné à"), _("Titre")],
+            [
+                _("N°"),
+                _("Statut"),
+                _("Urgence"),
+                _("Créé le"),
+                _("Demandeur"),
+                _("Assigné à"),
+                _("Catégorie"),
+                _("Titre"),
+            ],
             [
                 [
                     f"#{t.id}",
@@ -145,6 +164,7 @@ async def list_tickets(ctx: SessionContext, io: CommandIO, args: list[str]) -> N
                     shown_date(t.created_at),
                     t.author_name,
                     t.assignee_name or "-",
+                    t.category_name or "-",
                     t.title,
                 ]
                 for t in items
@@ -162,6 +182,7 @@ def _ticket_json(t: Ticket) -> dict:
         "urgency": t.urgency.value,
         "author": t.author_name,
         "assignee": t.assignee_name,
+        "category": t.category_name,
         "created_at": iso(t.created_at),
         "updated_at": iso(t.updated_at),
         "history": [
@@ -195,6 +216,7 @@ async def show(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
         ),
         _("Demandeur : {name}").format(name=safe_text(ticket.author_name)),
         _("Assigné à : {name}").format(name=safe_text(ticket.assignee_name or "-")),
+        _("Catégorie : {name}").format(name=safe_text(ticket.category_name or "-")),
         "",
         safe_text(ticket.description, multiline=True),
         "",
@@ -208,14 +230,27 @@ async def show(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
 
 async def new(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
     usage = USAGES["tickets new"]
-    found, rest = parse(args, usage, options=frozenset({"--urgency"}), texts=frozenset({"--title"}))
+    found, rest = parse(
+        args, usage, options=frozenset({"--urgency"}), texts=frozenset({"--title", "--category"})
+    )
     if rest or "--title" not in found or "--urgency" not in found:
         raise CommandError(_("Usage : {usage}").format(usage=usage))
     urgency = _one_of(str(found["--urgency"]), Urgency, usage)
     # Checked before reading a long description for nothing.
     title = validation.title(str(found["--title"]))
+    category_id = None
+    if "--category" in found:
+        named = unquote(str(found["--category"])).casefold()
+        offered = {c.name.casefold(): c.id for c in await ctx.offered_categories()}
+        if named not in offered:
+            raise CommandError(
+                _("Catégorie inconnue : {name}. Usage : {usage}").format(
+                    name=safe_text(str(found["--category"])), usage=usage
+                )
+            )
+        category_id = offered[named]
     description = await io.read_stdin()
-    ticket_id = await ctx.create_ticket(title, description, urgency)
+    ticket_id = await ctx.create_ticket(title, description, urgency, category_id=category_id)
     io.out(f"{ticket_id}\n")
 
 

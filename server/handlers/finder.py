@@ -22,7 +22,20 @@ from ..ui.pager import PagerAction, page_size, ticket_pager
 from ..ui.screens import ask, menu
 from ..ui.terminal import Terminal, plain
 from .common import Notice
-from .ticket_columns import ASSIGNEE, AUTHOR, DATE, NUMBER, STATUS, TITLE, URGENCY, date, person, status
+from .ticket_columns import (
+    ASSIGNEE,
+    AUTHOR,
+    CATEGORY,
+    DATE,
+    NUMBER,
+    STATUS,
+    TITLE,
+    URGENCY,
+    category,
+    date,
+    person,
+    status,
+)
 from .tickets import ticket_screen
 
 SORT_LABELS = {
@@ -32,7 +45,7 @@ SORT_LABELS = {
     TicketSort.DATE_DESC: _("date, les plus récents d'abord"),
 }
 
-COLUMNS = [NUMBER, TITLE, URGENCY, STATUS, AUTHOR, ASSIGNEE, DATE]
+COLUMNS = [NUMBER, TITLE, URGENCY, STATUS, AUTHOR, ASSIGNEE, CATEGORY, DATE]
 
 
 def cells(t: TicketSummary) -> list[Cell]:
@@ -43,6 +56,7 @@ def cells(t: TicketSummary) -> list[Cell]:
         status(t.status),
         person(t.author_name),
         person(t.assignee_name),
+        category(t.category_name),
         date(t.created_at),
     ]
 

@@ -3,16 +3,19 @@
 The title gets at least 40 columns. When the line is short of that, the others give room in
 this order, each step taken only while the title still lacks it:
 
-1. the date becomes `01/12` (this year) or the year alone;
-2. the assignee narrows to 10, then 3. the author to 12;
-4. the status becomes short (`Attente`);
-5. the assignee shows initials (`AS`);
-6. the author is dropped (it shows in the ticket itself).
+1. the category narrows to 12 (`Réseau / Wi…`);
+2. the date becomes `01/12` (this year) or the year alone;
+3. the category is dropped (it shows in the ticket itself);
+4. the assignee narrows to 10, then 5. the author to 12;
+6. the status becomes short (`Attente`);
+7. the assignee shows initials (`AS`);
+8. the author is dropped (it shows in the ticket itself).
 
-A requester's own list (no author) stops at 4, an assignee's (no assignee) narrows the author
-to 10 at 6: 36 columns of title and the one name in full or nearly.
+A requester's own list (no author) stops at 6, an assignee's (no assignee) narrows the author
+to 10 at 8: 36 columns of title and the one name in full or nearly.
 
-At 80 columns the title then has 42; at 100, 41 with both names; at 132 every column is whole.
+At 80 columns the title then has 42; at 100, 41 with both names; in `Tous les tickets` the
+category comes back from 122 columns (12 wide, the date short); at 132 every column is whole.
 """
 
 from __future__ import annotations
@@ -28,14 +31,16 @@ TITLE_LEAST = 40
 NUMBER = Column(_("N°"), 6)
 TITLE = Column(_("Titre"), least=TITLE_LEAST)
 URGENCY = Column(_("Urgence"), 7)
-STATUS = Column(_("Statut"), 10, steps=((4, 8),), short_at=8)
-AUTHOR = Column(_("Auteur"), 16, steps=((3, 12), (6, 0)))
-ASSIGNEE = Column(_("Assigné à"), 16, steps=((2, 10), (5, 4)), short_at=4, short_header=_("Ass."))
+STATUS = Column(_("Statut"), 10, steps=((6, 8),), short_at=8)
+AUTHOR = Column(_("Auteur"), 16, steps=((5, 12), (8, 0)))
+ASSIGNEE = Column(_("Assigné à"), 16, steps=((4, 10), (7, 4)), short_at=4, short_header=_("Ass."))
 # In an assignee's list, where the author is the one name shown: narrowed, never dropped.
-AUTHOR_KEPT = Column(_("Auteur"), 16, steps=((3, 12), (6, 10)))
+AUTHOR_KEPT = Column(_("Auteur"), 16, steps=((5, 12), (8, 10)))
 # In a requester's own list, where there is no author: the name narrowed, never initials.
-ASSIGNEE_NAMED = Column(_("Assigné à"), 16, steps=((2, 10),))
-DATE = Column(_("Date"), 10, steps=((1, 5),), short_at=5)
+ASSIGNEE_NAMED = Column(_("Assigné à"), 16, steps=((4, 10),))
+DATE = Column(_("Date"), 10, steps=((2, 5),), short_at=5)
+# The first to give room: shown only where the title keeps its 40 columns besides.
+CATEGORY = Column(_("Catégorie"), 16, steps=((1, 12), (3, 0)))
 
 SHORT_STATUS = {Status.WAITING: _("Attente"), Status.IN_PROGRESS: _("En cours"), Status.RESOLVED: _("Résolu")}
 
@@ -53,6 +58,10 @@ def person(name: str | None) -> Cell:
 def date(moment: datetime) -> Cell:
     now = datetime.now(moment.tzinfo)
     return moment.strftime("%d/%m/%Y"), moment.strftime("%d/%m" if moment.year == now.year else "%Y")
+
+
+def category(name: str | None) -> Cell:
+    return name or "—"
 
 
 def status(value: Status) -> Cell:

@@ -20,11 +20,13 @@ from .ticket_columns import (
     ASSIGNEE_NAMED,
     AUTHOR,
     AUTHOR_KEPT,
+    CATEGORY,
     DATE,
     NUMBER,
     STATUS,
     TITLE,
     URGENCY,
+    category,
     date,
     person,
     status,
@@ -101,7 +103,7 @@ def _columns(with_author: bool, with_assignee: bool = True) -> list[Column]:
         columns.append(AUTHOR if with_assignee else AUTHOR_KEPT)
     if with_assignee:
         columns.append(ASSIGNEE if with_author else ASSIGNEE_NAMED)
-    return [*columns, URGENCY, STATUS, DATE]
+    return [*columns, URGENCY, STATUS, CATEGORY, DATE]
 
 
 def _cells(t: TicketSummary, with_author: bool, with_assignee: bool = True) -> list[Cell]:
@@ -110,7 +112,7 @@ def _cells(t: TicketSummary, with_author: bool, with_assignee: bool = True) -> l
         cells.append(person(t.author_name))
     if with_assignee:
         cells.append(person(t.assignee_name))
-    return [*cells, t.urgency.value, status(t.status), date(t.created_at)]
+    return [*cells, t.urgency.value, status(t.status), category(t.category_name), date(t.created_at)]
 
 
 async def ticket_screen(
