@@ -44,7 +44,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     sections["database"]["url"] = masked_url(settings.database.url)
     print(yaml.safe_dump(sections, allow_unicode=True, sort_keys=False).rstrip())
     print(f"# base de données effective : {masked_url(settings.database_url)}")
-    print(f"# clés d'hôte : {settings.host_keys_dir}")
+    shared = settings.host_key_file
+    print(f"# clés d'hôte : {settings.host_keys_dir if shared is None else shared}")
     for warning in settings.warnings():
         print(f"Attention : {warning}", file=sys.stderr)
     return 0

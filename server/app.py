@@ -37,7 +37,7 @@ from .live import ChangeFeed
 from .metrics import MetricsEndpoint, ServiceCollector
 from .security import PasswordHasher
 from .sftp_tree import TicketFiles
-from .sshd import PublicKeyAuth, SupportSSHServer, load_host_key, start_listener
+from .sshd import PublicKeyAuth, SupportSSHServer, load_host_key, load_shared_host_key, start_listener
 from .store import Database
 from .store.migrate import check_version, upgrade
 from .ui.idle import IdleGuard
@@ -139,7 +139,8 @@ class Service:
         self.feed = ChangeFeed(self.db, settings.live.poll_interval)
         await self.feed.poll()  # from now on, every change is news
         self.feed.start()
-        host_key = load_host_key(settings.host_keys_dir)
+        shared = settings.host_key_file
+        host_key = load_host_key(settings.host_keys_dir) if shared is None else load_shared_host_key(shared)
         db = self.db
         public_keys = PublicKeyAuth(
             owner=lambda email, key: key_owner(db, email, key),

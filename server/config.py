@@ -44,6 +44,8 @@ class SshSettings:
     port: int = 2222
     guest_user: str = "support"
     host_keys_dir: str = "host_keys"
+    # One Ed25519 private key shared by every front end behind a balancer; never generated.
+    host_key_file: str = ""
     login_timeout: int = 120
     keepalive_interval: int = 30
     max_connections: int = 5000
@@ -190,6 +192,11 @@ class Settings:
     @property
     def host_keys_dir(self) -> Path:
         return self.path(self.ssh.host_keys_dir)
+
+    @property
+    def host_key_file(self) -> Path | None:
+        """The shared host key's file when one is set (`ssh.host_key_file`), else None."""
+        return self.path(self.ssh.host_key_file) if self.ssh.host_key_file else None
 
     def warnings(self) -> list[str]:
         """Settings that work but that an operator should change, one French sentence each."""

@@ -82,6 +82,29 @@ def load_host_key(folder: Path) -> asyncssh.SSHKey:
     return key
 
 
+def load_shared_host_key(path: Path) -> asyncssh.SSHKey:
+    """The Ed25519 host key every front end behind a balancer serves (`ssh.host_key_file`).
+
+    Never generated here: a key made by one front end alone would differ from the others'.
+    """
+    if not path.is_file():
+        raise ConfigError(
+            f"ssh.host_key_file : {path} n'existe pas ; copiez-y la clé d'hôte commune à tous "
+            "les frontaux (ssh-keygen -t ed25519 -N '' -f FICHIER la crée une fois)"
+        )
+    check_host_key_mode(path)
+    try:
+        key = asyncssh.read_private_key(path)
+    except (asyncssh.KeyImportError, OSError, ValueError) as exc:
+        raise ConfigError(f"ssh.host_key_file : {path} n'est pas une clé privée lisible ({exc})") from None
+    if key.get_algorithm() != "ssh-ed25519":
+        raise ConfigError(
+            f"ssh.host_key_file : {path} est une clé {key.get_algorithm()}, une clé ssh-ed25519 est attendue"
+        )
+    log.info("shared host key path=%s fingerprint=%s", path, key.get_fingerprint("sha256"))
+    return key
+
+
 def check_host_key_mode(path: Path) -> None:
     """Refuse a private host key that other accounts may read or change, as sshd does."""
     mode = stat.S_IMODE(path.stat().st_mode)
