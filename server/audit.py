@@ -7,7 +7,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .security import loggable
+from .domain.text import loggable
 from .store import Database, utcnow
 from .store import audit as audit_store
 

@@ -1,10 +1,9 @@
-"""Password hashing off the event loop, and untrusted text made safe for terminals."""
+"""Password hashing off the event loop (bcrypt in worker threads of its own)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
@@ -61,46 +60,3 @@ class PasswordHasher:
         # bcrypt 5 refuses over-long input; spend the same time on a truncated copy, then refuse.
         ok = await self._run(bcrypt.checkpw, data[:BCRYPT_MAX_BYTES], target)
         return ok and hashed is not None and not too_long
-
-
-# Unicode format characters that reorder or hide text (Trojan Source, CVE-2021-42574).
-_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-
-
-def _visible(ch: str) -> str:
-    code = ord(ch)
-    if code < 0x20:
-        return chr(0x2400 + code)  # U+2400 block: ␛ for ESC, ␇ for BEL, ␍ for CR…
-    if code == 0x7F:
-        return "\u2421"  # ␡
-    return "\ufffd"
-
-
-def safe_text(text: str, *, multiline: bool = False) -> str:
-    """Text from users, ready for a terminal: every control character and escape sequence
-    neutralised into a visible stand-in, accents and emoji kept.
-
-    ESC, the C1 range (0x80–0x9f, where 0x9b is CSI on many terminals), BEL, backspace,
-    carriage return, DEL and bidirectional overrides can't reach the terminal. Tabs become
-    spaces; line feeds are kept only for multi-line text.
-    """
-    out: list[str] = []
-    for ch in text:
-        if ch == "\n" and multiline:
-            out.append(ch)
-        elif ch == "\t":
-            out.append("    ")
-        elif ch in _BIDI_CONTROLS:
-            out.append("\ufffd")
-        elif ch in "\u2028\u2029":
-            out.append("\n" if multiline else " ")
-        elif unicodedata.category(ch) == "Cc":
-            out.append(_visible(ch))
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def loggable(text: str, limit: int = 254) -> str:
-    """Untrusted text for a log line: control characters escaped, so one event stays one line."""
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text[:limit])

@@ -22,9 +22,9 @@ from .algorithms import POST_QUANTUM_KEX, PROFILES, Algorithms, Profile
 from .channel_exec import ExecChannel
 from .channel_session import AppSession
 from .config import ConfigError, IPNetwork
+from .domain.text import loggable
 from .i18n import _
 from .limits import ConnectionGate, GatedListener
-from .security import loggable
 from .sftp_tree import FilesOrConsole
 
 log = logging.getLogger("support.sshd")

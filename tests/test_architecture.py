@@ -128,3 +128,49 @@ def test_one_function_decides_access():
         if any(isinstance(n, ast.Attribute) and n.attr == "is_admin" for n in ast.walk(tree))
     }
     assert readers - labels == {"server/domain/access.py"}, readers
+
+
+def _names(tree: ast.Module) -> set[str]:
+    """Every name a module uses or imports (`x`, `module.x`, `from m import x`)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.ImportFrom):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_text_reaches_the_screen_through_one_control():
+    """Only ui/terminal.py makes text controls (its SafeTextControl sanitises every fragment)
+    or prints; nothing else builds prompt_toolkit text that would pass escapes through."""
+    raw = {"FormattedTextControl", "print_formatted_text", "ANSI", "HTML", "print_container"}
+    for path, tree in MODULES.items():
+        if path == "server/ui/terminal.py":
+            continue
+        assert not raw & _names(tree), f"{path} uses {sorted(raw & _names(tree))}: draw through ui"
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if _in(p, "handlers")])
+def test_handlers_draw_through_the_ui_only(path):
+    """A handler gives the UI plain text or fragments; it builds no prompt_toolkit control."""
+    allowed = {"prompt_toolkit.formatted_text", "prompt_toolkit.utils"}
+    toolkit = {m for m in imported(path, MODULES[path]) if m.split(".")[0] == "prompt_toolkit"}
+    assert {m.rsplit(".", 1)[0] if m not in allowed else m for m in toolkit} <= allowed, toolkit
+
+
+def test_one_definition_of_safe_text():
+    definers = [
+        p
+        for p, tree in MODULES.items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and node.name == "safe_text"
+    ]
+    assert definers == ["server/domain/text.py"], definers
+    # The screens use the UI's builders; only the commands' plain output calls it directly.
+    users = {p for p, tree in MODULES.items() if "safe_text" in _names(tree)}
+    assert users - {"server/domain/text.py", "server/ui/terminal.py"} <= {
+        p for p in MODULES if _in(p, "commands")
+    }, users

@@ -11,7 +11,8 @@ import unicodedata
 import bcrypt
 import pytest
 
-from server.security import BCRYPT_MAX_BYTES, PasswordHasher, hash_threads, loggable, safe_text
+from server.domain.text import loggable, safe_text
+from server.security import BCRYPT_MAX_BYTES, PasswordHasher, hash_threads
 
 COST = 4
 

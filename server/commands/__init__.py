@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from ..domain.text import loggable, safe_text
 from ..errors import (
     AccountDeleted,
     DatabaseUnavailable,
@@ -16,7 +17,6 @@ from ..errors import (
     UserNotFound,
 )
 from ..i18n import _
-from ..security import loggable, safe_text
 from . import admin, basic, tickets
 from .base import OK, REFUSED, UNAVAILABLE, USAGE, CommandError, CommandIO
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..domain.models import ExportedTicket
+from ..domain.text import safe_text
 from ..i18n import _
-from ..security import safe_text
 from .base import CommandError, CommandIO, csv_lines, iso, parse, shown_date, table, to_json
 from .basic import USAGES
 

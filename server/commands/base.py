@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
+from ..domain.text import safe_text
 from ..i18n import _
-from ..security import safe_text
 
 # Exit statuses, stable for scripts.
 OK = 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..domain.text import safe_text
 from ..i18n import _
-from ..security import safe_text
 from .base import CommandError, CommandIO, parse, to_json
 
 if TYPE_CHECKING:

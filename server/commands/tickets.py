@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from ..domain import validation
 from ..domain.models import Action, Status, Ticket, TicketFilter, TicketSort, TicketSummary, Urgency
+from ..domain.text import safe_text
 from ..errors import Forbidden, UserNotFound, ValidationError
 from ..handlers.ticket_view import describe
 from ..i18n import _
-from ..security import safe_text
 from .base import (
     CommandError,
     CommandIO,

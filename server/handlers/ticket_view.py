@@ -8,7 +8,6 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples, fragment_list_widt
 
 from ..domain.models import Action, HistoryEntry, Ticket
 from ..i18n import _
-from ..security import safe_text
 from ..ui.terminal import wrap
 
 
@@ -98,7 +97,7 @@ def describe(entry: HistoryEntry) -> str:
                 new=entry.new_status.value if entry.new_status else "?",
             )
         case Action.ATTACHED:
-            what = _("pièce jointe ajoutée : {name}").format(name=safe_text(entry.details or ""))
+            what = _("pièce jointe ajoutée : {name}").format(name=entry.details or "")
         case _:
             what = entry.action.value
     return f"{moment}  {entry.actor_name} — {what}"

@@ -6,12 +6,12 @@ import enum
 from collections.abc import Sequence
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
-from prompt_toolkit.layout import FormattedTextControl, Window
+from prompt_toolkit.layout import Window
 
 from ..i18n import _
 from .columns import Spec, header_text, row_text
 from .screens import bind_number_keys
-from .terminal import Screen, Terminal, fit, screen_width
+from .terminal import SafeTextControl, Screen, Terminal, fit, screen_width
 
 
 class ListAction(enum.Enum):
@@ -65,11 +65,11 @@ async def paged_table(
 
     hints = _("N° Entrée : ouvrir · R : rechercher · PgPréc/PgSuiv : page · 0/Échap : retour")
     parts = [
-        Window(FormattedTextControl(lambda: [("", " " + fit(above, screen_width() - 2))]), height=1),
+        Window(SafeTextControl(lambda: [("", " " + fit(above, screen_width() - 2))]), height=1),
         Window(height=1),
-        Window(FormattedTextControl(table_lines), height=len(rows) + 1 if rows else 2, wrap_lines=False),
+        Window(SafeTextControl(table_lines), height=len(rows) + 1 if rows else 2, wrap_lines=False),
         Window(height=1),
-        Window(FormattedTextControl(prompt_line), height=1),
+        Window(SafeTextControl(prompt_line), height=1),
         Window(),
     ]
     screen.container = term.frame(title, parts, notice, hints, error)

@@ -7,13 +7,12 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from prompt_toolkit.data_structures import Point
 from prompt_toolkit.formatted_text import StyleAndTextTuples
-from prompt_toolkit.layout import D, FormattedTextControl, Window
+from prompt_toolkit.layout import D, Window
 
 from ..i18n import _
-from ..security import safe_text
 from .columns import Spec, header_text, row_text
 from .screens import UNREAD, Rows, bind_number_keys, reloader
-from .terminal import Screen, Terminal, fit, screen_width
+from .terminal import SafeTextControl, Screen, Terminal, fit, one_line, screen_width
 
 # Lines around the rows: the frame's header, gap, notice and hints; the two summary lines,
 # the column titles, the gap and the number prompt; one spare for a notice on two lines.
@@ -74,7 +73,7 @@ async def ticket_pager(
             screen.finish((PagerAction.RESIZED, None))
         out: StyleAndTextTuples = [("class:label", " " + header_text(columns))]
         if not rows:
-            return [*out, ("", "\n"), ("class:dim", " " + safe_text(empty))]
+            return [*out, ("", "\n"), ("class:dim", " " + one_line(empty))]
         for i, (ticket_id, cells) in enumerate(rows[:size]):
             style = "class:selected" if i == selected[0] else ""
             mark = UNREAD if marked and marked(ticket_id) else ""
@@ -111,17 +110,17 @@ async def ticket_pager(
 
     hints = _("N° Entrée : ouvrir · f : filtrer · t : trier · n/p : page · 0/Échap : retour")
     parts = [
-        Window(FormattedTextControl(summary_lines), height=len(summary)),
+        Window(SafeTextControl(summary_lines), height=len(summary)),
         # Shrinkable: a terminal made smaller still draws, and the check above asks for a new page.
         # It follows the selection when live notices take some of its lines: every row stays
         # reachable with ↑↓.
         Window(
-            FormattedTextControl(table_lines, get_cursor_position=lambda: Point(0, selected[0] + 1)),
+            SafeTextControl(table_lines, get_cursor_position=lambda: Point(0, selected[0] + 1)),
             height=D(min=1, max=size + 1, preferred=size + 1),
             wrap_lines=False,
         ),
         Window(height=1),
-        Window(FormattedTextControl(prompt_line), height=1),
+        Window(SafeTextControl(prompt_line), height=1),
         Window(),
     ]
     screen.container = term.frame(title, parts, notice, hints, error)

@@ -10,13 +10,12 @@ from typing import Any
 from prompt_toolkit.data_structures import Point
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.keys import Keys
-from prompt_toolkit.layout import D, FormattedTextControl, VSplit, Window
+from prompt_toolkit.layout import D, VSplit, Window
 from prompt_toolkit.widgets import TextArea
 
 from ..i18n import _
-from ..security import safe_text
 from .columns import Spec, header_text, row_text
-from .terminal import Screen, ScrollableText, Terminal, fit, screen_width, wrap
+from .terminal import SafeTextControl, Screen, ScrollableText, Terminal, fit, one_line, screen_width, wrap
 
 log = logging.getLogger("support.ui")
 
@@ -57,7 +56,7 @@ async def menu(
         out: StyleAndTextTuples = []
         for i, (_value, label) in enumerate(current()):
             style = "class:selected" if i == selected[0] else ""
-            out += [("", "  "), (style, f" {i + 1}. {safe_text(label)} "), ("", "\n")]
+            out += [("", "  "), (style, f" {i + 1}. {one_line(label)} "), ("", "\n")]
         if back_label:
             out += [("", "  "), ("", f" 0. {back_label}")]
         return out[:-1] if out and out[-1] == ("", "\n") else out
@@ -108,7 +107,7 @@ async def menu(
         entries = len(current()) + (1 if back_label else 0)
         return D(min=min(entries, 3), preferred=entries, max=entries)
 
-    entries_control = FormattedTextControl(lines, get_cursor_position=lambda: Point(0, selected[0]))
+    entries_control = SafeTextControl(lines, get_cursor_position=lambda: Point(0, selected[0]))
     parts.append(Window(entries_control, height=height))
     parts.append(Window())  # keeps the notice and the hints at the bottom
     if refresh is not None:
@@ -189,12 +188,12 @@ async def ticket_table(
     selected = [0]
     typed = [""]
     top = [0]
-    table = Window(FormattedTextControl(lambda: table_lines()), wrap_lines=False)
+    table = Window(SafeTextControl(lambda: table_lines()), wrap_lines=False)
 
     def table_lines() -> StyleAndTextTuples:
         out: StyleAndTextTuples = [("class:label", " " + header_text(columns) + "\n")]
         if not rows:
-            return [*out, ("class:dim", " " + safe_text(empty))]
+            return [*out, ("class:dim", " " + one_line(empty))]
         info = table.render_info
         height = (info.window_height if info else 20) - 1
         if selected[0] < top[0]:
@@ -230,7 +229,7 @@ async def ticket_table(
         screen.refresh = reloader(term, screen, reload, rows, selected)
 
     hints = _("Numéro puis Entrée, ou ↑↓ puis Entrée : ouvrir · 0 ou Échap : retour")
-    parts = [table, Window(height=1), Window(FormattedTextControl(prompt_line), height=1)]
+    parts = [table, Window(height=1), Window(SafeTextControl(prompt_line), height=1)]
     screen.container = term.frame(title, parts, notice, hints, error)
     return await term.show(screen)
 
@@ -375,7 +374,7 @@ async def ask(
         return wrap(warning, screen_width() - 2, multiline=False) if warning else []
 
     filled_height = lambda: len(previous) + 1 + len(warning_lines())  # noqa: E731
-    parts = [Window(FormattedTextControl(filled), height=filled_height, wrap_lines=True)]
+    parts = [Window(SafeTextControl(filled), height=filled_height, wrap_lines=True)]
     parts += [VSplit([Window(width=1), area]), Window()]
     screen.container = term.frame(title, parts, lambda: shown["notice"], hints, lambda: shown["error"])
     screen.focus = area
@@ -392,7 +391,7 @@ async def confirm(term: Terminal, title: str, text: str) -> bool:
         screen.finish(event.data.lower() == "o")
 
     body = ScrollableText(lambda width: [[("", line)] for line in wrap(text, width)])
-    prompt = Window(FormattedTextControl([("class:label", " " + _("Confirmer ? (o/n)") + " ")]), height=1)
+    prompt = Window(SafeTextControl([("class:label", " " + _("Confirmer ? (o/n)") + " ")]), height=1)
     hints = _("o : confirmer · toute autre touche : annuler")
     parts = [body.window, Window(height=1), prompt, Window()]
     screen.container = term.frame(title, parts, "", hints, False)

@@ -1,4 +1,7 @@
-"""One prompt_toolkit application per connection; screens are swapped inside it without flicker."""
+"""One prompt_toolkit application per connection; screens are swapped inside it without flicker.
+
+Text reaches the screen through one control, `SafeTextControl`, which sanitises every fragment
+it is given: a raw string from a user (`[("", ticket.author_name)]`) is drawn harmless."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from prompt_toolkit.application import Application
 from prompt_toolkit.application.current import get_app
 from prompt_toolkit.data_structures import Point
 from prompt_toolkit.filters import Condition, Filter
-from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.formatted_text import AnyFormattedText, StyleAndTextTuples, to_formatted_text
 from prompt_toolkit.key_binding import DynamicKeyBindings, KeyBindings, KeyBindingsBase
 from prompt_toolkit.key_binding.bindings.page_navigation import load_page_navigation_bindings
 from prompt_toolkit.key_binding.defaults import load_key_bindings
@@ -27,7 +30,7 @@ from prompt_toolkit.layout import (
 from prompt_toolkit.styles import BaseStyle, Style, default_ui_style, merge_styles
 from prompt_toolkit.utils import get_cwidth
 
-from ..security import safe_text
+from ..domain.text import safe_text
 
 APP_NAME = "Support Tickets"
 # Live notices kept on screen at once.
@@ -59,6 +62,33 @@ def _shared_style() -> BaseStyle:
 def _shared_bindings() -> tuple[KeyBindingsBase, KeyBindingsBase]:
     """prompt_toolkit's default key bindings and its page navigation, built once."""
     return load_key_bindings(), load_page_navigation_bindings()
+
+
+def safe_fragments(fragments: StyleAndTextTuples) -> StyleAndTextTuples:
+    """Fragments as they may reach the terminal: each text sanitised, its line feeds kept (they
+    end the control's lines); `[ZeroWidthEscape]` fragments, which prompt_toolkit writes out
+    raw, are dropped."""
+    out: StyleAndTextTuples = []
+    for fragment in fragments:
+        style, text = fragment[0], fragment[1]
+        if "[ZeroWidthEscape]" in style:
+            continue
+        clean = safe_text(text, multiline=True)
+        out.append(fragment if clean is text else (style, clean, *fragment[2:]))  # type: ignore[arg-type]
+    return out
+
+
+class SafeTextControl(FormattedTextControl):
+    """The one control that draws text on a screen: whatever it is given, raw strings and
+    fragments included, reaches the terminal sanitised."""
+
+    def __init__(self, text: AnyFormattedText = "", **kwargs: Any) -> None:
+        super().__init__(lambda: safe_fragments(to_formatted_text(text, auto_convert=True)), **kwargs)
+
+
+def one_line(text: str) -> str:
+    """Untrusted text for one line of a screen: sanitised, a line break shown as ␊."""
+    return safe_text(text)
 
 
 class SessionApplication(Application):
@@ -202,10 +232,10 @@ class Terminal:
 
         return HSplit(
             [
-                Window(FormattedTextControl(header), height=1),
+                Window(SafeTextControl(header), height=1),
                 ConditionalContainer(
                     Window(
-                        FormattedTextControl(lambda: _paragraph(self.banner, "class:banner")),
+                        SafeTextControl(lambda: _paragraph(self.banner, "class:banner")),
                         height=D(min=1, max=2),
                         dont_extend_height=True,
                     ),
@@ -213,7 +243,7 @@ class Terminal:
                 ),
                 ConditionalContainer(
                     Window(
-                        FormattedTextControl(
+                        SafeTextControl(
                             lambda: [
                                 fragment
                                 for text in self.notices
@@ -228,14 +258,12 @@ class Terminal:
                 Window(height=1),
                 *body,
                 Window(
-                    FormattedTextControl(notice_line),
+                    SafeTextControl(notice_line),
                     height=D(min=1, max=3),
                     dont_extend_height=True,
                 ),
                 Window(
-                    FormattedTextControl(
-                        lambda: [("class:hint", " " + (hints() if callable(hints) else hints))]
-                    ),
+                    SafeTextControl(lambda: [("class:hint", " " + (hints() if callable(hints) else hints))]),
                     height=1,
                 ),
             ]
@@ -313,7 +341,7 @@ class ScrollableText:
         # Showing the last lines (the newest of a conversation) until the user scrolls.
         self._at_end = at_end
         # The window keeps the "cursor" visible: pointing it at `top` scrolls there.
-        control = FormattedTextControl(self._content, get_cursor_position=self._cursor, show_cursor=False)
+        control = SafeTextControl(self._content, get_cursor_position=self._cursor, show_cursor=False)
         self.window = Window(control, wrap_lines=False, dont_extend_height=True)
 
     def _cursor(self) -> Point:

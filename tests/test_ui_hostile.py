@@ -1,0 +1,209 @@
+"""Every public UI builder, given hostile text in every text it takes, draws it harmless.
+
+Each screen runs in a real prompt_toolkit application writing VT100 to a buffer, as a session
+does to its SSH channel; the bytes written are then searched for what a terminal would act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from collections.abc import Awaitable, Callable
+
+import pyte
+import pytest
+from prompt_toolkit.application.current import create_app_session
+from prompt_toolkit.data_structures import Size
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output.vt100 import Vt100_Output
+
+from server.ui import chart, columns, lists, pager, screens, terminal
+from server.ui.columns import Column
+
+# A window-title change (OSC … BEL), a device-control string, a terminal reset, a charset
+# switch, a colour through the one-byte C1 CSI, backspaces, a bidirectional override, a lone
+# surrogate, a line feed and carriage return, and a word longer than any line.
+HOSTILE = (
+    "Piège \x1b]2;HACKED\x07 \x1bPq#0\x1b\\ \x1bc \x1b(0 \x9b31mrouge\x9c \x08\x08\x7f "
+    "\u202egnp.exe\u202c \ud800 ligne\r\nsuite \x00\x0b\x0c\x1b " + "x" * 300
+)
+
+# prompt_toolkit's own control sequences: CSI with parameters (cursor, colours, modes).
+OWN_SEQUENCES = re.compile(r"\x1b\[[0-9;?<=>]*[ -/]*[@-~]")
+# What no screen may write once prompt_toolkit's own sequences are taken out: every other
+# control character (CR, LF and backspace are its own cursor moves), C1, bidirectional controls.
+FORBIDDEN = re.compile(
+    "[\x00-\x07\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+SIZE = Size(rows=24, columns=80)
+
+
+async def draw(build: Callable[[terminal.Terminal], Awaitable[object]]) -> tuple[str, str]:
+    """What a session's terminal receives while `build` shows its screen once, with a hostile
+    name in the header, a hostile banner and a hostile live notice above it: all of it (the
+    banner left in the scrollback at the end too), and what it had when the screen was drawn."""
+    written = io.StringIO()
+    drawn_screen = []
+    with create_pipe_input() as keys:
+        output = Vt100_Output(written, lambda: SIZE, term="xterm-256color", enable_cpr=False)
+        with create_app_session(input=keys, output=output):
+            term = terminal.Terminal()
+            term.who = HOSTILE
+
+            async def flow(t: terminal.Terminal) -> None:
+                shown = asyncio.ensure_future(build(t))
+                while t.screen is None:
+                    await asyncio.sleep(0.01)
+                t.announce(HOSTILE)
+                t.notify(HOSTILE)
+                drawn = t.app.render_counter
+                while t.app.render_counter <= drawn + 1:
+                    t.app.invalidate()
+                    await asyncio.sleep(0.01)
+                drawn_screen.append(written.getvalue())
+                shown.cancel()
+
+            await term.run(flow)
+    return written.getvalue(), drawn_screen[0]
+
+
+def assert_harmless(drawn: tuple[str, str]) -> pyte.Screen:
+    written, on_screen = drawn
+    # Every character can be sent as UTF-8 (no lone surrogate).
+    written.encode("utf-8")
+    rest = OWN_SEQUENCES.sub("", written)
+    assert "\x1b" not in rest, "an escape sequence of the text reached the terminal"
+    bad = FORBIDDEN.findall(rest)
+    assert not bad, f"{bad!r} reached the terminal"
+    # The hostile text was drawn, its controls as visible stand-ins.
+    assert "␛]2;HACKED␇" in written
+    # The ones prompt_toolkit also writes for itself were drawn as stand-ins too.
+    assert "␈␈␡" in written and "ligne␍" in written
+    # Over-long lines were cut: the frame holds, its header at the top, the hints at the bottom.
+    screen = pyte.Screen(SIZE.columns, SIZE.rows)
+    pyte.Stream(screen).feed(on_screen)
+    assert screen.display[0].startswith(" Support Tickets · ")
+    assert screen.display[-1].strip(), "the key hints were pushed off the screen"
+    return screen
+
+
+async def test_menu():
+    assert_harmless(
+        await draw(
+            lambda t: screens.menu(
+                t,
+                HOSTILE,
+                [(1, HOSTILE), (2, HOSTILE)],
+                # A handler's raw fragment, not sanitised by it.
+                body=lambda width: [[("class:label", HOSTILE)], [("", HOSTILE)]],
+                back_label=HOSTILE,
+                back_hint=HOSTILE,
+                notice=HOSTILE,
+                error=True,
+            )
+        )
+    )
+
+
+async def test_ask():
+    assert_harmless(
+        await draw(
+            lambda t: screens.ask(
+                t,
+                HOSTILE,
+                HOSTILE,
+                previous=[(HOSTILE, HOSTILE), ("Titre", HOSTILE)],
+                help_text=HOSTILE,
+                warning=HOSTILE,
+                notice=HOSTILE,
+            )
+        )
+    )
+
+
+async def test_confirm():
+    assert_harmless(await draw(lambda t: screens.confirm(t, HOSTILE, HOSTILE)))
+
+
+SPECS = [Column("N°", 6), Column(HOSTILE), Column(HOSTILE, 12, short_at=8, short_header=HOSTILE)]
+ROWS = [(1, ["#1", HOSTILE, (HOSTILE, HOSTILE)]), (2, ["#2", HOSTILE, HOSTILE])]
+
+
+async def test_ticket_table():
+    assert_harmless(
+        await draw(
+            lambda t: screens.ticket_table(
+                t, HOSTILE, SPECS, ROWS, empty=HOSTILE, notice=HOSTILE, marked=lambda i: i == 1
+            )
+        )
+    )
+
+
+async def test_empty_ticket_table():
+    assert_harmless(await draw(lambda t: screens.ticket_table(t, HOSTILE, SPECS, [], empty=HOSTILE)))
+
+
+async def test_paged_table():
+    for rows in (ROWS, []):
+        assert_harmless(
+            await draw(
+                lambda t, rows=rows: lists.paged_table(
+                    t,
+                    HOSTILE,
+                    SPECS,
+                    rows,
+                    above=HOSTILE,
+                    position=HOSTILE,
+                    prompt=HOSTILE,
+                    empty=HOSTILE,
+                    notice=HOSTILE,
+                )
+            )
+        )
+
+
+async def test_ticket_pager():
+    for rows in (ROWS, []):
+        assert_harmless(
+            await draw(
+                lambda t, rows=rows: pager.ticket_pager(
+                    t,
+                    HOSTILE,
+                    [HOSTILE, HOSTILE],
+                    SPECS,
+                    rows,
+                    size=pager.page_size(t),
+                    empty=HOSTILE,
+                    notice=HOSTILE,
+                    marked=lambda i: True,
+                )
+            )
+        )
+
+
+async def test_the_text_helpers_a_screen_is_built_with():
+    """fit, wrap, plain, one_line, the table's cells and the chart: hostile in, harmless out,
+    drawn by a screen's body."""
+
+    def body(width: int) -> list:
+        lines = [[("", terminal.fit(HOSTILE, width))], [("", terminal.one_line(HOSTILE))]]
+        lines += [[("", line)] for line in terminal.wrap(HOSTILE, width)]
+        lines += terminal.plain(HOSTILE, width=width)
+        lines += [[("", line)] for line in chart.bar_chart([(HOSTILE, 3), (HOSTILE, 1)], width)]
+        lines += [[("", columns.header_text(SPECS))], [("", columns.row_text(SPECS, ROWS[0][1]))]]
+        return lines
+
+    assert_harmless(await draw(lambda t: screens.menu(t, "Aide", [], body=body)))
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [("", HOSTILE), ("[ZeroWidthEscape]", "\x1b]2;HACKED\x07"), ("", HOSTILE, lambda event: None)],
+)
+def test_the_one_control_sanitises_any_fragment(fragment):
+    """SafeTextControl, the control every screen draws text with, takes raw fragments too."""
+    control = terminal.SafeTextControl([fragment])
+    out = "".join(f[1] for f in control.text())
+    assert not FORBIDDEN.search(out.replace("\n", "")) and "\x1b" not in out
