@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from ..context import SessionContext
 from ..domain import validation
@@ -115,37 +116,45 @@ def _cells(t: TicketSummary, with_author: bool, with_assignee: bool = True) -> l
     return [*cells, t.urgency.value, status(t.status), category(t.category_name), date(t.created_at)]
 
 
+@dataclass
+class TicketView:
+    """What one ticket's screen holds between its menu's showings."""
+
+    # The ticket as drawn, and as its menu's entries are offered.
+    ticket: Ticket
+    # What the last action said; it goes once the ticket changes under it (« Statut changé :
+    # Résolu. » would contradict a reopening shown in the timeline).
+    said: Notice
+    # Which showing of the menu a reload belongs to: one finishing after the user has acted
+    # must not put back the ticket as it was before the action.
+    showing: int = 0
+    # The ticket's lines, wrapped once per ticket and width.
+    _drawn: tuple[Ticket, int, list] | None = field(default=None, repr=False)
+
+    def lines(self, width: int) -> list:
+        # Not at every redraw: a long conversation would otherwise cost each key press a full
+        # wrap, on the loop every session shares.
+        if self._drawn is None or self._drawn[0] is not self.ticket or self._drawn[1] != width:
+            self._drawn = (self.ticket, width, ticket_lines(self.ticket, width))
+        return self._drawn[2]
+
+
 async def ticket_screen(
     term: Terminal, ctx: SessionContext, ticket_id: int, notice: Notice, ticket: Ticket | None = None
 ) -> Notice:
     """One ticket and its timeline (`ticket` if already loaded); the actions the context allows
     are offered below it."""
-    shown = [ticket or await ctx.open_ticket(ticket_id)]
-    # Which showing of the menu a reload belongs to: one finishing after the user has acted
-    # must not put back the ticket as it was before the action.
-    showing = [0]
-    # What the last action said; it goes once the ticket changes under it (« Statut changé :
-    # Résolu. » would contradict a reopening shown in the timeline).
-    said = [notice]
+    view = TicketView(ticket or await ctx.open_ticket(ticket_id), notice)
 
     async def reload() -> None:
         # News while the ticket is on screen: what is drawn is what has been seen.
-        mine = showing[0]
+        mine = view.showing
         fresh = await ctx.ticket(ticket_id)
-        if mine == showing[0]:
-            if fresh != shown[0]:
-                said[0] = Notice()
-            shown[0] = fresh
+        if mine == view.showing:
+            if fresh != view.ticket:
+                view.said = Notice()
+            view.ticket = fresh
             await ctx.mark_read(fresh)
-
-    drawn: dict = {}
-
-    def body(width: int) -> list:
-        # Wrapped once per ticket and width, not at every redraw: a long conversation would
-        # otherwise cost each key press a full wrap, on the loop every session shares.
-        if drawn.get("ticket") is not shown[0] or drawn.get("width") != width:
-            drawn.update(ticket=shown[0], width=width, lines=ticket_lines(shown[0], width))
-        return drawn["lines"]
 
     # After a change of status, assignee or category the ticket's head (where it shows) stays
     # in view; a reply, note or reopening is shown where it went, at the end of the timeline.
@@ -155,24 +164,24 @@ async def ticket_screen(
             term,
             _("Ticket #{id}").format(id=ticket_id),
             # The entries follow the ticket's news (`Le problème persiste` once it is resolved).
-            lambda: ticket_actions(ctx, shown[0]),
-            body=body,
+            lambda: ticket_actions(ctx, view.ticket),
+            body=view.lines,
             body_at_end=to_end,
             refresh=reload,
-            notice=lambda: said[0].text,
-            error=lambda: said[0].error,
+            notice=lambda: view.said.text,
+            error=lambda: view.said.error,
         )
-        showing[0] += 1
-        ticket = shown[0]
+        view.showing += 1
+        ticket = view.ticket
         if choice is None:
             return Notice()
         to_end = choice in ("reply", "reopen", "note")
         try:
-            fresh, said[0] = await TICKET_ACTIONS[choice](term, ctx, ticket)
+            fresh, view.said = await TICKET_ACTIONS[choice](term, ctx, ticket)
         except UserError as exc:
-            said[0] = Notice.fail(exc.message)
+            view.said = Notice.fail(exc.message)
             # Someone may have changed the ticket meanwhile: offer what fits it as it is now.
-            shown[0] = await ctx.open_ticket(ticket_id)
+            view.ticket = await ctx.open_ticket(ticket_id)
             continue
         # What came with the action (others' entries too) has been seen; if that cannot be
         # written, the action still is, and only its unread marker waits for the next opening.
@@ -180,7 +189,7 @@ async def ticket_screen(
             await ctx.mark_read(fresh)
         # Drawn from the next showing of the menu on: keys pressed before it (while the marker
         # is written) would go to a menu already answered.
-        shown[0] = fresh
+        view.ticket = fresh
 
 
 def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]:

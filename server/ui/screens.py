@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from prompt_toolkit.data_structures import Point
@@ -23,6 +24,29 @@ log = logging.getLogger("support.ui")
 UNREAD = "•"
 
 Lines = Callable[[int], list[StyleAndTextTuples]]
+
+
+@dataclass
+class MenuState:
+    selected: int = 0
+
+
+@dataclass
+class RefreshState:
+    """A screen's refresh: the run under way, and whether news came in during it."""
+
+    task: asyncio.Future | None = None
+    again: bool = False
+
+
+@dataclass
+class Said:
+    """The notice line of a form, which the field itself may change (a paste refused)."""
+
+    text: str = ""
+    error: bool = False
+
+
 Rows = Sequence[tuple[int, Sequence[str]]]
 
 
@@ -49,13 +73,13 @@ async def menu(
     """
     screen = Screen()
     kb = screen.key_bindings
-    selected = [start]
+    state = MenuState(selected=start)
     current = items if callable(items) else lambda: items
 
     def lines() -> StyleAndTextTuples:
         out: StyleAndTextTuples = []
         for i, (_value, label) in enumerate(current()):
-            style = "class:selected" if i == selected[0] else ""
+            style = "class:selected" if i == state.selected else ""
             out += [("", "  "), (style, f" {i + 1}. {one_line(label)} "), ("", "\n")]
         if back_label:
             out += [("", "  "), ("", f" 0. {back_label}")]
@@ -75,17 +99,17 @@ async def menu(
     @kb.add("enter")
     def _enter(event) -> None:
         if current():
-            pick(min(selected[0], len(current()) - 1))
+            pick(min(state.selected, len(current()) - 1))
         else:
             screen.finish(None)
 
     @kb.add("down")
     def _down(event) -> None:
-        selected[0] = (selected[0] + 1) % max(1, len(current()))
+        state.selected = (state.selected + 1) % max(1, len(current()))
 
     @kb.add("up")
     def _up(event) -> None:
-        selected[0] = (selected[0] - 1) % max(1, len(current()))
+        state.selected = (state.selected - 1) % max(1, len(current()))
 
     parts = []
     back_hint = back_hint or (back_label or _("Retour")).lower()
@@ -107,7 +131,7 @@ async def menu(
         entries = len(current()) + (1 if back_label else 0)
         return D(min=min(entries, 3), preferred=entries, max=entries)
 
-    entries_control = SafeTextControl(lines, get_cursor_position=lambda: Point(0, selected[0]))
+    entries_control = SafeTextControl(lines, get_cursor_position=lambda: Point(0, state.selected))
     parts.append(Window(entries_control, height=height))
     parts.append(Window())  # keeps the notice and the hints at the bottom
     if refresh is not None:
@@ -240,11 +264,11 @@ def refresher(term: Terminal, screen: Screen, work: Callable[[], Awaitable[None]
     Changes arriving while it runs are folded into one more run after it; a failure leaves the
     screen as it was, and the next change or visit tries again.
     """
-    state: dict[str, Any] = {"task": None, "again": False}
+    state = RefreshState()
 
     async def run() -> None:
         while True:
-            state["again"] = False
+            state.again = False
             try:
                 await work()
             except Exception as exc:
@@ -253,16 +277,16 @@ def refresher(term: Terminal, screen: Screen, work: Callable[[], Awaitable[None]
             if screen.future.done():
                 return
             term.app.invalidate()
-            if not state["again"]:
+            if not state.again:
                 return
 
     def refresh() -> None:
         if screen.future.done():
             return
-        if state["task"] is not None and not state["task"].done():
-            state["again"] = True
+        if state.task is not None and not state.task.done():
+            state.again = True
             return
-        state["task"] = asyncio.ensure_future(run())
+        state.task = asyncio.ensure_future(run())
 
     return refresh
 
@@ -311,7 +335,7 @@ async def ask(
     screen = Screen()
     kb = screen.key_bindings
     capacity = max(1000, 2 * max_chars)
-    shown = {"notice": notice, "error": error}
+    said = Said(notice, error)
     area = TextArea(
         text=default,
         multiline=multiline,
@@ -346,7 +370,7 @@ async def ask(
                 if pasted
                 else _("Limite atteinte : {max} caractères au plus.")
             )
-            shown.update(notice=message.format(n=len(data), max=max_chars), error=True)
+            said.text, said.error = message.format(n=len(data), max=max_chars), True
             return
         buffer.insert_text(data)
 
@@ -376,7 +400,7 @@ async def ask(
     filled_height = lambda: len(previous) + 1 + len(warning_lines())  # noqa: E731
     parts = [Window(SafeTextControl(filled), height=filled_height, wrap_lines=True)]
     parts += [VSplit([Window(width=1), area]), Window()]
-    screen.container = term.frame(title, parts, lambda: shown["notice"], hints, lambda: shown["error"])
+    screen.container = term.frame(title, parts, lambda: said.text, hints, lambda: said.error)
     screen.focus = area
     return await term.show(screen)
 
