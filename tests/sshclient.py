@@ -98,11 +98,15 @@ class Client(ScreenReader):
         rows: int = 24,
         auth: str = "password",
         client_keys: list | None = None,
+        source: str | None = None,
     ) -> Client:
+        """`source`: the local address to connect from (another loopback address, as another
+        machine would)."""
         client = cls(cols, rows)
         client.conn = await asyncssh.connect(
             "127.0.0.1",
             port,
+            local_addr=(source, 0) if source else (),
             username=username,
             password=password,
             known_hosts=None,
