@@ -7,6 +7,7 @@ import contextlib
 import logging
 import resource
 import signal
+import socket
 import time
 
 import asyncssh
@@ -172,6 +173,9 @@ class Service:
             trusted_proxies=settings.ssh.proxies(),
         )
         host = settings.ssh.host if settings.ssh.host not in {"0.0.0.0", "::", ""} else "localhost"
+        address = self.services.files_address
+        address.port = self.port
+        address.host = settings.attachments.host or (host if host != "localhost" else socket.gethostname())
         log.info(
             "listening on %s port %s; connect with: ssh -p %s %s@%s",
             settings.ssh.host,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncssh
 
@@ -16,6 +16,8 @@ log = logging.getLogger("support.sshd")
 
 # What a command may read on stdin: room for the longest description, in UTF-8, and a little more.
 STDIN_MAX = 20_000
+# Bytes of a file on stdin (tickets attach) held at once before the channel stops reading.
+STREAM_BUFFER = 512 * 1024
 
 NO_INPUT = _("Rien n'a été reçu sur l'entrée standard à temps : la commande est abandonnée.")
 TOO_LONG = _("Le texte reçu sur l'entrée standard est trop long.")
@@ -41,7 +43,11 @@ class ExecChannel:
         chan.set_encoding(None)
         self.is_tty = chan.get_terminal_type() is not None
         self._stdin = bytearray()
-        self._too_long = False
+        # A file read as it comes (stream_stdin), not a text read whole.
+        self._streaming = False
+        self._paused = False
+        # The client said its input ended (EOF), rather than the channel being lost.
+        self._ended = False
         self._eof = asyncio.Event()
         self._data = asyncio.Event()
         self._writable = asyncio.Event()
@@ -52,16 +58,29 @@ class ExecChannel:
     # Called by the session --------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
-        if self._too_long:
-            return
         self._stdin += data
         self._data.set()
-        if len(self._stdin) > STDIN_MAX:
-            self._too_long = True
-            self._stdin.clear()
-            self._eof.set()
+        # Beyond what a text may hold (or, for a file, beyond one buffer's worth) the channel
+        # stops reading: the client waits, and memory holds at most that much per command.
+        bound = STREAM_BUFFER if self._streaming else STDIN_MAX
+        if len(self._stdin) > bound and not self._paused:
+            self._paused = True
+            with contextlib.suppress(asyncssh.Error, OSError):
+                self._chan.pause_reading()
+
+    def _resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            with contextlib.suppress(asyncssh.Error, OSError):
+                self._chan.resume_reading()
+
+    @property
+    def _too_long(self) -> bool:
+        """A text's input over its bound, with no line end to take it piece by piece."""
+        return not self._streaming and len(self._stdin) > STDIN_MAX and b"\n" not in self._stdin
 
     def end_of_input(self) -> None:
+        self._ended = True
         self._eof.set()
         self._data.set()
 
@@ -102,10 +121,12 @@ class ExecChannel:
     async def read_stdin(self) -> str:
         try:
             async with asyncio.timeout(self.stdin_timeout or None):
-                await self._eof.wait()
+                while not self._eof.is_set() and not self._paused:
+                    self._data.clear()
+                    await self._data.wait()
         except TimeoutError:
             raise InputRefused(NO_INPUT) from None
-        if self._too_long:
+        if len(self._stdin) > STDIN_MAX:
             raise InputRefused(TOO_LONG)
         try:
             return bytes(self._stdin).decode("utf-8")
@@ -123,6 +144,8 @@ class ExecChannel:
                     if at >= 0:
                         raw = bytes(self._stdin[:at])
                         del self._stdin[: at + 1]
+                        if len(self._stdin) <= STDIN_MAX:
+                            self._resume()
                         break
                     if self._eof.is_set():
                         if not self._stdin:
@@ -138,6 +161,30 @@ class ExecChannel:
             return raw.decode("utf-8").removesuffix("\r")
         except UnicodeDecodeError:
             raise InputRefused(NOT_UTF8, final=False) from None
+
+    async def stream_stdin(self) -> AsyncIterator[bytes]:
+        """Stdin as it arrives, in pieces of at most STREAM_BUFFER bytes and a packet, until its
+        end; never held whole. Called before the first await, nothing sent early is lost."""
+        self._streaming = True
+        self._resume()
+        return self._pieces()
+
+    async def _pieces(self) -> AsyncIterator[bytes]:
+        while True:
+            try:
+                async with asyncio.timeout(self.stdin_timeout or None):
+                    while not self._stdin and not self._eof.is_set():
+                        self._data.clear()
+                        await self._data.wait()
+            except TimeoutError:
+                raise InputRefused(NO_INPUT) from None
+            if not self._stdin:
+                if not self._ended:
+                    raise ConnectionError("channel closed before the end of input")
+                return
+            piece, self._stdin = bytes(self._stdin), bytearray()
+            self._resume()
+            yield piece
 
     def exit(self, status: int) -> None:
         with contextlib.suppress(asyncssh.Error, OSError):

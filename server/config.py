@@ -163,6 +163,8 @@ class AttachmentSettings:
     max_file: int = 10 * 1024 * 1024
     max_ticket: int = 50 * 1024 * 1024
     max_user_day: int = 100 * 1024 * 1024
+    # The host name users type to reach the service, in the scp commands shown with each file.
+    host: str = ""
 
 
 @dataclass(frozen=True)

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
+import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
 import asyncssh
 import pytest
+import sqlalchemy as sa
 
+from server.app import Service
 from server.domain.models import Urgency
 from server.handlers.ticket_view import describe
 from server.store.schema import attachment_blocks, attachments, history, tickets
 
-from .conftest import context_for, count
+from .conftest import PASSWORD, context_for, count
+from .sshclient import ENTER, Client
+from .sshcommand import ssh_command
 from .test_e2e_keys import register_key, write_key
 
 pytestmark = pytest.mark.skipif(shutil.which("scp") is None, reason="OpenSSH client not installed")
@@ -196,3 +203,176 @@ async def test_same_name_twice_gets_2_and_the_ticket_takes_its_files_along(
     await database.write(lambda conn: conn.execute(tickets.delete().where(tickets.c.id == alice_ticket)))
     assert await count(database, attachments) == 0
     assert await count(database, attachment_blocks) == 0
+
+
+def scp_line(screen: str) -> str:
+    found = [line.strip() for line in screen.splitlines() if line.strip().startswith("scp ")]
+    assert len(found) == 1, screen
+    return found[0]
+
+
+async def test_the_ticket_screen_lists_each_file_with_the_scp_line_that_fetches_it(
+    service, clients, database, alice, admin, alice_ticket, tmp_path
+):
+    c = await Client.connect(service.port, alice.email, PASSWORD)
+    clients.append(c)
+    await c.wait_for("1. Nouveau ticket")
+    c.send("2")
+    await c.wait_for("Mes tickets", "Écran bleu")
+    c.send(f"{alice_ticket}" + ENTER)
+    await c.wait_for(f"Ticket #{alice_ticket} — Écran bleu", "1. Répondre")
+    # The support sends a log to the ticket she has open: it shows without a key.
+    staff = await files_for(database, admin, tmp_path, service.port, "admin")
+    log = tmp_path / "journal du pilote.txt"
+    log.write_text("Erreur : pilote absent\n" * 1000, encoding="utf-8")
+    assert (await staff.scp(str(log), staff.remote(f"{alice_ticket}/")))[0] == 0
+    screen = await c.wait_for("Pièces jointes", "journal du pilote.txt — 22,5 Kio, text/plain — Awa Admin")
+    line = scp_line(screen)
+    assert (
+        line == f'scp -P {service.port} "alice@example.org@127.0.0.1:{alice_ticket}/journal du pilote.txt" .'
+    )
+    # Exactly what she would type (with this test's key and options), in a folder of hers.
+    files = await files_for(database, alice, tmp_path, service.port, "alice")
+    words = shlex.split(line)
+    here = tmp_path / "chez-alice"
+    here.mkdir()
+    proc = await asyncio.create_subprocess_exec(
+        words[0], "-i", str(files.identity), *SSH_OPTIONS, *words[1:], cwd=here,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out
+    assert sha(here / "journal du pilote.txt") == sha(log)
+
+
+async def test_tickets_attach_reads_stdin_as_a_file(service, database, alice, bob, alice_ticket, tmp_path):
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    await register_key(database, alice, key)
+    identity = str(write_key(tmp_path, key, "id_alice"))
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    done = await ssh_command(
+        service.port, alice.email, "tickets", "attach", str(alice_ticket), "capture.bin",
+        stdin=data, identity=identity,
+    )  # fmt: skip
+    assert done.status == 0, done.err
+    assert done.out == "capture.bin\n"
+    files = Files(service.port, alice.email, Path(identity))
+    back = tmp_path / "back.bin"
+    assert (await files.scp(files.remote(f"{alice_ticket}/capture.bin"), str(back)))[0] == 0
+    assert back.read_bytes() == data
+    # The same name again gets « (2) »; a ticket not hers does not exist; too big: nothing kept.
+    again = await ssh_command(
+        service.port, alice.email, "tickets", "attach", str(alice_ticket), "capture.bin",
+        stdin=b"x", identity=identity,
+    )  # fmt: skip
+    assert (again.status, again.out) == (0, "capture (2).bin\n")
+    missing = await ssh_command(
+        service.port, alice.email, "tickets", "attach", "99999", "x.txt", stdin=b"x", identity=identity
+    )
+    assert (missing.status, missing.err) == (2, "Ticket introuvable.\n")
+    big = await ssh_command(
+        service.port, alice.email, "tickets", "attach", str(alice_ticket), "gros.bin",
+        stdin=os.urandom(10 * 1024 * 1024 + 1), identity=identity,
+    )  # fmt: skip
+    assert big.status == 1
+    assert big.err == "Fichier refusé : la limite de 10 Mio est dépassée.\n"
+    assert await count(database, attachments) == 2
+    assert await count(database, attachment_blocks) == 14  # 3 MiB + 7 bytes in 13 blocks, then 1 byte
+
+
+def putty_key(tmp_path: Path, key, name: str) -> str:
+    path = write_key(tmp_path, key, name)
+    ppk = tmp_path / f"{name}.ppk"
+    subprocess.run(["puttygen", str(path), "-O", "private", "-o", str(ppk)], check=True, capture_output=True)
+    return str(ppk)
+
+
+@pytest.mark.skipif(shutil.which("pscp") is None, reason="putty-tools not installed")
+@pytest.mark.parametrize("protocol", ["-sftp", "-scp"])
+async def test_pscp_round_trip_and_refusal(
+    service, settings, database, alice, alice_ticket, tmp_path, protocol
+):
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    await register_key(database, alice, key)
+    ppk = putty_key(tmp_path, key, "id_putty")
+    host_key = asyncssh.read_public_key(settings.host_keys_dir / "ssh_host_ed25519_key.pub")
+    pscp = [
+        "pscp", protocol, "-batch", "-q", "-hostkey", host_key.get_fingerprint("sha256"),
+        "-P", str(service.port), "-l", alice.email, "-i", ppk,
+    ]  # fmt: skip
+    original = tmp_path / "capture.png"
+    original.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2 * 1024 * 1024))
+    status, out = await run([*pscp, str(original), f"127.0.0.1:{alice_ticket}/"])
+    assert status == 0, out
+    back = tmp_path / "back.png"
+    status, out = await run([*pscp, f"127.0.0.1:{alice_ticket}/capture.png", str(back)])
+    assert status == 0, out
+    assert sha(back) == sha(original)
+    kinds = await database_rows(database, attachments.c.type_contenu)
+    assert kinds == ["image/png"]
+    big = tmp_path / "gros.bin"
+    big.write_bytes(os.urandom(10 * 1024 * 1024 + 1))
+    status, out = await run([*pscp, str(big), f"127.0.0.1:{alice_ticket}/"])
+    assert status != 0, out
+    # PuTTY shows the server's sentence over SCP; over SFTP its own word ("failure").
+    assert ("Fichier refusé : la limite de 10 Mio est dépassée." in out) == (protocol == "-scp"), out
+    assert await count(database, attachments) == 1
+    assert await count(database, attachment_blocks) == 9
+
+
+async def database_rows(database, column) -> list:
+    async with database.transaction() as conn:
+        return list((await conn.execute(sa.select(column))).scalars().all())
+
+
+@pytest.fixture
+def small_limits(settings):
+    """Room for one 700 KiB file per ticket and per day (in MiB, as the sentences count)."""
+    return dataclasses.replace(
+        settings,
+        attachments=dataclasses.replace(
+            settings.attachments, max_ticket=1024 * 1024, max_user_day=1024 * 1024
+        ),
+    )
+
+
+@pytest.fixture
+async def small_service(small_limits, database):
+    svc = Service(small_limits)
+    await svc.start()
+    try:
+        yield svc
+    finally:
+        await svc.stop(grace=2)
+
+
+@pytest.mark.parametrize("how", ["scp-O", "attach"])
+async def test_the_ticket_and_day_limits_refuse_with_a_sentence_and_leave_nothing(
+    small_service, services, database, alice, alice_ticket, tmp_path, how
+):
+    other = await context_for(services, alice).create_ticket("Clavier", "Touches mortes.", Urgency.LOW)
+    files = await files_for(database, alice, tmp_path, small_service.port, "alice")
+    piece = tmp_path / "piece.bin"
+    piece.write_bytes(os.urandom(700 * 1024))
+
+    async def send(ticket_id: int) -> tuple[int, str]:
+        if how == "scp-O":
+            return await files.scp(str(piece), files.remote(f"{ticket_id}/"), legacy=True)
+        done = await ssh_command(
+            small_service.port, alice.email, "tickets", "attach", str(ticket_id), "piece.bin",
+            stdin=piece.read_bytes(), identity=str(files.identity),
+        )  # fmt: skip
+        return done.status, done.err
+
+    assert (await send(alice_ticket))[0] == 0
+    # A second file would bring the ticket over 1 Mio…
+    status, out = await send(alice_ticket)
+    assert status != 0
+    assert "Fichier refusé : les pièces jointes de ce ticket dépasseraient la limite de 1 Mio." in out, out
+    # …and another ticket her day over 1 Mio.
+    status, out = await send(other)
+    assert status != 0
+    assert "Fichier refusé : votre limite d'envoi du jour est atteinte." in out, out
+    await _until_count(database, attachments, 1)
+    assert await count(database, attachment_blocks) == 3
+    assert await count(database, history, history.c.action == "piece_jointe") == 1

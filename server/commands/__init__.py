@@ -39,6 +39,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "note": tickets.note,
         "status": tickets.status,
         "assign": tickets.assign,
+        "attach": tickets.attach,
     },
     "export": admin.export,
     "users": admin.users,

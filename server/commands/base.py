@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -38,6 +38,8 @@ class CommandIO(Protocol):
     async def drain(self) -> None: ...
 
     async def read_stdin(self) -> str: ...
+
+    async def stream_stdin(self) -> AsyncIterator[bytes]: ...
 
 
 def usage_error(usage: str) -> CommandError:

@@ -25,6 +25,7 @@ USAGES: dict[str, str] = {
     "tickets note": "tickets note N < note",
     "tickets status": "tickets status N 'En attente'|'En cours'|Résolu",
     "tickets assign": "tickets assign N EMAIL|me|none",
+    "tickets attach": "tickets attach N NOM < fichier",
     "export": "export [--format csv|json] [--since AAAA-MM-JJ] [--bom]",
     "users list": "users list [--json|--csv [--bom]]",
 }

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..channel_exec import STDIN_MAX, TOO_LONG, ExecChannel, InputRefused
 from ..i18n import _
+from .base import CommandError
 
 if TYPE_CHECKING:
     from ..context import SessionContext
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
 PROMPT = "> "
 INTRO = _("Mode ligne : tapez une commande puis Entrée (help : la liste, quit : terminer).")
 TEXT = _("Tapez le texte ; terminez par une ligne ne contenant qu'un point (.).")
+FILES_NEED_STDIN = _(
+    "Un fichier se joint par l'entrée standard : ssh -l EMAIL hôte tickets attach N NOM < fichier"
+)
 QUIT = frozenset({"quit", "exit", "q"})
 
 
@@ -41,6 +45,9 @@ class LineInput:
                 raise InputRefused(TOO_LONG, final=False)
             lines.append(line)
         return "\n".join(lines)
+
+    async def stream_stdin(self):
+        raise CommandError(FILES_NEED_STDIN)
 
 
 async def line_mode(ctx: SessionContext, io: ExecChannel, run: Callable) -> int:

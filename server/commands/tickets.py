@@ -1,7 +1,8 @@
-"""`tickets list|show|new|reply|note|status|assign`: the ticket screens' actions, for scripts."""
+"""`tickets list|show|new|reply|note|status|assign|attach`: the ticket screens' actions, for scripts."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from ..domain import validation
@@ -307,3 +308,23 @@ async def assign(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
                 await ctx.assign(number, user.id)
                 return
         raise ValidationError(_("Seul un administrateur peut prendre un ticket en charge."))
+
+
+async def attach(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
+    """A file from stdin attached to a ticket, block by block, as over scp; its name printed."""
+    usage = USAGES["tickets attach"]
+    _found, rest = parse(args, usage)
+    if len(rest) < 2:
+        raise CommandError(_("Usage : {usage}").format(usage=usage))
+    number = ticket_number(rest[0], usage)
+    # Asked for before the first wait, so that bytes arriving meanwhile wait in the channel.
+    pieces = await io.stream_stdin()
+    upload = await ctx.files.upload(number, unquote(" ".join(rest[1:])))
+    try:
+        async for piece in pieces:
+            await upload.write(upload.size, piece)
+        item = await upload.finish()
+    except BaseException:
+        await asyncio.shield(upload.abort())
+        raise
+    io.out(safe_text(item.name) + "\n")

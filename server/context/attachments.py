@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import shlex
 import unicodedata
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..domain.access import Access
-from ..domain.models import Action
+from ..domain.models import Action, Attachment
 from ..errors import NotFound, ValidationError
 from ..i18n import _
 from ..store import attachments as store
@@ -30,19 +30,7 @@ SIGNATURES = (
 )
 
 
-@dataclass(frozen=True)
-class Attachment:
-    id: int
-    ticket_id: int
-    name: str
-    size: int
-    sha256: str
-    kind: str
-    author_name: str
-    created_at: datetime
-
-
-def _attachment(row) -> Attachment:
+def attachment_of(row) -> Attachment:
     return Attachment(
         int(row.id),
         int(row.ticket_id),
@@ -101,11 +89,36 @@ def too_big(limit: int) -> ValidationError:
     )
 
 
+def shell_word(text: str) -> str:
+    """`text` as one word for a POSIX shell, and for Windows' shells where it can be."""
+    if all(c.isalnum() or c in "@%+=:,./_-" for c in text):
+        return text
+    if not any(c in text for c in '"$`\\!'):
+        return f'"{text}"'  # double quotes: bash, zsh, cmd.exe and PowerShell alike
+    return shlex.quote(text)
+
+
+def ticket_full(limit: int) -> ValidationError:
+    return ValidationError(
+        _("Fichier refusé : les pièces jointes de ce ticket dépasseraient la limite de {n} Mio.").format(
+            n=limit // (1024 * 1024)
+        )
+    )
+
+
 class Attachments:
     """Who sees which ticket folder, and its files; uploads in blocks, committed when complete."""
 
     def __init__(self, ctx: SessionContext) -> None:
         self.ctx = ctx
+
+    def fetch_command(self, item: Attachment) -> str:
+        """The scp command that brings `item` to the current folder, for this user."""
+        address = self.ctx.services.files_address
+        host = f"[{address.host}]" if ":" in address.host else address.host
+        email = self.ctx.user.email if self.ctx.user else "EMAIL"
+        port = "" if address.port == 22 else f"-P {address.port} "
+        return f"scp {port}{shell_word(f'{email}@{host}:{item.ticket_id}/{item.name}')} ."
 
     async def folders(self) -> list[int]:
         """Ids of the tickets the user may see, by id."""
@@ -124,13 +137,13 @@ class Attachments:
     async def attachments(self, ticket_id: int) -> list[Attachment]:
         async with self.ctx.db.transaction() as conn:
             await self._visible(conn, ticket_id)
-            return [_attachment(r) for r in await store.of_ticket(conn, ticket_id)]
+            return [attachment_of(r) for r in await store.of_ticket(conn, ticket_id)]
 
     async def attachment(self, ticket_id: int, name: str) -> Attachment | None:
         async with self.ctx.db.transaction() as conn:
             await self._visible(conn, ticket_id)
             row = await store.by_name(conn, ticket_id, name)
-        return _attachment(row) if row else None
+        return attachment_of(row) if row else None
 
     async def download(self, ticket_id: int, name: str) -> Download:
         found = await self.attachment(ticket_id, name)
@@ -149,7 +162,7 @@ class Attachments:
             await self._visible(conn, ticket_id)
             user = ctx.require(Access.REPLY, await store.ticket_author(conn, ticket_id))
             if await store.ticket_total(conn, ticket_id) >= limits.max_ticket:
-                raise too_big(limits.max_ticket)
+                raise ticket_full(limits.max_ticket)
             day = now.replace(hour=0, minute=0, second=0, microsecond=0)
             if await store.user_total_since(conn, user.id, day) >= limits.max_user_day:
                 raise ValidationError(_("Fichier refusé : votre limite d'envoi du jour est atteinte."))
@@ -213,7 +226,7 @@ class Upload:
             user = ctx.require(Access.REPLY, await store.ticket_author(conn, self.ticket_id))
             # The totals count this upload already (its row holds size 0 until now).
             if await store.ticket_total(conn, self.ticket_id) + self.size > limits.max_ticket:
-                raise too_big(limits.max_ticket)
+                raise ticket_full(limits.max_ticket)
             day = self.started.replace(hour=0, minute=0, second=0, microsecond=0)
             if await store.user_total_since(conn, user.id, day) + self.size > limits.max_user_day:
                 raise ValidationError(_("Fichier refusé : votre limite d'envoi du jour est atteinte."))

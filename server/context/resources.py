@@ -39,6 +39,15 @@ class TicketForm:
         self.created_at: datetime | None = None
 
 
+@dataclass
+class FilesAddress:
+    """Where users reach the service, for the scp commands shown with attachments; the port is
+    known once the listener runs."""
+
+    host: str = "localhost"
+    port: int = 22
+
+
 @dataclass(frozen=True)
 class SessionResources:
     """What every session shares: the database, the password hasher, the login thresholds.
@@ -57,6 +66,7 @@ class SessionResources:
     thresholds: SecuritySettings = field(default_factory=SecuritySettings)
     # Sizes of attachments (config.yaml's attachments section).
     attachment_limits: AttachmentSettings = field(default_factory=AttachmentSettings)
+    files_address: FilesAddress = field(default_factory=FilesAddress, compare=False)
     # What throttling takes as "now"; tests move it forward instead of waiting.
     clock: Callable[[], datetime] = utcnow
 

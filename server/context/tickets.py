@@ -15,6 +15,8 @@ from ..errors import NotFound, ServiceRestarting, ValidationError
 from ..i18n import _
 from ..metrics import TICKETS_CREATED
 from ..store import accounts, categories, history, reads, tickets, utcnow
+from ..store import attachments as files
+from .attachments import attachment_of
 from .resources import TicketForm
 
 if TYPE_CHECKING:
@@ -150,6 +152,7 @@ class Tickets:
             assignee_name=row.assigne_nom,
             category_id=row.categorie_id,
             category_name=row.categorie_nom,
+            attachments=tuple(attachment_of(r) for r in await files.of_ticket(conn, ticket_id)),
         )
 
     async def open_ticket(self, ticket_id: int) -> Ticket:

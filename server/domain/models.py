@@ -93,6 +93,20 @@ class TicketSummary:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A complete file of a ticket (scp/sftp); its bytes stay in the database."""
+
+    id: int
+    ticket_id: int
+    name: str
+    size: int
+    sha256: str
+    kind: str
+    author_name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     id: int
     actor_name: str
@@ -120,6 +134,8 @@ class Ticket:
     assignee_name: str | None = None
     category_id: int | None = None
     category_name: str | None = None
+    # Its complete attachments, oldest first.
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples, fragment_list_width
 
-from ..domain.models import Action, HistoryEntry, Ticket
+from ..domain.models import Action, Attachment, HistoryEntry, Ticket
 from ..i18n import _
 from ..ui.terminal import wrap
 
@@ -15,8 +16,19 @@ def when(moment: datetime) -> str:
     return moment.strftime("%d/%m/%Y %H:%M")
 
 
-def ticket_lines(t: Ticket, width: int) -> list[StyleAndTextTuples]:
-    """The ticket as lines of fragments; every user-typed text is wrapped (hence sanitised)."""
+def size_text(size: int) -> str:
+    """A size as people read it: « 812 octets », « 3,4 Kio », « 9,0 Mio »."""
+    if size < 1024:
+        return _("{n} octets").format(n=size)
+    value, unit = (size / 1024, _("Kio")) if size < 1024 * 1024 else (size / (1024 * 1024), _("Mio"))
+    return f"{value:.1f}".replace(".", ",") + " " + unit
+
+
+def ticket_lines(
+    t: Ticket, width: int, fetch: Callable[[Attachment], str] | None = None
+) -> list[StyleAndTextTuples]:
+    """The ticket as lines of fragments; every user-typed text is wrapped (hence sanitised).
+    `fetch` gives the command that brings an attachment back, shown under it."""
     lines: list[StyleAndTextTuples] = []
     head = wrap(_("Ticket #{id} — {title}").format(id=t.id, title=t.title), width, multiline=False)
     lines += [[("class:label", line)] for line in head]
@@ -52,6 +64,13 @@ def ticket_lines(t: Ticket, width: int) -> list[StyleAndTextTuples]:
     )
     lines += [[], [("class:label", _("Description"))]]
     lines += [[("", line)] for line in wrap(t.description, width)]
+    if t.attachments:
+        lines += [[], [("class:label", _("Pièces jointes"))]]
+        for item in t.attachments:
+            lines += [[("", line)] for line in wrap(attachment_line(item), width, multiline=False)]
+            if fetch is not None:
+                command = wrap(fetch(item), width - 2, multiline=False)
+                lines += [[("class:dim", "  " + line)] for line in command]
     lines += [[], [("class:label", _("Historique"))]]
     for entry in t.history:
         style = "class:dim" if entry.internal else ""
@@ -60,6 +79,17 @@ def ticket_lines(t: Ticket, width: int) -> list[StyleAndTextTuples]:
             # The message under its heading, indented so that where it ends reads at a glance.
             lines += [[(style, "  " + line)] for line in wrap(entry.details, width - 2)]
     return lines
+
+
+def attachment_line(item: Attachment) -> str:
+    """One attachment: its name, size and type, who sent it and when."""
+    return _("{name} — {size}, {kind} — {who}, {when}").format(
+        name=item.name,
+        size=size_text(item.size),
+        kind=item.kind,
+        who=item.author_name,
+        when=when(item.created_at),
+    )
 
 
 def describe(entry: HistoryEntry) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..context import SessionContext
 from ..domain import validation
-from ..domain.models import Status, Ticket, TicketSummary, User
+from ..domain.models import Attachment, Status, Ticket, TicketSummary, User
 from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
 from ..i18n import _
 from ..ui.columns import Cell, Column
@@ -128,6 +128,8 @@ class TicketView:
     # Which showing of the menu a reload belongs to: one finishing after the user has acted
     # must not put back the ticket as it was before the action.
     showing: int = 0
+    # The command that fetches an attachment, shown under it.
+    fetch: Callable[[Attachment], str] | None = None
     # The ticket's lines, wrapped once per ticket and width.
     _drawn: tuple[Ticket, int, list] | None = field(default=None, repr=False)
 
@@ -135,7 +137,7 @@ class TicketView:
         # Not at every redraw: a long conversation would otherwise cost each key press a full
         # wrap, on the loop every session shares.
         if self._drawn is None or self._drawn[0] is not self.ticket or self._drawn[1] != width:
-            self._drawn = (self.ticket, width, ticket_lines(self.ticket, width))
+            self._drawn = (self.ticket, width, ticket_lines(self.ticket, width, self.fetch))
         return self._drawn[2]
 
 
@@ -144,7 +146,7 @@ async def ticket_screen(
 ) -> Notice:
     """One ticket and its timeline (`ticket` if already loaded); the actions the context allows
     are offered below it."""
-    view = TicketView(ticket or await ctx.open_ticket(ticket_id), notice)
+    view = TicketView(ticket or await ctx.open_ticket(ticket_id), notice, fetch=ctx.files.fetch_command)
 
     async def reload() -> None:
         # News while the ticket is on screen: what is drawn is what has been seen.
