@@ -62,6 +62,22 @@ CREATE TABLE IF NOT EXISTS cles_ssh (
   CONSTRAINT fk_cles_ssh_utilisateur FOREIGN KEY(utilisateur_id) REFERENCES utilisateurs (id) ON DELETE CASCADE
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE IF NOT EXISTS codes_reinitialisation (
+  id INTEGER NOT NULL AUTO_INCREMENT,
+  utilisateur_id INTEGER NOT NULL,
+  code_hash CHAR(64) NOT NULL,
+  created_at DATETIME NOT NULL,
+  expires_at DATETIME NOT NULL,
+  used_at DATETIME,
+  emis_par_id INTEGER,
+  canal ENUM('admin','mail') NOT NULL DEFAULT 'admin',
+  PRIMARY KEY (id),
+  CONSTRAINT fk_codes_reinitialisation_utilisateur FOREIGN KEY(utilisateur_id) REFERENCES utilisateurs (id) ON DELETE CASCADE,
+  CONSTRAINT fk_codes_reinitialisation_emis_par FOREIGN KEY(emis_par_id) REFERENCES utilisateurs (id) ON DELETE SET NULL,
+  INDEX idx_codes_reinitialisation_emis_par (emis_par_id),
+  INDEX idx_codes_reinitialisation_utilisateur_hash (utilisateur_id, code_hash)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE IF NOT EXISTS journal_audit (
   id INTEGER NOT NULL AUTO_INCREMENT,
   created_at DATETIME NOT NULL,

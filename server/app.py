@@ -254,6 +254,7 @@ class Service:
         term = Terminal(self.collector.screen_replaced)
         self.terminals[term] = asyncio.current_task()  # type: ignore[assignment]
         self.contexts[term] = ctx
+        ctx.on_end = lambda text: self._end_terminal(term, text)
         assert self.feed is not None
         unsubscribe = self.feed.subscribe(lambda change: deliver(term, ctx, change))
         idle = None
@@ -266,6 +267,13 @@ class Service:
             self.terminals.pop(term, None)
             self.contexts.pop(term, None)
             self.collector.session_closed()
+
+    @staticmethod
+    def _end_terminal(term: Terminal, text: str) -> None:
+        """Say `text` above the screen, then close it a moment later: the sentence stays in
+        the user's terminal once the connection is gone."""
+        term.announce(text)
+        asyncio.get_running_loop().call_later(END_PAUSE, term.close)
 
     @staticmethod
     async def _run_session(term: Terminal, ctx: SessionContext, idle: IdleGuard | None) -> None:
@@ -333,6 +341,9 @@ class Service:
             await self.db.close()
         log.info("stopped after %.1fs", time.monotonic() - began)
 
+
+# Seconds a session ended from elsewhere shows why before it closes.
+END_PAUSE = 1.0
 
 # Seconds before the signal within which a failed write is still the news of the moment.
 RECENT = 10.0

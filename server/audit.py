@@ -26,6 +26,10 @@ class AuditEvent(enum.StrEnum):
     NAME_CHANGED = "nom_change"
     KEY_ADDED = "cle_ajoutee"
     KEY_REMOVED = "cle_supprimee"
+    RESET_CODE_ISSUED = "code_reinit_emis"
+    RESET_FAILED = "reinit_echouee"
+    RESET_THROTTLED = "reinit_freinee"
+    RESET_SUCCEEDED = "reinit_reussie"
     # Every admin action: status change, assignment, internal note, role change, deletion…
     ADMIN_ACTION = "action_admin"
 

@@ -67,21 +67,30 @@ class Throttle:
 
     async def login_wait(self, account: str, address: str) -> int:
         """Seconds before `account` may try a password again from `address`; 0: right now."""
+        return await self._wait(account, address, AuditEvent.LOGIN_FAILED, AuditEvent.LOGIN_SUCCEEDED)
+
+    async def reset_wait(self, account: str, address: str) -> int:
+        """Seconds before `account` may try a reset code again from `address`; 0: right now.
+
+        The same thresholds as logins, counted on the reset's own events: a code guessed is a
+        password guessed.
+        """
+        return await self._wait(account, address, AuditEvent.RESET_FAILED, AuditEvent.RESET_SUCCEEDED)
+
+    async def _wait(self, account: str, address: str, failed: AuditEvent, succeeded: AuditEvent) -> int:
         limits = self.thresholds
         now = self.clock()
         since = now - timedelta(seconds=limits.login_window)
         host = source(address)
         waits = [0]
         async with self.db.transaction() as conn:
-            n, last = await audit_store.account_failures(
-                conn, account, AuditEvent.LOGIN_FAILED.value, AuditEvent.LOGIN_SUCCEEDED.value, since
-            )
+            n, last = await audit_store.account_failures(conn, account, failed.value, succeeded.value, since)
             step = delay(
                 n, limits.login_failures_per_account, limits.login_delay_base, limits.login_delay_max
             )
             waits.append(_remaining(last, step, now))
             if not self.exempt(host):
-                n, last = await audit_store.host_events(conn, host, AuditEvent.LOGIN_FAILED.value, since)
+                n, last = await audit_store.host_events(conn, host, failed.value, since)
                 step = delay(
                     n, limits.login_failures_per_address, limits.login_delay_base, limits.login_delay_max
                 )

@@ -17,7 +17,7 @@ from .conftest import PASSWORD, until
 from .journeys import login_in_app, pick_category, register_in_app
 from .sshclient import CTRL_D, DOWN, ENTER, ESC, UP, Client, OpenSSHClient, ScreenReader
 
-WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
+WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Mot de passe oublié", "4. Quitter")
 
 
 def header(c: ScreenReader) -> str:
@@ -175,7 +175,7 @@ async def test_logout_returns_to_the_welcome_menu(service, clients, alice, key):
     await c.wait_for("Se connecter", "E-mail :")
 
 
-@pytest.mark.parametrize("key", ["3", "0", ESC])
+@pytest.mark.parametrize("key", ["4", "0", ESC])
 async def test_quit_from_the_welcome_menu_closes_the_connection(service, clients, key):
     c = await Client.connect(service.port)
     clients.append(c)
@@ -190,7 +190,7 @@ async def test_quit_closes_a_direct_login_only_after_logout(service, clients, al
     await c.wait_for("4. Déconnexion")
     c.send("4")
     await c.wait_for("Vous êtes déconnecté.", *WELCOME)
-    c.send("3")
+    c.send("4")
     await wait_closed(c)
 
 
@@ -208,7 +208,7 @@ async def test_arrows_and_enter_select_menu_entries(service, clients, admin):
 
     # Up from the first entry wraps to the last one (Quitter) — then back down to the first.
     c.send(UP)
-    await selected(c, "3. Quitter")
+    await selected(c, "4. Quitter")
     c.send(DOWN)
     await selected(c, "1. Se connecter")
     c.send(ENTER)

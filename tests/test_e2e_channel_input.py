@@ -15,7 +15,7 @@ from prompt_toolkit.input.vt100_parser import Vt100Parser
 from .conftest import PASSWORD, until
 from .sshclient import ENTER, Client
 
-WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
+WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Mot de passe oublié", "4. Quitter")
 # Descriptor numbers select() cannot watch start here.
 FD_SETSIZE = 1024
 

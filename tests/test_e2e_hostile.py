@@ -15,7 +15,7 @@ from .conftest import PASSWORD, until
 from .journeys import file_ticket, login_in_app, pick_category
 from .sshclient import CTRL_D, ENTER, ESC, Client
 
-WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
+WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Mot de passe oublié", "4. Quitter")
 
 # A window-title change (OSC … BEL), a colour (CSI), and the same colour through the one-byte C1 CSI.
 TITLE = "Panne \x1b]2;HACKED\x07 \x1b[31mrouge \x9b31m fin"

@@ -29,7 +29,7 @@ from server.store.schema import audit_log
 from .conftest import PASSWORD, count, until
 from .sshclient import DOWN, Client, OpenSSHClient
 
-WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
+WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Mot de passe oublié", "4. Quitter")
 REFUSED = (asyncssh.DisconnectError, ConnectionError)
 
 

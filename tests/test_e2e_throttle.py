@@ -17,7 +17,7 @@ from .sshclient import Client
 from .test_throttle import Clock, Spy, stamp
 
 WRONG = "pas-le-bon-mot-de-passe"
-WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
+WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Mot de passe oublié", "4. Quitter")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from .journeys import pick_category
 from .sshclient import CTRL_D, ENTER, ESC, PAGE_DOWN, Client, ScreenReader
 
 BACKSPACE = "\x7f"
-WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Quitter")
+WELCOME = ("1. Se connecter", "2. Créer un compte", "3. Mot de passe oublié", "4. Quitter")
 BCRYPT_MESSAGE = (
     "Le mot de passe dépasse 72 octets (limite de bcrypt ; les lettres accentuées comptent double) : "
     "raccourcissez-le."

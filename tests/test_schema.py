@@ -32,6 +32,7 @@ TABLES = {
     "lectures",
     "pieces_jointes",
     "pieces_jointes_blocs",
+    "codes_reinitialisation",
     "version_schema",
 }
 

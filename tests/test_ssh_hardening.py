@@ -224,7 +224,7 @@ async def test_compatible_profile_serves_clients_of_the_last_ten_years(start_ser
     svc = await start_server("compatible")
     c = await OpenSSHClient.spawn(ssh_with(svc.port, OLD_CLIENTS[client]))
     try:
-        await c.wait_for("1. Se connecter", "2. Créer un compte", "3. Quitter")
+        await c.wait_for("1. Se connecter", "2. Créer un compte", "4. Quitter")
     finally:
         await c.close()
 

@@ -24,6 +24,7 @@ from .dashboard import DashboardArea
 from .exports import Exports
 from .finding import Finding
 from .own_keys import OwnKeys
+from .recovery import Recovery
 from .resources import Outcome, SessionResources
 from .tickets import Tickets
 from .users_admin import UsersAdmin
@@ -74,6 +75,9 @@ class SessionContext:
         self.dashboards = DashboardArea(self)
         self.exports = Exports(self)
         self.files = Attachments(self)
+        self.recovery = Recovery(self)
+        # Set by the terminal showing this session: closes it with a last sentence.
+        self.on_end: Callable[[str], None] | None = None
         services.sessions.add(self)
 
     @property
@@ -200,10 +204,20 @@ class SessionContext:
     find_users = _InArea("finding")
     dashboard = _InArea("dashboards")
     export_tickets = _InArea("exports")
+    issue_reset_code = _InArea("recovery")
+    reset_password = _InArea("recovery")
 
     def logout(self) -> None:
         self.log("logout")
         self.user = None
+
+    def end(self, text: str) -> None:
+        """Log out at once, from elsewhere (the account's password was reset): a terminal says
+        `text` and closes; a command or file transfer is refused from its next request on."""
+        self.log("session ended: %s", "password reset", level=logging.WARNING)
+        self.user = None
+        if self.on_end is not None:
+            self.on_end(text)
 
     # What the areas share: writes, the log, the account's own row, other sessions ----------
 

@@ -12,10 +12,16 @@ from ..ui.terminal import Terminal, plain
 from .account import login, register
 from .common import Notice
 from .main_menu import main_menu
+from .recovery import forgotten_password
 
 log = logging.getLogger("support.session")
 
-WELCOME_ITEMS = [("login", _("Se connecter")), ("register", _("Créer un compte")), ("quit", _("Quitter"))]
+WELCOME_ITEMS = [
+    ("login", _("Se connecter")),
+    ("register", _("Créer un compte")),
+    ("reset", _("Mot de passe oublié")),
+    ("quit", _("Quitter")),
+]
 
 WELCOME = _(
     "Bienvenue sur le support technique.\n"
@@ -41,7 +47,8 @@ async def run_session(term: Terminal, ctx: SessionContext) -> None:
                 )
                 if choice in (None, "quit"):
                     return
-                notice = await (login(term, ctx) if choice == "login" else register(term, ctx)) or Notice()
+                screens = {"login": login, "register": register, "reset": forgotten_password}
+                notice = await screens[choice](term, ctx) or Notice()
             else:
                 term.who = ctx.user.email
                 notice = await main_menu(term, ctx, notice)

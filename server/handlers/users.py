@@ -15,6 +15,7 @@ from ..ui.screens import ask, confirm, menu
 from ..ui.terminal import Terminal
 from .common import Notice
 from .profile import account_lines, role_label
+from .recovery import issue_code
 
 # Rows of one page: what fits in 24 lines with a three-line notice.
 PAGE_SIZE = 12
@@ -104,6 +105,7 @@ async def user_screen(term: Terminal, ctx: SessionContext, user_id: int) -> Noti
         ]
         if not ctx.is_self(user):
             items.append(("delete", _("Supprimer le compte")))
+        items.append(("reset", _("Code de réinitialisation")))
         choice = await menu(
             term,
             _("Utilisateur #{id}").format(id=user.id),
@@ -114,7 +116,9 @@ async def user_screen(term: Terminal, ctx: SessionContext, user_id: int) -> Noti
         if choice is None:
             return Notice()
         try:
-            if choice == "delete":
+            if choice == "reset":
+                notice = await issue_code(term, ctx, user)
+            elif choice == "delete":
                 result = await delete_user(term, ctx, summary)
                 if result is not None:
                     return result

@@ -296,6 +296,42 @@ attachment_blocks = sa.Table(
     **MYSQL_TABLE,
 )
 
+# One-time codes that let a person set a new password without the old one: issued by an admin
+# (read out at the desk) or sent by mail; only their SHA-256 is kept.
+reset_codes = sa.Table(
+    "codes_reinitialisation",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "utilisateur_id",
+        sa.Integer,
+        sa.ForeignKey("utilisateurs.id", ondelete="CASCADE", name="fk_codes_reinitialisation_utilisateur"),
+        nullable=False,
+    ),
+    # Hex SHA-256 of the code as typed once normalised (upper case, no separators).
+    sa.Column("code_hash", sa.CHAR(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    # Set once, by the reset that used it; a code issued later voids the older ones.
+    sa.Column("used_at", sa.DateTime, nullable=True),
+    sa.Column(
+        "emis_par_id",
+        sa.Integer,
+        sa.ForeignKey("utilisateurs.id", ondelete="SET NULL", name="fk_codes_reinitialisation_emis_par"),
+        nullable=True,
+    ),
+    # "admin": shown to an admin; "mail": sent to the account's verified address.
+    sa.Column(
+        "canal",
+        sa.Enum("admin", "mail", name="canal", create_constraint=True),
+        nullable=False,
+        server_default="admin",
+    ),
+    sa.Index("idx_codes_reinitialisation_utilisateur_hash", "utilisateur_id", "code_hash"),
+    sa.Index("idx_codes_reinitialisation_emis_par", "emis_par_id"),
+    **MYSQL_TABLE,
+)
+
 # Versions of this schema applied to the database (`python -m server init-db` reads it).
 schema_versions = sa.Table(
     "version_schema",

@@ -1,0 +1,152 @@
+"""A forgotten password: one-time codes issued by an admin, and the reset that uses one."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..audit import AuditEvent, record, record_in
+from ..domain import validation
+from ..domain.access import Access
+from ..domain.models import User
+from ..errors import Throttled, UserNotFound, ValidationError
+from ..i18n import _
+from ..store import accounts, resets, utcnow
+from ..throttle import account_key
+
+if TYPE_CHECKING:
+    from .session import SessionContext
+
+# No 0/O, 1/I/L: a code read out on the phone is typed back as it was heard.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 12
+CODE_VALIDITY = timedelta(minutes=30)
+# Wide enough for the code with its dashes and a few stray spaces.
+CODE_MAX_CHARS = 24
+
+WRONG_CODE = _("E-mail ou code incorrect.")
+STALE_CODE = _("Ce code a déjà servi ou a expiré : demandez-en un nouveau.")
+SESSION_ENDED = _("Le mot de passe de ce compte vient d'être réinitialisé : reconnectez-vous.")
+
+
+def new_code() -> str:
+    """A fresh code: 12 characters of 31, about 59 bits, from the system's secure source."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalised(code: str) -> str:
+    """The code as typed, in upper case, without the dashes and spaces it was shown with."""
+    return "".join(ch for ch in code.upper() if ch not in " -\t")
+
+
+def code_hash(code: str) -> str:
+    """What the database keeps of a code: the hex SHA-256 of its normalised form."""
+    return hashlib.sha256(normalised(code).encode("utf-8")).hexdigest()
+
+
+def shown(code: str) -> str:
+    """The code in groups of four, easier to read out: ABCD-EFGH-JKMN."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    """A code just issued: shown once, never stored in clear."""
+
+    user: User
+    code: str
+    expires_at: datetime
+
+
+class Recovery:
+    """Reset codes and the `Mot de passe oublié` form's reset."""
+
+    def __init__(self, ctx: SessionContext) -> None:
+        self.ctx = ctx
+
+    async def issue_reset_code(self, user_id: int) -> IssuedCode:
+        """A new code for the account, valid 30 minutes; the account's older unused codes end."""
+        ctx = self.ctx
+        ctx.require(Access.MANAGE_USERS)
+        code = new_code()
+        now = utcnow()
+        expires_at = now + CODE_VALIDITY
+
+        async def issue(conn: AsyncConnection) -> User:
+            row = await accounts.by_id(conn, user_id, lock=True)
+            if row is None:
+                raise UserNotFound()
+            await resets.void_unused(conn, user_id, now)
+            assert ctx.user is not None
+            await resets.insert(conn, user_id, code_hash(code), now, expires_at, ctx.user.id, "admin")
+            # Never the code itself: the trail is read by more people than the desk.
+            await ctx.audit(conn, AuditEvent.RESET_CODE_ISSUED, f"pour {row.email} (id {row.id})")
+            return accounts.user_of(row)
+
+        user = await ctx.write(issue)
+        return IssuedCode(user, shown(code), expires_at)
+
+    async def reset_password(self, email: str, code: str, password: str) -> None:
+        """Set a new password with a code; the same work and answer for an unknown e-mail.
+
+        Throttled like logins, per account and per address. The code is used by a conditional
+        update in the password's own transaction: used once, by one reset, or not at all. The
+        account's other sessions end; its SSH keys stay.
+        """
+        ctx = self.ctx
+        validation.new_password(password)
+        account = account_key(email)
+        async with ctx.services.one_at_a_time("reset:" + account):
+            user_id = await self._reset(account, code, password)
+        for session in ctx.sessions_of(user_id):
+            if session is not ctx:
+                session.end(SESSION_ENDED)
+
+    async def _reset(self, account: str, code: str, password: str) -> int:
+        ctx = self.ctx
+        wait = await ctx.services.throttle.reset_wait(account, ctx.address)
+        if wait:
+            await record(
+                ctx.db,
+                AuditEvent.RESET_THROTTLED,
+                ctx.address,
+                account,
+                details=f"attente={wait}s",
+                level=logging.WARNING,
+            )
+            raise Throttled(wait)
+        async with ctx.db.transaction() as conn:
+            row = await accounts.by_email(conn, account)
+        # Hashed whether or not the account exists: an unknown e-mail costs the same bcrypt.
+        hashed = await ctx.services.hasher.hash(password)
+        digest = code_hash(code)
+        user_id = row.id if row is not None else resets.NOBODY
+        now = utcnow()
+
+        async def reset(conn: AsyncConnection) -> tuple[bool, bool]:
+            if await resets.use(conn, user_id, digest, now):
+                await accounts.update(conn, user_id, mot_de_passe=hashed, echecs_connexion=0)
+                await record_in(conn, AuditEvent.RESET_SUCCEEDED, ctx.address, account, user_id)
+                return True, False
+            stale = await resets.known(conn, user_id, digest)
+            await record_in(
+                conn,
+                AuditEvent.RESET_FAILED,
+                ctx.address,
+                account,
+                row.id if row is not None else None,
+                "code déjà utilisé ou expiré" if stale else "code inconnu",
+                level=logging.WARNING,
+            )
+            return False, stale
+
+        done, stale = await ctx.write(reset)
+        if not done:
+            raise ValidationError(STALE_CODE if stale else WRONG_CODE)
+        return user_id
