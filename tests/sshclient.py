@@ -20,6 +20,8 @@ CTRL_D = "\x04"
 UP = "\x1b[A"
 DOWN = "\x1b[B"
 PAGE_DOWN = "\x1b[6~"
+PAGE_UP = "\x1b[5~"
+END = "\x1b[F"
 PASTE_START = "\x1b[200~"
 PASTE_END = "\x1b[201~"
 

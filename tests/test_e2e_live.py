@@ -15,7 +15,7 @@ from .conftest import (
     until,
 )
 from .journeys import file_ticket
-from .sshclient import DOWN, ENTER, ESC, Client, ScreenReader
+from .sshclient import DOWN, END, ENTER, ESC, PAGE_UP, Client, ScreenReader
 from .test_e2e_hostile import assert_clean
 from .test_live import add_history
 
@@ -201,3 +201,40 @@ async def test_the_feed_survives_a_database_restart(tmp_path: Path, caplog, rest
         if client is not None:
             await client.close()
         await service.stop(grace=2)
+
+
+LONG = "\n".join(f"Ligne {n} du journal d'erreurs." for n in range(1, 31))
+
+
+async def test_news_on_an_open_ticket_comes_into_view_with_its_head_and_one_notice(
+    service, clients, services, alice, admin
+):
+    number = await context_for(services, alice).create_ticket("Chargeur", LONG, "Haute")
+    c = await logged_in(service.port, clients, "alice@example.org")
+    c.send("2")
+    await c.wait_for("Mes tickets", "Chargeur", "Numéro du ticket")
+    c.send(f"{number}" + ENTER)
+    screen = await c.wait_for(f"Ticket #{number} — Chargeur", "Ligne 1 du journal", "1. Répondre")
+    assert "Historique" not in screen
+    staff = context_for(services, admin)
+    for n in range(1, 5):
+        await staff.reply(number, f"Réponse numéro {n} du support.")
+    # Without a key: the newest reply in view, under the ticket's head, marked as news.
+    screen = await c.wait_for(
+        "Réponse numéro 4 du support.", "Statut : En attente", "Pas encore pris en charge"
+    )
+    assert screen.count(f"Nouvelle réponse sur votre ticket #{number}") == 1, screen
+    marked = [line for line in screen.splitlines() if "Awa Admin — réponse :" in line]
+    assert marked and all(line.strip().startswith("• ") for line in marked), screen
+    assert "Ligne 1 du journal" not in screen
+    # Scrolled back up by the reader: further news keeps their place.
+    c.send(PAGE_UP)
+    c.send(PAGE_UP)
+    c.send(PAGE_UP)
+    c.send(PAGE_UP)
+    await c.wait_for("Ligne 1 du journal")
+    await staff.change_status(number, Status.IN_PROGRESS)
+    screen = await c.wait_for("Statut : En cours")
+    assert "Ligne 1 du journal" in screen and "statut : En attente → En cours" not in screen, screen
+    c.send(END)
+    await c.wait_for("statut : En attente → En cours", "Statut : En cours")

@@ -9,6 +9,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples, fragment_list_widt
 
 from ..domain.models import Action, Attachment, HistoryEntry, Ticket
 from ..i18n import _
+from ..ui.screens import UNREAD
 from ..ui.terminal import wrap
 
 
@@ -25,10 +26,18 @@ def size_text(size: int) -> str:
 
 
 def ticket_lines(
-    t: Ticket, width: int, fetch: Callable[[Attachment], str] | None = None
+    t: Ticket,
+    width: int,
+    fetch: Callable[[Attachment], str] | None = None,
+    marked: frozenset[int] = frozenset(),
 ) -> list[StyleAndTextTuples]:
     """The ticket as lines of fragments; every user-typed text is wrapped (hence sanitised).
     `fetch` gives the command that brings an attachment back, shown under it."""
+    return ticket_head(t, width) + ticket_body(t, width, fetch, marked)
+
+
+def ticket_head(t: Ticket, width: int) -> list[StyleAndTextTuples]:
+    """Number, title, urgency, status, category, people and dates: what stays in view."""
     lines: list[StyleAndTextTuples] = []
     head = wrap(_("Ticket #{id} — {title}").format(id=t.id, title=t.title), width, multiline=False)
     lines += [[("class:label", line)] for line in head]
@@ -62,7 +71,18 @@ def ticket_lines(
             )
         ]
     )
-    lines += [[], [("class:label", _("Description"))]]
+    return lines
+
+
+def ticket_body(
+    t: Ticket,
+    width: int,
+    fetch: Callable[[Attachment], str] | None = None,
+    marked: frozenset[int] = frozenset(),
+) -> list[StyleAndTextTuples]:
+    """Description, attachments and history; the entries in `marked` (news that came while the
+    ticket was on screen) bold, with the lists' unread mark."""
+    lines: list[StyleAndTextTuples] = [[("class:label", _("Description"))]]
     lines += [[("", line)] for line in wrap(t.description, width)]
     if t.attachments:
         lines += [[], [("class:label", _("Pièces jointes"))]]
@@ -74,7 +94,12 @@ def ticket_lines(
     lines += [[], [("class:label", _("Historique"))]]
     for entry in t.history:
         style = "class:dim" if entry.internal else ""
-        lines += [[(style, line)] for line in wrap(describe(entry), width, multiline=False)]
+        if entry.id in marked:
+            style += " bold"
+            head = wrap(describe(entry), width - 2, multiline=False)
+            lines += [[(style, (UNREAD if i == 0 else " ") + " " + line)] for i, line in enumerate(head)]
+        else:
+            lines += [[(style, line)] for line in wrap(describe(entry), width, multiline=False)]
         if entry.action in MESSAGES and entry.details:
             # The message under its heading, indented so that where it ends reads at a glance.
             lines += [[(style, "  " + line)] for line in wrap(entry.details, width - 2)]

@@ -32,7 +32,7 @@ from .ticket_columns import (
     person,
     status,
 )
-from .ticket_view import ticket_lines
+from .ticket_view import ticket_body, ticket_head
 
 
 async def ticket_list(term: Terminal, ctx: SessionContext) -> Notice:
@@ -130,15 +130,44 @@ class TicketView:
     showing: int = 0
     # The command that fetches an attachment, shown under it.
     fetch: Callable[[Attachment], str] | None = None
-    # The ticket's lines, wrapped once per ticket and width.
-    _drawn: tuple[Ticket, int, list] | None = field(default=None, repr=False)
+    # History entries that were on screen or came with the user's own actions, and those that
+    # arrived as news while the ticket was open: marked until the ticket is left.
+    known: set[int] = field(default_factory=set)
+    news: set[int] = field(default_factory=set)
+    # The ticket's head and body, wrapped once per ticket and width.
+    _drawn: tuple[Ticket, int, list, list] | None = field(default=None, repr=False)
 
-    def lines(self, width: int) -> list:
+    def __post_init__(self) -> None:
+        self.seen(self.ticket)
+
+    def seen(self, ticket: Ticket) -> None:
+        """`ticket` is on screen after the user's own doing: its entries are no news."""
+        self.known |= {e.id for e in ticket.history} - self.news
+
+    def arrived(self, ticket: Ticket) -> bool:
+        """`ticket` came as news: whether it brought entries not shown before."""
+        fresh = {e.id for e in ticket.history} - self.known - self.news
+        self.news |= fresh
+        return bool(fresh)
+
+    def _wrapped(self, width: int) -> tuple[Ticket, int, list, list]:
         # Not at every redraw: a long conversation would otherwise cost each key press a full
         # wrap, on the loop every session shares.
         if self._drawn is None or self._drawn[0] is not self.ticket or self._drawn[1] != width:
-            self._drawn = (self.ticket, width, ticket_lines(self.ticket, width, self.fetch))
-        return self._drawn[2]
+            marked = frozenset(self.news)
+            self._drawn = (
+                self.ticket,
+                width,
+                ticket_head(self.ticket, width),
+                [[], *ticket_body(self.ticket, width, self.fetch, marked)],
+            )
+        return self._drawn
+
+    def head(self, width: int) -> list:
+        return self._wrapped(width)[2]
+
+    def lines(self, width: int) -> list:
+        return self._wrapped(width)[3]
 
 
 async def ticket_screen(
@@ -148,15 +177,18 @@ async def ticket_screen(
     are offered below it."""
     view = TicketView(ticket or await ctx.open_ticket(ticket_id), notice, fetch=ctx.files.fetch_command)
 
-    async def reload() -> None:
+    async def reload() -> bool:
         # News while the ticket is on screen: what is drawn is what has been seen.
         mine = view.showing
         fresh = await ctx.ticket(ticket_id)
-        if mine == view.showing:
-            if fresh != view.ticket:
-                view.said = Notice()
-            view.ticket = fresh
-            await ctx.mark_read(fresh)
+        if mine != view.showing:
+            return False
+        if fresh != view.ticket:
+            view.said = Notice()
+        added = view.arrived(fresh)
+        view.ticket = fresh
+        await ctx.mark_read(fresh)
+        return added
 
     # After a change of status, assignee or category the ticket's head (where it shows) stays
     # in view; a reply, note or reopening is shown where it went, at the end of the timeline.
@@ -167,6 +199,7 @@ async def ticket_screen(
             _("Ticket #{id}").format(id=ticket_id),
             # The entries follow the ticket's news (`Le problème persiste` once it is resolved).
             lambda: ticket_actions(ctx, view.ticket),
+            head=view.head,
             body=view.lines,
             body_at_end=to_end,
             refresh=reload,
@@ -184,6 +217,7 @@ async def ticket_screen(
             view.said = Notice.fail(exc.message)
             # Someone may have changed the ticket meanwhile: offer what fits it as it is now.
             view.ticket = await ctx.open_ticket(ticket_id)
+            view.seen(view.ticket)
             continue
         # What came with the action (others' entries too) has been seen; if that cannot be
         # written, the action still is, and only its unread marker waits for the next opening.
@@ -191,6 +225,7 @@ async def ticket_screen(
             await ctx.mark_read(fresh)
         # Drawn from the next showing of the menu on: keys pressed before it (while the marker
         # is written) would go to a menu already answered.
+        view.seen(fresh)
         view.ticket = fresh
 
 

@@ -57,19 +57,22 @@ async def menu(
     *,
     body: Lines | None = None,
     body_at_end: bool = False,
+    head: Lines | None = None,
     back_label: str | None = _("Retour"),
     back_hint: str | None = None,
     notice: str = "",
     error: bool = False,
-    refresh: Callable[[], Awaitable[None]] | None = None,
+    refresh: Callable[[], Awaitable[bool | None]] | None = None,
     start: int = 0,
 ) -> Any:
     """A numbered menu: a digit picks at once, arrows and Enter too; 0 or Esc returns None.
     The entry at index `start` is the one selected first.
 
-    `body` is shown above it, scrollable; from its last lines if `body_at_end`. With
-    `refresh`, news about what the body shows runs it, then the body is drawn again; `items`
-    may then be a function, so that the entries follow the news too.
+    `body` is shown above it, scrollable; from its last lines if `body_at_end`; `head` above
+    the body, never scrolled away. With `refresh`, news about what the body shows runs it,
+    then the body is drawn again; when it returns True (something was added at the end), the
+    body shows its end unless the reader has scrolled. `items` may then be a function, so
+    that the entries follow the news too.
     """
     screen = Screen()
     kb = screen.key_bindings
@@ -115,6 +118,16 @@ async def menu(
     back_hint = back_hint or (back_label or _("Retour")).lower()
     base_hints = _("Chiffre ou ↑↓ Entrée : choisir · 0/Échap : {back}").format(back=back_hint)
     hints: str | Callable[[], str] = base_hints
+    if head is not None:
+
+        def head_lines() -> StyleAndTextTuples:
+            out: StyleAndTextTuples = []
+            for line in head(screen_width() - 2):
+                out += [("", " "), *line, ("", "\n")]
+            return out[:-1]
+
+        parts.append(Window(SafeTextControl(head_lines), wrap_lines=False, dont_extend_height=True))
+    scroller: ScrollableText | None = None
     if body is not None:
         scroller = ScrollableText(body, at_end=body_at_end)
         scroller.bind(kb)
@@ -135,7 +148,12 @@ async def menu(
     parts.append(Window(entries_control, height=height))
     parts.append(Window())  # keeps the notice and the hints at the bottom
     if refresh is not None:
-        screen.refresh = refresher(term, screen, refresh)
+
+        async def news() -> None:
+            if await refresh() and scroller is not None:
+                scroller.show_news()
+
+        screen.refresh = refresher(term, screen, news)
     screen.container = term.frame(title, parts, notice, hints, error)
     return await term.show(screen)
 

@@ -188,8 +188,9 @@ class Terminal:
 
     def notify(self, text: str) -> None:
         """Show a notice above the current screen at once, without waiting for a key."""
-        # The two newest are enough: older news is in the lists and the tickets' history.
-        self.notices = [*self.notices, text][-LIVE_NOTICES:]
+        # The two newest are enough: older news is in the lists and the tickets' history. The
+        # same news again (four replies on one ticket) is one line, not two identical ones.
+        self.notices = [*(n for n in self.notices if n != text), text][-LIVE_NOTICES:]
         self.app.invalidate()
 
     def refresh(self) -> None:
@@ -340,6 +341,8 @@ class ScrollableText:
         self._count = 0
         # Showing the last lines (the newest of a conversation) until the user scrolls.
         self._at_end = at_end
+        # The reader has moved through the text: news does not take them away from their place.
+        self._scrolled = False
         # The window keeps the "cursor" visible: pointing it at `top` scrolls there.
         control = SafeTextControl(self._content, get_cursor_position=self._cursor, show_cursor=False)
         self.window = Window(control, wrap_lines=False, dont_extend_height=True)
@@ -367,6 +370,20 @@ class ScrollableText:
     def more_below(self) -> bool:
         return self.top + self._height() < self._count
 
+    def show_news(self) -> None:
+        """Something was added at the end: show it, unless the reader is elsewhere."""
+        if not self._scrolled:
+            self._at_end = True
+
+    def _moved(self, pages: int) -> None:
+        self._scrolled = True
+        self.scroll(pages)
+
+    def _to_end(self) -> None:
+        # At the end, the reader follows what comes, as if they had not scrolled.
+        self._scrolled = False
+        self._at_end = True
+
     def scroll(self, pages: int) -> None:
         if self._at_end:
             self._at_end = False
@@ -377,10 +394,10 @@ class ScrollableText:
         self.window.vertical_scroll = self.top
 
     def bind(self, kb: KeyBindings) -> None:
-        kb.add("pagedown")(lambda e: self.scroll(1))
-        kb.add("pageup")(lambda e: self.scroll(-1))
-        kb.add("end")(lambda e: setattr(self, "_at_end", True))
-        kb.add("home")(lambda e: self.scroll(-self._count))
+        kb.add("pagedown")(lambda e: self._moved(1))
+        kb.add("pageup")(lambda e: self._moved(-1))
+        kb.add("end")(lambda e: self._to_end())
+        kb.add("home")(lambda e: self._moved(-self._count))
 
 
 def plain(text: str, style: str = "", width: int = 78) -> list[StyleAndTextTuples]:
