@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .i18n import _
 
 
@@ -96,7 +98,7 @@ class TooManyAccounts(UserError):
 
     def __init__(self, wait: int) -> None:
         self.wait = wait
-        minutes = max(1, -(-wait // 60))
+        minutes = max(1, math.ceil(wait / 60))
         super().__init__(
             _("Trop de comptes créés depuis cette adresse : réessayez dans {n} minute(s).").format(n=minutes)
         )

@@ -18,7 +18,7 @@ from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
 
-from server.ui import chart, columns, lists, pager, screens, terminal
+from server.ui import chart, columns, screens, table, terminal
 from server.ui.columns import Column
 
 # A window-title change (OSC … BEL), a device-control string, a terminal reset, a charset
@@ -127,60 +127,40 @@ async def test_confirm():
     assert_harmless(await draw(lambda t: screens.confirm(t, HOSTILE, HOSTILE)))
 
 
-SPECS = [Column("N°", 6), Column(HOSTILE), Column(HOSTILE, 12, short_at=8, short_header=HOSTILE)]
-ROWS = [(1, ["#1", HOSTILE, (HOSTILE, HOSTILE)]), (2, ["#2", HOSTILE, HOSTILE])]
+SPECS = [
+    Column("N°", 6, value=lambda r: f"#{r[0]}"),
+    Column(HOSTILE, value=lambda r: r[1]),
+    Column(HOSTILE, 12, short_at=8, short_header=HOSTILE, value=lambda r: (r[1], r[1])),
+]
+RECORDS = [(1, HOSTILE), (2, HOSTILE)]
 
 
-async def test_ticket_table():
+@pytest.mark.parametrize("records", [RECORDS, []], ids=["rows", "empty"])
+@pytest.mark.parametrize("rows", [None, 5], ids=["filling", "sized"])
+async def test_table(records, rows):
+    """The one table widget, in the shapes the lists give it."""
     assert_harmless(
         await draw(
-            lambda t: screens.ticket_table(
-                t, HOSTILE, SPECS, ROWS, empty=HOSTILE, notice=HOSTILE, marked=lambda i: i == 1
+            lambda t: table.table(
+                t,
+                HOSTILE,
+                SPECS,
+                records,
+                key=lambda r: r[0],
+                prompt=HOSTILE,
+                hints=HOSTILE,
+                empty=HOSTILE,
+                above=[HOSTILE, HOSTILE],
+                gap_above=True,
+                position=lambda shown: HOSTILE,
+                actions={"n": table.TableAction.NEXT},
+                rows=rows,
+                fetched_for=None if rows is None else table.page_size(t),
+                marked=lambda r: r[0] == 1,
+                notice=HOSTILE,
             )
         )
     )
-
-
-async def test_empty_ticket_table():
-    assert_harmless(await draw(lambda t: screens.ticket_table(t, HOSTILE, SPECS, [], empty=HOSTILE)))
-
-
-async def test_paged_table():
-    for rows in (ROWS, []):
-        assert_harmless(
-            await draw(
-                lambda t, rows=rows: lists.paged_table(
-                    t,
-                    HOSTILE,
-                    SPECS,
-                    rows,
-                    above=HOSTILE,
-                    position=HOSTILE,
-                    prompt=HOSTILE,
-                    empty=HOSTILE,
-                    notice=HOSTILE,
-                )
-            )
-        )
-
-
-async def test_ticket_pager():
-    for rows in (ROWS, []):
-        assert_harmless(
-            await draw(
-                lambda t, rows=rows: pager.ticket_pager(
-                    t,
-                    HOSTILE,
-                    [HOSTILE, HOSTILE],
-                    SPECS,
-                    rows,
-                    size=pager.page_size(t),
-                    empty=HOSTILE,
-                    notice=HOSTILE,
-                    marked=lambda i: True,
-                )
-            )
-        )
 
 
 async def test_the_text_helpers_a_screen_is_built_with():
@@ -192,7 +172,8 @@ async def test_the_text_helpers_a_screen_is_built_with():
         lines += [[("", line)] for line in terminal.wrap(HOSTILE, width)]
         lines += terminal.plain(HOSTILE, width=width)
         lines += [[("", line)] for line in chart.bar_chart([(HOSTILE, 3), (HOSTILE, 1)], width)]
-        lines += [[("", columns.header_text(SPECS))], [("", columns.row_text(SPECS, ROWS[0][1]))]]
+        row = columns.row_text(SPECS, columns.cells(SPECS, RECORDS[0]))
+        lines += [[("", columns.header_text(SPECS))], [("", row)]]
         return lines
 
     assert_harmless(await draw(lambda t: screens.menu(t, "Aide", [], body=body)))

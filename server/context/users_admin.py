@@ -35,12 +35,13 @@ class UsersAdmin:
         self.ctx = ctx
 
     async def list_users(self, search: str = "", offset: int = 0, limit: int = 10) -> UserPage:
-        """One page of accounts whose name or e-mail contains `search`, by name."""
+        """The page of `limit` accounts holding the one at `offset`, whose name or e-mail
+        contains `search`, by name."""
         self.ctx.require(Access.MANAGE_USERS)
         term = search.strip().lower()[: validation.EMAIL_MAX]
         async with self.ctx.db.transaction() as conn:
-            items, total, offset = await accounts.page(conn, term, offset, limit)
-        return UserPage(tuple(items), total, offset)
+            items, total, page = await accounts.page(conn, term, offset // limit + 1, limit)
+        return UserPage(tuple(items), total, page, limit)
 
     async def user_summary(self, user_id: int) -> UserSummary:
         self.ctx.require(Access.MANAGE_USERS)

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from .paging import Page
+
 
 class Role(enum.StrEnum):
     USER = "utilisateur"
@@ -180,18 +182,8 @@ class TicketFilter:
     category: Category | None = None
 
 
-@dataclass(frozen=True)
-class TicketPage:
-    """One page of a search, with the number of tickets found in all."""
-
-    items: tuple[TicketSummary, ...]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+# One page of a search, with the number of tickets found in all.
+TicketPage = Page[TicketSummary]
 
 
 @dataclass(frozen=True)
@@ -256,9 +248,9 @@ class UserSummary:
 
 
 @dataclass(frozen=True)
-class UserPage:
+class UserPage(Page[UserSummary]):
     """A page of accounts matching a search, and how many match in all."""
 
-    users: tuple[UserSummary, ...]
-    total: int
-    offset: int
+    @property
+    def users(self) -> tuple[UserSummary, ...]:
+        return self.items

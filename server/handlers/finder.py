@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from ..context import SEARCH_TEXT_MAX, SessionContext
 from ..domain.models import (
@@ -11,15 +11,13 @@ from ..domain.models import (
     TicketFilter,
     TicketPage,
     TicketSort,
-    TicketSummary,
     Urgency,
     User,
 )
 from ..errors import UserError
 from ..i18n import _
-from ..ui.columns import Cell
-from ..ui.pager import PagerAction, page_size, ticket_pager
 from ..ui.screens import ask, menu
+from ..ui.table import TableAction, page_size, table
 from ..ui.terminal import Terminal, plain
 from .common import Notice
 from .ticket_columns import (
@@ -31,10 +29,6 @@ from .ticket_columns import (
     STATUS,
     TITLE,
     URGENCY,
-    category,
-    date,
-    person,
-    status,
 )
 from .tickets import ticket_screen
 
@@ -48,17 +42,15 @@ SORT_LABELS = {
 COLUMNS = [NUMBER, TITLE, URGENCY, STATUS, AUTHOR, ASSIGNEE, CATEGORY, DATE]
 
 
-def cells(t: TicketSummary) -> list[Cell]:
-    return [
-        f"#{t.id}",
-        t.title,
-        t.urgency.value,
-        status(t.status),
-        person(t.author_name),
-        person(t.assignee_name),
-        category(t.category_name),
-        date(t.created_at),
-    ]
+# The list's own keys: pages, filters, sort.
+PAGE_KEYS = {
+    "pagedown": TableAction.NEXT,
+    "n": TableAction.NEXT,
+    "pageup": TableAction.PREVIOUS,
+    "p": TableAction.PREVIOUS,
+    "f": TableAction.FILTER,
+    "t": TableAction.SORT,
+}
 
 
 def describe_filters(filters: TicketFilter, me: User | None) -> str:
@@ -94,74 +86,84 @@ def describe_page(result: TicketPage, sort: TicketSort) -> str:
     )
 
 
+@dataclass
+class FoundPage:
+    """The page on screen: its latest result (a reload replaces it, so that n/p know the
+    pages as now shown) and the two summary lines above it."""
+
+    result: TicketPage
+    sort: TicketSort
+    me: User | None
+    filters: TicketFilter
+    summary: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.summary[:] = [describe_filters(self.filters, self.me), ""]
+        self.show(self.result)
+
+    def show(self, result: TicketPage) -> None:
+        self.result = result
+        self.summary[1] = describe_page(result, self.sort)
+
+
 async def find_tickets(term: Terminal, ctx: SessionContext) -> Notice:
     """The list stays open: each ticket opened from it comes back to the same page, refreshed."""
     filters, sort, page = TicketFilter(), TicketSort.URGENCY_DESC, 1
     notice = Notice()
     while True:
         size = page_size(term)
-        # The latest result: a reload replaces it, so that n/p know the pages as now shown.
-        latest = [await ctx.search_tickets(filters, sort, page, size)]
-        result = latest[0]
-        page = result.page
-        summary = [describe_filters(filters, ctx.user), describe_page(result, sort)]
-        unread = {t.id for t in result.items if t.unread}
+        shown = FoundPage(await ctx.search_tickets(filters, sort, page, size), sort, ctx.user, filters)
+        page = shown.result.page
 
-        async def reload(
-            filters=filters,
-            sort=sort,
-            page=page,
-            size=size,
-            summary=summary,
-            unread=unread,
-            latest=latest,
-        ) -> list:
+        async def reload(shown: FoundPage = shown, page: int = page, size: int = size) -> tuple:
             # News arrived: the same page again, its count and markers with it.
-            fresh = latest[0] = await ctx.search_tickets(filters, sort, page, size)
-            summary[1] = describe_page(fresh, sort)
-            unread.clear()
-            unread.update(t.id for t in fresh.items if t.unread)
-            return [(t.id, cells(t)) for t in fresh.items]
+            shown.show(await ctx.search_tickets(shown.filters, shown.sort, page, size))
+            return shown.result.items
 
-        answer = await ticket_pager(
+        answer = await table(
             term,
             _("Tous les tickets"),
-            summary,
             COLUMNS,
-            [(t.id, cells(t)) for t in result.items],
-            size=size,
+            shown.result.items,
+            key=lambda t: t.id,
+            prompt=_("Numéro du ticket : "),
+            hints=_("N° Entrée : ouvrir · f : filtrer · t : trier · n/p : page · 0/Échap : retour"),
             empty=_("Aucun ticket ne correspond à ces filtres."),
+            above=shown.summary,
+            actions=PAGE_KEYS,
+            rows=size,
+            fetched_for=size,
             reload=reload,
-            marked=unread.__contains__,
+            marked=lambda t: t.unread,
             **notice.kwargs(),
         )
         notice = Notice()
-        result = latest[0]
+        result = shown.result
         if answer is None:
             return Notice()
         action, number = answer
         try:
             match action:
-                case PagerAction.OPEN:
+                case TableAction.OPEN:
                     assert number is not None
                     notice = await ticket_screen(term, ctx, number, Notice())
-                case PagerAction.NEXT if page < result.pages:
+                case TableAction.NEXT if page < result.pages:
                     page += 1
-                case PagerAction.NEXT:
+                case TableAction.NEXT:
                     notice = Notice(_("C'est la dernière page."))
-                case PagerAction.PREVIOUS if page > 1:
+                case TableAction.PREVIOUS if page > 1:
                     page -= 1
-                case PagerAction.PREVIOUS:
+                case TableAction.PREVIOUS:
                     notice = Notice(_("C'est la première page."))
-                case PagerAction.FILTER:
+                case TableAction.FILTER:
                     changed, notice = await choose_filter(term, ctx, filters)
                     if changed != filters:
                         filters, page = changed, 1
-                case PagerAction.SORT:
+                case TableAction.SORT:
                     chosen = await choose_sort(term, sort)
                     if chosen is not None and chosen is not sort:
                         sort, page = chosen, 1
-                case PagerAction.RESIZED:
+                case TableAction.RESIZED:
                     # Keep the first ticket of the page on the page shown at the new size.
                     page = (page - 1) * size // page_size(term) + 1
         except UserError as exc:

@@ -28,20 +28,6 @@ from ..ui.columns import Cell, Column
 
 TITLE_LEAST = 40
 
-NUMBER = Column(_("N°"), 6)
-TITLE = Column(_("Titre"), least=TITLE_LEAST)
-URGENCY = Column(_("Urgence"), 7)
-STATUS = Column(_("Statut"), 10, steps=((6, 8),), short_at=8)
-AUTHOR = Column(_("Auteur"), 16, steps=((5, 12), (8, 0)))
-ASSIGNEE = Column(_("Assigné à"), 16, steps=((4, 10), (7, 4)), short_at=4, short_header=_("Ass."))
-# In an assignee's list, where the author is the one name shown: narrowed, never dropped.
-AUTHOR_KEPT = Column(_("Auteur"), 16, steps=((5, 12), (8, 10)))
-# In a requester's own list, where there is no author: the name narrowed, never initials.
-ASSIGNEE_NAMED = Column(_("Assigné à"), 16, steps=((4, 10),))
-DATE = Column(_("Date"), 10, steps=((2, 5),), short_at=5)
-# The first to give room: shown only where the title keeps its 40 columns besides.
-CATEGORY = Column(_("Catégorie"), 16, steps=((1, 12), (3, 0)))
-
 SHORT_STATUS = {Status.WAITING: _("Attente"), Status.IN_PROGRESS: _("En cours"), Status.RESOLVED: _("Résolu")}
 
 
@@ -66,3 +52,26 @@ def category(name: str | None) -> Cell:
 
 def status(value: Status) -> Cell:
     return value.value, SHORT_STATUS[value]
+
+
+# Each column and how a ticket (a TicketSummary) fills it.
+NUMBER = Column(_("N°"), 6, value=lambda t: f"#{t.id}")
+TITLE = Column(_("Titre"), least=TITLE_LEAST, value=lambda t: t.title)
+URGENCY = Column(_("Urgence"), 7, value=lambda t: t.urgency.value)
+STATUS = Column(_("Statut"), 10, steps=((6, 8),), short_at=8, value=lambda t: status(t.status))
+AUTHOR = Column(_("Auteur"), 16, steps=((5, 12), (8, 0)), value=lambda t: person(t.author_name))
+ASSIGNEE = Column(
+    _("Assigné à"),
+    16,
+    steps=((4, 10), (7, 4)),
+    short_at=4,
+    short_header=_("Ass."),
+    value=lambda t: person(t.assignee_name),
+)
+# In an assignee's list, where the author is the one name shown: narrowed, never dropped.
+AUTHOR_KEPT = Column(_("Auteur"), 16, steps=((5, 12), (8, 10)), value=lambda t: person(t.author_name))
+# In a requester's own list, where there is no author: the name narrowed, never initials.
+ASSIGNEE_NAMED = Column(_("Assigné à"), 16, steps=((4, 10),), value=lambda t: person(t.assignee_name))
+DATE = Column(_("Date"), 10, steps=((2, 5),), short_at=5, value=lambda t: date(t.created_at))
+# The first to give room: shown only where the title keeps its 40 columns besides.
+CATEGORY = Column(_("Catégorie"), 16, steps=((1, 12), (3, 0)), value=lambda t: category(t.category_name))

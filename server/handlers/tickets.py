@@ -11,8 +11,9 @@ from ..domain import validation
 from ..domain.models import Attachment, Status, Ticket, TicketSummary, User
 from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
 from ..i18n import _
-from ..ui.columns import Cell, Column
-from ..ui.screens import confirm, menu, ticket_table
+from ..ui.columns import Column
+from ..ui.screens import confirm, menu
+from ..ui.table import table
 from ..ui.terminal import Terminal
 from .categories import change_category
 from .common import Notice, ask_valid
@@ -27,10 +28,6 @@ from .ticket_columns import (
     STATUS,
     TITLE,
     URGENCY,
-    category,
-    date,
-    person,
-    status,
 )
 from .ticket_view import ticket_body, ticket_head
 
@@ -71,29 +68,26 @@ async def _browse(
     empty: str,
 ) -> Notice:
     notice = Notice()
-    unread: set[int] = set()
-
-    async def rows() -> list[tuple[int, list[str]]]:
-        summaries = await load()
-        unread.clear()
-        unread.update(t.id for t in summaries if t.unread)
-        return [(t.id, _cells(t, with_author, with_assignee)) for t in summaries]
-
+    columns = _columns(with_author, with_assignee)
     while True:
-        chosen = await ticket_table(
+        chosen = await table(
             term,
             title,
-            _columns(with_author, with_assignee),
-            await rows(),
+            columns,
+            await load(),
+            key=lambda t: t.id,
+            prompt=_("Numéro du ticket : "),
+            hints=_("Numéro puis Entrée, ou ↑↓ puis Entrée : ouvrir · 0 ou Échap : retour"),
             empty=empty,
-            reload=rows,
-            marked=unread.__contains__,
+            position=lambda shown: _("{n} ticket(s)").format(n=len(shown)),
+            reload=load,
+            marked=lambda t: t.unread,
             **notice.kwargs(),
         )
         if chosen is None:
             return Notice()
         try:
-            notice = await ticket_screen(term, ctx, chosen, Notice())
+            notice = await ticket_screen(term, ctx, chosen[1], Notice())
         except UserError as exc:
             notice = Notice.fail(exc.message)
 
@@ -105,15 +99,6 @@ def _columns(with_author: bool, with_assignee: bool = True) -> list[Column]:
     if with_assignee:
         columns.append(ASSIGNEE if with_author else ASSIGNEE_NAMED)
     return [*columns, URGENCY, STATUS, CATEGORY, DATE]
-
-
-def _cells(t: TicketSummary, with_author: bool, with_assignee: bool = True) -> list[Cell]:
-    cells: list[Cell] = [f"#{t.id}", t.title]
-    if with_author:
-        cells.append(person(t.author_name))
-    if with_assignee:
-        cells.append(person(t.assignee_name))
-    return [*cells, t.urgency.value, status(t.status), category(t.category_name), date(t.created_at)]
 
 
 @dataclass

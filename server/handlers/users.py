@@ -10,8 +10,8 @@ from ..domain.models import Role, UserSummary
 from ..errors import UserError
 from ..i18n import _
 from ..ui.columns import Cell, Column
-from ..ui.lists import ListAction, paged_table
 from ..ui.screens import ask, confirm, menu
+from ..ui.table import TableAction, table
 from ..ui.terminal import Terminal
 from .common import Notice
 from .profile import account_lines, role_label
@@ -24,17 +24,26 @@ PAGE_SIZE = 12
 def _columns() -> list[Column]:
     # The name gets 30 columns before the e-mail's 24; the role abbreviates first (80 columns).
     return [
-        Column(_("N°"), 5),
-        Column(_("Nom"), least=30),
-        Column(_("E-mail"), least=24),
-        Column(_("Rôle"), 14, steps=((1, 6),), short_at=6),
-        Column(_("Tickets"), 7),
+        Column(_("N°"), 5, value=lambda s: f"#{s.user.id}"),
+        Column(_("Nom"), least=30, value=lambda s: s.user.name),
+        Column(_("E-mail"), least=24, value=lambda s: s.user.email),
+        Column(_("Rôle"), 14, steps=((1, 6),), short_at=6, value=_role),
+        Column(_("Tickets"), 7, value=lambda s: str(s.ticket_count)),
     ]
 
 
-def _cells(s: UserSummary) -> list[Cell]:
-    short_role = _("admin") if s.user.is_admin else _("util.")
-    return [f"#{s.user.id}", s.user.name, s.user.email, (role_label(s.user), short_role), str(s.ticket_count)]
+def _role(s: UserSummary) -> Cell:
+    return role_label(s.user), _("admin") if s.user.is_admin else _("util.")
+
+
+# The list's own keys: pages and the search.
+LIST_KEYS = {
+    "pagedown": TableAction.NEXT,
+    "pageup": TableAction.PREVIOUS,
+    "r": TableAction.SEARCH,
+    "R": TableAction.SEARCH,
+    "/": TableAction.SEARCH,
+}
 
 
 async def users_list(term: Terminal, ctx: SessionContext) -> Notice:
@@ -43,18 +52,22 @@ async def users_list(term: Terminal, ctx: SessionContext) -> Notice:
     while True:
         page = await ctx.list_users(search, offset, PAGE_SIZE)
         offset = page.offset
-        pages = max(1, -(-page.total // PAGE_SIZE))
-        action = await paged_table(
+        action = await table(
             term,
             _("Utilisateurs"),
             _columns(),
-            [(s.user.id, _cells(s)) for s in page.users],
-            above=_("Recherche : « {search} »").format(search=search) if search else _("Tous les comptes"),
-            position=_("{n} compte(s) · page {page}/{pages}").format(
-                n=page.total, page=offset // PAGE_SIZE + 1, pages=pages
-            ),
+            page.users,
+            key=lambda s: s.user.id,
             prompt=_("Numéro du compte : "),
+            hints=_("N° Entrée : ouvrir · R : rechercher · PgPréc/PgSuiv : page · 0/Échap : retour"),
             empty=_("Aucun compte ne correspond."),
+            above=[_("Recherche : « {search} »").format(search=search) if search else _("Tous les comptes")],
+            gap_above=True,
+            position=_("{n} compte(s) · page {page}/{pages}").format(
+                n=page.total, page=page.page, pages=page.pages
+            ),
+            actions=LIST_KEYS,
+            rows=max(1, len(page.users)),
             **notice.kwargs(),
         )
         notice = Notice()
@@ -62,11 +75,11 @@ async def users_list(term: Terminal, ctx: SessionContext) -> Notice:
             return Notice()
         kind, user_id = action
         match kind:
-            case ListAction.NEXT_PAGE:
+            case TableAction.NEXT:
                 offset += PAGE_SIZE
-            case ListAction.PREVIOUS_PAGE:
+            case TableAction.PREVIOUS:
                 offset = max(0, offset - PAGE_SIZE)
-            case ListAction.SEARCH:
+            case TableAction.SEARCH:
                 typed = await ask(
                     term,
                     _("Rechercher un compte"),
@@ -77,7 +90,7 @@ async def users_list(term: Terminal, ctx: SessionContext) -> Notice:
                 )
                 if typed is not None:
                     search, offset = typed.strip(), 0
-            case ListAction.OPEN:
+            case TableAction.OPEN:
                 assert user_id is not None
                 try:
                     notice = await user_screen(term, ctx, user_id)

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.models import Role, User, UserSummary
+from ..domain.paging import clamp_page
 from .schema import tickets, users
 
 
@@ -86,25 +87,26 @@ def _containing(term: str):
 
 
 async def page(
-    conn: AsyncConnection, term: str, offset: int, limit: int
+    conn: AsyncConnection, term: str, page: int, page_size: int
 ) -> tuple[list[UserSummary], int, int]:
-    """Accounts whose name or e-mail contains `term` (lower case), by name: (page, total, offset).
+    """Accounts whose name or e-mail contains `term` (lower case), by name: (the page's
+    accounts, how many in all, its number).
 
     Past the end (accounts deleted meanwhile): the last page instead of an empty one.
     """
     where = _containing(term) if term else sa.true()
     total = (await conn.execute(sa.select(sa.func.count()).select_from(users).where(where))).scalar_one()
-    offset = max(0, min(offset, (total - 1) // limit * limit if total else 0))
+    page = clamp_page(page, total, page_size)
     rows = (
         await conn.execute(
             sa.select(users, _ticket_count())
             .where(where)
             .order_by(sa.func.lower(users.c.nom), users.c.id)
-            .offset(offset)
-            .limit(limit)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
         )
     ).all()
-    return [UserSummary(user_of(r), r.tickets) for r in rows], total, offset
+    return [UserSummary(user_of(r), r.tickets) for r in rows], total, page
 
 
 async def matching(conn: AsyncConnection, text: str, limit: int, *, admins_only: bool = False) -> list[User]:

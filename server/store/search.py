@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.models import Status, TicketFilter, TicketSort, TicketSummary, Urgency
+from ..domain.paging import clamp_page
 from .reads import unread
 from .schema import categories, statuses, tickets
 from .tickets import assignee, author, status_ids
@@ -145,8 +146,7 @@ async def page(
     total = (
         await conn.execute(sa.select(sa.func.count()).select_from(tickets).where(*conditions))
     ).scalar_one()
-    pages = max(1, -(-total // page_size))
-    page = max(1, min(page, pages))
+    page = clamp_page(page, total, page_size)
     order = _order(conn, sort)
     if total == 0:
         return [], total, page  # no second pass over the table (a text search scans it)

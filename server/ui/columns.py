@@ -4,8 +4,9 @@ window widens."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from .terminal import fit, screen_width
 
@@ -26,13 +27,13 @@ class Column:
     short_header: str = ""
     # Flexible columns only: the room they claim before the others keep their full width.
     least: int = 0
+    # How a record fills this column: the one way a row's cells are made.
+    value: Callable[[Any], Cell] = field(default=lambda record: "", compare=False, repr=False)
 
 
-Spec = Column | tuple[str, int | None]
-
-
-def as_column(spec: Spec) -> Column:
-    return spec if isinstance(spec, Column) else Column(spec[0], spec[1])
+def cells(columns: Sequence[Column], record: Any) -> list[Cell]:
+    """A record's row: each column's value of it."""
+    return [column.value(record) for column in columns]
 
 
 def row_width() -> int:
@@ -40,9 +41,8 @@ def row_width() -> int:
     return screen_width() - 3
 
 
-def layout(specs: Sequence[Spec], total: int) -> list[int]:
+def layout(columns: Sequence[Column], total: int) -> list[int]:
     """Each column's width for a line of `total` columns; 0 for a column dropped."""
-    columns = [as_column(s) for s in specs]
     flexible = [i for i, c in enumerate(columns) if not c.width]
     widths = [c.width or 0 for c in columns]
     need = sum(max(1, columns[i].least) for i in flexible)
@@ -70,12 +70,11 @@ def layout(specs: Sequence[Spec], total: int) -> list[int]:
     return widths
 
 
-def row_text(specs: Sequence[Spec], cells: Sequence[Cell]) -> str:
+def row_text(columns: Sequence[Column], row: Sequence[Cell]) -> str:
     """One table row: each cell fitted to its column (its short form where the column is
     narrow), the columns dropped at this width left out."""
-    columns = [as_column(s) for s in specs]
     out = []
-    for column, cell, width in zip(columns, cells, layout(columns, row_width()), strict=True):
+    for column, cell, width in zip(columns, row, layout(columns, row_width()), strict=True):
         if not width:
             continue
         text, short = (cell, cell) if isinstance(cell, str) else cell
@@ -83,6 +82,5 @@ def row_text(specs: Sequence[Spec], cells: Sequence[Cell]) -> str:
     return " ".join(out)
 
 
-def header_text(specs: Sequence[Spec]) -> str:
-    columns = [as_column(s) for s in specs]
+def header_text(columns: Sequence[Column]) -> str:
     return row_text(columns, [(c.header, c.short_header or c.header) for c in columns])

@@ -1,4 +1,4 @@
-"""The shared screens: numbered menu, ticket table, one form field, confirmation."""
+"""The shared screens: numbered menu, one form field, confirmation (the table is ui/table.py)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from prompt_toolkit.layout import D, VSplit, Window
 from prompt_toolkit.widgets import TextArea
 
 from ..i18n import _
-from .columns import Spec, header_text, row_text
 from .terminal import SafeTextControl, Screen, ScrollableText, Terminal, fit, one_line, screen_width, wrap
 
 log = logging.getLogger("support.ui")
 
-# Drawn in the margin the table leaves at its right, after a gap (see `columns.row_width`).
+# What is new since the user last saw it: a table's row (in the margin it leaves at its right,
+# see `columns.row_width`) or a ticket's history entry.
 UNREAD = "•"
 
 Lines = Callable[[int], list[StyleAndTextTuples]]
@@ -45,9 +45,6 @@ class Said:
 
     text: str = ""
     error: bool = False
-
-
-Rows = Sequence[tuple[int, Sequence[str]]]
 
 
 async def menu(
@@ -158,124 +155,6 @@ async def menu(
     return await term.show(screen)
 
 
-def bind_number_keys(
-    screen: Screen,
-    rows: Sequence[tuple[int, Sequence[str]]],
-    selected: list[int],
-    typed: list[str],
-    opened: Callable[[int], Any],
-    *,
-    page_keys: bool = True,
-) -> None:
-    """The keys of a numbered table: digits type a number and Enter opens it (or the selected
-    row, picked with ↑↓, PgPréc/PgSuiv by ten unless the screen uses them for pages); 0 before
-    any digit, Esc or Ctrl-C leaves with None."""
-    kb = screen.key_bindings
-    for digit in "0123456789":
-
-        @kb.add(digit)
-        def _digit(event, digit=digit) -> None:
-            if not typed[0] and digit == "0":
-                screen.finish(None)
-            elif len(typed[0]) < 9:
-                typed[0] += digit
-
-    @kb.add("backspace")
-    def _back(event) -> None:
-        typed[0] = typed[0][:-1]
-
-    @kb.add("enter")
-    def _enter(event) -> None:
-        if typed[0]:
-            screen.finish(opened(int(typed[0])))
-        elif rows:
-            screen.finish(opened(rows[selected[0]][0]))
-
-    @kb.add("escape", eager=True)
-    @kb.add("c-c")
-    def _esc(event) -> None:
-        screen.finish(None)
-
-    def move(step: int) -> None:
-        if rows:
-            selected[0] = max(0, min(len(rows) - 1, selected[0] + step))
-
-    kb.add("down")(lambda e: move(1))
-    kb.add("up")(lambda e: move(-1))
-    if page_keys:
-        kb.add("pagedown")(lambda e: move(10))
-        kb.add("pageup")(lambda e: move(-10))
-
-
-async def ticket_table(
-    term: Terminal,
-    title: str,
-    columns: Sequence[Spec],
-    rows: Rows,
-    *,
-    empty: str,
-    notice: str = "",
-    error: bool = False,
-    reload: Callable[[], Awaitable[Rows]] | None = None,
-    marked: Callable[[int], bool] | None = None,
-) -> int | None:
-    """A list of tickets: type a number and Enter, or pick with the arrows; 0 or Esc returns.
-
-    With `reload`, the list is fetched again in place when the terminal is told of a change.
-    Tickets `marked` (changed since the user last opened them) are bold, with a `•` in the
-    right margin.
-    """
-    rows = list(rows)
-    screen = Screen()
-    selected = [0]
-    typed = [""]
-    top = [0]
-    table = Window(SafeTextControl(lambda: table_lines()), wrap_lines=False)
-
-    def table_lines() -> StyleAndTextTuples:
-        out: StyleAndTextTuples = [("class:label", " " + header_text(columns) + "\n")]
-        if not rows:
-            return [*out, ("class:dim", " " + one_line(empty))]
-        info = table.render_info
-        height = (info.window_height if info else 20) - 1
-        if selected[0] < top[0]:
-            top[0] = selected[0]
-        elif selected[0] >= top[0] + height:
-            top[0] = selected[0] - height + 1
-        for i in range(top[0], min(len(rows), top[0] + height)):
-            style = "class:selected" if i == selected[0] else ""
-            mark = UNREAD if marked and marked(rows[i][0]) else ""
-            if mark:
-                style += " class:label"
-            out += [
-                ("", " "),
-                (style, row_text(columns, rows[i][1])),
-                ("class:label", f" {mark}" if mark else ""),
-                ("", "\n"),
-            ]
-        return out[:-1]
-
-    def prompt_line() -> StyleAndTextTuples:
-        count = _("{n} ticket(s)").format(n=len(rows))
-        if marked and any(marked(ticket_id) for ticket_id, _cells in rows):
-            count += " · " + _("{mark} : du nouveau").format(mark=UNREAD)
-        return [
-            ("class:dim", f" {count} · "),
-            ("class:label", _("Numéro du ticket : ")),
-            ("class:field", typed[0] or " "),
-        ]
-
-    bind_number_keys(screen, rows, selected, typed, lambda number: number)
-
-    if reload is not None:
-        screen.refresh = reloader(term, screen, reload, rows, selected)
-
-    hints = _("Numéro puis Entrée, ou ↑↓ puis Entrée : ouvrir · 0 ou Échap : retour")
-    parts = [table, Window(height=1), Window(SafeTextControl(prompt_line), height=1)]
-    screen.container = term.frame(title, parts, notice, hints, error)
-    return await term.show(screen)
-
-
 def refresher(term: Terminal, screen: Screen, work: Callable[[], Awaitable[None]]) -> Callable[[], None]:
     """A `Screen.refresh` that runs `work` (fetch what the screen shows again), then redraws.
 
@@ -307,25 +186,6 @@ def refresher(term: Terminal, screen: Screen, work: Callable[[], Awaitable[None]
         state.task = asyncio.ensure_future(run())
 
     return refresh
-
-
-def reloader(
-    term: Terminal,
-    screen: Screen,
-    reload: Callable[[], Awaitable[Rows]],
-    rows: list[tuple[int, Sequence[str]]],
-    selected: list[int],
-) -> Callable[[], None]:
-    """Replace `rows` in place with fresh ones, the selection staying on the same ticket."""
-
-    async def apply() -> None:
-        fresh = await reload()
-        chosen = rows[selected[0]][0] if rows else None
-        rows[:] = fresh
-        ids = [ticket_id for ticket_id, _cells in rows]
-        selected[0] = ids.index(chosen) if chosen in ids else min(selected[0], max(0, len(rows) - 1))
-
-    return refresher(term, screen, apply)
 
 
 async def ask(
