@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from server.config import Settings, load_settings
 from server.domain.models import Action, Role
 from server.store import Database, is_mysql, utcnow
-from server.store.backup import read_backup, tables
+from server.store.backup import backup_rows, check_backup, tables
 from server.store.migrate import SCHEMA_VERSION
-from server.store.schema import history, tickets
+from server.store.schema import history, tickets, users
 
 from .conftest import context_for, make_user, scratch_database
 from .test_cli import cli, cli_env
@@ -53,8 +53,11 @@ async def every_row(url: str) -> dict[str, list[tuple]]:
 
 
 def file_rows(path: Path) -> dict[str, list[list]]:
-    _header, rows = read_backup(path)
-    return {t.name: rows.get(t.name, []) for t in tables()}
+    check_backup(path)
+    rows: dict[str, list[list]] = {t.name: [] for t in tables()}
+    for table, row in backup_rows(path):
+        rows[table].append(row)
+    return rows
 
 
 def as_json(rows: dict[str, list[tuple]]) -> dict[str, list[list]]:
@@ -214,3 +217,43 @@ async def test_a_backup_restores_into_the_other_database(
         done = await cli("restore", str(copy), env=cli_env(tmp_path, target))
         assert done.returncode == 0, done.stderr
         assert as_json(await every_row(target)) == as_json(await every_row(settings.database_url))
+
+
+async def test_restore_refuses_a_backup_cut_short_or_altered(
+    services, database, settings, tmp_path, db_url, mariadb_server
+):
+    alice = await make_user(services, "alice@example.org", "Alice Ndiaye")
+    ctx = context_for(services, alice)
+    for title in ("Wi-Fi", "Imprimante", "Écran"):
+        await ctx.create_ticket(title, "Rien ne va.", "Faible")
+    copy = tmp_path / "copy.jsonl"
+    assert (await cli("backup", str(copy), env=cli_env(tmp_path, settings.database_url))).returncode == 0
+    lines = copy.read_text(encoding="utf-8").splitlines()
+    at = lines.index(next(line for line in lines if '"table": "tickets"' in line)) + 2  # a ticket's row
+    row = json.loads(lines[at])
+    end = json.loads(lines[-1])
+    end["end"]["tickets"] += 1
+    variants = {
+        "cut": lines[:-1],
+        "row missing": lines[:at] + lines[at + 1 :],
+        "value missing": [*lines[:at], json.dumps(row[:-1]), *lines[at + 1 :]],
+        "row twice, counts fixed": [*lines[: at + 1], lines[at], *lines[at + 1 : -1], json.dumps(end)],
+    }
+    with fresh_url(db_url, mariadb_server, tmp_path, "target") as target:
+        for name, text in variants.items():
+            bad = tmp_path / "bad.jsonl"
+            bad.write_text("\n".join(text) + "\n", encoding="utf-8")
+            done = await cli("restore", str(bad), env=cli_env(tmp_path, target))
+            expected = (
+                "Erreur : La base refuse des lignes de la table tickets : rien n'a été restauré."
+                if name == "row twice, counts fixed"
+                else f"Erreur : {bad} n'est pas une sauvegarde complète de Support Tickets."
+            )
+            assert done.returncode == 2, (name, done.stderr)
+            assert done.stderr.strip().splitlines() == [expected], name
+        # The last refusal happened half-way through the file: not a row of it stayed.
+        rows = await every_row(target)
+        assert rows[users.name] == rows[tickets.name] == rows[history.name] == []
+        done = await cli("restore", str(copy), env=cli_env(tmp_path, target))
+        assert done.returncode == 0, done.stderr
+        assert as_json(await every_row(target)) == file_rows(copy)

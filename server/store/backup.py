@@ -10,6 +10,9 @@ A consistent copy is taken without holding any writer:
   (readers never block writers in WAL mode); the file is written from that snapshot.
 - MariaDB/MySQL: one REPEATABLE READ transaction begun WITH CONSISTENT SNAPSHOT reads every
   table as of one instant (InnoDB's MVCC); never LOCK TABLES, which would stop every writer.
+
+A restore reads the file line by line, twice (checked whole, then inserted BATCH rows at a time,
+in one transaction): its memory does not depend on the backup's size.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import os
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -173,33 +177,60 @@ async def check_current(db: Database) -> None:
 # Restoring -------------------------------------------------------------------------------------
 
 
-def read_backup(source: Path) -> tuple[dict, dict[str, list[list]]]:
-    """The header and every table's rows of a backup file; a clear error if it is not one."""
-    rows: dict[str, list[list]] = {}
+def _not_a_backup(source: Path) -> BackupError:
+    return BackupError(_("{path} n'est pas une sauvegarde complète de Support Tickets.").format(path=source))
+
+
+def _items(source: Path) -> Iterator[tuple[str, list]]:
+    """The rows of a backup file as (table, values), read one line at a time; ValueError if a
+    line is not where a backup would have it."""
+    with source.open(encoding="utf-8") as f:
+        header = json.loads(f.readline() or "null")
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise ValueError("header")
+        yield "", [header]
+        table: str | None = None
+        width = 0
+        for line in f:
+            item = json.loads(line)
+            if isinstance(item, list) and table is not None and len(item) == width:
+                yield table, item
+            elif isinstance(item, dict) and isinstance(item.get("table"), str):
+                table, width = item["table"], len(item.get("columns") or ())
+                yield "", [item]
+            elif isinstance(item, dict) and "end" in item:
+                yield "", [item]
+                return
+            else:
+                raise ValueError("line")
+        raise ValueError("end")
+
+
+def check_backup(source: Path) -> dict:
+    """Read the whole file once, keeping nothing but counts: its header if it is a complete
+    backup of this schema, else BackupError with one sentence. Nothing is restored from a file
+    cut short or of another version, so this comes before the database is touched."""
+    header: dict = {}
+    columns: dict[str, list] = {}
+    counts: dict[str, int] = {}
+    end = None
     try:
-        with source.open(encoding="utf-8") as f:
-            header = json.loads(f.readline() or "null")
-            if not isinstance(header, dict) or header.get("format") != FORMAT:
-                raise ValueError("header")
-            current: list[list] | None = None
-            ended = False
-            for line in f:
-                item = json.loads(line)
-                if isinstance(item, list) and current is not None:
-                    current.append(item)
-                elif isinstance(item, dict) and "table" in item:
-                    current = rows.setdefault(item["table"], [])
-                    header.setdefault("columns", {})[item["table"]] = item["columns"]
-                elif isinstance(item, dict) and "end" in item:
-                    ended = True
-                else:
-                    raise ValueError("line")
-            if not ended:
-                raise ValueError("end")
+        for table, item in _items(source):
+            if table:
+                counts[table] += 1
+            elif not header:
+                header = item[0]
+            elif "table" in item[0]:
+                name = item[0]["table"]
+                if name in columns:
+                    raise ValueError("table twice")
+                columns[name], counts[name] = item[0].get("columns"), 0
+            else:
+                end = item[0]["end"]
     except (ValueError, UnicodeDecodeError):
-        raise BackupError(
-            _("{path} n'est pas une sauvegarde complète de Support Tickets.").format(path=source)
-        ) from None
+        raise _not_a_backup(source) from None
+    if end != counts:
+        raise _not_a_backup(source)
     if header.get("schema_version") != SCHEMA_VERSION:
         raise BackupError(
             _("Cette sauvegarde est au schéma {found}, ce programme attend le schéma {known}.").format(
@@ -207,13 +238,22 @@ def read_backup(source: Path) -> tuple[dict, dict[str, list[list]]]:
             )
         )
     for table in tables():
-        if header["columns"].get(table.name) != [c.name for c in table.columns]:
+        if columns.get(table.name) != [c.name for c in table.columns]:
             raise BackupError(
                 _("La table {table} de la sauvegarde n'a pas les colonnes attendues.").format(
                     table=table.name
                 )
             )
-    return header, rows
+    if set(columns) != {t.name for t in tables()}:
+        raise _not_a_backup(source)
+    return header
+
+
+def backup_rows(source: Path) -> Iterator[tuple[str, list]]:
+    """Every row of a checked backup as (table, values), in the file's order (parents first)."""
+    for table, item in _items(source):
+        if table:
+            yield table, item
 
 
 async def is_empty(conn) -> bool:
@@ -231,9 +271,22 @@ async def restore(db: Database, source: Path, *, force: bool = False) -> dict[st
     """Load a backup into `db` (its schema created if missing), in one transaction.
 
     A database that already holds data is refused unless `force`: its rows are then replaced.
+    The file is read twice, line by line: once to check it whole, once to insert its rows
+    BATCH at a time, so that memory does not grow with the backup.
     """
-    _header, rows = read_backup(source)
+    check_backup(source)
     await upgrade(db)
+    by_name = {t.name: t for t in tables()}
+
+    async def insert(conn, table: sa.Table, batch: list[dict]) -> None:
+        try:
+            await conn.execute(table.insert(), batch)
+        except sa.exc.IntegrityError:
+            raise BackupError(
+                _("La base refuse des lignes de la table {table} : rien n'a été restauré.").format(
+                    table=table.name
+                )
+            ) from None
 
     async def load(conn) -> dict[str, int]:
         if not await is_empty(conn) and not force:
@@ -242,17 +295,24 @@ async def restore(db: Database, source: Path, *, force: bool = False) -> dict[st
             )
         for table in reversed(tables()):
             await conn.execute(table.delete())
-        counts = {}
-        for table in tables():
-            decoders = [(c.name, _decoder(c)) for c in table.columns]
-            data = rows.get(table.name, [])
-            for start in range(0, len(data), BATCH):
-                chunk = [
-                    {name: decode(v) for (name, decode), v in zip(decoders, row, strict=True)}
-                    for row in data[start : start + BATCH]
-                ]
-                await conn.execute(table.insert(), chunk)
-            counts[table.name] = len(data)
+        counts = dict.fromkeys(by_name, 0)
+        batch: list[dict] = []
+        current = tables()[0]
+        decoders: list = []
+        for name, row in backup_rows(source):
+            if name != current.name or not decoders:
+                if batch:
+                    await insert(conn, current, batch)
+                    batch = []
+                current = by_name[name]
+                decoders = [(c.name, _decoder(c)) for c in current.columns]
+            batch.append({column: decode(v) for (column, decode), v in zip(decoders, row, strict=True)})
+            counts[name] += 1
+            if len(batch) >= BATCH:
+                await insert(conn, current, batch)
+                batch = []
+        if batch:
+            await insert(conn, current, batch)
         return counts
 
     return await db.write(load)
