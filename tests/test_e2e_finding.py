@@ -12,6 +12,7 @@ from .sshclient import ENTER, ESC, PAGE_DOWN
 from .test_e2e_tickets import assert_fits, line_with, logged_in
 from .test_finding import insert_tickets
 
+BACKSPACE = "\x7f"
 RANK = {Urgency.HIGH: 3, Urgency.MEDIUM: 2, Urgency.LOW: 1}
 LIST_HINTS = "N° Entrée : ouvrir · f : filtrer · t : trier · n/p : page · 0/Échap : retour"
 
@@ -95,7 +96,11 @@ async def test_filter_by_status_then_text(service, clients, database, alice, adm
     await c.wait_for("Filtres actifs :", "Statut : Résolu")
     c.send("5")
     await c.wait_for("Texte :", "(dans le titre ou la description ; vide : aucun)")
-    c.send("imprimante" + ENTER)
+    # Pasted with a terminal's title sequence: refused with one sentence, the field kept.
+    c.paste("imprimante\x1b]0;PWNED\x07")
+    c.send(ENTER)
+    await c.wait_for("Le texte cherché ne peut pas contenir de caractères de contrôle", "Texte :")
+    c.send(BACKSPACE * 10 + ENTER)
     screen = await c.wait_for("Statut : Résolu · texte : « imprimante »", "1 ticket — page 1/1")
     assert listed(screen) == [rows["resolved_printer"]]
     assert "Réglé : imprimante " in screen

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from server.domain.models import Role, Status, TicketFilter, TicketSort, Urgency
-from server.errors import Forbidden
+from server.errors import Forbidden, ValidationError
 from server.store.schema import history, tickets
 
 from .conftest import context_for, make_user
@@ -217,6 +217,14 @@ async def test_find_users_by_name_or_email(services, alice, bob, admin):
     assert [u.name for u in await ctx.find_users("example.org")] == ["Alice Ndiaye", "Awa Admin", "Bob Sarr"]
     assert [u.name for u in await ctx.find_users("example.org", admins_only=True)] == ["Awa Admin"]
     assert await ctx.find_users("%") == []
+
+
+async def test_search_texts_with_control_characters_are_refused(services, admin):
+    ctx = context_for(services, admin)
+    with pytest.raises(ValidationError, match="caractères de contrôle"):
+        await ctx.search_tickets(TicketFilter(text="imprimante\x1b[2J"))
+    with pytest.raises(ValidationError, match="caractères de contrôle"):
+        await ctx.find_users("awa\x07")
 
 
 async def test_finding_and_dashboard_refused_to_non_admins(services, alice):

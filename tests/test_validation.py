@@ -120,6 +120,19 @@ def test_name_keeps_printable_characters(typed):
     assert validation.name(typed) == typed
 
 
+SEARCH_CONTROL = "Le texte cherché ne peut pas contenir de caractères de contrôle (Échap, tabulation…)."
+
+
+@pytest.mark.parametrize("typed", [*CONTROLS, "a\u2028b"])
+def test_search_text_refuses_control_characters(typed):
+    assert refused(validation.search_text, typed) == SEARCH_CONTROL
+
+
+@pytest.mark.parametrize("typed", ["", "  ", "imprimante", "Éloïse d'Almeida", "李小龙"])
+def test_search_text_may_be_empty_or_any_printable_text(typed):
+    assert validation.search_text(typed) == typed.strip()
+
+
 # Password -------------------------------------------------------------------------------
 
 

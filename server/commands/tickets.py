@@ -91,7 +91,7 @@ async def list_tickets(ctx: SessionContext, io: CommandIO, args: list[str]) -> N
             _("Valeur invalide : {value}. Usage : {usage}").format(value=safe_text(limit_text), usage=usage)
         )
     limit = int(limit_text)
-    search = str(found.get("--search", ""))
+    search = validation.search_text(str(found.get("--search", "")))
     if found.get("--all") or "--assignee" in found:
         people = await _assignee_filter(ctx, str(found["--assignee"])) if "--assignee" in found else {}
         filters = TicketFilter(

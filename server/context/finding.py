@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..domain import validation
 from ..domain.access import Access
 from ..domain.models import TicketFilter, TicketPage, TicketSort, TicketSummary, User
 from ..store import accounts, search
@@ -55,7 +56,7 @@ class Finding:
         user = self.ctx.require(Access.LIST_ALL)
         filters = filters or TicketFilter()
         page_size = max(1, min(page_size, 200))
-        text = filters.text.strip()[:SEARCH_TEXT_MAX]
+        text = validation.search_text(filters.text)[:SEARCH_TEXT_MAX]
         async with self.ctx.db.transaction() as conn:
             items, total, page = await search.page(
                 conn, self._reader(user), filters, text, sort, page_size, page
@@ -65,6 +66,6 @@ class Finding:
     async def find_users(self, text: str, *, admins_only: bool = False) -> list[User]:
         """Accounts whose name or e-mail contains `text` (admins), a few, by name."""
         self.ctx.require(Access.LIST_ALL)
-        text = text.strip()[:SEARCH_TEXT_MAX]
+        text = validation.search_text(text)[:SEARCH_TEXT_MAX]
         async with self.ctx.db.transaction() as conn:
             return await accounts.matching(conn, text, USER_MATCHES_MAX, admins_only=admins_only)

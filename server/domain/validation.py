@@ -101,6 +101,16 @@ def title(value: str) -> str:
     )
 
 
+def search_text(value: str) -> str:
+    """Text looked for in a list (may be empty: no filter), on one line, without controls."""
+    value = value.strip()
+    if _CONTROL.search(value) or any(ch in value for ch in "\u2028\u2029"):
+        raise ValidationError(
+            _("Le texte cherché ne peut pas contenir de caractères de contrôle (Échap, tabulation…).")
+        )
+    return value
+
+
 def description(value: str) -> str:
     return _bounded(
         value.replace("\r\n", "\n").replace("\r", "\n").strip(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..context import SEARCH_TEXT_MAX, SessionContext
+from ..domain import validation
 from ..domain.models import (
     OPEN_STATUSES,
     Status,
@@ -16,10 +17,10 @@ from ..domain.models import (
 )
 from ..errors import UserError
 from ..i18n import _
-from ..ui.screens import ask, menu
+from ..ui.screens import menu
 from ..ui.table import TableAction, page_size, table
 from ..ui.terminal import Terminal, plain
-from .common import Notice
+from .common import Notice, ask_valid
 from .ticket_columns import (
     ASSIGNEE,
     AUTHOR,
@@ -237,16 +238,18 @@ async def choose_filter(
         case "author":
             return await _choose_author(term, ctx, filters, title)
         case "text":
-            text = await ask(
+            text = await ask_valid(
                 term,
                 title,
                 _("Texte"),
+                [],
+                validation.search_text,
                 default=filters.text,
                 max_chars=SEARCH_TEXT_MAX,
                 help_text=_("(dans le titre ou la description ; vide : aucun)"),
             )
             if text is not None:
-                return replace(filters, text=text.strip()[:SEARCH_TEXT_MAX]), Notice()
+                return replace(filters, text=text[:SEARCH_TEXT_MAX]), Notice()
         case "clear":
             return TicketFilter(), Notice(_("Filtres effacés."))
         case "category":
@@ -320,8 +323,16 @@ async def _pick_user(
     term: Terminal, ctx: SessionContext, title: str, label: str, *, admins_only: bool
 ) -> tuple[User | None, Notice]:
     """Search accounts by name or e-mail and pick one; (None, why) if none was picked."""
-    typed = await ask(term, title, label, max_chars=SEARCH_TEXT_MAX, help_text=_("(une partie suffit)"))
-    if typed is None or not typed.strip():
+    typed = await ask_valid(
+        term,
+        title,
+        label,
+        [],
+        validation.search_text,
+        max_chars=SEARCH_TEXT_MAX,
+        help_text=_("(une partie suffit)"),
+    )
+    if not typed:
         return None, Notice()
     found = await ctx.find_users(typed, admins_only=admins_only)
     if not found:
