@@ -13,7 +13,7 @@ import time
 import asyncssh
 from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 
-from . import commands
+from . import commands, i18n
 from .algorithms import Profile
 from .channel_exec import ExecChannel
 from .collector import Collector
@@ -32,7 +32,7 @@ from .domain.models import Role, User
 from .errors import Throttled
 from .handlers.live import deliver
 from .handlers.session import run_session
-from .i18n import _
+from .i18n import N_, _, speaking
 from .limits import ConnectionGate, Limits
 from .live import ChangeFeed
 from .metrics import MetricsEndpoint, ServiceCollector
@@ -46,14 +46,14 @@ from .ui.terminal import Terminal
 
 log = logging.getLogger("support.app")
 
-SHUTDOWN_NOTICE = _(
+SHUTDOWN_NOTICE = N_(
     "Le service redémarre : ce qui est en cours d'enregistrement se termine. "
     "Reconnectez-vous dans un instant."
 )
-SHUTDOWN_SAVED = _(
+SHUTDOWN_SAVED = N_(
     "Le service redémarre : votre dernière action est enregistrée. Reconnectez-vous dans un instant."
 )
-SHUTDOWN_NOT_SAVED = _(
+SHUTDOWN_NOT_SAVED = N_(
     "Le service redémarre : votre dernière action n'a pas été enregistrée ; "
     "reconnectez-vous dans un instant pour la refaire."
 )
@@ -123,6 +123,7 @@ class Service:
     async def start(self) -> None:
         settings = self.settings
         descriptors = raise_descriptor_limit(settings)
+        i18n.load()
         self.db = Database(settings)
         # SQLite is the service's own file: it always brings it up to date.
         if not self.db.mysql or settings.database.create_schema:
@@ -225,17 +226,17 @@ class Service:
         assert self.services is not None
         if line is None:
             # A shell without a terminal: say why nothing is drawn, and what works instead.
-            io.out(commands.NO_TERMINAL + "\n")
+            io.out(_(commands.NO_TERMINAL) + "\n")
             if user is None:
-                io.out(commands.GUEST + "\n")
+                io.out(_(commands.GUEST) + "\n")
                 return commands.OK
             if io.is_tty:
                 line = "help"  # TERM=dumb: no echo to type by, the list of commands only
         if user is None:
-            io.error(commands.GUEST)
+            io.error(_(commands.GUEST))
             return commands.REFUSED
         if self._stopping:
-            io.error(SHUTDOWN_NOTICE)
+            io.error(_(SHUTDOWN_NOTICE))
             return commands.UNAVAILABLE
         io.stdin_timeout = float(self.settings.ssh.idle_timeout)
         ctx = SessionContext(self.services, address, user)
@@ -300,8 +301,9 @@ class Service:
             self.db.refusing_writes = True
         if self.feed is not None:
             await self.feed.stop()
-        for term in list(self.terminals):
-            term.announce(SHUTDOWN_NOTICE)
+        for term, ctx in list(self.contexts.items()):
+            with speaking(ctx.language):
+                term.announce(_(SHUTDOWN_NOTICE))
         running = self.db.writes_running if self.db is not None else 0
         if running:
             log.info("stopping: waiting for %d writes already started (at most %ss)", running, grace)
@@ -317,11 +319,13 @@ class Service:
             # say it in the banner too, which stays in the terminal once the connection closes.
             await asyncio.sleep(0.3)
             for term, ctx in list(self.contexts.items()):
-                term.announce(farewell(ctx, began))
+                with speaking(ctx.language):
+                    term.announce(farewell(ctx, began))
             await asyncio.sleep(1.2)
             # Once more: a form sent meanwhile was refused, and the last word must say so.
             for term, ctx in list(self.contexts.items()):
-                term.announce(farewell(ctx, began))
+                with speaking(ctx.language):
+                    term.announce(farewell(ctx, began))
         for term in list(self.terminals):
             term.close()
         if self.terminals:
@@ -355,10 +359,10 @@ def farewell(ctx: SessionContext, since: float) -> str:
     if ctx.last_write is Outcome.COMMITTED:
         # True whenever it committed, and it may have committed just before the signal while
         # the screen still waited to say « créé ».
-        return SHUTDOWN_SAVED
+        return _(SHUTDOWN_SAVED)
     if ctx.last_write is not None and ctx.last_write_at >= since - RECENT:
-        return SHUTDOWN_NOT_SAVED
-    return SHUTDOWN_NOTICE
+        return _(SHUTDOWN_NOT_SAVED)
+    return _(SHUTDOWN_NOTICE)
 
 
 def _log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict) -> None:

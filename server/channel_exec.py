@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncssh
 
-from .i18n import _
+from .i18n import N_, _
 
 log = logging.getLogger("support.sshd")
 
@@ -19,10 +19,10 @@ STDIN_MAX = 20_000
 # Bytes of a file on stdin (tickets attach) held at once before the channel stops reading.
 STREAM_BUFFER = 512 * 1024
 
-NO_INPUT = _("Rien n'a été reçu sur l'entrée standard à temps : la commande est abandonnée.")
-TOO_LONG = _("Le texte reçu sur l'entrée standard est trop long.")
-NOT_UTF8 = _("Le texte reçu sur l'entrée standard n'est pas de l'UTF-8 valide.")
-FAILED = _("La commande n'a pas pu aboutir.")
+NO_INPUT = N_("Rien n'a été reçu sur l'entrée standard à temps : la commande est abandonnée.")
+TOO_LONG = N_("Le texte reçu sur l'entrée standard est trop long.")
+NOT_UTF8 = N_("Le texte reçu sur l'entrée standard n'est pas de l'UTF-8 valide.")
+FAILED = N_("La commande n'a pas pu aboutir.")
 
 
 class InputRefused(Exception):
@@ -125,13 +125,13 @@ class ExecChannel:
                     self._data.clear()
                     await self._data.wait()
         except TimeoutError:
-            raise InputRefused(NO_INPUT) from None
+            raise InputRefused(_(NO_INPUT)) from None
         if len(self._stdin) > STDIN_MAX:
-            raise InputRefused(TOO_LONG)
+            raise InputRefused(_(TOO_LONG))
         try:
             return bytes(self._stdin).decode("utf-8")
         except UnicodeDecodeError:
-            raise InputRefused(NOT_UTF8) from None
+            raise InputRefused(_(NOT_UTF8)) from None
 
     async def read_line(self) -> str | None:
         """The next line of input without its end; None once input has ended (line mode)."""
@@ -139,7 +139,7 @@ class ExecChannel:
             async with asyncio.timeout(self.stdin_timeout or None):
                 while True:
                     if self._too_long:
-                        raise InputRefused(TOO_LONG)
+                        raise InputRefused(_(TOO_LONG))
                     at = self._stdin.find(b"\n")
                     if at >= 0:
                         raw = bytes(self._stdin[:at])
@@ -156,11 +156,11 @@ class ExecChannel:
                     self._data.clear()
                     await self._data.wait()
         except TimeoutError:
-            raise InputRefused(NO_INPUT) from None
+            raise InputRefused(_(NO_INPUT)) from None
         try:
             return raw.decode("utf-8").removesuffix("\r")
         except UnicodeDecodeError:
-            raise InputRefused(NOT_UTF8, final=False) from None
+            raise InputRefused(_(NOT_UTF8), final=False) from None
 
     async def stream_stdin(self) -> AsyncIterator[bytes]:
         """Stdin as it arrives, in pieces of at most STREAM_BUFFER bytes and a packet, until its
@@ -177,7 +177,7 @@ class ExecChannel:
                         self._data.clear()
                         await self._data.wait()
             except TimeoutError:
-                raise InputRefused(NO_INPUT) from None
+                raise InputRefused(_(NO_INPUT)) from None
             if not self._stdin:
                 if not self._ended:
                     raise ConnectionError("channel closed before the end of input")
@@ -209,6 +209,6 @@ async def run_exec(io: ExecChannel, command: str | None, execute: Execute, label
         log.info("%s command ended: client gone", label)
     except Exception:
         log.exception("%s command failed", label)
-        io.error(FAILED)
+        io.error(_(FAILED))
     finally:
         io.exit(status)

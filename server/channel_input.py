@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import logging
 from collections.abc import Callable, Iterator
@@ -52,8 +53,11 @@ class ChannelInput(Input):
         pause: Callable[[], None],
         resume: Callable[[], None],
         failed: Callable[[BaseException], None],
+        context: contextvars.Context | None = None,
     ) -> None:
         self._pause = pause
+        # The session's context: the application's key handlers run in it (its language).
+        self._context = context
         self._resume = resume
         self._failed = failed
         self._text = ""
@@ -86,7 +90,7 @@ class ChannelInput(Input):
 
     def _schedule(self) -> None:
         if self._scheduled is None and self._callbacks and self._callbacks[-1] is not None:
-            self._scheduled = asyncio.get_running_loop().call_soon(self._ready)
+            self._scheduled = asyncio.get_running_loop().call_soon(self._ready, context=self._context)
 
     def _ready(self) -> None:
         self._scheduled = None

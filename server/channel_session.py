@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 
 import asyncssh
@@ -13,6 +14,7 @@ from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import typeahead
 from prompt_toolkit.output.vt100 import Vt100_Output
 
+from . import i18n
 from .channel_exec import ExecChannel, Execute, run_exec
 from .channel_input import ChannelInput
 
@@ -57,6 +59,8 @@ class AppSession(PromptToolkitSSHSession):
         self.app_session = None
         self.label = label
         self._input: ChannelInput | None = None  # type: ignore[assignment]
+        # The session's language, first from what the client sent (LANG…), then the account's.
+        self.language = i18n.Language()
 
     def _get_size(self) -> Size:
         size = super()._get_size()
@@ -105,14 +109,20 @@ class AppSession(PromptToolkitSSHSession):
         # No terminal (`ssh -T`, a pipe) or one that draws nothing (TERM=dumb): the full-screen
         # application would only send escape sequences; the commands are offered instead.
         plain = chan.get_terminal_type() in (None, "dumb")
+        # asyncssh calls this in the connection's context, shared by its channels: the
+        # session's tasks, and the callbacks that feed it keys, run in a context of their own,
+        # where _() speaks this session's language.
+        self.language.set(i18n.from_environment(chan.get_environment()))
+        context = contextvars.copy_context()
+        context.run(i18n.enter, self.language)
         if self.execute is not None and (self._command is not None or plain):
             self._exec = ExecChannel(chan)
             self.interact_task = asyncio.get_running_loop().create_task(
-                self._run_command(self._exec, self._command, self.execute)
+                self._run_command(self._exec, self._command, self.execute), context=context
             )
             return
-        self._input = ChannelInput(chan.pause_reading, chan.resume_reading, self._input_failed)
-        super().session_started()
+        self._input = ChannelInput(chan.pause_reading, chan.resume_reading, self._input_failed, context)
+        context.run(super().session_started)
 
     async def _run_command(self, io: ExecChannel, command: str | None, execute: Execute) -> None:
         try:

@@ -1,19 +1,19 @@
-"""Errors a user may meet: each carries the one French sentence shown on screen."""
+"""Errors a user may meet: each carries the one sentence shown on screen, in the session's language."""
 
 from __future__ import annotations
 
 import math
 
-from .i18n import _
+from .i18n import N_, _
 
 
 class UserError(Exception):
     """Refused or failed action; `message` is shown to the user as is."""
 
-    default = _("L'action n'a pas pu aboutir.")
+    default = N_("L'action n'a pas pu aboutir.")
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.default)
+        super().__init__(message or _(self.default))
 
     @property
     def message(self) -> str:
@@ -25,23 +25,23 @@ class ValidationError(UserError):
 
 
 class EmailTaken(ValidationError):
-    default = _("Un compte existe déjà avec cet e-mail.")
+    default = N_("Un compte existe déjà avec cet e-mail.")
 
 
 class NotFound(UserError):
     """Missing ticket, or one the user may not see: the same answer for both."""
 
-    default = _("Ticket introuvable.")
+    default = N_("Ticket introuvable.")
 
 
 class Forbidden(UserError):
-    default = _("Action réservée aux administrateurs.")
+    default = N_("Action réservée aux administrateurs.")
 
 
 class AuthFailed(UserError):
     """Wrong e-mail or password: one message for both, so accounts can't be guessed."""
 
-    default = _("E-mail ou mot de passe incorrect.")
+    default = N_("E-mail ou mot de passe incorrect.")
 
 
 class DatabaseUnavailable(UserError):
@@ -52,7 +52,7 @@ class DatabaseUnavailable(UserError):
     "statement timeout".
     """
 
-    default = _("La base de données est momentanément indisponible : réessayez dans un instant.")
+    default = N_("La base de données est momentanément indisponible : réessayez dans un instant.")
 
     def __init__(self, message: str | None = None, reason: str = "unreachable") -> None:
         super().__init__(message)
@@ -62,23 +62,23 @@ class DatabaseUnavailable(UserError):
 class ServiceRestarting(UserError):
     """The service is stopping: a write not yet started is refused, nothing was written."""
 
-    default = _("Le service redémarre : votre saisie est conservée, réessayez dans un instant.")
+    default = N_("Le service redémarre : votre saisie est conservée, réessayez dans un instant.")
 
 
 class AccountDeleted(UserError):
     """The session's account was deleted by an admin while it was connected."""
 
-    default = _("Votre compte a été supprimé.")
+    default = N_("Votre compte a été supprimé.")
 
 
 class UserNotFound(UserError):
-    default = _("Utilisateur introuvable.")
+    default = N_("Utilisateur introuvable.")
 
 
 class KeyNotFound(UserError):
     """A key that is missing or someone else's: the same answer for both."""
 
-    default = _("Clé introuvable.")
+    default = N_("Clé introuvable.")
 
 
 class Throttled(UserError):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import asyncssh
 
 from .errors import ValidationError
-from .i18n import _
+from .i18n import N_, _
 
 # A line of authorized_keys / id_*.pub: "<type> <base64> [comment]"; an RSA key of 16,384 bits
 # takes under 3,000 characters.
@@ -29,7 +29,7 @@ ACCEPTED_ALGORITHMS = frozenset(
     }
 )
 
-UNRECOGNISED = _(
+UNRECOGNISED = N_(
     "Clé non reconnue : collez une seule ligne au format OpenSSH (ssh-ed25519 AAAA… commentaire)."
 )
 
@@ -67,7 +67,7 @@ def parse_public_key(text: str) -> PublicKey:
     match = _LINE.fullmatch(text)
     # The key data starts with the length of its type name: "AAAA" in base64.
     if match is None or not match["data"].startswith("AAAA"):
-        raise ValidationError(UNRECOGNISED)
+        raise ValidationError(_(UNRECOGNISED))
     kind = match["type"]
     if kind == "ssh-dss":
         raise ValidationError(
@@ -82,10 +82,10 @@ def parse_public_key(text: str) -> PublicKey:
     try:
         key = asyncssh.import_public_key(f"{kind} {match['data']}")
     except (asyncssh.KeyImportError, ValueError):
-        raise ValidationError(UNRECOGNISED) from None
+        raise ValidationError(_(UNRECOGNISED)) from None
     algorithm = key.get_algorithm()
     if algorithm != kind:  # asyncssh checks this today; the stored type must be the key's own
-        raise ValidationError(UNRECOGNISED)
+        raise ValidationError(_(UNRECOGNISED))
     if algorithm == "ssh-rsa":
         bits = key.pyca_key.key_size
         if bits < RSA_MIN_BITS:

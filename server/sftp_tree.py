@@ -18,12 +18,12 @@ from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 
 from .domain.text import loggable
 from .errors import NotFound, UserError
-from .i18n import _
+from .i18n import N_, _
 
 log = logging.getLogger("support.sftp")
 
-READ_ONLY = _("Seul l'envoi de fichiers dans le dossier d'un ticket est permis.")
-NO_SUCH = _("Ticket ou fichier introuvable.")
+READ_ONLY = N_("Seul l'envoi de fichiers dans le dossier d'un ticket est permis.")
+NO_SUCH = N_("Ticket ou fichier introuvable.")
 
 
 def _parts(path: bytes) -> list[str]:
@@ -31,13 +31,13 @@ def _parts(path: bytes) -> list[str]:
     text = path.decode("utf-8", "replace")
     parts = [p for p in text.split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise asyncssh.SFTPPermissionDenied(READ_ONLY)
+        raise asyncssh.SFTPPermissionDenied(_(READ_ONLY))
     return parts
 
 
 def _ticket_id(part: str) -> int:
     if not part.isdigit() or len(part) > 9:
-        raise asyncssh.SFTPNoSuchFile(NO_SUCH)
+        raise asyncssh.SFTPNoSuchFile(_(NO_SUCH))
     return int(part)
 
 
@@ -68,7 +68,7 @@ class TicketFiles(asyncssh.SFTPServer):
         try:
             return await work
         except NotFound:
-            raise asyncssh.SFTPNoSuchFile(NO_SUCH) from None
+            raise asyncssh.SFTPNoSuchFile(_(NO_SUCH)) from None
         except UserError as exc:
             raise asyncssh.SFTPFailure(exc.message) from None
         except asyncssh.SFTPError:
@@ -95,7 +95,7 @@ class TicketFiles(asyncssh.SFTPServer):
             found = await self._call(self.ctx.files.attachment(ticket_id, parts[1]))
             if found is not None:
                 return _file_attrs(found.size, found.created_at)
-        raise asyncssh.SFTPNoSuchFile(NO_SUCH)
+        raise asyncssh.SFTPNoSuchFile(_(NO_SUCH))
 
     lstat = stat
 
@@ -107,7 +107,7 @@ class TicketFiles(asyncssh.SFTPServer):
                 yield asyncssh.SFTPName(name.encode(), f"drwxr-x---   {name}".encode(), _dir_attrs())
             return
         if len(parts) != 1:
-            raise asyncssh.SFTPNoSuchFile(NO_SUCH)
+            raise asyncssh.SFTPNoSuchFile(_(NO_SUCH))
         for item in await self._call(self.ctx.files.attachments(_ticket_id(parts[0]))):
             attrs = _file_attrs(item.size, item.created_at)
             line = f"-rw-r-----   {item.size:>10}  {item.name}"
@@ -119,12 +119,12 @@ class TicketFiles(asyncssh.SFTPServer):
         parts = _parts(path)
         if len(parts) != 2:
             if pflags & FXF_WRITE:
-                raise asyncssh.SFTPPermissionDenied(READ_ONLY)
-            raise asyncssh.SFTPNoSuchFile(NO_SUCH)
+                raise asyncssh.SFTPPermissionDenied(_(READ_ONLY))
+            raise asyncssh.SFTPNoSuchFile(_(NO_SUCH))
         ticket_id = _ticket_id(parts[0])
         if pflags & FXF_WRITE:
             if pflags & FXF_READ:
-                raise asyncssh.SFTPPermissionDenied(READ_ONLY)
+                raise asyncssh.SFTPPermissionDenied(_(READ_ONLY))
             upload = await self._call(self.ctx.files.upload(ticket_id, parts[1]))
             self.uploads.add(upload)
             self.ctx.log("sftp upload begun ticket=%s name=%s", ticket_id, loggable(parts[1]))
@@ -133,12 +133,12 @@ class TicketFiles(asyncssh.SFTPServer):
 
     async def read(self, file_obj, offset: int, size: int) -> bytes:
         if not hasattr(file_obj, "read"):
-            raise asyncssh.SFTPPermissionDenied(READ_ONLY)
+            raise asyncssh.SFTPPermissionDenied(_(READ_ONLY))
         return await self._call(file_obj.read(offset, size))
 
     async def write(self, file_obj, offset: int, data: bytes) -> int:
         if not hasattr(file_obj, "finish"):
-            raise asyncssh.SFTPPermissionDenied(READ_ONLY)
+            raise asyncssh.SFTPPermissionDenied(_(READ_ONLY))
         await self._call(file_obj.write(offset, data))
         return len(data)
 
@@ -178,7 +178,7 @@ class TicketFiles(asyncssh.SFTPServer):
     # Everything else is refused --------------------------------------------------------------
 
     def _refuse(self, *args, **kwargs):
-        raise asyncssh.SFTPPermissionDenied(READ_ONLY)
+        raise asyncssh.SFTPPermissionDenied(_(READ_ONLY))
 
     setstat = lsetstat = mkdir = rmdir = remove = rename = posix_rename = _refuse
     symlink = link = readlink = _refuse

@@ -23,7 +23,7 @@ from .channel_exec import ExecChannel
 from .channel_session import AppSession
 from .config import ConfigError, IPNetwork
 from .domain.text import loggable
-from .i18n import _
+from .i18n import N_, _
 from .limits import ConnectionGate, GatedListener
 from .sftp_tree import FilesOrConsole
 
@@ -31,7 +31,7 @@ log = logging.getLogger("support.sshd")
 
 HOST_KEY_NAME = "ssh_host_ed25519_key"
 # French for people; "password:" kept for the scripts and clients that look for it (sshpass…).
-PASSWORD_PROMPT = _("Mot de passe / password: ")
+PASSWORD_PROMPT = N_("Mot de passe / password: ")
 
 # (peer address, authenticated user or None) -> None; runs the application for one channel.
 Interact = Callable[[PromptToolkitSSHSession, str, object | None], Awaitable[None]]
@@ -43,8 +43,8 @@ FilesServer = Callable[[asyncssh.SSHServerChannel, str, object], asyncssh.SFTPSe
 # (e-mail, password, peer address) -> the user, or None
 CheckPassword = Callable[[str, str, str], Awaitable[object | None]]
 
-TOO_MANY_TRIES = _("Trop de tentatives d'authentification : reconnectez-vous.")
-UNAVAILABLE = _("Service momentanément indisponible : reconnectez-vous dans un instant.")
+TOO_MANY_TRIES = N_("Trop de tentatives d'authentification : reconnectez-vous.")
+UNAVAILABLE = N_("Service momentanément indisponible : reconnectez-vous dans un instant.")
 
 
 @dataclass(frozen=True)
@@ -208,14 +208,14 @@ class SupportSSHServer(asyncssh.SSHServer):
                 self.username,
                 self.failures,
             )
-            self.conn.disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, TOO_MANY_TRIES)
+            self.conn.disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, _(TOO_MANY_TRIES))
 
     def _unavailable(self, exc: Exception) -> bool:
         """The account could not be checked (the database): a refusal the client shows, one line."""
         reason = getattr(exc, "reason", type(exc).__name__)
         log.warning("addr=%s user=%s ssh auth impossible: %s", self.address, self.username, reason)
         assert self.conn is not None
-        self.conn.disconnect(asyncssh.DISC_SERVICE_NOT_AVAILABLE, UNAVAILABLE)
+        self.conn.disconnect(asyncssh.DISC_SERVICE_NOT_AVAILABLE, _(UNAVAILABLE))
         return False
 
     def _signature_refused(self, counted: bool = True) -> None:
@@ -244,7 +244,7 @@ class SupportSSHServer(asyncssh.SSHServer):
 
     def get_kbdint_challenge(self, username: str, lang: str, submethods: str):
         # The same password check as password auth, asked in the language of the application.
-        return "", "", "fr-FR", [(PASSWORD_PROMPT, False)]
+        return "", "", "fr-FR", [(_(PASSWORD_PROMPT), False)]
 
     async def validate_kbdint_response(self, username: str, responses: list[str]) -> bool:
         if len(responses) != 1:

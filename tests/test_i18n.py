@@ -1,23 +1,40 @@
-"""The gettext template lists every French string of the interface, so a translation can cover it."""
+"""The catalogue and the sources agree, every message has its English, and the language is the
+session's own: chosen from the client's environment, changed in place, never another's."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 
-import extract_messages
+import messages
+
+from server import i18n
+from server.i18n import N_, _
 
 
 def test_the_template_is_up_to_date():
-    assert extract_messages.TEMPLATE.read_text(encoding="utf-8") == extract_messages.template(), (
-        "server/locale/support.pot is stale: run .venv/bin/python tools/extract_messages.py"
+    sources, template = set(messages.source_messages()), messages.msgids(messages.read(messages.TEMPLATE))
+    assert sources == template, (
+        f"server/locale/support.pot is stale: {messages.FIX}.\n"
+        f"new: {sorted(sources - template)[:10]}\ngone: {sorted(template - sources)[:10]}"
     )
 
 
+def test_translations_keep_the_placeholders():
+    for code in messages.LANGUAGES:
+        assert messages.mismatched(code) == [], (
+            f"a translation in {code} must keep the French placeholders ({{id}}, {{n}}…) as they are"
+        )
+
+
 def test_the_interface_is_marked_for_translation():
-    strings = extract_messages.marked_strings()
+    strings = messages.source_messages()
     for label in (
         "Se connecter",
         "Créer un compte",
@@ -29,5 +46,74 @@ def test_the_interface_is_marked_for_translation():
         "Confirmer ? (o/n)",
         "Ticket introuvable.",
         "E-mail ou mot de passe incorrect.",
+        # marked with N_() at import time, translated where shown
+        "Bienvenue sur le support technique.\n"
+        "Signalez un problème (matériel, accès à la plateforme…) et suivez sa résolution.",
+        "urgence, la plus haute d'abord",
     ):
         assert label in strings, label
+
+
+@pytest.mark.parametrize(
+    ("env", "code"),
+    [
+        ({"LANG": "en_US.UTF-8"}, "en"),
+        ({"LANG": "en_GB.utf8"}, "en"),
+        ({"LANG": "en"}, "en"),
+        ({"LANG": "fr_FR.UTF-8"}, "fr"),
+        ({"LC_ALL": "en_US.UTF-8", "LANG": "fr_FR.UTF-8"}, "en"),
+        ({"LC_ALL": "fr_SN.UTF-8", "LANG": "en_US.UTF-8"}, "fr"),
+        ({"LC_MESSAGES": "en_US.UTF-8", "LANG": "fr_FR.UTF-8"}, "en"),
+        ({"LC_ALL": "", "LANG": "en_US.UTF-8"}, "en"),
+        # a language not offered, or no locale name at all: the default
+        ({"LANG": "de_DE.UTF-8"}, None),
+        ({"LANG": "C.UTF-8"}, None),
+        ({"LANG": "POSIX"}, None),
+        ({"LANG": "en_US.UTF-8\x1b[2J"}, None),
+        ({"LANG": "../../../etc/passwd"}, None),
+        ({"LANG": "en" + "_US" * 100}, None),
+        ({"LANG": "en_US.UTF-8 fr"}, None),
+        ({"LC_ALL": "xx", "LANG": "en_US.UTF-8"}, None),
+        ({}, None),
+    ],
+)
+def test_the_language_from_the_client_environment(env, code):
+    assert i18n.from_environment(env) == code
+
+
+def test_an_unknown_code_is_french():
+    for code in (None, "", "de", "EN", "en_US", "../en"):
+        assert i18n.Language(code).code == "fr"
+
+
+def test_marked_at_import_translated_where_shown():
+    label = N_("Se connecter")
+    assert label == "Se connecter"
+    assert _("") == ""  # never the catalogue's header
+    language = i18n.Language("en")
+    with i18n.speaking(language):
+        assert _(label) == i18n.catalogue("en").gettext("Se connecter")
+
+
+async def test_each_task_reads_its_own_session_language():
+    """Two sessions at once: each context holds its Language, changed in place by its session."""
+    english, french = i18n.Language("fr"), i18n.Language("fr")
+    seen: dict[str, list[str]] = {"en": [], "fr": []}
+    turn = asyncio.Event()
+
+    async def session(language: i18n.Language, name: str) -> None:
+        if name == "en":
+            language.set("en")  # the account's setting, after login
+        await turn.wait()
+        seen[name].append(i18n.current_code())
+
+    tasks = []
+    for language, name in ((english, "en"), (french, "fr")):
+        context = contextvars.copy_context()
+        context.run(i18n.enter, language)
+        tasks.append(asyncio.get_running_loop().create_task(session(language, name), context=context))
+    await asyncio.sleep(0)
+    turn.set()
+    await asyncio.gather(*tasks)
+    assert seen == {"en": ["en"], "fr": ["fr"]}
+    assert i18n.current() is None  # outside any session: French

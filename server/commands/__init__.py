@@ -16,7 +16,7 @@ from ..errors import (
     UserError,
     UserNotFound,
 )
-from ..i18n import _
+from ..i18n import N_, _
 from . import admin, basic, tickets
 from .base import OK, REFUSED, UNAVAILABLE, USAGE, CommandError, CommandIO
 
@@ -48,12 +48,12 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
 # The longest command line taken (OpenSSH joins the words with spaces).
 COMMAND_MAX = 4096
 
-NO_TERMINAL = _(
+NO_TERMINAL = N_(
     "Pas de terminal : l'application plein écran ne s'affiche pas ici. "
     "Ouvrez-la avec un terminal (ssh -t), ou utilisez les commandes : ssh -l EMAIL hôte COMMANDE."
 )
-RESTARTING = _("Le service redémarre : rien n'a été enregistré, réessayez dans un instant.")
-GUEST = _("Les commandes demandent un compte : connectez-vous avec votre e-mail (ssh -l EMAIL …).")
+RESTARTING = N_("Le service redémarre : rien n'a été enregistré, réessayez dans un instant.")
+GUEST = N_("Les commandes demandent un compte : connectez-vous avec votre e-mail (ssh -l EMAIL …).")
 
 __all__ = [
     "COMMANDS",
@@ -104,7 +104,7 @@ async def run(ctx: SessionContext, io: CommandIO, line: str, error: Callable[[st
         return exc.status
     except ServiceRestarting:
         # The screens' sentence speaks of a form kept; a script keeps its own input.
-        error(RESTARTING)
+        error(_(RESTARTING))
         return UNAVAILABLE
     except UserError as exc:
         error(exc.message)

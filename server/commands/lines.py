@@ -7,16 +7,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..channel_exec import STDIN_MAX, TOO_LONG, ExecChannel, InputRefused
-from ..i18n import _
+from ..i18n import N_, _
 from .base import CommandError
 
 if TYPE_CHECKING:
     from ..context import SessionContext
 
 PROMPT = "> "
-INTRO = _("Mode ligne : tapez une commande puis Entrée (help : la liste, quit : terminer).")
-TEXT = _("Tapez le texte ; terminez par une ligne ne contenant qu'un point (.).")
-FILES_NEED_STDIN = _(
+INTRO = N_("Mode ligne : tapez une commande puis Entrée (help : la liste, quit : terminer).")
+TEXT = N_("Tapez le texte ; terminez par une ligne ne contenant qu'un point (.).")
+FILES_NEED_STDIN = N_(
     "Un fichier se joint par l'entrée standard : ssh -l EMAIL hôte tickets attach N NOM < fichier"
 )
 QUIT = frozenset({"quit", "exit", "q"})
@@ -36,23 +36,23 @@ class LineInput:
         await self.io.drain()
 
     async def read_stdin(self) -> str:
-        self.io.out(TEXT + "\n")
+        self.io.out(_(TEXT) + "\n")
         lines: list[str] = []
         size = 0
         while (line := await self.io.read_line()) is not None and line.strip() != ".":
             size += len(line) + 1
             if size > STDIN_MAX:
-                raise InputRefused(TOO_LONG, final=False)
+                raise InputRefused(_(TOO_LONG), final=False)
             lines.append(line)
         return "\n".join(lines)
 
     async def stream_stdin(self):
-        raise CommandError(FILES_NEED_STDIN)
+        raise CommandError(_(FILES_NEED_STDIN))
 
 
 async def line_mode(ctx: SessionContext, io: ExecChannel, run: Callable) -> int:
     """Commands read one per line until `quit` or the end of input; the last one's status."""
-    io.out(INTRO + "\n")
+    io.out(_(INTRO) + "\n")
     status = 0
     while True:
         io.out(PROMPT)

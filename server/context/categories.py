@@ -11,13 +11,13 @@ from ..domain import validation
 from ..domain.access import Access
 from ..domain.models import Action, Category, Ticket, Urgency
 from ..errors import ValidationError
-from ..i18n import _
+from ..i18n import N_, _
 from ..store import accounts, categories, tickets, utcnow
 
 if TYPE_CHECKING:
     from .session import SessionContext
 
-UNKNOWN = _("Cette catégorie n'existe plus.")
+UNKNOWN = N_("Cette catégorie n'existe plus.")
 
 
 class Categories:
@@ -55,7 +55,7 @@ class Categories:
             target = await change(conn)
             category = await categories.by_id(conn, target)
             if category is None:
-                raise ValidationError(UNKNOWN)
+                raise ValidationError(_(UNKNOWN))
             await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"category={target} {details}")
             return category
 
@@ -66,7 +66,7 @@ class Categories:
     async def _existing(self, conn: AsyncConnection, category_id: int) -> Category:
         category = await categories.by_id(conn, category_id, lock=True)
         if category is None:
-            raise ValidationError(UNKNOWN)
+            raise ValidationError(_(UNKNOWN))
         return category
 
     async def add_category(self, name: str) -> Category:
@@ -126,7 +126,7 @@ class Categories:
         async def write(conn: AsyncConnection, row) -> str:
             new = await categories.by_id(conn, category_id, lock=True)
             if new is None:
-                raise ValidationError(UNKNOWN)
+                raise ValidationError(_(UNKNOWN))
             if row.categorie_id == category_id:
                 raise ValidationError(_("Le ticket est déjà dans cette catégorie."))
             old = await categories.by_id(conn, row.categorie_id) if row.categorie_id else None

@@ -16,7 +16,7 @@ from ..domain import validation
 from ..domain.access import Access
 from ..domain.models import User
 from ..errors import Throttled, UserNotFound, ValidationError
-from ..i18n import _
+from ..i18n import N_, _
 from ..store import accounts, resets, utcnow
 from ..throttle import account_key
 
@@ -30,9 +30,9 @@ CODE_VALIDITY = timedelta(minutes=30)
 # Wide enough for the code with its dashes and a few stray spaces.
 CODE_MAX_CHARS = 24
 
-WRONG_CODE = _("E-mail ou code incorrect.")
-STALE_CODE = _("Ce code a déjà servi ou a expiré : demandez-en un nouveau.")
-SESSION_ENDED = _("Le mot de passe de ce compte vient d'être réinitialisé : reconnectez-vous.")
+WRONG_CODE = N_("E-mail ou code incorrect.")
+STALE_CODE = N_("Ce code a déjà servi ou a expiré : demandez-en un nouveau.")
+SESSION_ENDED = N_("Le mot de passe de ce compte vient d'être réinitialisé : reconnectez-vous.")
 
 
 def new_code() -> str:
@@ -148,5 +148,5 @@ class Recovery:
 
         done, stale = await ctx.write(reset)
         if not done:
-            raise ValidationError(STALE_CODE if stale else WRONG_CODE)
+            raise ValidationError(_(STALE_CODE) if stale else _(WRONG_CODE))
         return user_id

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .. import i18n
 from ..audit import AuditEvent, record_in
 from ..domain.access import Access, access_allowed
 from ..domain.models import Action, Status, Ticket, User
@@ -59,6 +60,9 @@ class SessionContext:
     def __init__(self, services: SessionResources, address: str, user: User | None = None) -> None:
         self.services = services
         self.address = address
+        # The session's language (its SSH channel's): what other sessions prepare for this one
+        # is written in it (i18n.speaking).
+        self.language = i18n.current() or i18n.Language()
         self.user = user
         # The user as they were when an admin deleted their account while they were connected.
         self._deleted_user: User | None = None
@@ -213,11 +217,13 @@ class SessionContext:
 
     def end(self, text: str) -> None:
         """Log out at once, from elsewhere (the account's password was reset): a terminal says
-        `text` and closes; a command or file transfer is refused from its next request on."""
+        `text` and closes; a command or file transfer is refused from its next request on.
+        `text` is marked with N_(): it is said in this session's language, not the caller's."""
         self.log("session ended: %s", "password reset", level=logging.WARNING)
         self.user = None
         if self.on_end is not None:
-            self.on_end(text)
+            with i18n.speaking(self.language):
+                self.on_end(_(text))
 
     # What the areas share: writes, the log, the account's own row, other sessions ----------
 

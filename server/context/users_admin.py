@@ -12,13 +12,13 @@ from ..domain import validation
 from ..domain.access import Access
 from ..domain.models import Role, UserPage, UserSummary
 from ..errors import Forbidden, UserNotFound, ValidationError
-from ..i18n import _
+from ..i18n import N_, _
 from ..store import accounts, tickets
 
 if TYPE_CHECKING:
     from .session import SessionContext
 
-LAST_ADMIN = _("Impossible : il doit rester au moins un administrateur.")
+LAST_ADMIN = N_("Impossible : il doit rester au moins un administrateur.")
 
 
 async def _summary(conn: AsyncConnection, user_id: int) -> UserSummary:
@@ -75,7 +75,7 @@ class UsersAdmin:
                     ).format(name=target.name)
                 )
             if role is Role.USER and not admins - {target.id}:
-                raise ValidationError(LAST_ADMIN)
+                raise ValidationError(_(LAST_ADMIN))
             await accounts.update(conn, target.id, role=role.value)
             what = "promotion administrateur" if role is Role.ADMIN else "retrait du rôle administrateur"
             await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"{what} : {target.email} (id {target.id})")
@@ -105,7 +105,7 @@ class UsersAdmin:
             if typed_email.strip().lower() != target.email:
                 raise ValidationError(_("Suppression annulée : l'e-mail saisi n'est pas celui du compte."))
             if target.id in admins and not admins - {target.id}:
-                raise ValidationError(LAST_ADMIN)
+                raise ValidationError(_(LAST_ADMIN))
             await accounts.delete(conn, target.id)
             await ctx.audit(
                 conn,

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..domain import validation
 from ..errors import UserError
-from ..i18n import _
+from ..i18n import N_, _
 from ..ui.screens import ask
 from ..ui.terminal import Terminal
 
@@ -57,9 +57,10 @@ HIDDEN = "••••••••"
 
 
 async def new_password(
-    term: Terminal, title: str, done: list[tuple[str, str]], label: str = _("Mot de passe")
+    term: Terminal, title: str, done: list[tuple[str, str]], label: str = N_("Mot de passe")
 ) -> str | None:
     """A new password typed twice, asked again until both entries match; None if abandoned."""
+    label = _(label)
     notice = Notice()
     while True:
         password = await ask_valid(

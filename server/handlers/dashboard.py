@@ -9,13 +9,13 @@ from prompt_toolkit.utils import get_cwidth
 
 from ..context import SessionContext
 from ..domain.models import Dashboard
-from ..i18n import _
+from ..i18n import N_, _
 from ..ui.chart import bar_chart
 from ..ui.screens import menu
 from ..ui.terminal import Terminal, fit
 from .common import Notice
 
-WEEKDAYS = (_("lun."), _("mar."), _("mer."), _("jeu."), _("ven."), _("sam."), _("dim."))
+WEEKDAYS = (N_("lun."), N_("mar."), N_("mer."), N_("jeu."), N_("ven."), N_("sam."), N_("dim."))
 
 
 def duration(delay: timedelta | None) -> str:
@@ -33,7 +33,7 @@ def duration(delay: timedelta | None) -> str:
 
 
 def day_label(day: date) -> str:
-    return f"{WEEKDAYS[day.weekday()]} {day:%d/%m}"
+    return f"{_(WEEKDAYS[day.weekday()])} {day:%d/%m}"
 
 
 def dashboard_lines(board: Dashboard, width: int) -> list[StyleAndTextTuples]:

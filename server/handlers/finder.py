@@ -16,7 +16,7 @@ from ..domain.models import (
     User,
 )
 from ..errors import UserError
-from ..i18n import _
+from ..i18n import N_, _
 from ..ui.screens import menu
 from ..ui.table import TableAction, page_size, table
 from ..ui.terminal import Terminal, plain
@@ -34,10 +34,10 @@ from .ticket_columns import (
 from .tickets import ticket_screen
 
 SORT_LABELS = {
-    TicketSort.URGENCY_DESC: _("urgence, la plus haute d'abord"),
-    TicketSort.URGENCY_ASC: _("urgence, la plus faible d'abord"),
-    TicketSort.DATE_ASC: _("date, les plus anciens d'abord"),
-    TicketSort.DATE_DESC: _("date, les plus récents d'abord"),
+    TicketSort.URGENCY_DESC: N_("urgence, la plus haute d'abord"),
+    TicketSort.URGENCY_ASC: N_("urgence, la plus faible d'abord"),
+    TicketSort.DATE_ASC: N_("date, les plus anciens d'abord"),
+    TicketSort.DATE_DESC: N_("date, les plus récents d'abord"),
 }
 
 COLUMNS = [NUMBER, TITLE, URGENCY, STATUS, AUTHOR, ASSIGNEE, CATEGORY, DATE]
@@ -83,7 +83,7 @@ def describe_page(result: TicketPage, sort: TicketSort) -> str:
     """« 37 tickets — page 1/3 · tri : … »."""
     found = (_("{n} ticket") if result.total == 1 else _("{n} tickets")).format(n=result.total)
     return _("{found} — page {page}/{pages} · tri : {sort}").format(
-        found=found, page=result.page, pages=result.pages, sort=SORT_LABELS[sort]
+        found=found, page=result.page, pages=result.pages, sort=_(SORT_LABELS[sort])
     )
 
 
@@ -177,7 +177,7 @@ async def choose_sort(term: Terminal, current: TicketSort) -> TicketSort | None:
         term,
         _("Tous les tickets : trier"),
         [
-            (s, label[0].upper() + label[1:] + (mark if s is current else ""))
+            (s, _(label)[0].upper() + _(label)[1:] + (mark if s is current else ""))
             for s, label in SORT_LABELS.items()
         ],
         body=lambda width: [[("class:label", _("Trier par :"))]],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..context import SessionContext
 from ..domain.models import LiveNotice, TicketChange
-from ..i18n import _
+from ..i18n import _, speaking
 from ..ui.terminal import Terminal
 
 
@@ -13,10 +13,13 @@ def deliver(term: Terminal, ctx: SessionContext, change: TicketChange) -> None:
     kind = ctx.live_notice(change)
     if kind is None:
         return
-    text = notice_text(kind, change)
-    if text:
-        term.notify(text)
-    term.refresh()
+    # The feed runs in no session's context: the notice, and the redraw it asks for, are in
+    # the receiver's language.
+    with speaking(ctx.language):
+        text = notice_text(kind, change)
+        if text:
+            term.notify(text)
+        term.refresh()
 
 
 def notice_text(kind: LiveNotice, change: TicketChange) -> str:

@@ -9,12 +9,12 @@ from ..context.recovery import CODE_MAX_CHARS, IssuedCode
 from ..domain import validation
 from ..domain.models import User
 from ..errors import UserError
-from ..i18n import _
+from ..i18n import N_, _
 from ..ui.screens import ask, confirm, menu
 from ..ui.terminal import Terminal, wrap
 from .common import HIDDEN, Notice, new_password
 
-INTRO = _(
+INTRO = N_(
     "Un administrateur du support vous donne un code de réinitialisation (à l'accueil ou par "
     "téléphone) ; il sert une fois, pendant 30 minutes."
 )
@@ -23,7 +23,7 @@ INTRO = _(
 async def forgotten_password(term: Terminal, ctx: SessionContext) -> Notice | None:
     """E-mail, code, new password twice; None if abandoned."""
     title = _("Mot de passe oublié")
-    email = await ask(term, title, _("E-mail"), max_chars=validation.EMAIL_MAX, warning=INTRO)
+    email = await ask(term, title, _("E-mail"), max_chars=validation.EMAIL_MAX, warning=_(INTRO))
     if email is None:
         return None
     done = [(_("E-mail"), email)]

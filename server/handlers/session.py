@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from ..context import SessionContext
-from ..i18n import _
+from ..i18n import N_, _
 from ..ui.screens import menu
 from ..ui.terminal import Terminal, plain
 from .account import login, register
@@ -17,13 +17,13 @@ from .recovery import forgotten_password
 log = logging.getLogger("support.session")
 
 WELCOME_ITEMS = [
-    ("login", _("Se connecter")),
-    ("register", _("Créer un compte")),
-    ("reset", _("Mot de passe oublié")),
-    ("quit", _("Quitter")),
+    ("login", N_("Se connecter")),
+    ("register", N_("Créer un compte")),
+    ("reset", N_("Mot de passe oublié")),
+    ("quit", N_("Quitter")),
 ]
 
-WELCOME = _(
+WELCOME = N_(
     "Bienvenue sur le support technique.\n"
     "Signalez un problème (matériel, accès à la plateforme…) et suivez sa résolution."
 )
@@ -39,8 +39,8 @@ async def run_session(term: Terminal, ctx: SessionContext) -> None:
                 choice = await menu(
                     term,
                     _("Accueil"),
-                    WELCOME_ITEMS,
-                    body=lambda width: plain(WELCOME, width=width),
+                    [(key, _(label)) for key, label in WELCOME_ITEMS],
+                    body=lambda width: plain(_(WELCOME), width=width),
                     back_label=None,
                     back_hint=_("quitter"),
                     **notice.kwargs(),

@@ -23,12 +23,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..domain.models import Status
-from ..i18n import _
+from ..i18n import N_, _
 from ..ui.columns import Cell, Column
 
 TITLE_LEAST = 40
 
-SHORT_STATUS = {Status.WAITING: _("Attente"), Status.IN_PROGRESS: _("En cours"), Status.RESOLVED: _("Résolu")}
+SHORT_STATUS = {
+    Status.WAITING: N_("Attente"),
+    Status.IN_PROGRESS: N_("En cours"),
+    Status.RESOLVED: N_("Résolu"),
+}
 
 
 def initials(name: str) -> str:
@@ -51,27 +55,27 @@ def category(name: str | None) -> Cell:
 
 
 def status(value: Status) -> Cell:
-    return value.value, SHORT_STATUS[value]
+    return _(value.value), _(SHORT_STATUS[value])
 
 
 # Each column and how a ticket (a TicketSummary) fills it.
-NUMBER = Column(_("N°"), 6, value=lambda t: f"#{t.id}")
-TITLE = Column(_("Titre"), least=TITLE_LEAST, value=lambda t: t.title)
-URGENCY = Column(_("Urgence"), 7, value=lambda t: t.urgency.value)
-STATUS = Column(_("Statut"), 10, steps=((6, 8),), short_at=8, value=lambda t: status(t.status))
-AUTHOR = Column(_("Auteur"), 16, steps=((5, 12), (8, 0)), value=lambda t: person(t.author_name))
+NUMBER = Column(N_("N°"), 6, value=lambda t: f"#{t.id}")
+TITLE = Column(N_("Titre"), least=TITLE_LEAST, value=lambda t: t.title)
+URGENCY = Column(N_("Urgence"), 7, value=lambda t: t.urgency.value)
+STATUS = Column(N_("Statut"), 10, steps=((6, 8),), short_at=8, value=lambda t: status(t.status))
+AUTHOR = Column(N_("Auteur"), 16, steps=((5, 12), (8, 0)), value=lambda t: person(t.author_name))
 ASSIGNEE = Column(
-    _("Assigné à"),
+    N_("Assigné à"),
     16,
     steps=((4, 10), (7, 4)),
     short_at=4,
-    short_header=_("Ass."),
+    short_header=N_("Ass."),
     value=lambda t: person(t.assignee_name),
 )
 # In an assignee's list, where the author is the one name shown: narrowed, never dropped.
-AUTHOR_KEPT = Column(_("Auteur"), 16, steps=((5, 12), (8, 10)), value=lambda t: person(t.author_name))
+AUTHOR_KEPT = Column(N_("Auteur"), 16, steps=((5, 12), (8, 10)), value=lambda t: person(t.author_name))
 # In a requester's own list, where there is no author: the name narrowed, never initials.
-ASSIGNEE_NAMED = Column(_("Assigné à"), 16, steps=((4, 10),), value=lambda t: person(t.assignee_name))
-DATE = Column(_("Date"), 10, steps=((2, 5),), short_at=5, value=lambda t: date(t.created_at))
+ASSIGNEE_NAMED = Column(N_("Assigné à"), 16, steps=((4, 10),), value=lambda t: person(t.assignee_name))
+DATE = Column(N_("Date"), 10, steps=((2, 5),), short_at=5, value=lambda t: date(t.created_at))
 # The first to give room: shown only where the title keeps its 40 columns besides.
-CATEGORY = Column(_("Catégorie"), 16, steps=((1, 12), (3, 0)), value=lambda t: category(t.category_name))
+CATEGORY = Column(N_("Catégorie"), 16, steps=((1, 12), (3, 0)), value=lambda t: category(t.category_name))

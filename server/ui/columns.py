@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..i18n import _
 from .terminal import fit, screen_width
 
 # A cell: its text, or (text, short form) for a column narrowed to `short_at` or less.
@@ -83,4 +84,5 @@ def row_text(columns: Sequence[Column], row: Sequence[Cell]) -> str:
 
 
 def header_text(columns: Sequence[Column]) -> str:
-    return row_text(columns, [(c.header, c.short_header or c.header) for c in columns])
+    # Headers defined at import time are marked with N_(): translated here, where drawn.
+    return row_text(columns, [(_(c.header), _(c.short_header or c.header)) for c in columns])

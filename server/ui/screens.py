@@ -14,7 +14,7 @@ from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import D, VSplit, Window
 from prompt_toolkit.widgets import TextArea
 
-from ..i18n import _
+from ..i18n import N_, _
 from .terminal import SafeTextControl, Screen, ScrollableText, Terminal, fit, one_line, screen_width, wrap
 
 log = logging.getLogger("support.ui")
@@ -55,7 +55,7 @@ async def menu(
     body: Lines | None = None,
     body_at_end: bool = False,
     head: Lines | None = None,
-    back_label: str | None = _("Retour"),
+    back_label: str | None = N_("Retour"),
     back_hint: str | None = None,
     notice: str = "",
     error: bool = False,
@@ -71,6 +71,7 @@ async def menu(
     body shows its end unless the reader has scrolled. `items` may then be a function, so
     that the entries follow the news too.
     """
+    back_label = _(back_label) if back_label else back_label
     screen = Screen()
     kb = screen.key_bindings
     state = MenuState(selected=start)
