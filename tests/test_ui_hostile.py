@@ -18,7 +18,7 @@ from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
 
-from server.ui import chart, columns, screens, table, terminal
+from server.ui import chart, columns, screens, table, terminal, text
 from server.ui.columns import Column
 
 # A window-title change (OSC … BEL), a device-control string, a terminal reset, a charset
@@ -168,9 +168,9 @@ async def test_the_text_helpers_a_screen_is_built_with():
     drawn by a screen's body."""
 
     def body(width: int) -> list:
-        lines = [[("", terminal.fit(HOSTILE, width))], [("", terminal.one_line(HOSTILE))]]
-        lines += [[("", line)] for line in terminal.wrap(HOSTILE, width)]
-        lines += terminal.plain(HOSTILE, width=width)
+        lines = [[("", text.fit(HOSTILE, width))], [("", text.one_line(HOSTILE))]]
+        lines += [[("", line)] for line in text.wrap(HOSTILE, width)]
+        lines += text.plain(HOSTILE, width=width)
         lines += [[("", line)] for line in chart.bar_chart([(HOSTILE, 3), (HOSTILE, 1)], width)]
         row = columns.row_text(SPECS, columns.cells(SPECS, RECORDS[0]))
         lines += [[("", columns.header_text(SPECS))], [("", row)]]
@@ -185,6 +185,6 @@ async def test_the_text_helpers_a_screen_is_built_with():
 )
 def test_the_one_control_sanitises_any_fragment(fragment):
     """SafeTextControl, the control every screen draws text with, takes raw fragments too."""
-    control = terminal.SafeTextControl([fragment])
+    control = text.SafeTextControl([fragment])
     out = "".join(f[1] for f in control.text())
     assert not FORBIDDEN.search(out.replace("\n", "")) and "\x1b" not in out

@@ -12,7 +12,8 @@ from ..domain.models import Category, Ticket, Urgency, User
 from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
 from ..i18n import _
 from ..ui.screens import menu
-from ..ui.terminal import Terminal, plain, wrap
+from ..ui.terminal import Terminal
+from ..ui.text import plain, wrap
 from .common import Notice, ask_valid
 
 

@@ -12,7 +12,8 @@ from ..domain.models import Dashboard
 from ..i18n import N_, _
 from ..ui.chart import bar_chart
 from ..ui.screens import menu
-from ..ui.terminal import Terminal, fit
+from ..ui.terminal import Terminal
+from ..ui.text import fit
 from .common import Notice
 
 WEEKDAYS = (N_("lun."), N_("mar."), N_("mer."), N_("jeu."), N_("ven."), N_("sam."), N_("dim."))

@@ -19,7 +19,8 @@ from ..errors import UserError
 from ..i18n import N_, _
 from ..ui.screens import menu
 from ..ui.table import TableAction, page_size, table
-from ..ui.terminal import Terminal, plain
+from ..ui.terminal import Terminal
+from ..ui.text import plain
 from .common import Notice, ask_valid
 from .ticket_columns import (
     ASSIGNEE,

@@ -8,7 +8,8 @@ from ..domain.models import Urgency
 from ..errors import UserError
 from ..i18n import _
 from ..ui.screens import menu
-from ..ui.terminal import Terminal, plain
+from ..ui.terminal import Terminal
+from ..ui.text import plain
 from .categories import ask_category
 from .common import Notice, ask_valid
 from .tickets import ticket_screen

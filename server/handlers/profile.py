@@ -13,7 +13,8 @@ from ..errors import UserError, ValidationError
 from ..i18n import _
 from ..keys import KEY_LINE_MAX
 from ..ui.screens import ask, confirm, menu
-from ..ui.terminal import Terminal, fit, wrap
+from ..ui.terminal import Terminal
+from ..ui.text import fit, wrap
 from .common import HIDDEN, Notice, ask_valid, new_password
 
 

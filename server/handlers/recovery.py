@@ -11,7 +11,8 @@ from ..domain.models import User
 from ..errors import UserError
 from ..i18n import N_, _
 from ..ui.screens import ask, confirm, menu
-from ..ui.terminal import Terminal, wrap
+from ..ui.terminal import Terminal
+from ..ui.text import wrap
 from .common import HIDDEN, Notice, new_password
 
 INTRO = N_(

@@ -8,7 +8,8 @@ import logging
 from ..context import SessionContext
 from ..i18n import N_, _
 from ..ui.screens import menu
-from ..ui.terminal import Terminal, plain
+from ..ui.terminal import Terminal
+from ..ui.text import plain
 from .account import login, register
 from .common import Notice
 from .main_menu import main_menu

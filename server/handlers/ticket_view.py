@@ -10,7 +10,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples, fragment_list_widt
 from ..domain.models import Action, Attachment, HistoryEntry, Ticket
 from ..i18n import _
 from ..ui.screens import UNREAD
-from ..ui.terminal import wrap
+from ..ui.text import wrap
 
 
 def when(moment: datetime) -> str:

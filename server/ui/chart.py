@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from prompt_toolkit.utils import get_cwidth
 
-from .terminal import fit
+from .text import fit
 
 # A bar's last column: one to seven eighths of a full block.
 EIGHTHS = " ▏▎▍▌▋▊▉"

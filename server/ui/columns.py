@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..i18n import _
-from .terminal import fit, screen_width
+from .terminal import screen_width
+from .text import fit
 
 # A cell: its text, or (text, short form) for a column narrowed to `short_at` or less.
 Cell = str | tuple[str, str]

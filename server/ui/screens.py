@@ -15,7 +15,8 @@ from prompt_toolkit.layout import D, VSplit, Window
 from prompt_toolkit.widgets import TextArea
 
 from ..i18n import N_, _
-from .terminal import SafeTextControl, Screen, ScrollableText, Terminal, fit, one_line, screen_width, wrap
+from .terminal import Screen, ScrollableText, Terminal, screen_width
+from .text import SafeTextControl, fit, one_line, wrap
 
 log = logging.getLogger("support.ui")
 

@@ -20,7 +20,8 @@ from prompt_toolkit.layout import D, Window
 from ..i18n import _
 from .columns import Column, cells, header_text, row_text
 from .screens import UNREAD, refresher
-from .terminal import SafeTextControl, Screen, Terminal, fit, screen_width
+from .terminal import Screen, Terminal, screen_width
+from .text import SafeTextControl, fit
 
 # Lines around a page's rows: the frame's header, gap, notice and hints; the two summary
 # lines, the column titles, the gap and the number prompt; one spare for a notice on two lines.

@@ -1,7 +1,6 @@
 """One prompt_toolkit application per connection; screens are swapped inside it without flicker.
 
-Text reaches the screen through one control, `SafeTextControl`, which sanitises every fragment
-it is given: a raw string from a user (`[("", ticket.author_name)]`) is drawn harmless."""
+Its text is drawn with ui/text.py's SafeTextControl, the one control that puts text on screen."""
 
 from __future__ import annotations
 
@@ -15,14 +14,13 @@ from prompt_toolkit.application import Application
 from prompt_toolkit.application.current import get_app
 from prompt_toolkit.data_structures import Point
 from prompt_toolkit.filters import Condition, Filter
-from prompt_toolkit.formatted_text import AnyFormattedText, StyleAndTextTuples, to_formatted_text
+from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.key_binding import DynamicKeyBindings, KeyBindings, KeyBindingsBase
 from prompt_toolkit.key_binding.bindings.page_navigation import load_page_navigation_bindings
 from prompt_toolkit.key_binding.defaults import load_key_bindings
 from prompt_toolkit.layout import (
     ConditionalContainer,
     D,
-    FormattedTextControl,
     HSplit,
     Layout,
     Window,
@@ -31,6 +29,7 @@ from prompt_toolkit.styles import BaseStyle, Style, default_ui_style, merge_styl
 from prompt_toolkit.utils import get_cwidth
 
 from ..domain.text import safe_text
+from .text import SafeTextControl, fit, wrap
 
 APP_NAME = "Support Tickets"
 # Live notices kept on screen at once.
@@ -62,33 +61,6 @@ def _shared_style() -> BaseStyle:
 def _shared_bindings() -> tuple[KeyBindingsBase, KeyBindingsBase]:
     """prompt_toolkit's default key bindings and its page navigation, built once."""
     return load_key_bindings(), load_page_navigation_bindings()
-
-
-def safe_fragments(fragments: StyleAndTextTuples) -> StyleAndTextTuples:
-    """Fragments as they may reach the terminal: each text sanitised, its line feeds kept (they
-    end the control's lines); `[ZeroWidthEscape]` fragments, which prompt_toolkit writes out
-    raw, are dropped."""
-    out: StyleAndTextTuples = []
-    for fragment in fragments:
-        style, text = fragment[0], fragment[1]
-        if "[ZeroWidthEscape]" in style:
-            continue
-        clean = safe_text(text, multiline=True)
-        out.append(fragment if clean is text else (style, clean, *fragment[2:]))  # type: ignore[arg-type]
-    return out
-
-
-class SafeTextControl(FormattedTextControl):
-    """The one control that draws text on a screen: whatever it is given, raw strings and
-    fragments included, reaches the terminal sanitised."""
-
-    def __init__(self, text: AnyFormattedText = "", **kwargs: Any) -> None:
-        super().__init__(lambda: safe_fragments(to_formatted_text(text, auto_convert=True)), **kwargs)
-
-
-def one_line(text: str) -> str:
-    """Untrusted text for one line of a screen: sanitised, a line break shown as ␊."""
-    return safe_text(text)
 
 
 class SessionApplication(Application):
@@ -284,52 +256,6 @@ def _paragraph(text: str, style: str) -> StyleAndTextTuples:
     return [(style, "\n".join(" " + line for line in lines))]
 
 
-def fit(text: str, width: int) -> str:
-    """Sanitised one-line text cut (with an ellipsis) or padded to exactly `width` columns."""
-    text = safe_text(text)
-    out, used = "", 0
-    for ch in text:
-        w = get_cwidth(ch)
-        if used + w > width:
-            # Room for the ellipsis: drop characters until it fits.
-            while out and used + 1 > width:
-                used -= get_cwidth(out[-1])
-                out = out[:-1]
-            return out + "…" + " " * max(0, width - used - 1)
-        out += ch
-        used += w
-    return out + " " * (width - used)
-
-
-def wrap(text: str, width: int, *, multiline: bool = True) -> list[str]:
-    """Sanitised text cut into lines of at most `width` terminal columns (accents, wide emoji)."""
-    width = max(10, width)
-    lines: list[str] = []
-    for paragraph in safe_text(text, multiline=multiline).split("\n"):
-        line, used = "", 0
-        for word in paragraph.split(" "):
-            w = get_cwidth(word)
-            while w > width:  # a word longer than the line is cut
-                if used:
-                    lines.append(line)
-                    line, used = "", 0
-                cut, cw = "", 0
-                for ch in word:
-                    if cw + get_cwidth(ch) > width:
-                        break
-                    cut += ch
-                    cw += get_cwidth(ch)
-                lines.append(cut)
-                word = word[len(cut) :]
-                w = get_cwidth(word)
-            if used and used + 1 + w > width:
-                lines.append(line)
-                line, used = "", 0
-            line, used = (f"{line} {word}", used + 1 + w) if used else (word, w)
-        lines.append(line)
-    return lines
-
-
 class ScrollableText:
     """A read-only body, as tall as its text or the room left; PageUp/PageDown scroll it,
     Home and End go to its first and last lines."""
@@ -398,8 +324,3 @@ class ScrollableText:
         kb.add("pageup")(lambda e: self._moved(-1))
         kb.add("end")(lambda e: self._to_end())
         kb.add("home")(lambda e: self._moved(-self._count))
-
-
-def plain(text: str, style: str = "", width: int = 78) -> list[StyleAndTextTuples]:
-    """Trusted or untrusted text, sanitised and wrapped: one fragment list per line."""
-    return [[(style, line)] for line in wrap(text, width)]
