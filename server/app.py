@@ -190,7 +190,16 @@ class Service:
         listen = settings.metrics.address()
         if listen is not None:
             self.metrics = MetricsEndpoint(
-                *listen, lambda lag: ServiceCollector(self.sessions_by_kind, self.pool_use, lag, self.db_up)
+                *listen,
+                lambda lag: ServiceCollector(
+                    self.sessions_by_kind,
+                    self.pool_use,
+                    lag,
+                    self.db_up,
+                    db_errors=lambda: dict(self.db.health.errors) if self.db is not None else {},
+                    refused=lambda: dict(self.gate.refused),
+                    feed_age=lambda: self.feed.age() if self.feed is not None else 0.0,
+                ),
             )
             self.metrics.start()
 

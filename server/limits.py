@@ -115,6 +115,8 @@ class ConnectionGate:
         self._quiet: dict[str, tuple[Counter[Refusal], asyncio.TimerHandle | None]] = {}
         # Connections waiting for their turn: closed with the service.
         self.waiting: set[asyncio.BaseTransport] = set()
+        # Every refusal since start, by limit (the metrics endpoint's figures).
+        self.refused: dict[str, int] = {r.name.lower(): 0 for r in Refusal}
 
     @property
     def open_count(self) -> int:
@@ -149,6 +151,7 @@ class ConnectionGate:
             if delay < 0:
                 refusal = Refusal.RATE
         if refusal is not None:
+            self.refused[refusal.name.lower()] += 1
             self._log_refusal(source, peer[0], refusal)
             return Admission(refusal)
         self._open[peer] = (source, False)

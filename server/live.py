@@ -42,6 +42,8 @@ class ChangeFeed:
         self.polls = 0
         self._task: asyncio.Task | None = None
         self.failing = False
+        # When the database last answered a look (monotonic clock).
+        self.last_look = time.monotonic()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` with every new change; returns what unsubscribes it."""
@@ -61,6 +63,7 @@ class ChangeFeed:
         while True:
             try:
                 await self.poll()
+                self.last_look = time.monotonic()
                 if self.failing:
                     log.info("change feed: database back, resuming after id=%s", self.last_id)
                     self.failing = False
@@ -122,6 +125,11 @@ class ChangeFeed:
                 )
             )
         return changes
+
+    def age(self) -> float:
+        """Seconds since the database last answered a look: about the poll interval when well;
+        it grows while the database is away or the event loop too busy to look."""
+        return time.monotonic() - self.last_look
 
     def _deliver(self, change: TicketChange) -> None:
         for listener in list(self.listeners):

@@ -16,10 +16,18 @@ import time
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .domain.models import Status
+
 log = logging.getLogger("support.metrics")
+
+
+def status_label(status: Status) -> str:
+    """A status as a metric label: its English name, lower case (waiting, in_progress, resolved)."""
+    return status.name.lower()
+
 
 REGISTRY = CollectorRegistry()
 
@@ -32,6 +40,19 @@ LOGINS = Counter(
 for _outcome in ("ok", "failed", "throttled"):
     LOGINS.labels(_outcome)
 TICKETS_CREATED = Counter("support_tickets_created", "Tickets created.", registry=REGISTRY)
+STATUS_CHANGES = Counter(
+    "support_status_changes",
+    "Ticket status changes (reopenings included), by new status.",
+    ["to"],
+    registry=REGISTRY,
+)
+for _status in Status:
+    STATUS_CHANGES.labels(status_label(_status))
+REGISTRATIONS_THROTTLED = Counter(
+    "support_registrations_throttled",
+    "Account creations refused for now: too many from one address.",
+    registry=REGISTRY,
+)
 
 # Seconds between two looks at the event loop's lag.
 LAG_INTERVAL = 0.5
@@ -71,8 +92,13 @@ class ServiceCollector(Collector):
         pool: Callable[[], tuple[int, int]],
         lag: LoopLag,
         db_up: Callable[[], bool] = lambda: True,
+        *,
+        db_errors: Callable[[], dict[str, int]] = dict,
+        refused: Callable[[], dict[str, int]] = dict,
+        feed_age: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.sessions, self.pool, self.lag, self.db_up = sessions, pool, lag, db_up
+        self.db_errors, self.refused, self.feed_age = db_errors, refused, feed_age
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         open_ = GaugeMetricFamily(
@@ -87,6 +113,28 @@ class ServiceCollector(Collector):
         in_use, size = self.pool()
         yield GaugeMetricFamily("support_db_pool_in_use", "Database connections checked out.", value=in_use)
         yield GaugeMetricFamily("support_db_pool_size", "Database connections the pool keeps.", value=size)
+        errors = CounterMetricFamily(
+            "support_db_errors",
+            "Transactions that failed at the database, by reason "
+            "(unreachable, pool_exhausted, lock_wait_timeout, statement_timeout).",
+            labels=["reason"],
+        )
+        for reason, n in self.db_errors().items():
+            errors.add_metric([reason.replace(" ", "_")], n)
+        yield errors
+        refused = CounterMetricFamily(
+            "support_connections_refused",
+            "SSH connections turned away by the connection gate, by limit reached.",
+            labels=["limit"],
+        )
+        for limit, n in self.refused().items():
+            refused.add_metric([limit], n)
+        yield refused
+        yield GaugeMetricFamily(
+            "support_live_feed_age_seconds",
+            "Seconds since the change feed last read the database (live.poll_interval when well).",
+            value=self.feed_age(),
+        )
         yield GaugeMetricFamily(
             "support_event_loop_lag_seconds", "Lateness of the latest event-loop tick.", value=self.lag.last
         )

@@ -13,10 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from server.app import Service
 from server.config import ConfigError, MetricsSettings, load_settings
+from server.domain.models import Status
 from server.errors import DatabaseUnavailable
 from server.store.schema import tickets
 
-from .conftest import PASSWORD, count
+from .conftest import PASSWORD, context_for, count
 from .journeys import file_ticket, login_in_app
 from .sshclient import Client
 from .test_cli import cli, cli_env
@@ -102,6 +103,39 @@ async def test_the_endpoint_counts_what_users_do(service: Service, clients, data
     assert sessions(await scrape(service.metrics.port), "user") == 0
 
 
+def changes_to(sample: dict, status: str) -> float:
+    return sample[("support_status_changes_total", (("to", status),))]
+
+
+async def test_status_changes_refused_connections_and_the_feed(service: Service, services, alice, admin):
+    assert service.metrics is not None
+    before = await scrape(service.metrics.port)
+    number = await context_for(services, alice).create_ticket("Clavier", "Touche A.", "Faible")
+    staff = context_for(services, admin)
+    await staff.change_status(number, Status.IN_PROGRESS)
+    await staff.change_status(number, Status.RESOLVED)
+    await context_for(services, alice).reopen(number, "Toujours pas.")
+
+    # One address may hold one connection now: a second one is turned away at the gate.
+    service.gate.limits = dataclasses.replace(service.gate.limits, max_per_address=1)
+    first = await asyncio.open_connection("127.0.0.1", service.port)
+    await first[0].readline()  # the banner: the first one is in
+    second = await asyncio.open_connection("127.0.0.1", service.port)
+    assert await second[0].read() == b""
+    for _, writer in (first, second):
+        writer.close()
+
+    after = await scrape(service.metrics.port)
+    assert changes_to(after, "in_progress") - changes_to(before, "in_progress") == 2  # reopening too
+    assert changes_to(after, "resolved") - changes_to(before, "resolved") == 1
+    assert changes_to(after, "waiting") == changes_to(before, "waiting")
+    refused = ("support_connections_refused_total", (("limit", "per_address"),))
+    assert after[refused] - before[refused] == 1
+    assert after[("support_connections_refused_total", (("limit", "rate"),))] == 0
+    assert after[("support_db_errors_total", (("reason", "unreachable"),))] == 0
+    assert after[("support_live_feed_age_seconds", ())] >= 0
+
+
 async def test_the_endpoint_closes_with_the_service(service: Service):
     port = service.metrics.port
     await scrape(port)
@@ -141,6 +175,12 @@ async def test_status_prints_the_figures_and_fails_when_the_database_is_down(tmp
         done = await cli("status", env=env)
         assert done.returncode == 1
         assert "support_db_up 0" in done.stdout.splitlines()
+        errors = [
+            line
+            for line in done.stdout.splitlines()
+            if 'support_db_errors_total{reason="unreachable"}' in line
+        ]
+        assert len(errors) == 1 and float(errors[0].split()[-1]) >= 1, done.stdout
         assert done.stderr.strip() == "Erreur : la base de données ne répond pas au service."
     finally:
         await svc.stop(grace=1)

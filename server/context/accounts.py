@@ -14,6 +14,7 @@ from ..domain.access import Access
 from ..domain.models import Role, User
 from ..errors import AuthFailed, Throttled, TooManyAccounts, ValidationError
 from ..i18n import _
+from ..metrics import REGISTRATIONS_THROTTLED
 from ..store import accounts
 from ..throttle import account_key, source
 from .login import authenticate, create_user
@@ -41,6 +42,7 @@ class Accounts:
                 details=f"attente={wait}s",
                 level=logging.WARNING,
             )
+            REGISTRATIONS_THROTTLED.inc()
             raise TooManyAccounts(wait)
 
     async def register(self, name: str, email: str, password: str) -> User:

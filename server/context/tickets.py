@@ -13,7 +13,7 @@ from ..domain.access import Access
 from ..domain.models import Action, LiveNotice, Status, Ticket, TicketChange, Urgency, User
 from ..errors import NotFound, ServiceRestarting, ValidationError
 from ..i18n import _
-from ..metrics import TICKETS_CREATED
+from ..metrics import STATUS_CHANGES, TICKETS_CREATED, status_label
 from ..store import accounts, categories, history, reads, tickets, utcnow
 from ..store import attachments as files
 from .attachments import attachment_of
@@ -248,6 +248,7 @@ class Tickets:
             return row.libelle
 
         ticket, old_label = await self.changed(ticket_id, Access.CHANGE_STATUS, update)
+        STATUS_CHANGES.labels(status_label(new_status)).inc()
         ctx.log("status changed id=%s from=%r to=%r", ticket_id, old_label, new_status.value)
         return ticket
 
@@ -297,5 +298,6 @@ class Tickets:
             await ctx._write_history(conn, ticket_id, Action.REOPENED, row.statut_id, in_progress, "", now)
 
         ticket, _done = await self.changed(ticket_id, Access.REOPEN, write)
+        STATUS_CHANGES.labels(status_label(Status.IN_PROGRESS)).inc()
         ctx.log("reopened id=%s length=%s", ticket_id, len(text))
         return ticket

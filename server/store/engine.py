@@ -99,8 +99,13 @@ class Health:
         # Transactions rolled back at a bound since the last line about them.
         self.bounded = 0
         self.bounded_logged = -BOUNDED_LOG_EVERY
+        # Every failed transaction since start, by reason (the metrics endpoint's figures).
+        self.errors: dict[str, int] = dict.fromkeys(
+            ("unreachable", "pool exhausted", "lock wait timeout", "statement timeout"), 0
+        )
 
     def failure(self, reason: str, exc: BaseException) -> None:
+        self.errors[reason] = self.errors.get(reason, 0) + 1
         if reason in {"lock wait timeout", "statement timeout"}:
             # A bound reached is a rolled-back transaction, not an outage: one line, then at
             # most one every BOUNDED_LOG_EVERY seconds with how many more there were.
