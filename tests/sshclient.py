@@ -205,8 +205,11 @@ class OpenSSHClient(ScreenReader):
         return client
 
     @classmethod
-    async def spawn(cls, argv: list[str], *, cols: int = 80, rows: int = 24) -> OpenSSHClient:
-        """Any client program (`ssh` with options of the test's own, PuTTY's `plink`) in a PTY."""
+    async def spawn(
+        cls, argv: list[str], *, cols: int = 80, rows: int = 24, env: dict[str, str] | None = None
+    ) -> OpenSSHClient:
+        """Any client program (`ssh` with options of the test's own, PuTTY's `plink`) in a PTY;
+        `env`: variables added to its environment (LANG…)."""
         client = cls(cols, rows)
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
@@ -218,7 +221,7 @@ class OpenSSHClient(ScreenReader):
             stderr=slave,
             start_new_session=True,
             preexec_fn=_take_controlling_terminal,
-            env={**os.environ, "TERM": "xterm-256color"},
+            env={**os.environ, "TERM": "xterm-256color", **(env or {})},
         )
         os.close(slave)
         asyncio.get_running_loop().add_reader(master, client._readable)

@@ -67,13 +67,16 @@ async def ssh_command(
     options: tuple[str, ...] = (),
     term: str | None = None,
     hold_stdin: bool = False,
+    env: dict[str, str] | None = None,
 ) -> Result:
     """`ssh -p PORT -l USER 127.0.0.1 WORDS…` with `stdin`; its exit status, stdout and stderr.
 
     `hold_stdin`: stdin stays open (a script that never ends its input) until ssh exits.
+    `env`: variables set for ssh (LANG…), which it sends only with `-o SendEnv=NAME`.
     """
     argv = _argv(port, user, words, identity, options)
-    env = {**os.environ, "SSH_ASKPASS": _askpass(password), "SSH_ASKPASS_REQUIRE": "force"}
+    extra = env or {}
+    env = {**os.environ, "SSH_ASKPASS": _askpass(password), "SSH_ASKPASS_REQUIRE": "force", **extra}
     env.pop("DISPLAY", None)
     if term is not None:
         env["TERM"] = term

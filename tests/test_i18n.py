@@ -117,3 +117,11 @@ async def test_each_task_reads_its_own_session_language():
     await asyncio.gather(*tasks)
     assert seen == {"en": ["en"], "fr": ["fr"]}
     assert i18n.current() is None  # outside any session: French
+
+
+def test_every_message_has_its_english():
+    missing = messages.untranslated("en")
+    assert not missing, (
+        f"{len(missing)} messages without English (or only a fuzzy one): {messages.FIX}.\n"
+        + "\n".join(repr(m) for m in missing[:10])
+    )

@@ -74,7 +74,7 @@ def _find(words: list[str]) -> tuple[Command, list[str]]:
     entry = COMMANDS.get(words[0])
     if isinstance(entry, dict):
         if len(words) < 2 or words[1] not in entry:
-            usages = [u for c, u in basic.USAGES.items() if c.startswith(words[0] + " ")]
+            usages = [_(u) for c, u in basic.USAGES.items() if c.startswith(words[0] + " ")]
             raise CommandError(_("Usage : {usage}").format(usage=" | ".join(usages)))
         return entry[words[1]], words[2:]
     if entry is None:

@@ -10,7 +10,7 @@ from ..domain.models import ExportedTicket
 from ..domain.text import safe_text
 from ..i18n import _
 from .base import CommandError, CommandIO, csv_lines, iso, parse, shown_date, table, to_json
-from .basic import USAGES
+from .basic import usage_of
 
 if TYPE_CHECKING:
     from ..context import SessionContext
@@ -47,7 +47,7 @@ def _fields(t: ExportedTicket) -> list:
 
 
 async def export(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
-    usage = USAGES["export"]
+    usage = usage_of("export")
     found, rest = parse(args, usage, flags=frozenset({"--bom"}), options=frozenset({"--format", "--since"}))
     fmt = str(found.get("--format", "csv"))
     if rest or fmt not in {"csv", "json"}:
@@ -84,7 +84,7 @@ async def export(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
 
 
 async def users(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
-    usage = USAGES["users list"]
+    usage = usage_of("users list")
     found, rest = parse(args, usage, flags=frozenset({"--json", "--csv", "--bom"}))
     if rest != ["list"] or (found.get("--json") and found.get("--csv")):
         raise CommandError(_("Usage : {usage}").format(usage=usage))

@@ -5,30 +5,39 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..domain.text import safe_text
-from ..i18n import _
+from ..i18n import N_, _
 from .base import CommandError, CommandIO, parse, to_json
 
 if TYPE_CHECKING:
     from ..context import SessionContext
 
-# Each command's usage line, by the name it is called with (`help tickets list`).
+# Each command's usage line, by the name it is called with (`help tickets list`); marked with
+# N_(): shown through _(), its placeholders (TITRE, NOM) in the session's language.
 USAGES: dict[str, str] = {
-    "help": "help [COMMANDE]",
-    "whoami": "whoami [--json]",
-    "tickets list": (
+    "help": N_("help [COMMANDE]"),
+    "whoami": N_("whoami [--json]"),
+    "tickets list": N_(
         "tickets list [--all] [--status S] [--urgency U] [--assignee me|none|EMAIL] "
         "[--search TEXTE] [--sort urgency|date] [--limit N] [--json|--csv [--bom]]"
     ),
-    "tickets show": "tickets show N [--json]",
-    "tickets new": "tickets new --title TITRE --urgency Faible|Moyenne|Haute [--category NOM] < description",
-    "tickets reply": "tickets reply N < message",
-    "tickets note": "tickets note N < note",
-    "tickets status": "tickets status N 'En attente'|'En cours'|Résolu",
-    "tickets assign": "tickets assign N EMAIL|me|none",
-    "tickets attach": "tickets attach N NOM < fichier",
-    "export": "export [--format csv|json] [--since AAAA-MM-JJ] [--bom]",
-    "users list": "users list [--json|--csv [--bom]]",
+    "tickets show": N_("tickets show N [--json]"),
+    "tickets new": N_(
+        "tickets new --title TITRE --urgency Faible|Moyenne|Haute [--category NOM] < description"
+    ),
+    "tickets reply": N_("tickets reply N < message"),
+    "tickets note": N_("tickets note N < note"),
+    "tickets status": N_("tickets status N 'En attente'|'En cours'|Résolu"),
+    "tickets assign": N_("tickets assign N EMAIL|me|none"),
+    "tickets attach": N_("tickets attach N NOM < fichier"),
+    "export": N_("export [--format csv|json] [--since AAAA-MM-JJ] [--bom]"),
+    "users list": N_("users list [--json|--csv [--bom]]"),
 }
+
+
+def usage_of(name: str) -> str:
+    """A command's usage line in the session's language."""
+    return _(USAGES[name])
+
 
 ADMIN_ONLY = frozenset({"tickets note", "tickets status", "tickets assign", "export", "users list"})
 
@@ -41,21 +50,21 @@ async def help_command(ctx: SessionContext, io: CommandIO, args: list[str]) -> N
             raise CommandError(
                 _("Commande inconnue : {name}. Tapez : help").format(name=safe_text(name[:60]))
             )
-        io.out("".join(f"{usage}\n" for usage in matching))
+        io.out("".join(f"{_(usage)}\n" for usage in matching))
         return
     admin = ctx.can_list_all()
     lines = [_("Commandes (ssh … COMMANDE) :")]
-    lines += [f"  {usage}" for cmd, usage in USAGES.items() if admin or cmd not in ADMIN_ONLY]
+    lines += [f"  {_(usage)}" for cmd, usage in USAGES.items() if admin or cmd not in ADMIN_ONLY]
     io.out("\n".join(lines) + "\n")
 
 
 async def whoami(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
-    found, rest = parse(args, USAGES["whoami"], flags=frozenset({"--json"}))
+    found, rest = parse(args, usage_of("whoami"), flags=frozenset({"--json"}))
     if rest:
-        raise CommandError(_("Usage : {usage}").format(usage=USAGES["whoami"]))
+        raise CommandError(_("Usage : {usage}").format(usage=usage_of("whoami")))
     user = ctx.user
     assert user is not None
     if found.get("--json"):
         io.out(to_json({"email": user.email, "name": user.name, "role": user.role.value}))
     else:
-        io.out(f"{safe_text(user.name)} <{safe_text(user.email)}> ({user.role.value})\n")
+        io.out(f"{safe_text(user.name)} <{safe_text(user.email)}> ({_(user.role.value)})\n")

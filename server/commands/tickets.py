@@ -23,7 +23,7 @@ from .base import (
     to_json,
     unquote,
 )
-from .basic import USAGES
+from .basic import usage_of
 
 if TYPE_CHECKING:
     from ..context import SessionContext
@@ -34,12 +34,14 @@ PAGE = 200
 
 
 def _one_of(value: str, kind, usage: str):
-    try:
-        return kind(value)
-    except ValueError:
-        raise CommandError(
-            _("Valeur invalide : {value}. Usage : {usage}").format(value=safe_text(value), usage=usage)
-        ) from None
+    """A status or urgency by its stored (French) value, or by its label in the session's
+    language (`--urgency High` in English), in any case."""
+    for member in kind:
+        if value.casefold() in (member.value.casefold(), member.label.casefold()):
+            return member
+    raise CommandError(
+        _("Valeur invalide : {value}. Usage : {usage}").format(value=safe_text(value), usage=usage)
+    )
 
 
 def _summary_json(t: TicketSummary) -> dict:
@@ -67,7 +69,7 @@ async def _assignee_filter(ctx: SessionContext, who: str) -> dict:
 
 
 async def list_tickets(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
-    usage = USAGES["tickets list"]
+    usage = usage_of("tickets list")
     found, rest = parse(
         args,
         usage,
@@ -160,8 +162,8 @@ async def list_tickets(ctx: SessionContext, io: CommandIO, args: list[str]) -> N
             [
                 [
                     f"#{t.id}",
-                    t.status.value,
-                    t.urgency.value,
+                    t.status.label,
+                    t.urgency.label,
                     shown_date(t.created_at),
                     t.author_name,
                     t.assignee_name or "-",
@@ -202,7 +204,7 @@ def _ticket_json(t: Ticket) -> dict:
 
 
 async def show(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
-    usage = USAGES["tickets show"]
+    usage = usage_of("tickets show")
     found, rest = parse(args, usage, flags=frozenset({"--json"}))
     if len(rest) != 1:
         raise CommandError(_("Usage : {usage}").format(usage=usage))
@@ -213,7 +215,7 @@ async def show(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
     lines = [
         _("Ticket #{id} — {title}").format(id=ticket.id, title=safe_text(ticket.title)),
         _("Statut : {status}    Urgence : {urgency}").format(
-            status=ticket.status.value, urgency=ticket.urgency.value
+            status=ticket.status.label, urgency=ticket.urgency.label
         ),
         _("Demandeur : {name}").format(name=safe_text(ticket.author_name)),
         _("Assigné à : {name}").format(name=safe_text(ticket.assignee_name or "-")),
@@ -230,7 +232,7 @@ async def show(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
 
 
 async def new(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
-    usage = USAGES["tickets new"]
+    usage = usage_of("tickets new")
     found, rest = parse(
         args, usage, options=frozenset({"--urgency"}), texts=frozenset({"--title", "--category"})
     )
@@ -256,7 +258,7 @@ async def new(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
 
 
 async def _text_change(ctx: SessionContext, io: CommandIO, args: list[str], name: str) -> None:
-    usage = USAGES[name]
+    usage = usage_of(name)
     _found, rest = parse(args, usage)
     if len(rest) != 1:
         raise CommandError(_("Usage : {usage}").format(usage=usage))
@@ -281,7 +283,7 @@ async def note(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
 
 
 async def status(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
-    usage = USAGES["tickets status"]
+    usage = usage_of("tickets status")
     _found, rest = parse(args, usage)
     if len(rest) < 2:
         raise CommandError(_("Usage : {usage}").format(usage=usage))
@@ -292,7 +294,7 @@ async def status(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
 
 
 async def assign(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
-    usage = USAGES["tickets assign"]
+    usage = usage_of("tickets assign")
     _found, rest = parse(args, usage)
     if len(rest) != 2:
         raise CommandError(_("Usage : {usage}").format(usage=usage))
@@ -312,7 +314,7 @@ async def assign(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
 
 async def attach(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
     """A file from stdin attached to a ticket, block by block, as over scp; its name printed."""
-    usage = USAGES["tickets attach"]
+    usage = usage_of("tickets attach")
     _found, rest = parse(args, usage)
     if len(rest) < 2:
         raise CommandError(_("Usage : {usage}").format(usage=usage))

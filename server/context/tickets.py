@@ -239,7 +239,7 @@ class Tickets:
 
         async def update(conn: AsyncConnection, row) -> str:
             if row.libelle == new_status.value:
-                raise ValidationError(_("Le ticket est déjà « {status} ».").format(status=new_status.value))
+                raise ValidationError(_("Le ticket est déjà « {status} ».").format(status=new_status.label))
             new_id = (await tickets.status_ids(conn))[new_status]
             await tickets.update(conn, ticket_id, now, statut_id=new_id)
             await ctx._write_history(conn, ticket_id, Action.STATUS_CHANGED, row.statut_id, new_id, "", now)

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from ..i18n import N_, _
 from .paging import Page
 
 
@@ -15,15 +16,29 @@ class Role(enum.StrEnum):
 
 
 class Urgency(enum.StrEnum):
-    LOW = "Faible"
-    MEDIUM = "Moyenne"
-    HIGH = "Haute"
+    """Stored, and given to scripts (JSON, CSV), by its French value; shown by its `label`."""
+
+    LOW = N_("Faible")
+    MEDIUM = N_("Moyenne")
+    HIGH = N_("Haute")
+
+    @property
+    def label(self) -> str:
+        """The value in the session's language, for screens and text output."""
+        return _(self.value)
 
 
 class Status(enum.StrEnum):
-    WAITING = "En attente"
-    IN_PROGRESS = "En cours"
-    RESOLVED = "Résolu"
+    """Stored, and given to scripts (JSON, CSV), by its French value; shown by its `label`."""
+
+    WAITING = N_("En attente")
+    IN_PROGRESS = N_("En cours")
+    RESOLVED = N_("Résolu")
+
+    @property
+    def label(self) -> str:
+        """The value in the session's language, for screens and text output."""
+        return _(self.value)
 
 
 class Action(enum.StrEnum):

@@ -123,7 +123,7 @@ def category_lines(c: Category, width: int) -> list[StyleAndTextTuples]:
         _("État : {state}").format(state=_("active") if c.active else _("désactivée")),
         _("Assigné par défaut : {name}").format(name=c.default_assignee_name or _("personne")),
         _("Urgence par défaut : {level}").format(
-            level=c.default_urgency.value if c.default_urgency else _("aucune")
+            level=c.default_urgency.label if c.default_urgency else _("aucune")
         ),
     ]
     return [[("", line)] for row in rows for line in wrap(row, width, multiline=False)]
@@ -192,13 +192,13 @@ async def _act(term: Terminal, ctx: SessionContext, category: Category, choice: 
             level: Urgency | str | None = await menu(
                 term,
                 _("Urgence par défaut"),
-                [("none", none), *[(u, u.value) for u in Urgency]],
+                [("none", none), *[(u, u.label) for u in Urgency]],
                 body=lambda width: plain(category.name, width=width),
             )
             if level is None:
                 return Notice()
             urgency = None if level == "none" else level
             done = await ctx.set_category_defaults(category.id, category.default_assignee_id, urgency)
-            shown = done.default_urgency.value if done.default_urgency else none
+            shown = done.default_urgency.label if done.default_urgency else none
             return Notice(_("Urgence par défaut : {level}.").format(level=shown))
     return Notice()

@@ -39,8 +39,8 @@ def day_label(day: date) -> str:
 
 def dashboard_lines(board: Dashboard, width: int) -> list[StyleAndTextTuples]:
     """The dashboard as lines cut to `width` columns (every text is ours, no user's)."""
-    statuses = " · ".join(f"{s.value} : {n}" for s, n in board.open_by_status)
-    urgencies = " · ".join(f"{u.value} {n}" for u, n in board.open_by_urgency)
+    statuses = " · ".join(_("{label} : {n}").format(label=s.label, n=n) for s, n in board.open_by_status)
+    urgencies = " · ".join(f"{u.label} {n}" for u, n in board.open_by_urgency)
     lines: list[StyleAndTextTuples] = [
         [("class:label", _("Tickets ouverts : {n}").format(n=board.open_total)), ("", " · " + statuses)],
         [("class:label", _("Urgence des ouverts :")), ("", " " + urgencies)],

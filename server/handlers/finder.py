@@ -60,11 +60,11 @@ def describe_filters(filters: TicketFilter, me: User | None) -> str:
     if not filters.statuses:
         statuses = _("tous")
     else:
-        statuses = ", ".join(s.value for s in Status if s in filters.statuses)
+        statuses = ", ".join(s.label for s in Status if s in filters.statuses)
     parts = [_("Statut : {s}").format(s=statuses)]
     if filters.urgencies:
         parts.append(
-            _("urgence : {u}").format(u=", ".join(u.value for u in Urgency if u in filters.urgencies))
+            _("urgence : {u}").format(u=", ".join(u.label for u in Urgency if u in filters.urgencies))
         )
     if filters.unassigned:
         parts.append(_("non assignés"))
@@ -214,7 +214,7 @@ async def choose_filter(
                 title,
                 [
                     (OPEN_STATUSES, _("Ouverts (En attente, En cours)")),
-                    *[(frozenset({s}), s.value) for s in Status],
+                    *[(frozenset({s}), s.label) for s in Status],
                     (frozenset(), _("Tous les statuts")),
                 ],
                 body=lambda width: [[("class:label", _("Statut :"))]],
@@ -227,7 +227,7 @@ async def choose_filter(
                 title,
                 [
                     (frozenset(), _("Toutes les urgences")),
-                    *[(frozenset({u}), u.value) for u in (Urgency.HIGH, Urgency.MEDIUM, Urgency.LOW)],
+                    *[(frozenset({u}), u.label) for u in (Urgency.HIGH, Urgency.MEDIUM, Urgency.LOW)],
                     (frozenset({Urgency.HIGH, Urgency.MEDIUM}), _("Haute et Moyenne")),
                 ],
                 body=lambda width: [[("class:label", _("Urgence :"))]],

@@ -27,7 +27,7 @@ def notice_text(kind: LiveNotice, change: TicketChange) -> str:
         case LiveNotice.STATUS_CHANGED:
             assert change.new_status is not None
             return _("Votre ticket #{id} est passé à {status}").format(
-                id=change.ticket_id, status=change.new_status.value
+                id=change.ticket_id, status=change.new_status.label
             )
         case LiveNotice.REPLY:
             return _("Nouvelle réponse sur votre ticket #{id}").format(id=change.ticket_id)

@@ -52,7 +52,7 @@ async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
         urgency = await menu(
             term,
             title_text,
-            [(u, u.value) for u in levels],
+            [(u, u.label) for u in levels],
             # What was typed stays on screen while the ticket waits to be sent again.
             body=lambda width: [
                 *plain(_("Titre : {title}").format(title=title), width=width),

@@ -55,13 +55,13 @@ def category(name: str | None) -> Cell:
 
 
 def status(value: Status) -> Cell:
-    return _(value.value), _(SHORT_STATUS[value])
+    return value.label, _(SHORT_STATUS[value])
 
 
 # Each column and how a ticket (a TicketSummary) fills it.
 NUMBER = Column(N_("N°"), 6, value=lambda t: f"#{t.id}")
 TITLE = Column(N_("Titre"), least=TITLE_LEAST, value=lambda t: t.title)
-URGENCY = Column(N_("Urgence"), 7, value=lambda t: t.urgency.value)
+URGENCY = Column(N_("Urgence"), 7, value=lambda t: t.urgency.label)
 STATUS = Column(N_("Statut"), 10, steps=((6, 8),), short_at=8, value=lambda t: status(t.status))
 AUTHOR = Column(N_("Auteur"), 16, steps=((5, 12), (8, 0)), value=lambda t: person(t.author_name))
 ASSIGNEE = Column(

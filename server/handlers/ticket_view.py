@@ -43,9 +43,9 @@ def ticket_head(t: Ticket, width: int) -> list[StyleAndTextTuples]:
     lines += [[("class:label", line)] for line in head]
     state = [
         ("class:label", _("Urgence : ")),
-        ("", t.urgency.value + "    "),
+        ("", t.urgency.label + "    "),
         ("class:label", _("Statut : ")),
-        ("", t.status.value),
+        ("", t.status.label),
     ]
     label, name = _("Catégorie : "), t.category_name or _("aucune")
     category = [("class:label", label), ("", wrap(name, width, multiline=False)[0])]
@@ -123,12 +123,13 @@ def describe(entry: HistoryEntry) -> str:
     match entry.action:
         case Action.CREATED:
             what = _("ticket créé ({status}, urgence {urgency})").format(
-                status=entry.new_status.value if entry.new_status else "", urgency=entry.details
+                status=entry.new_status.label if entry.new_status else "",
+                urgency=_(entry.details) if entry.details else "",
             )
         case Action.STATUS_CHANGED:
             what = _("statut : {old} → {new}").format(
-                old=entry.old_status.value if entry.old_status else "?",
-                new=entry.new_status.value if entry.new_status else "?",
+                old=entry.old_status.label if entry.old_status else "?",
+                new=entry.new_status.label if entry.new_status else "?",
             )
         case Action.REPLY:
             what = _("réponse :")
@@ -148,8 +149,8 @@ def describe(entry: HistoryEntry) -> str:
             what = _("catégorie : {change}").format(change=entry.details)
         case Action.REOPENED:
             what = _("le problème persiste : {old} → {new}").format(
-                old=entry.old_status.value if entry.old_status else "?",
-                new=entry.new_status.value if entry.new_status else "?",
+                old=entry.old_status.label if entry.old_status else "?",
+                new=entry.new_status.label if entry.new_status else "?",
             )
         case Action.ATTACHED:
             what = _("pièce jointe ajoutée : {name}").format(name=entry.details or "")

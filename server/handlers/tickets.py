@@ -342,18 +342,18 @@ async def change_status(term: Terminal, ctx: SessionContext, ticket: Ticket) -> 
     status = await menu(
         term,
         title,
-        [(s, s.value + (current if s is ticket.status else "")) for s in Status],
+        [(s, s.label + (current if s is ticket.status else "")) for s in Status],
         body=lambda width: [[("class:label", _("Nouveau statut :"))]],
     )
     if status is None:
         return ticket, Notice()
     question = _("Passer le ticket #{id} de « {old} » à « {new} » ?").format(
-        id=ticket.id, old=ticket.status.value, new=status.value
+        id=ticket.id, old=ticket.status.label, new=status.label
     )
     if not await confirm(term, title, question):
         return ticket, Notice(_("Changement annulé."))
     ticket = await ctx.change_status(ticket.id, status)
-    return ticket, Notice(_("Statut changé : {status}.").format(status=status.value))
+    return ticket, Notice(_("Statut changé : {status}.").format(status=status.label))
 
 
 TICKET_ACTIONS: dict[str, Callable[[Terminal, SessionContext, Ticket], Awaitable[tuple[Ticket, Notice]]]] = {

@@ -267,9 +267,10 @@ async def ask(
         width = screen_width() - 4
         for name, value in previous:
             shown = fit(value, width - len(name) - 3).rstrip() if value else ""
-            out += [("class:label", f" {name} : "), ("", shown), ("", "\n")]
+            # French puts a space before the colon, English none: the translation says.
+            out += [("class:label", " " + _("{label} : ").format(label=name)), ("", shown), ("", "\n")]
         out += [("class:error", f" {line}\n") for line in warning_lines()]
-        out += [("class:label", f" {label} :")]
+        out += [("class:label", " " + _("{label} :").format(label=label))]
         if help_text:
             out += [("class:dim", f"  {help_text}")]
         return out
@@ -286,13 +287,14 @@ async def ask(
 
 
 async def confirm(term: Terminal, title: str, text: str) -> bool:
-    """`Confirmer ? (o/n)`: `o` confirms, any other key cancels."""
+    """`Confirmer ? (o/n)`: `o` (or `y`, as the English screen says) confirms, any other key
+    cancels."""
     screen = Screen()
     kb = screen.key_bindings
 
     @kb.add("<any>")
     def _any(event) -> None:
-        screen.finish(event.data.lower() == "o")
+        screen.finish(event.data.lower() in ("o", "y"))
 
     body = ScrollableText(lambda width: [[("", line)] for line in wrap(text, width)])
     prompt = Window(SafeTextControl([("class:label", " " + _("Confirmer ? (o/n)") + " ")]), height=1)
