@@ -78,6 +78,28 @@ CREATE TABLE IF NOT EXISTS codes_reinitialisation (
   INDEX idx_codes_reinitialisation_utilisateur_hash (utilisateur_id, code_hash)
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE IF NOT EXISTS courriels_sortants (
+  id INTEGER NOT NULL AUTO_INCREMENT,
+  utilisateur_id INTEGER,
+  to_address VARCHAR(254) NOT NULL,
+  to_name VARCHAR(80) NOT NULL DEFAULT '',
+  subject VARCHAR(255) NOT NULL,
+  body TEXT NOT NULL,
+  about VARCHAR(40) NOT NULL DEFAULT '',
+  created_at DATETIME NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT '0',
+  next_attempt_at DATETIME NOT NULL,
+  sent_at DATETIME,
+  failed_at DATETIME,
+  last_error VARCHAR(500) NOT NULL DEFAULT '',
+  claimed_by VARCHAR(64) NOT NULL DEFAULT '',
+  claimed_until DATETIME,
+  PRIMARY KEY (id),
+  CONSTRAINT fk_courriels_sortants_utilisateur FOREIGN KEY(utilisateur_id) REFERENCES utilisateurs (id) ON DELETE SET NULL,
+  INDEX idx_courriels_sortants_attente (sent_at, failed_at, next_attempt_at),
+  INDEX idx_courriels_sortants_utilisateur_sujet (utilisateur_id, about)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE IF NOT EXISTS journal_audit (
   id INTEGER NOT NULL AUTO_INCREMENT,
   created_at DATETIME NOT NULL,

@@ -1,4 +1,4 @@
-"""Command line: serve (default), create-admin, init-db, backup, restore, check-config."""
+"""Command line: serve (default), create-admin, init-db, backup, restore, mail-queue, check-config."""
 
 from __future__ import annotations
 
@@ -171,6 +171,49 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _mail_queue(settings: Settings, retry: str | None) -> tuple[int, list, tuple[int, int]]:
+    from .store import outbox, utcnow
+
+    db = Database(settings)
+    try:
+        retried = 0
+        if retry is not None:
+            mail_id = None if retry == "all" else int(retry)
+            retried = await db.write(lambda conn: outbox.retry(conn, utcnow(), mail_id))
+        async with db.transaction() as conn:
+            return retried, await outbox.unsent(conn), await outbox.counts(conn)
+    finally:
+        await db.close()
+
+
+def cmd_mail_queue(args: argparse.Namespace) -> int:
+    """Waiting and failed messages, one per line; with --retry, sent again at once."""
+    from .domain.text import loggable
+
+    settings = _settings(args)
+    if args.retry not in (None, "all") and not args.retry.isdigit():
+        print("Erreur : --retry attend un numéro de message ou « all ».", file=sys.stderr)
+        return 2
+    retried, mails, (waiting, failed) = asyncio.run(_mail_queue(settings, args.retry))
+    if not settings.mail.enabled:
+        print("# mail.host n'est pas réglé : aucun courriel n'est envoyé.")
+    if args.retry is not None:
+        print(f"{retried} message(s) remis en file pour un envoi immédiat.")
+    for m in mails:
+        state = (
+            f"échec {m.failed_at:%Y-%m-%d %H:%M}"
+            if m.failed_at
+            else f"attente {m.next_attempt_at:%Y-%m-%d %H:%M:%S}"
+        )
+        error = f" — {loggable(m.last_error, 200)}" if m.last_error else ""
+        print(
+            f"#{m.id} {state} · {m.attempts} essai(s) · créé {m.created_at:%Y-%m-%d %H:%M} · "
+            f"{loggable(m.to_address)} · {loggable(m.subject, 80)}{error}"
+        )
+    print(f"En attente : {waiting} · en échec : {failed}")
+    return 0
+
+
 def cmd_schema_sql(_args: argparse.Namespace) -> int:
     sys.stdout.write(schema_sql())
     return 0
@@ -229,6 +272,14 @@ def parser() -> argparse.ArgumentParser:
         "par ligne ; sort avec le code 1 si le service ou sa base ne répond pas.",
     )
     s.set_defaults(func=cmd_status)
+    s = sub.add_parser(
+        "mail-queue",
+        help="lister les courriels en attente et en échec",
+        description="Liste les courriels qui attendent le relais et ceux qu'il a refusés pendant "
+        "24 h ; --retry NUMÉRO (ou all) les renvoie tout de suite.",
+    )
+    s.add_argument("--retry", metavar="NUMÉRO", help="renvoyer ce message, ou « all » : tous")
+    s.set_defaults(func=cmd_mail_queue)
     s = sub.add_parser(
         "schema-sql",
         help="écrire schema_support.sql tel que le schéma le définit",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import resource
 import signal
@@ -35,6 +36,7 @@ from .handlers.session import run_session
 from .i18n import N_, _, speaking
 from .limits import ConnectionGate, Limits
 from .live import ChangeFeed
+from .mailer import MailSender
 from .metrics import MetricsEndpoint, ServiceCollector
 from .security import PasswordHasher
 from .sftp_tree import TicketFiles
@@ -113,6 +115,7 @@ class Service:
         self.gate = ConnectionGate(Limits.from_settings(settings.ssh))
         self.collector = Collector(lambda: len(self.terminals))
         self.metrics: MetricsEndpoint | None = None
+        self.mailer: MailSender | None = None
         self._stopping = False
 
     @property
@@ -136,8 +139,21 @@ class Service:
         hasher = PasswordHasher(settings.security.bcrypt_cost, settings.security.hash_threads)
         await hasher.prepare()
         self.services = SessionResources(
-            self.db, hasher, thresholds=settings.security, attachment_limits=settings.attachments
+            self.db,
+            hasher,
+            thresholds=settings.security,
+            attachment_limits=settings.attachments,
+            mail=settings.mail,
         )
+        if settings.mail.enabled:
+            self.mailer = MailSender(
+                self.db, settings.mail, settings.mail.password(base_dir=settings.base_dir)
+            )
+            self.mailer.start()
+            self.services = dataclasses.replace(self.services, mail_wake=self.mailer.wake)
+            log.info("mail relay %s:%s (%s)", settings.mail.host, settings.mail.port, settings.mail.security)
+        else:
+            log.info("mail: no relay configured (mail.host), nothing will be sent")
         self.feed = ChangeFeed(self.db, settings.live.poll_interval)
         await self.feed.poll()  # from now on, every change is news
         self.feed.start()
@@ -303,6 +319,9 @@ class Service:
         grace = self.settings.database.shutdown_grace if grace is None else grace
         self._stopping = True
         began = time.monotonic()
+        if self.mailer is not None:
+            # Before writes are refused: the message being handed over is marked sent.
+            await self.mailer.stop()
         if self.listener is not None:
             self.listener.close()
         self.gate.close()

@@ -167,6 +167,52 @@ class AttachmentSettings:
     host: str = ""
 
 
+MAIL_SECURITY = ("starttls", "tls", "none")
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    # The campus relay; empty: no mail at all (the service runs as without it).
+    host: str = ""
+    port: int = 587
+    # "starttls" (port 587), "tls" (implicit, port 465) or "none" (a relay on this machine).
+    security: str = "starttls"
+    # Login on the relay; empty: none. The password is never a setting: it is read from the
+    # environment variable named here, or from the file below (first line).
+    user: str = ""
+    password_env: str = "SUPPORT_MAIL_PASSWORD"
+    password_file: str = ""
+    from_address: str = ""
+    from_name: str = "Support technique"
+    # Seconds: one conversation with the relay; between two looks at the outbox.
+    timeout: int = 30
+    poll_interval: float = 5.0
+    # Seconds before the first retry, doubling up to retry_max; failed for good after give_up.
+    retry_base: int = 60
+    retry_max: int = 3600
+    give_up: int = 86400
+    # Seconds a process keeps the messages it claimed before another may take them over.
+    lease: int = 300
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host.strip())
+
+    def password(self, env: Mapping[str, str] | None = None, base_dir: Path = PROJECT_ROOT) -> str:
+        """The relay's password from the environment or the file, "" if neither is set."""
+        env = os.environ if env is None else env
+        if self.password_env and env.get(self.password_env):
+            return env[self.password_env]
+        if self.password_file:
+            path = Path(self.password_file)
+            path = path if path.is_absolute() else base_dir / path
+            try:
+                return path.read_text(encoding="utf-8").splitlines()[0].strip()
+            except (OSError, IndexError):
+                raise ConfigError(f"mail.password_file: fichier illisible ou vide ({path})") from None
+        return ""
+
+
 @dataclass(frozen=True)
 class Settings:
     ssh: SshSettings = field(default_factory=SshSettings)
@@ -176,6 +222,7 @@ class Settings:
     live: LiveSettings = field(default_factory=LiveSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
     # Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = PROJECT_ROOT
 
@@ -295,8 +342,28 @@ def _check(settings: Settings) -> None:
         raise ConfigError("live.poll_interval: doit être entre 0.05 et 60 secondes")
     settings.metrics.address()
     settings.ssh.proxies()
+    _check_mail(settings.mail)
     if settings.log.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"log.level: niveau inconnu {settings.log.level!r}")
+
+
+def _check_mail(mail: MailSettings) -> None:
+    if not mail.enabled:
+        return
+    if mail.security not in MAIL_SECURITY:
+        raise ConfigError(f"mail.security: starttls, tls ou none attendu (reçu {mail.security!r})")
+    if not 0 < mail.port < 65536:
+        raise ConfigError(f"mail.port: doit être entre 1 et 65535 (reçu {mail.port})")
+    address = mail.from_address.strip()
+    if "@" not in address or any(ch in address for ch in "\r\n<>, "):
+        raise ConfigError("mail.from_address: l'adresse d'expédition est obligatoire avec mail.host")
+    if any(ch in mail.from_name for ch in "\r\n"):
+        raise ConfigError("mail.from_name: une seule ligne attendue")
+    for key in ("timeout", "retry_base", "retry_max", "give_up", "lease"):
+        if getattr(mail, key) < 1:
+            raise ConfigError(f"mail.{key}: doit être positif")
+    if not 0.05 <= mail.poll_interval <= 600:
+        raise ConfigError("mail.poll_interval: doit être entre 0.05 et 600 secondes")
 
 
 def _check_limits(ssh: SshSettings) -> None:

@@ -33,6 +33,7 @@ TABLES = {
     "pieces_jointes",
     "pieces_jointes_blocs",
     "codes_reinitialisation",
+    "courriels_sortants",
     "version_schema",
 }
 

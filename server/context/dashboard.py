@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..domain.access import Access
 from ..domain.models import OPEN_STATUSES, Dashboard, Status, Urgency
-from ..store import dashboard, tickets, utcnow
+from ..store import dashboard, outbox, tickets, utcnow
 
 if TYPE_CHECKING:
     from .session import SessionContext
@@ -39,6 +39,7 @@ class DashboardArea:
             by_status, by_urgency = await dashboard.open_counts(conn, sorted(ids[s] for s in OPEN_STATUSES))
             per_day = await dashboard.created_per_day(conn, datetime.combine(first_day, time()))
             delays = await dashboard.delays(conn, ids[Status.RESOLVED], since)
+            mail = await outbox.counts(conn) if self.ctx.services.mail.enabled else (None, None)
         first_responses = [r.first_response - r.created_at for r in delays if r.first_response]
         resolutions = [r.resolved - r.created_at for r in delays if r.resolved]
         return Dashboard(
@@ -53,4 +54,6 @@ class DashboardArea:
             median_first_response=_median(first_responses),
             median_resolution=_median(resolutions),
             window_days=window_days,
+            mail_waiting=mail[0],
+            mail_failed=mail[1],
         )

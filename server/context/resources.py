@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..config import AttachmentSettings, SecuritySettings
+from ..config import AttachmentSettings, MailSettings, SecuritySettings
 from ..security import PasswordHasher
 from ..store import Database, utcnow
 from ..throttle import Throttle
@@ -67,6 +67,10 @@ class SessionResources:
     # Sizes of attachments (config.yaml's attachments section).
     attachment_limits: AttachmentSettings = field(default_factory=AttachmentSettings)
     files_address: FilesAddress = field(default_factory=FilesAddress, compare=False)
+    # The mail settings (off unless mail.host is set), and what tells this process's sender
+    # that a message was just queued.
+    mail: MailSettings = field(default_factory=MailSettings)
+    mail_wake: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
     # What throttling takes as "now"; tests move it forward instead of waiting.
     clock: Callable[[], datetime] = utcnow
 

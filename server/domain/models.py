@@ -213,6 +213,9 @@ class Dashboard:
     median_first_response: timedelta | None
     median_resolution: timedelta | None
     window_days: int
+    # Messages of the outbox not sent yet and those the relay refused for a day; None: no relay.
+    mail_waiting: int | None = None
+    mail_failed: int | None = None
 
     @property
     def open_total(self) -> int:

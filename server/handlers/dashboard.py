@@ -61,6 +61,20 @@ def dashboard_lines(board: Dashboard, width: int) -> list[StyleAndTextTuples]:
             )
         ],
     ]
+    if board.mail_waiting is not None:
+        lines.insert(
+            3,
+            [
+                ("class:label", _("Courriels :")),
+                (
+                    "",
+                    " "
+                    + _("{waiting} en attente · {failed} en échec (python -m server mail-queue)").format(
+                        waiting=board.mail_waiting, failed=board.mail_failed
+                    ),
+                ),
+            ],
+        )
     chart = bar_chart([(day_label(d), n) for d, n in board.created_per_day], width)
     lines += [[("", line)] for line in chart]
     return [_cut(line, width) for line in lines]
