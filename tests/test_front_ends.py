@@ -27,7 +27,7 @@ from server.throttle import source as source_of
 from .conftest import PASSWORD, free_port, make_user, until
 from .journeys import file_ticket
 from .sshclient import CTRL_D, ENTER, Client, OpenSSHClient
-from .test_cli import cli_env
+from .test_cli import cli, cli_env
 
 
 def keygen(path: Path, kind: str = "ed25519") -> Path:
@@ -56,6 +56,23 @@ def test_the_shared_host_key_is_never_made_up(tmp_path):
     (tmp_path / "junk").chmod(0o600)
     with pytest.raises(ConfigError, match="n'est pas une clé privée lisible"):
         load_shared_host_key(tmp_path / "junk")
+
+
+async def test_serve_without_its_shared_host_key_stops_and_says_what_to_do(tmp_path):
+    missing = tmp_path / "etc" / "ssh_host_ed25519_key"
+    env = cli_env(tmp_path, SUPPORT_SSH_HOST_KEY_FILE=str(missing))
+    shown = await cli("check-config", env=env)
+    assert f"# clés d'hôte : {missing}" in shown.stdout.splitlines()
+    done = await cli("serve", env=env)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Erreur")]
+    assert errors == [
+        f"Erreur : ssh.host_key_file : {missing} n'existe pas ; copiez-y la clé d'hôte commune à "
+        "tous les frontaux (ssh-keygen -t ed25519 -N '' -f FICHIER la crée une fois)"
+    ], done.stderr
+    # Nothing made up in its place, neither there nor in host_keys_dir.
+    assert not missing.exists() and not (tmp_path / "host_keys").exists()
+    assert "listening" not in done.stderr
 
 
 def ssh_argv(port: int, known_hosts: Path, checking: str, *command: str) -> list[str]:
