@@ -28,6 +28,7 @@ from .context import (
     key_login_failed,
     key_login_succeeded,
     key_owner,
+    sweep_unfinished,
 )
 from .domain.models import Role, User
 from .errors import Throttled
@@ -134,6 +135,9 @@ class Service:
         else:
             await check_version(self.db)
         log.info("database ready backend=%s", "mysql" if self.db.mysql else "sqlite")
+        swept = await sweep_unfinished(self.db)
+        if swept:
+            log.info("attachments: %d uploads left unfinished by a stopped server removed", swept)
         for warning in settings.warnings():
             log.warning("configuration: %s", warning)
         hasher = PasswordHasher(settings.security.bcrypt_cost, settings.security.hash_threads)
@@ -178,8 +182,8 @@ class Service:
                 public_keys=public_keys,
                 max_auth_tries=settings.ssh.max_auth_tries,
                 execute=self._execute,
-                files=lambda chan, address, user: TicketFiles(
-                    chan, SessionContext(self.services, address, user)
+                files=lambda chan, address, user, end: TicketFiles(
+                    chan, SessionContext(self.services, address, user), end
                 ),
             ),
             gate=self.gate,

@@ -56,12 +56,21 @@ def _file_attrs(size: int, when) -> asyncssh.SFTPAttrs:
     )
 
 
+class InputEnd:
+    """Whether the client's side of a channel has ended (EOF, channel or connection lost), as
+    the session's own callbacks (eof_received, connection_lost) tell it."""
+
+    def __init__(self) -> None:
+        self.reached = False
+
+
 class TicketFiles(asyncssh.SFTPServer):
     """The tree of one connected user (their SessionContext)."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel, ctx) -> None:
+    def __init__(self, chan: asyncssh.SSHServerChannel, ctx, end: InputEnd | None = None) -> None:
         super().__init__(chan)
         self.ctx = ctx
+        self.end = end or InputEnd()
         self.uploads: set = set()
 
     async def _call(self, work):
@@ -154,9 +163,9 @@ class TicketFiles(asyncssh.SFTPServer):
 
     def _cut(self) -> bool:
         """Whether the client has stopped sending (EOF, connection lost): then asyncssh closes
-        the files left open itself, and those are not finished uploads."""
-        chan = self.channel
-        return chan.is_closing() or getattr(chan, "_recv_state", "open") != "open"
+        the files left open itself, and those are not finished uploads. A client closes its
+        file and waits for the answer before it ends its input (OpenSSH, PuTTY)."""
+        return self.end.reached or self.channel.is_closing()
 
     async def fstat(self, file_obj) -> asyncssh.SFTPAttrs:
         if hasattr(file_obj, "attachment"):
@@ -191,12 +200,26 @@ class FilesOrConsole:
     """
 
     def __init__(
-        self, console: PromptToolkitSSHSession, files: asyncssh.SSHServerStreamSession | None
+        self,
+        console: PromptToolkitSSHSession,
+        files: asyncssh.SSHServerStreamSession | None,
+        end: InputEnd | None = None,
     ) -> None:
         self.console = console
         self.files = files
+        # Told first when the client's input ends, before the file tree sees it: files still
+        # open then are cut uploads.
+        self.end = end or InputEnd()
         self.chosen = None
         self.chan = None
+
+    def eof_received(self):
+        self.end.reached = True
+        return (self.chosen or self.console).eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.end.reached = True
+        (self.chosen or self.console).connection_lost(exc)
 
     def connection_made(self, chan) -> None:
         self.chan = chan

@@ -25,7 +25,7 @@ from .config import ConfigError, IPNetwork
 from .domain.text import loggable
 from .i18n import N_, _
 from .limits import ConnectionGate, GatedListener
-from .sftp_tree import FilesOrConsole
+from .sftp_tree import FilesOrConsole, InputEnd
 
 log = logging.getLogger("support.sshd")
 
@@ -38,8 +38,9 @@ Interact = Callable[[PromptToolkitSSHSession, str, object | None], Awaitable[Non
 # (exec channel, command line or None for a shell without a terminal, peer address,
 # authenticated user or None) -> exit status
 ExecuteCommand = Callable[[ExecChannel, str | None, str, object | None], Awaitable[int]]
-# (channel, peer address, authenticated user) -> the SFTP server of the user's attachments
-FilesServer = Callable[[asyncssh.SSHServerChannel, str, object], asyncssh.SFTPServer]
+# (channel, peer address, authenticated user, where its input ends) -> the SFTP server of the
+# user's attachments
+FilesServer = Callable[[asyncssh.SSHServerChannel, str, object, InputEnd], asyncssh.SFTPServer]
 # (e-mail, password, peer address) -> the user, or None
 CheckPassword = Callable[[str, str, str], Awaitable[object | None]]
 
@@ -355,11 +356,11 @@ class SupportSSHServer(asyncssh.SSHServer):
         if self.user is None or self.files is None:
             # The guest name gets the console only: no file tree.
             return FilesOrConsole(console, None)
-        files, address, user = self.files, self.address, self.user
+        files, address, user, end = self.files, self.address, self.user, InputEnd()
         tree = SSHServerStreamSession(
-            None, lambda chan: files(chan, address, user), sftp_version=3, allow_scp=True
+            None, lambda chan: files(chan, address, user, end), sftp_version=3, allow_scp=True
         )
-        return FilesOrConsole(console, tree)
+        return FilesOrConsole(console, tree, end)
 
 
 async def start_listener(

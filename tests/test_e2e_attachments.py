@@ -376,3 +376,26 @@ async def test_the_ticket_and_day_limits_refuse_with_a_sentence_and_leave_nothin
     await _until_count(database, attachments, 1)
     assert await count(database, attachment_blocks) == 3
     assert await count(database, history, history.c.action == "piece_jointe") == 1
+
+
+async def test_start_up_sweeps_uploads_a_stopped_server_left_unfinished(
+    settings, database, alice, alice_ticket
+):
+    from datetime import timedelta
+
+    from server.store import attachments as store
+    from server.store import utcnow
+
+    async def begun(conn, ago: timedelta) -> None:
+        piece = await store.begin(conn, alice_ticket, "coupe.bin", alice.id, alice.name, utcnow() - ago)
+        await store.add_block(conn, piece, 0, b"x" * 1000)
+
+    # One cut by a crash two hours ago; one another front end is receiving now.
+    await database.write(lambda conn: begun(conn, timedelta(hours=2)))
+    await database.write(lambda conn: begun(conn, timedelta(minutes=5)))
+    svc = Service(settings)
+    await svc.start()
+    await svc.stop(grace=2)
+    assert await count(database, attachments) == 1
+    assert await count(database, attachment_blocks) == 1
+    assert await count(database, attachments, attachments.c.created_at > utcnow() - timedelta(hours=1)) == 1

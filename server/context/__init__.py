@@ -1,6 +1,7 @@
 """The one door to the data for a connected user (SessionContext), composed of areas."""
 
 from ..domain.access import Access, access_allowed
+from .attachments import sweep_unfinished
 from .finding import SEARCH_TEXT_MAX, USER_MATCHES_MAX
 from .login import authenticate, create_user, key_login_failed, key_login_succeeded, key_owner
 from .own_keys import MAX_KEYS
@@ -25,4 +26,5 @@ __all__ = [
     "key_login_failed",
     "key_login_succeeded",
     "key_owner",
+    "sweep_unfinished",
 ]

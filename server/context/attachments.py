@@ -5,20 +5,23 @@ from __future__ import annotations
 import hashlib
 import shlex
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..domain.access import Access
 from ..domain.models import Action, Attachment
 from ..errors import NotFound, ValidationError
 from ..i18n import _
+from ..store import Database, utcnow
 from ..store import attachments as store
-from ..store import utcnow
 
 if TYPE_CHECKING:
     from .session import SessionContext
 
 NAME_MAX = 120
+# An upload still incomplete this long after it began was cut by a server that stopped (another
+# front end's uploads in progress are younger): swept at start-up.
+STALE_UPLOAD = timedelta(hours=1)
 # Leading bytes of the kinds a helpdesk sees most, checked before "UTF-8 text".
 SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -87,6 +90,12 @@ def too_big(limit: int) -> ValidationError:
     return ValidationError(
         _("Fichier refusé : la limite de {n} Mio est dépassée.").format(n=limit // (1024 * 1024))
     )
+
+
+async def sweep_unfinished(db: Database) -> int:
+    """Delete the rows of uploads a stopped server left incomplete; how many there were."""
+    before = utcnow() - STALE_UPLOAD
+    return await db.write(lambda conn: store.discard_incomplete(conn, before))
 
 
 def shell_word(text: str) -> str:

@@ -80,9 +80,10 @@ async def discard(conn: AsyncConnection, piece_id: int) -> None:
     await conn.execute(sa.delete(pieces).where(pieces.c.id == piece_id))
 
 
-async def discard_incomplete(conn: AsyncConnection) -> int:
-    """Uploads a stopped server left incomplete: deleted at start; how many."""
-    ids = (await conn.execute(sa.select(pieces.c.id).where(pieces.c.complet == sa.false()))).scalars().all()
+async def discard_incomplete(conn: AsyncConnection, begun_before: datetime) -> int:
+    """Uploads left incomplete, begun before `begun_before`: deleted; how many."""
+    query = sa.select(pieces.c.id).where(pieces.c.complet == sa.false(), pieces.c.created_at < begun_before)
+    ids = (await conn.execute(query)).scalars().all()
     for piece_id in ids:
         await discard(conn, piece_id)
     return len(ids)
