@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS utilisateurs (
   echecs_connexion INTEGER NOT NULL DEFAULT '0',
   dernier_echec DATETIME,
   created_at DATETIME NOT NULL,
+  langue VARCHAR(5),
   PRIMARY KEY (id),
   CONSTRAINT uq_utilisateurs_email UNIQUE (email)
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;

@@ -8,6 +8,9 @@ import io
 import json
 
 import pytest
+import sqlalchemy as sa
+
+from server.store.schema import users
 
 from .conftest import PASSWORD
 from .sshclient import CTRL_D, ENTER, OpenSSHClient
@@ -43,7 +46,8 @@ async def test_an_english_learner_and_a_french_admin_at_the_same_time(service, c
     staff = await signed_in(service.port, clients, "admin@example.org", {"LANG": "fr_FR.UTF-8"})
     await learner.wait_for("Main menu", "1. New ticket", "2. My tickets", "Log out")
     await staff.wait_for("Menu principal", "1. Nouveau ticket", "3. Tous les tickets", "Déconnexion")
-    assert "Menu principal" not in learner.text() and "Main menu" not in staff.text()
+    assert "Main menu" not in staff.text()
+    english(learner.text())
 
     # Filed in English; the French admin is told in French, by the feed that runs in neither.
     learner.send("1")
@@ -54,6 +58,7 @@ async def test_an_english_learner_and_a_french_admin_at_the_same_time(service, c
     await learner.wait_for("Description:", "Ctrl-D or Esc Enter: finish")
     learner.send("Paper stuck in room 2." + CTRL_D)
     await learner.wait_for("Urgency:", "1. Low", "2. Medium", "3. High")
+    english(learner.text())
     learner.send("3")
     await learner.wait_for("Ticket #1 created.", "Status: Waiting")
     await staff.wait_for("Nouveau ticket #1 : Printer jammed")
@@ -75,7 +80,8 @@ async def test_an_english_learner_and_a_french_admin_at_the_same_time(service, c
     staff.send("o")
     await staff.wait_for("Statut changé : Résolu.")
     await learner.wait_for("Your ticket #1 is now Resolved", "Status: Resolved", "2. The problem persists")
-    assert "Résolu" not in learner.text() and "Resolved" not in staff.text()
+    assert "Resolved" not in staff.text()
+    english(learner.text())
 
     # The learner's history, in English, with the admin's French words left as written.
     await learner.wait_for("ticket created (Waiting, urgency High)")
@@ -135,3 +141,68 @@ async def test_unknown_or_hostile_languages_are_french(service):
             service.port, "alice@example.org", "tickets", "show", "99", options=SEND_LANG, env={"LANG": value}
         )
         assert (r.status, r.err) == (2, "Ticket introuvable.\n"), value
+
+
+def english(text: str) -> str:
+    """The screen holds no French of the interface: no French colon (`Titre :`), no key names."""
+    for french in (" :", "Retour", "Entrée", "Échap", "Menu principal", "Déconnexion", "(actuelle)"):
+        assert french not in text, (french, text)
+    return text
+
+
+async def test_the_account_language_is_kept_and_followed_everywhere(service, clients, database):
+    # A client that sends no language: French, until the account chooses English.
+    c = await signed_in(service.port, clients, "alice@example.org", {})
+    await c.wait_for("Menu principal", "3. Mon compte")
+    c.send("3")
+    await c.wait_for("Mon compte", "4. Langue / Language : Français")
+    c.send("4")
+    await c.wait_for("Langue / Language", "1. Français (actuelle)", "2. English")
+    c.send("2")
+    await c.wait_for("Language: English.", "My account", "4. Langue / Language: English", "Name: Alice")
+    english(c.text())
+    c.send("0")
+    await c.wait_for("Main menu", "3. My account", "4. Log out")
+    english(c.text())
+    async with database.transaction() as conn:
+        stored = (
+            await conn.execute(sa.select(users.c.langue).where(users.c.email == "alice@example.org"))
+        ).scalar()
+    assert stored == "en"
+
+    # Logged out, the welcome screen follows the client again (French); logged in, the account.
+    c.send("4")
+    await c.wait_for("Vous êtes déconnecté.", "1. Se connecter")
+    c.send("1")
+    await c.wait_for("E-mail :")
+    c.send("alice@example.org" + ENTER)
+    await c.wait_for("Mot de passe :")
+    c.send(PASSWORD + ENTER)
+    await c.wait_for("Main menu", "1. New ticket")
+    english(c.text())
+
+    # Commands follow the account too, whatever the client sends.
+    r = await ssh_command(service.port, "alice@example.org", "tickets", "show", "99")
+    assert (r.status, r.err) == (2, "Ticket not found.\n")
+    r = await ssh_command(
+        service.port,
+        "alice@example.org",
+        "tickets",
+        "show",
+        "99",
+        options=SEND_LANG,
+        env={"LANG": "fr_FR.UTF-8"},
+    )
+    assert r.err == "Ticket not found.\n"
+
+    # Back to French, from the same menu; the choice holds for the next session.
+    c.send("3")
+    await c.wait_for("4. Langue / Language: English")
+    c.send("4")
+    await c.wait_for("1. Français", "2. English (current)")
+    c.send("1")
+    await c.wait_for("Langue : Français.", "Mon compte")
+    r = await ssh_command(
+        service.port, "alice@example.org", "tickets", "show", "99", options=SEND_LANG, env=ENGLISH
+    )
+    assert r.err == "Ticket introuvable.\n"

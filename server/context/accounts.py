@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .. import i18n
 from ..audit import AuditEvent, record, record_in
 from ..domain import validation
 from ..domain.access import Access
@@ -106,6 +107,24 @@ class Accounts:
         for session in ctx.sessions_of(user.id):
             session.user = replace(session.user, name=name)
         return ctx.user or replace(user, name=name)
+
+    async def change_language(self, code: str) -> User:
+        """The account's language, kept in the database; every session of the account speaks it
+        from its next screen on."""
+        ctx = self.ctx
+        user = ctx.require(Access.OWN_ACCOUNT)
+        if code not in i18n.LANGUAGES:
+            raise ValidationError(_("Langue inconnue : choisissez Français ou English."))
+
+        async def update(conn: AsyncConnection) -> None:
+            await ctx.lock_own_account(conn)
+            await accounts.update(conn, user.id, langue=code)
+
+        await ctx.write(update)
+        ctx.log("language changed to %s", code)
+        for session in ctx.sessions_of(user.id):
+            session.user = replace(session.user, language=code)
+        return ctx.user or replace(user, language=code)
 
     async def change_password(self, current: str, new: str) -> None:
         """Replace the password once the current one is proven; bcrypt runs off the event loop."""

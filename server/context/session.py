@@ -63,6 +63,9 @@ class SessionContext:
         # The session's language (its SSH channel's): what other sessions prepare for this one
         # is written in it (i18n.speaking).
         self.language = i18n.current() or i18n.Language()
+        # What the client asked for (LANG…), for when no account's choice applies.
+        self._client_language = self.language.code
+        self._user: User | None = None
         self.user = user
         # The user as they were when an admin deleted their account while they were connected.
         self._deleted_user: User | None = None
@@ -83,6 +86,18 @@ class SessionContext:
         # Set by the terminal showing this session: closes it with a last sentence.
         self.on_end: Callable[[str], None] | None = None
         services.sessions.add(self)
+
+    @property
+    def user(self) -> User | None:
+        return self._user
+
+    @user.setter
+    def user(self, user: User | None) -> None:
+        """The session's account; the session speaks the account's language if it chose one,
+        else the client's (at logout too)."""
+        self._user = user
+        chosen = user.language if user is not None else None
+        self.language.set(chosen or self._client_language)
 
     @property
     def db(self) -> Database:
@@ -174,6 +189,7 @@ class SessionContext:
     login = _InArea("accounts")
     my_account = _InArea("accounts")
     change_name = _InArea("accounts")
+    change_language = _InArea("accounts")
     change_password = _InArea("accounts")
     my_keys = _InArea("keys")
     add_key = _InArea("keys")

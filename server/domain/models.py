@@ -69,6 +69,8 @@ class User:
     email: str
     role: Role
     created_at: datetime
+    # The language chosen in Mon compte ("fr", "en"); None: never chosen.
+    language: str | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -10,7 +10,7 @@ from ..context import SessionContext
 from ..domain import validation
 from ..domain.models import SshKey, User
 from ..errors import UserError, ValidationError
-from ..i18n import _
+from ..i18n import LANGUAGES, _
 from ..keys import KEY_LINE_MAX
 from ..ui.screens import ask, confirm, menu
 from ..ui.terminal import Terminal
@@ -52,6 +52,8 @@ async def my_account(term: Terminal, ctx: SessionContext) -> Notice:
                 ("name", _("Modifier mon nom")),
                 ("password", _("Changer le mot de passe")),
                 ("keys", _("Clés SSH")),
+                # In both languages: found by whoever cannot read the one on screen.
+                ("language", _("Langue / Language : {name}").format(name=LANGUAGES[ctx.language.code])),
             ],
             body=lambda width, u=user: account_lines(u, width),
             **notice.kwargs(),
@@ -66,8 +68,29 @@ async def my_account(term: Terminal, ctx: SessionContext) -> Notice:
                     notice = await change_password(term, ctx)
                 case "keys":
                     notice = await ssh_keys(term, ctx)
+                case "language":
+                    notice = await choose_language(term, ctx)
         except UserError as exc:
             notice = Notice.fail(exc.message)
+
+
+async def choose_language(term: Terminal, ctx: SessionContext) -> Notice:
+    """Français or English, kept with the account: the next screen is in it."""
+    current = ctx.language.code
+    mark = _(" (actuelle)")
+    code = await menu(
+        term,
+        "Langue / Language",
+        [(code, name + (mark if code == current else "")) for code, name in LANGUAGES.items()],
+    )
+    if code is None:
+        return Notice()
+    # Kept even when it is already the one on screen (from the client's LANG): it then holds
+    # from any client.
+    chosen = ctx.user.language if ctx.user is not None else None
+    if code != chosen:
+        await ctx.change_language(code)
+    return Notice(_("Langue : {name}.").format(name=LANGUAGES[code]))
 
 
 async def change_name(term: Terminal, ctx: SessionContext, user: User) -> Notice:

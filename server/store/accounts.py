@@ -11,7 +11,14 @@ from .schema import tickets, users
 
 
 def user_of(row) -> User:
-    return User(id=row.id, name=row.nom, email=row.email, role=Role(row.role), created_at=row.created_at)
+    return User(
+        id=row.id,
+        name=row.nom,
+        email=row.email,
+        role=Role(row.role),
+        created_at=row.created_at,
+        language=row.langue,
+    )
 
 
 def _ticket_count():
@@ -52,7 +59,7 @@ async def insert(conn: AsyncConnection, name: str, email: str, hashed: str, role
 
 
 async def update(conn: AsyncConnection, user_id: int, **values) -> None:
-    """Set columns of one account: nom, mot_de_passe, role (as stored)."""
+    """Set columns of one account: nom, mot_de_passe, role, langue (as stored)."""
     await conn.execute(users.update().where(users.c.id == user_id).values(**values))
 
 

@@ -45,6 +45,8 @@ users = sa.Table(
     sa.Column("echecs_connexion", sa.Integer, nullable=False, server_default="0"),
     sa.Column("dernier_echec", sa.DateTime, nullable=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # The language chosen in Mon compte (fr, en); NULL: the client's LANG, else French.
+    sa.Column("langue", sa.String(5), nullable=True),
     sa.UniqueConstraint("email", name="uq_utilisateurs_email"),
     **MYSQL_TABLE,
 )
