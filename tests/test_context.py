@@ -511,6 +511,10 @@ ACCESS_TABLE = [
     (USER, Access.CHANGE_CATEGORY, OWN, False),
     (ADMIN, Access.MANAGE_CATEGORIES, NOBODY, True),
     (ADMIN, Access.CHANGE_CATEGORY, OTHER, True),
+    # Attachments: admins delete them; a requester keeps what they sent, like their messages.
+    (None, Access.DELETE_ATTACHMENT, OWN, False),
+    (USER, Access.DELETE_ATTACHMENT, OWN, False),
+    (ADMIN, Access.DELETE_ATTACHMENT, OTHER, True),
 ]
 
 

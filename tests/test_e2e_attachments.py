@@ -17,11 +17,12 @@ import sqlalchemy as sa
 
 from server.app import Service
 from server.domain.models import Urgency
+from server.errors import Forbidden
 from server.handlers.ticket_view import describe
-from server.store.schema import attachment_blocks, attachments, history, tickets
+from server.store.schema import attachment_blocks, attachments, audit_log, history, tickets
 
 from .conftest import PASSWORD, context_for, count
-from .sshclient import ENTER, Client
+from .sshclient import END, ENTER, Client
 from .sshcommand import ssh_command
 from .test_e2e_keys import register_key, write_key
 
@@ -399,3 +400,48 @@ async def test_start_up_sweeps_uploads_a_stopped_server_left_unfinished(
     assert await count(database, attachments) == 1
     assert await count(database, attachment_blocks) == 1
     assert await count(database, attachments, attachments.c.created_at > utcnow() - timedelta(hours=1)) == 1
+
+
+def entry_key(screen: str, label: str) -> str:
+    """The digit of the menu entry whose label holds `label`."""
+    found = [line.strip() for line in screen.splitlines() if label in line and line.strip()[:1].isdigit()]
+    assert len(found) == 1, screen
+    return found[0].split(".")[0]
+
+
+async def test_an_admin_deletes_one_attachment_with_its_history_and_audit(
+    service, clients, services, database, alice, admin, alice_ticket, tmp_path
+):
+    files = await files_for(database, alice, tmp_path, service.port, "alice")
+    for name, text in (("premier.txt", "un\n"), ("second.txt", "deux\n")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        assert (await files.scp(str(tmp_path / name), files.remote(f"{alice_ticket}/")))[0] == 0
+    # The requester may not: no entry on her screen, a refusal by every other path.
+    learner = context_for(services, alice)
+    ticket = await learner.ticket(alice_ticket)
+    assert not learner.can_delete_attachment(ticket)
+    with pytest.raises(Forbidden):
+        await learner.files.delete(alice_ticket, ticket.attachments[0].id)
+    assert (await files.sftp(f"rm {alice_ticket}/premier.txt\n"))[0] != 0
+
+    c = await Client.connect(service.port, admin.email, PASSWORD)
+    clients.append(c)
+    await c.wait_for("Menu principal")
+    c.send("3")
+    await c.wait_for("Tous les tickets", "Écran bleu")
+    c.send(f"{alice_ticket}" + ENTER)
+    screen = await c.wait_for(f"Ticket #{alice_ticket} — Écran bleu", "Supprimer une pièce jointe")
+    c.send(entry_key(screen, "Supprimer une pièce jointe"))
+    screen = await c.wait_for("Pièce jointe :", "premier.txt — 3 octets", "second.txt — 5 octets")
+    c.send(entry_key(screen, "second.txt — 5 octets, text/plain — Alice Ndiaye"))
+    await c.wait_for("Supprimer « second.txt » du ticket", "Confirmer ? (o/n)")
+    c.send("o")
+    screen = await c.wait_for("Pièce jointe « second.txt » supprimée.", "Pièces jointes", "premier.txt —")
+    assert "second.txt —" not in screen
+    c.send(END)
+    await c.wait_for("Awa Admin — pièce jointe supprimée : second.txt")
+    assert await database_rows(database, attachments.c.nom) == ["premier.txt"]
+    assert await count(database, attachment_blocks) == 1
+    assert await count(database, history, history.c.action == "piece_jointe_supprimee") == 1
+    details = await database_rows(database, audit_log.c.details)
+    assert any(d.startswith(f"attachment deleted ticket={alice_ticket} ") for d in details), details

@@ -8,8 +8,9 @@ import unicodedata
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from ..audit import AuditEvent
 from ..domain.access import Access
-from ..domain.models import Action, Attachment
+from ..domain.models import Action, Attachment, Ticket
 from ..errors import NotFound, ValidationError
 from ..i18n import _
 from ..store import Database, utcnow
@@ -153,6 +154,29 @@ class Attachments:
             await self._visible(conn, ticket_id)
             row = await store.by_name(conn, ticket_id, name)
         return attachment_of(row) if row else None
+
+    async def delete(self, ticket_id: int, attachment_id: int) -> Ticket:
+        """Delete one of the ticket's files (admins), with its history entry and audit line; the
+        ticket as it now is."""
+        ctx = self.ctx
+        now = utcnow()
+
+        async def steps(conn, row) -> str:
+            found = await store.by_id(conn, ticket_id, attachment_id)
+            if found is None:
+                raise ValidationError(_("Cette pièce jointe n'existe plus."))
+            await store.discard(conn, attachment_id)
+            await ctx._write_history(conn, ticket_id, Action.ATTACHMENT_DELETED, None, None, found.nom, now)
+            await ctx.audit(
+                conn,
+                AuditEvent.ADMIN_ACTION,
+                f"attachment deleted ticket={ticket_id} id={attachment_id} size={found.taille}",
+            )
+            return found.nom
+
+        ticket, _name = await ctx.tickets.changed(ticket_id, Access.DELETE_ATTACHMENT, steps)
+        ctx.log("attachment deleted ticket=%s id=%s", ticket_id, attachment_id)
+        return ticket
 
     async def download(self, ticket_id: int, name: str) -> Download:
         found = await self.attachment(ticket_id, name)

@@ -178,6 +178,10 @@ class SessionContext:
         """Whether to offer `Changer la catégorie` on this ticket's screen."""
         return self.allowed(Access.CHANGE_CATEGORY, ticket.author_id)
 
+    def can_delete_attachment(self, ticket: Ticket) -> bool:
+        """Whether to offer `Supprimer une pièce jointe` on this ticket's screen."""
+        return bool(ticket.attachments) and self.allowed(Access.DELETE_ATTACHMENT, ticket.author_id)
+
     def is_self(self, user: User) -> bool:
         """Whether `user` is the session's own account (an admin can't delete it from the list)."""
         return self.user is not None and self.user.id == user.id

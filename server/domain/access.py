@@ -36,6 +36,8 @@ class Access(enum.Enum):
     MANAGE_CATEGORIES = "manage_categories"
     # Change the category of a ticket.
     CHANGE_CATEGORY = "change_category"
+    # Delete a file attached to a ticket (admins; its requester keeps what they sent).
+    DELETE_ATTACHMENT = "delete_attachment"
 
 
 def access_allowed(user: User | None, access: Access, author_id: int | None = None) -> bool:

@@ -60,6 +60,8 @@ class Action(enum.StrEnum):
     CATEGORY_CHANGED = "changement_categorie"
     # A file attached over scp/sftp; `details` holds its name.
     ATTACHED = "piece_jointe"
+    # An admin deleted an attachment; `details` holds its name.
+    ATTACHMENT_DELETED = "piece_jointe_supprimee"
 
 
 @dataclass(frozen=True)

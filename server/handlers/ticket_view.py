@@ -154,6 +154,8 @@ def describe(entry: HistoryEntry) -> str:
             )
         case Action.ATTACHED:
             what = _("pièce jointe ajoutée : {name}").format(name=entry.details or "")
+        case Action.ATTACHMENT_DELETED:
+            what = _("pièce jointe supprimée : {name}").format(name=entry.details or "")
         case _:
             what = entry.action.value
     return f"{moment}  {entry.actor_name} — {what}"

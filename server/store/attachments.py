@@ -106,6 +106,14 @@ async def by_name(conn: AsyncConnection, ticket_id: int, name: str):
     return (await conn.execute(query.order_by(pieces.c.id))).first()
 
 
+async def by_id(conn: AsyncConnection, ticket_id: int, piece_id: int):
+    """A complete attachment of that ticket, by its id."""
+    query = sa.select(*COLUMNS).where(
+        pieces.c.id == piece_id, pieces.c.ticket_id == ticket_id, pieces.c.complet == sa.true()
+    )
+    return (await conn.execute(query)).first()
+
+
 async def names(conn: AsyncConnection, ticket_id: int) -> set[str]:
     query = sa.select(pieces.c.nom).where(pieces.c.ticket_id == ticket_id, pieces.c.complet == sa.true())
     return set((await conn.execute(query)).scalars().all())
