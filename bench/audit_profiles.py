@@ -24,9 +24,9 @@ import asyncssh
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.algorithms import Profile  # noqa: E402
 from server.app import Service  # noqa: E402
 from server.config import load_settings  # noqa: E402
+from server.transport.algorithms import Profile  # noqa: E402
 
 KINDS = ("kex", "key", "enc", "mac")
 EXIT_CODES = {0: "clean", 1: "connection error", 2: "warnings", 3: "failures"}

@@ -23,10 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import event  # noqa: E402
 
+from server.change_feed import ChangeFeed  # noqa: E402
 from server.config import load_settings  # noqa: E402
 from server.context import Services, SessionContext, create_user  # noqa: E402
 from server.domain.models import Role, Status  # noqa: E402
-from server.live import ChangeFeed  # noqa: E402
 from server.security import PasswordHasher  # noqa: E402
 from server.store import Database  # noqa: E402
 from server.store.migrate import upgrade  # noqa: E402

@@ -15,8 +15,7 @@ import asyncssh
 from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 
 from . import commands, i18n
-from .algorithms import Profile
-from .channel_exec import ExecChannel
+from .change_feed import ChangeFeed
 from .collector import Collector
 from .commands.lines import line_mode
 from .config import ConfigError, Settings
@@ -35,15 +34,22 @@ from .errors import Throttled
 from .handlers.live import deliver
 from .handlers.session import run_session
 from .i18n import N_, _, speaking
-from .limits import ConnectionGate, Limits
-from .live import ChangeFeed
 from .mailer import MailSender
 from .metrics import MetricsEndpoint, ServiceCollector
 from .security import PasswordHasher
-from .sftp_tree import TicketFiles
-from .sshd import PublicKeyAuth, SupportSSHServer, load_host_key, load_shared_host_key, start_listener
 from .store import Database
 from .store.migrate import check_version, upgrade
+from .transport.algorithms import Profile
+from .transport.channel_exec import ExecChannel
+from .transport.limits import ConnectionGate, Limits
+from .transport.sftp_tree import TicketFiles
+from .transport.sshd import (
+    PublicKeyAuth,
+    SupportSSHServer,
+    load_host_key,
+    load_shared_host_key,
+    start_listener,
+)
 from .ui.idle import IdleGuard
 from .ui.terminal import Terminal
 

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from sqlalchemy.engine import make_url
 
-from .algorithms import Profile
+from .transport.algorithms import Profile
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.yaml"

@@ -178,3 +178,19 @@ def test_one_definition_of_safe_text():
     assert users - {"server/domain/text.py", "server/ui/text.py", "server/ui/terminal.py"} <= {
         p for p in MODULES if _in(p, "commands")
     }, users
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if _in(p, "transport")])
+def test_transport_knows_nothing_about_tickets(path):
+    """SSH only: the data, the screens and the commands are handed in by app.py."""
+    rooms = ("server.store", "server.context", "server.handlers", "server.ui", "server.commands")
+    bad = {m for m in imported(path, MODULES[path]) if m.startswith(rooms) or m == "sqlalchemy"}
+    assert not bad, f"{path} imports {sorted(bad)}"
+
+
+def test_handlers_know_nothing_about_ssh():
+    for path in [p for p in MODULES if _in(p, "handlers", "ui")]:
+        bad = {
+            m for m in imported(path, MODULES[path]) if m.startswith("server.transport") or m == "asyncssh"
+        }
+        assert not bad, f"{path} imports {sorted(bad)}"

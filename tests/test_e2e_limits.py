@@ -22,9 +22,9 @@ from server.app import Service
 from server.audit import AuditEvent
 from server.config import Settings, SshSettings
 from server.context import authenticate
-from server.limits import ConnectionGate, Limits
-from server.sshd import MAX_SESSIONS_PER_CONNECTION, TOO_MANY_TRIES, SupportSSHServer
 from server.store.schema import audit_log
+from server.transport.limits import ConnectionGate, Limits
+from server.transport.sshd import MAX_SESSIONS_PER_CONNECTION, TOO_MANY_TRIES, SupportSSHServer
 
 from .conftest import PASSWORD, count, until
 from .sshclient import DOWN, Client, OpenSSHClient

@@ -368,7 +368,7 @@ async def test_an_exhausted_pool_is_named_as_such_once_per_episode(small_pool: D
 
 
 async def test_the_change_feed_names_an_exhausted_pool(small_pool: Database, caplog):
-    from server.live import ChangeFeed
+    from server.change_feed import ChangeFeed
 
     caplog.set_level(logging.INFO)
     feed = ChangeFeed(small_pool, 0.05)

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from server.config import ConfigError, Settings, load_settings
-from server.limits import ConnectionGate, Limits, Refusal, source_of
+from server.transport.limits import ConnectionGate, Limits, Refusal, source_of
 
 
 class Clock:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from server.change_feed import ChangeFeed
 from server.domain.models import Action, LiveNotice, Role, Status, TicketChange, User
-from server.live import ChangeFeed
 from server.store import utcnow
 from server.store.schema import history, reads, users
 

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 from server.audit import AuditEvent
 from server.config import ConfigError, load_settings
-from server.proxy_protocol import V2_SIGNATURE, HeaderError, parse
 from server.store.schema import audit_log
+from server.transport.proxy_protocol import V2_SIGNATURE, HeaderError, parse
 
 from .conftest import PASSWORD, free_port, until
 

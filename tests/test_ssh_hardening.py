@@ -15,10 +15,10 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from server.algorithms import POST_QUANTUM_KEX, Profile
 from server.app import Service
 from server.config import ConfigError, Settings, load_settings
-from server.sshd import HOST_KEY_NAME, server_algorithms
+from server.transport.algorithms import POST_QUANTUM_KEX, Profile
+from server.transport.sshd import HOST_KEY_NAME, server_algorithms
 
 from .conftest import PASSWORD, TEST_BCRYPT_COST
 from .sshclient import Client, OpenSSHClient

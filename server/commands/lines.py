@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..channel_exec import STDIN_MAX, TOO_LONG, ExecChannel, InputRefused
 from ..i18n import N_, _
+from ..transport.channel_exec import STDIN_MAX, TOO_LONG, ExecChannel, InputRefused
 from .base import CommandError
 
 if TYPE_CHECKING:

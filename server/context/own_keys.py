@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..audit import AuditEvent
 from ..domain.access import Access
 from ..domain.models import SshKey
+from ..domain.public_keys import parse_public_key
 from ..errors import KeyNotFound, ValidationError
 from ..i18n import _
-from ..keys import parse_public_key
 from ..store import keys, utcnow
 
 if TYPE_CHECKING:

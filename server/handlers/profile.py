@@ -9,9 +9,9 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from ..context import SessionContext
 from ..domain import validation
 from ..domain.models import SshKey, User
+from ..domain.public_keys import KEY_LINE_MAX
 from ..errors import UserError, ValidationError
 from ..i18n import LANGUAGES, _
-from ..keys import KEY_LINE_MAX
 from ..ui.screens import ask, confirm, menu
 from ..ui.terminal import Terminal
 from ..ui.text import fit, wrap

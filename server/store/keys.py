@@ -11,7 +11,7 @@ from ..domain.models import SshKey
 from .schema import ssh_keys, users
 
 if TYPE_CHECKING:
-    from ..keys import PublicKey
+    from ..domain.public_keys import PublicKey
 
 
 def key_of(row) -> SshKey:

@@ -18,12 +18,12 @@ from asyncssh.kex import get_kex_algs
 from asyncssh.stream import SSHServerStreamSession
 from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 
+from ..config import ConfigError, IPNetwork
+from ..domain.text import loggable
+from ..i18n import N_, _
 from .algorithms import POST_QUANTUM_KEX, PROFILES, Algorithms, Profile
 from .channel_exec import ExecChannel
-from .channel_session import AppSession
-from .config import ConfigError, IPNetwork
-from .domain.text import loggable
-from .i18n import N_, _
+from .channel_session import ChannelSession
 from .limits import ConnectionGate, GatedListener
 from .sftp_tree import FilesOrConsole, InputEnd
 
@@ -348,7 +348,7 @@ class SupportSSHServer(asyncssh.SSHServer):
             assert self.execute is not None
             return await self.execute(io, line, self.address, self.user)
 
-        console = AppSession(
+        console = ChannelSession(
             run,
             label=f"addr={self.address} user={self.username}",
             execute=command if self.execute is not None else None,

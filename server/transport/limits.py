@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .config import IPNetwork, SshSettings
+from ..config import IPNetwork, SshSettings
 from .forwarding import Forwarding
 from .proxy_protocol import ProxyFront
 

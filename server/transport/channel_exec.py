@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncssh
 
-from .i18n import N_, _
+from ..i18n import N_, _
 
 log = logging.getLogger("support.sshd")
 

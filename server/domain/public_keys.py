@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import asyncssh
 
-from .errors import ValidationError
-from .i18n import N_, _
+from ..errors import ValidationError
+from ..i18n import N_, _
 
 # A line of authorized_keys / id_*.pub: "<type> <base64> [comment]"; an RSA key of 16,384 bits
 # takes under 3,000 characters.

@@ -14,7 +14,7 @@ from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import typeahead
 from prompt_toolkit.output.vt100 import Vt100_Output
 
-from . import i18n
+from .. import i18n
 from .channel_exec import ExecChannel, Execute, run_exec
 from .channel_input import ChannelInput
 
@@ -40,7 +40,7 @@ class ChannelWriter:
         pass
 
 
-class AppSession(PromptToolkitSSHSession):
+class ChannelSession(PromptToolkitSSHSession):
     """One prompt_toolkit application per channel, fed by the channel itself (ChannelInput).
 
     No pipe and no descriptor beyond the connection's socket; what the client sends is parsed

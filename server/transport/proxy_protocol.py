@@ -17,7 +17,7 @@ import logging
 import struct
 from collections.abc import Callable
 
-from .config import IPNetwork
+from ..config import IPNetwork
 from .forwarding import Forwarding
 
 log = logging.getLogger("support.proxy")

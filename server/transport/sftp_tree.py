@@ -16,9 +16,9 @@ import asyncssh
 from asyncssh.sftp import FXF_READ, FXF_WRITE
 from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 
-from .domain.text import loggable
-from .errors import NotFound, UserError
-from .i18n import N_, _
+from ..domain.text import loggable
+from ..errors import NotFound, UserError
+from ..i18n import N_, _
 
 log = logging.getLogger("support.sftp")
 
