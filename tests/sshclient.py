@@ -101,9 +101,10 @@ class Client(ScreenReader):
         auth: str = "password",
         client_keys: list | None = None,
         source: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> Client:
         """`source`: the local address to connect from (another loopback address, as another
-        machine would)."""
+        machine would); `env`: variables sent with the session (LANG…), as SendEnv does."""
         client = cls(cols, rows)
         client.conn = await asyncssh.connect(
             "127.0.0.1",
@@ -121,6 +122,7 @@ class Client(ScreenReader):
             term_type="xterm-256color",
             term_size=(cols, rows),
             encoding=None,
+            env=env or (),
         )
         return client
 
