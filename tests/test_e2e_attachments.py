@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -22,8 +23,9 @@ from server.handlers.ticket_view import describe
 from server.store.schema import attachment_blocks, attachments, audit_log, history, tickets
 
 from .conftest import PASSWORD, context_for, count
-from .sshclient import END, ENTER, Client
+from .sshclient import END, ENTER, ESC, Client
 from .sshcommand import ssh_command
+from .test_e2e_hostile import assert_clean
 from .test_e2e_keys import register_key, write_key
 
 pytestmark = pytest.mark.skipif(shutil.which("scp") is None, reason="OpenSSH client not installed")
@@ -279,6 +281,18 @@ async def test_tickets_attach_reads_stdin_as_a_file(service, database, alice, bo
     assert big.err == "Fichier refusé : la limite de 10 Mio est dépassée.\n"
     assert await count(database, attachments) == 2
     assert await count(database, attachment_blocks) == 14  # 3 MiB + 7 bytes in 13 blocks, then 1 byte
+    shown = await ssh_command(
+        service.port, alice.email, "tickets", "show", str(alice_ticket), "--json", identity=identity
+    )
+    listed = json.loads(shown.out)["attachments"]
+    assert [(a["name"], a["size"], a["sha256"]) for a in listed] == [
+        ("capture.bin", len(data), hashlib.sha256(data).hexdigest()),
+        ("capture (2).bin", 1, hashlib.sha256(b"x").hexdigest()),
+    ]
+    text = await ssh_command(
+        service.port, alice.email, "tickets", "show", str(alice_ticket), identity=identity
+    )
+    assert f'scp -P {service.port} "alice@example.org@127.0.0.1:{alice_ticket}/capture (2).bin" .' in text.out
 
 
 def putty_key(tmp_path: Path, key, name: str) -> str:
@@ -445,3 +459,49 @@ async def test_an_admin_deletes_one_attachment_with_its_history_and_audit(
     assert await count(database, history, history.c.action == "piece_jointe_supprimee") == 1
     details = await database_rows(database, audit_log.c.details)
     assert any(d.startswith(f"attachment deleted ticket={alice_ticket} ") for d in details), details
+
+
+async def test_a_text_file_is_read_in_the_console_sanitised(
+    service, clients, database, alice, alice_ticket, tmp_path
+):
+    files = await files_for(database, alice, tmp_path, service.port, "alice")
+    log = tmp_path / "pilote.log"
+    hostile = "Erreur\x1b]0;PWNED\x07 puis\x1b[2J effacé\r\n"
+    lines = [f"ligne {n:05d} du journal\r\n" for n in range(12000)]
+    log.write_bytes((hostile + "".join(lines)).encode("utf-8"))  # about 300 KiB
+    assert (await files.scp(str(log), files.remote(f"{alice_ticket}/")))[0] == 0
+    c = await Client.connect(service.port, alice.email, PASSWORD)
+    clients.append(c)
+    await c.wait_for("1. Nouveau ticket")
+    c.send("2")
+    await c.wait_for("Mes tickets", "Écran bleu")
+    c.send(f"{alice_ticket}" + ENTER)
+    screen = await c.wait_for(f"Ticket #{alice_ticket} — Écran bleu", "Lire une pièce jointe")
+    c.send(entry_key(screen, "Lire une pièce jointe"))
+    screen = await c.wait_for(
+        f"Ticket #{alice_ticket} : pilote.log",
+        "Erreur␛]0;PWNED␇ puis␛[2J effacé",
+        "ligne 00000 du journal",
+        "Seuls les 256 premiers Kio sont affichés",
+    )
+    assert_clean(c)
+    assert b"\x1b]0;PWNED" not in bytes(c.raw)
+    c.send(END)
+    await c.wait_for("ligne 0", "Seuls les 256 premiers Kio")
+    c.send(ESC)
+    await c.wait_for(f"Ticket #{alice_ticket} — Écran bleu", "Lire une pièce jointe")
+
+
+async def test_names_lose_control_characters_and_are_cut_to_120(
+    service, database, alice, alice_ticket, tmp_path
+):
+    files = await files_for(database, alice, tmp_path, service.port, "alice")
+    local = tmp_path / "a.txt"
+    local.write_text("contenu\n", encoding="utf-8")
+    long_name = "R" * 496 + ".txt"
+    status, out = await files.sftp(
+        f'put {local} "{alice_ticket}/rap\x1b[31mport\x07.txt"\nput {local} {alice_ticket}/{long_name}\n'
+    )
+    assert status == 0, out
+    names = sorted(await database_rows(database, attachments.c.nom))
+    assert names == sorted(["R" * 116 + ".txt", "rap[31mport.txt"]), names

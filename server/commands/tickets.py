@@ -9,7 +9,7 @@ from ..domain import validation
 from ..domain.models import Action, Status, Ticket, TicketFilter, TicketSort, TicketSummary, Urgency
 from ..domain.text import safe_text
 from ..errors import Forbidden, UserNotFound, ValidationError
-from ..handlers.ticket_view import describe
+from ..handlers.ticket_view import attachment_line, describe
 from ..i18n import _
 from .base import (
     CommandError,
@@ -200,6 +200,17 @@ def _ticket_json(t: Ticket) -> dict:
             }
             for e in t.history
         ],
+        "attachments": [
+            {
+                "name": a.name,
+                "size": a.size,
+                "type": a.kind,
+                "sha256": a.sha256,
+                "author": a.author_name,
+                "created_at": iso(a.created_at),
+            }
+            for a in t.attachments
+        ],
     }
 
 
@@ -224,6 +235,14 @@ async def show(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
         safe_text(ticket.description, multiline=True),
         "",
     ]
+    if ticket.attachments:
+        lines.append(_("Pièces jointes"))
+        for item in ticket.attachments:
+            lines += [
+                "  " + safe_text(attachment_line(item)),
+                "    " + safe_text(ctx.files.fetch_command(item)),
+            ]
+        lines.append("")
     for entry in ticket.history:
         lines.append(safe_text(describe(entry)))
         if entry.action in (Action.REPLY, Action.NOTE) and entry.details:

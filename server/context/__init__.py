@@ -1,7 +1,7 @@
 """The one door to the data for a connected user (SessionContext), composed of areas."""
 
 from ..domain.access import Access, access_allowed
-from .attachments import sweep_unfinished
+from .attachments import TEXT_SHOWN_MAX, sweep_unfinished
 from .finding import SEARCH_TEXT_MAX, USER_MATCHES_MAX
 from .login import authenticate, create_user, key_login_failed, key_login_succeeded, key_owner
 from .own_keys import MAX_KEYS
@@ -13,6 +13,7 @@ __all__ = [
     "LAST_ADMIN",
     "MAX_KEYS",
     "SEARCH_TEXT_MAX",
+    "TEXT_SHOWN_MAX",
     "USER_MATCHES_MAX",
     "Access",
     "Outcome",

@@ -23,6 +23,8 @@ NAME_MAX = 120
 # An upload still incomplete this long after it began was cut by a server that stopped (another
 # front end's uploads in progress are younger): swept at start-up.
 STALE_UPLOAD = timedelta(hours=1)
+# Bytes of a text file read in the console (the rest is for scp).
+TEXT_SHOWN_MAX = 256 * 1024
 # Leading bytes of the kinds a helpdesk sees most, checked before "UTF-8 text".
 SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -177,6 +179,28 @@ class Attachments:
         ticket, _name = await ctx.tickets.changed(ticket_id, Access.DELETE_ATTACHMENT, steps)
         ctx.log("attachment deleted ticket=%s id=%s", ticket_id, attachment_id)
         return ticket
+
+    async def read_text(self, ticket_id: int, attachment_id: int) -> tuple[Attachment, str, bool]:
+        """A text attachment's beginning (TEXT_SHOWN_MAX bytes) as text, for the console; and
+        whether there is more. Line ends are made `\n`; bytes that are not UTF-8 show as �."""
+        async with self.ctx.db.transaction() as conn:
+            await self._visible(conn, ticket_id)
+            row = await store.by_id(conn, ticket_id, attachment_id)
+            if row is None:
+                raise ValidationError(_("Cette pièce jointe n'existe plus."))
+            item = attachment_of(row)
+            if item.kind != "text/plain":
+                raise ValidationError(
+                    _("Seuls les fichiers texte se lisent ici : ramenez les autres avec scp.")
+                )
+            data = bytearray()
+            for number in range(-(-min(item.size, TEXT_SHOWN_MAX) // store.BLOCK_SIZE)):
+                data += await store.block(conn, item.id, number) or b""
+        more = item.size > TEXT_SHOWN_MAX
+        text = bytes(data[:TEXT_SHOWN_MAX]).decode("utf-8", "replace")
+        if more:
+            text = text.rstrip("\ufffd")  # a character cut by the bound
+        return item, text.replace("\r\n", "\n").replace("\r", "\n"), more
 
     async def download(self, ticket_id: int, name: str) -> Download:
         found = await self.attachment(ticket_id, name)

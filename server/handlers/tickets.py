@@ -15,6 +15,7 @@ from ..ui.columns import Column
 from ..ui.screens import confirm, menu
 from ..ui.table import table
 from ..ui.terminal import Terminal
+from .attachment_screens import delete_attachment, read_attachment
 from .categories import change_category
 from .common import Notice, ask_valid
 from .ticket_columns import (
@@ -29,7 +30,7 @@ from .ticket_columns import (
     TITLE,
     URGENCY,
 )
-from .ticket_view import attachment_line, ticket_body, ticket_head
+from .ticket_view import ticket_body, ticket_head
 
 
 async def ticket_list(term: Terminal, ctx: SessionContext) -> Notice:
@@ -234,6 +235,8 @@ def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]
             items.append(("unassign", _("Retirer l'assignation")))
     if ctx.can_change_category(ticket):
         items.append(("category", _("Changer la catégorie")))
+    if any(a.kind == "text/plain" for a in ticket.attachments):
+        items.append(("read_file", _("Lire une pièce jointe")))
     if ctx.can_delete_attachment(ticket):
         items.append(("delete_file", _("Supprimer une pièce jointe")))
     return items
@@ -358,25 +361,6 @@ async def change_status(term: Terminal, ctx: SessionContext, ticket: Ticket) -> 
     return ticket, Notice(_("Statut changé : {status}.").format(status=status.label))
 
 
-async def delete_attachment(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
-    title = _("Ticket #{id} : supprimer une pièce jointe").format(id=ticket.id)
-    item = await menu(
-        term,
-        title,
-        [(a, attachment_line(a)) for a in ticket.attachments],
-        body=lambda width: [[("class:label", _("Pièce jointe :"))]],
-    )
-    if item is None:
-        return ticket, Notice()
-    question = _("Supprimer « {name} » du ticket #{id} ? Le fichier sera perdu.").format(
-        name=item.name, id=ticket.id
-    )
-    if not await confirm(term, title, question):
-        return ticket, Notice(_("Suppression annulée."))
-    ticket = await ctx.files.delete(ticket.id, item.id)
-    return ticket, Notice(_("Pièce jointe « {name} » supprimée.").format(name=item.name))
-
-
 TICKET_ACTIONS: dict[str, Callable[[Terminal, SessionContext, Ticket], Awaitable[tuple[Ticket, Notice]]]] = {
     "status": change_status,
     "reply": reply,
@@ -387,4 +371,5 @@ TICKET_ACTIONS: dict[str, Callable[[Terminal, SessionContext, Ticket], Awaitable
     "unassign": unassign,
     "category": change_category,
     "delete_file": delete_attachment,
+    "read_file": read_attachment,
 }
