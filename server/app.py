@@ -201,7 +201,7 @@ class Service:
         )
         host = settings.ssh.host if settings.ssh.host not in {"0.0.0.0", "::", ""} else "localhost"
         address = self.services.files_address
-        address.port = self.port
+        address.port = settings.attachments.port or self.port
         address.host = settings.attachments.host or (host if host != "localhost" else socket.gethostname())
         log.info(
             "listening on %s port %s; connect with: ssh -p %s %s@%s",

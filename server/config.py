@@ -165,6 +165,8 @@ class AttachmentSettings:
     max_user_day: int = 100 * 1024 * 1024
     # The host name users type to reach the service, in the scp commands shown with each file.
     host: str = ""
+    # The port they type (HAProxy's, in front of several processes); 0: this listener's.
+    port: int = 0
 
 
 MAIL_SECURITY = ("starttls", "tls", "none")
@@ -343,6 +345,10 @@ def _check(settings: Settings) -> None:
     settings.metrics.address()
     settings.ssh.proxies()
     _check_mail(settings.mail)
+    if not 0 <= settings.attachments.port < 65536:
+        raise ConfigError(
+            f"attachments.port: doit être entre 1 et 65535, ou 0 (reçu {settings.attachments.port})"
+        )
     if settings.log.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"log.level: niveau inconnu {settings.log.level!r}")
 

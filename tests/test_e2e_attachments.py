@@ -505,3 +505,27 @@ async def test_names_lose_control_characters_and_are_cut_to_120(
     assert status == 0, out
     names = sorted(await database_rows(database, attachments.c.nom))
     assert names == sorted(["R" * 116 + ".txt", "rap[31mport.txt"]), names
+
+
+async def test_the_scp_line_names_the_host_and_port_users_type(
+    settings, database, services, alice, alice_ticket
+):
+    """Behind HAProxy on port 22: attachments.host and .port, not the process's own listener."""
+    from server.context import SessionContext
+    from server.domain.models import Attachment
+    from server.store import utcnow
+
+    public = dataclasses.replace(
+        settings, attachments=dataclasses.replace(settings.attachments, host="campus", port=22)
+    )
+    svc = Service(public)
+    await svc.start()
+    try:
+        ctx = SessionContext(svc.services, "127.0.0.1:test", alice)
+        item = Attachment(1, alice_ticket, "capture écran.png", 10, "", "image/png", alice.name, utcnow())
+        assert (
+            ctx.files.fetch_command(item)
+            == f'scp "alice@example.org@campus:{alice_ticket}/capture écran.png" .'
+        )
+    finally:
+        await svc.stop(grace=2)
