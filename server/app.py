@@ -188,9 +188,7 @@ class Service:
                 public_keys=public_keys,
                 max_auth_tries=settings.ssh.max_auth_tries,
                 execute=self._execute,
-                files=lambda chan, address, user, end: TicketFiles(
-                    chan, SessionContext(self.services, address, user), end
-                ),
+                files=self._files,
             ),
             gate=self.gate,
             login_timeout=settings.ssh.login_timeout,
@@ -281,6 +279,14 @@ class Service:
             return await commands.run(ctx, io, line, io.error)
         finally:
             self.services.sessions.discard(ctx)
+
+    def _files(self, chan: asyncssh.SSHServerChannel, address: str, user, end) -> TicketFiles:
+        """The SFTP and SCP tree of one channel, its messages in the language the client sent
+        (or the account's)."""
+        assert self.services is not None
+        with speaking(i18n.Language(i18n.from_environment(chan.get_environment()))):
+            ctx = SessionContext(self.services, address, user)
+        return TicketFiles(chan, ctx, end)
 
     async def _interact(self, session: PromptToolkitSSHSession, address: str, user) -> None:
         assert self.services is not None

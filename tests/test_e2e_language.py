@@ -7,6 +7,7 @@ import csv
 import io
 import json
 
+import asyncssh
 import pytest
 import sqlalchemy as sa
 
@@ -206,3 +207,23 @@ async def test_the_account_language_is_kept_and_followed_everywhere(service, cli
         service.port, "alice@example.org", "tickets", "show", "99", options=SEND_LANG, env=ENGLISH
     )
     assert r.err == "Ticket introuvable.\n"
+
+
+async def test_file_transfers_answer_in_the_language_sent(service):
+    """SFTP's refusals carry the sentence in the language the client sent, else French."""
+
+    async with asyncssh.connect(
+        "127.0.0.1",
+        service.port,
+        username="alice@example.org",
+        password=PASSWORD,
+        known_hosts=None,
+        client_keys=None,
+        agent_path=None,
+        preferred_auth="password",
+    ) as conn:
+        for env, sentence in ((ENGLISH, "Ticket or file not found."), ({}, "Ticket ou fichier introuvable.")):
+            async with conn.start_sftp_client(env=env) as sftp:
+                with pytest.raises(asyncssh.SFTPNoSuchFile) as refused:
+                    await sftp.stat("/999/notes.txt")
+            assert refused.value.reason == sentence

@@ -240,9 +240,11 @@ class SessionContext:
         `text` and closes; a command or file transfer is refused from its next request on.
         `text` is marked with N_(): it is said in this session's language, not the caller's."""
         self.log("session ended: %s", "password reset", level=logging.WARNING)
+        # Said in the language of the account being logged out, not the client's it falls back to.
+        language = i18n.Language(self.language.code)
         self.user = None
         if self.on_end is not None:
-            with i18n.speaking(self.language):
+            with i18n.speaking(language):
                 self.on_end(_(text))
 
     # What the areas share: writes, the log, the account's own row, other sessions ----------

@@ -18,7 +18,7 @@ from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 
 from ..domain.text import loggable
 from ..errors import NotFound, UserError
-from ..i18n import N_, _
+from ..i18n import N_, _, speaking
 
 log = logging.getLogger("support.sftp")
 
@@ -74,6 +74,12 @@ class TicketFiles(asyncssh.SFTPServer):
         self.uploads: set = set()
 
     async def _call(self, work):
+        # asyncssh runs the requests in the connection's context: the messages are in the
+        # account's language, or the one the client sent (SendEnv LANG).
+        with speaking(self.ctx.language):
+            return await self._answer(work)
+
+    async def _answer(self, work):
         try:
             return await work
         except NotFound:
