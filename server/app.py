@@ -41,15 +41,10 @@ from .store import Database
 from .store.migrate import check_version, upgrade
 from .transport.algorithms import Profile
 from .transport.channel_exec import ExecChannel
+from .transport.host_keys import load_host_key, load_shared_host_key
 from .transport.limits import ConnectionGate, Limits
 from .transport.sftp_tree import TicketFiles
-from .transport.sshd import (
-    PublicKeyAuth,
-    SupportSSHServer,
-    load_host_key,
-    load_shared_host_key,
-    start_listener,
-)
+from .transport.sshd import PublicKeyAuth, SupportSSHServer, start_listener
 from .ui.idle import IdleGuard
 from .ui.terminal import Terminal
 

@@ -22,7 +22,7 @@ from server.config import ConfigError, Settings
 from server.domain.models import Role
 from server.store.schema import audit_log
 from server.throttle import source as source_of
-from server.transport.sshd import load_shared_host_key
+from server.transport.host_keys import load_shared_host_key
 
 from .conftest import PASSWORD, free_port, make_user, until
 from .journeys import file_ticket

@@ -18,7 +18,8 @@ import pytest
 from server.app import Service
 from server.config import ConfigError, Settings, load_settings
 from server.transport.algorithms import POST_QUANTUM_KEX, Profile
-from server.transport.sshd import HOST_KEY_NAME, server_algorithms
+from server.transport.host_keys import HOST_KEY_NAME
+from server.transport.sshd import server_algorithms
 
 from .conftest import PASSWORD, TEST_BCRYPT_COST
 from .sshclient import Client, OpenSSHClient
