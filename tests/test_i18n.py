@@ -3,6 +3,7 @@ session's own: chosen from the client's environment, changed in place, never ano
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextvars
 import sys
@@ -124,4 +125,45 @@ def test_every_message_has_its_english():
     assert not missing, (
         f"{len(missing)} messages without English (or only a fuzzy one): {messages.FIX}.\n"
         + "\n".join(repr(m) for m in missing[:10])
+    )
+
+
+def _import_time_calls(tree: ast.AST) -> list[int]:
+    """Lines where _() runs at import time: module and class bodies, default arguments and
+    decorators (what runs when a function is defined, not when it is called)."""
+    found: list[int] = []
+
+    def calls(node: ast.AST) -> None:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "_":
+                found.append(n.lineno)
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                if not isinstance(child, ast.Lambda):
+                    for expr in [*child.args.defaults, *child.args.kw_defaults, *child.decorator_list]:
+                        if expr is not None:
+                            calls(expr)
+                continue
+            if isinstance(child, ast.Call) and isinstance(child.func, ast.Name) and child.func.id == "_":
+                found.append(child.lineno)
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def test_nothing_is_translated_at_import_time():
+    """_() at import time would fix a string in French for every session: such strings are
+    marked with N_() and passed through _() where they are shown."""
+    server = Path(__file__).resolve().parent.parent / "server"
+    wrong = [
+        f"{path.relative_to(server.parent)}:{line}"
+        for path in sorted(server.rglob("*.py"))
+        for line in _import_time_calls(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    assert not wrong, (
+        '_() runs at import time here; write N_("…") instead and _(CONSTANT) where it is shown '
+        f"(README, Translations): {wrong}"
     )
