@@ -1,5 +1,6 @@
 """Attachments: upload and download throughput of a 9 MiB file with the real OpenSSH `scp`,
-and the server's resident memory (RSS) before, after, and during five parallel uploads.
+and the server's resident memory (RSS) before, after, and during five parallel uploads; the
+same through `ssh … tickets attach N NAME < file`.
 
 Starts the real server on SQLite in a temporary folder, registers a key for one user, then
 times `scp` both ways (SFTP mode) and checks the bytes came back identical.
@@ -47,6 +48,16 @@ async def scp(port: int, key: Path, *args: str) -> None:
     assert await proc.wait() == 0
 
 
+async def attach(port: int, key: Path, ticket: int, source: Path) -> None:
+    """`ssh … tickets attach N NAME < source`: the file on stdin."""
+    with source.open("rb") as stdin:
+        proc = await asyncio.create_subprocess_exec(
+            "ssh", "-p", str(port), "-i", str(key), *OPTIONS, "-l", "bench@example.org", "127.0.0.1",
+            "tickets", "attach", str(ticket), "stdin.bin", stdin=stdin, stdout=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        assert await proc.wait() == 0
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -56,7 +67,7 @@ async def main() -> None:
                 "database": {"url": f"sqlite+aiosqlite:///{folder}/bench.db"},
                 "ssh": {"host": "127.0.0.1", "port": 0, "host_keys_dir": str(folder / "keys")},
                 "security": {"bcrypt_cost": 4},
-                "attachments": {"max_ticket": 200 * 1024 * 1024, "max_user_day": 500 * 1024 * 1024},
+                "attachments": {"max_ticket": 500 * 1024 * 1024, "max_user_day": 900 * 1024 * 1024},
             },
         )
         svc = Service(settings)
@@ -114,6 +125,17 @@ async def main() -> None:
             print(
                 f"five parallel uploads: {rate:.1f} MiB/s in all, peak RSS {peak:.1f} MiB (max {maximum:.1f})"
             )
+            start = time.perf_counter()
+            await attach(svc.port, path, ticket, data)
+            one = time.perf_counter() - start
+            print(f"tickets attach 9 MiB on stdin: {SIZE / one / 2**20:.1f} MiB/s ({one:.2f} s)")
+            peak = 0.0
+            watcher = asyncio.create_task(watch())
+            start = time.perf_counter()
+            await asyncio.gather(*(attach(svc.port, path, ticket, data) for _ in range(5)))
+            watcher.cancel()
+            rate = 5 * SIZE / (time.perf_counter() - start) / 2**20
+            print(f"five parallel tickets attach: {rate:.1f} MiB/s in all, peak RSS {peak:.1f} MiB")
         finally:
             await svc.stop(grace=2)
 

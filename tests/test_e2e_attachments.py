@@ -112,6 +112,10 @@ async def test_sftp_lists_only_own_tickets_and_refuses_everything_else(
     root = out.split("sftp> ls /")[1].split("sftp>")[0].split()
     assert root == [f"/{alice_ticket}"], out
     assert f"{alice_ticket}/journal.txt" in out.split(f"sftp> ls {alice_ticket}")[1]
+    back = tmp_path / "retour.txt"
+    status, out = await files.sftp(f"get {alice_ticket}/journal.txt {back}\n")
+    assert status == 0, out
+    assert back.read_text(encoding="utf-8") == text.read_text(encoding="utf-8")
     # Every refused operation, one batch each (sftp -b stops at the first failure).
     for command in (
         f"mkdir {alice_ticket}/dossier",
