@@ -107,7 +107,8 @@ async def test_menu():
     )
 
 
-async def test_ask():
+@pytest.mark.parametrize("multiline", [False, True])
+async def test_ask(multiline):
     assert_harmless(
         await draw(
             lambda t: screens.ask(
@@ -118,6 +119,10 @@ async def test_ask():
                 help_text=HOSTILE,
                 warning=HOSTILE,
                 notice=HOSTILE,
+                # A value given back for correction: in the field itself.
+                default=HOSTILE,
+                multiline=multiline,
+                max_chars=1000,
             )
         )
     )

@@ -54,6 +54,15 @@ def safe_text(text: str, *, multiline: bool = False) -> str:
     return "".join(out)
 
 
+_REORDERING = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def unreordered(text: str) -> str:
+    """Text being edited, shown as typed but for bidirectional controls and lone surrogates,
+    each replaced by U+FFFD: one character for one, so that the cursor keeps its place."""
+    return _REORDERING.sub("\ufffd", text)
+
+
 def loggable(text: str, limit: int = 254) -> str:
     """Untrusted text for a log line: control characters escaped, so one event stays one line."""
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text[:limit])

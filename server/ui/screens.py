@@ -16,7 +16,7 @@ from prompt_toolkit.widgets import TextArea
 
 from ..i18n import N_, _
 from .terminal import Screen, ScrollableText, Terminal, screen_width
-from .text import SafeTextControl, fit, one_line, wrap
+from .text import SafeTextControl, VisibleInput, fit, one_line, wrap
 
 log = logging.getLogger("support.ui")
 
@@ -224,6 +224,7 @@ async def ask(
         focus_on_click=False,
         height=D(min=3, preferred=8) if multiline else 1,
         style="class:field",
+        input_processors=[VisibleInput()],
     )
     # A value given back for correction is continued where it ends, as in any text field.
     area.buffer.cursor_position = len(default)

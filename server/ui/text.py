@@ -11,9 +11,10 @@ from typing import Any
 
 from prompt_toolkit.formatted_text import AnyFormattedText, StyleAndTextTuples, to_formatted_text
 from prompt_toolkit.layout import FormattedTextControl
+from prompt_toolkit.layout.processors import Processor, Transformation, TransformationInput
 from prompt_toolkit.utils import get_cwidth
 
-from ..domain.text import safe_text
+from ..domain.text import safe_text, unreordered
 
 
 def safe_fragments(fragments: StyleAndTextTuples) -> StyleAndTextTuples:
@@ -36,6 +37,14 @@ class SafeTextControl(FormattedTextControl):
 
     def __init__(self, text: AnyFormattedText = "", **kwargs: Any) -> None:
         super().__init__(lambda: safe_fragments(to_formatted_text(text, auto_convert=True)), **kwargs)
+
+
+class VisibleInput(Processor):
+    """A form field's text as it may reach the terminal: prompt_toolkit already draws C0 and
+    C1 controls as ^[ or <9b>; bidirectional controls and lone surrogates become U+FFFD."""
+
+    def apply_transformation(self, ti: TransformationInput) -> Transformation:
+        return Transformation([(f[0], unreordered(f[1]), *f[2:]) for f in ti.fragments])  # type: ignore[misc]
 
 
 def one_line(text: str) -> str:
