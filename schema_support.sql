@@ -11,6 +11,14 @@ CREATE DATABASE IF NOT EXISTS suivi_incident
   CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 USE suivi_incident;
 
+CREATE TABLE IF NOT EXISTS lieux (
+  id INTEGER NOT NULL AUTO_INCREMENT,
+  nom VARCHAR(60) NOT NULL,
+  active BOOL NOT NULL DEFAULT true,
+  PRIMARY KEY (id),
+  CONSTRAINT uq_lieux_nom UNIQUE (nom)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE IF NOT EXISTS statut (
   id INTEGER NOT NULL AUTO_INCREMENT,
   libelle VARCHAR(20) NOT NULL,
@@ -117,6 +125,16 @@ CREATE TABLE IF NOT EXISTS journal_audit (
   INDEX idx_journal_audit_utilisateur (utilisateur_id)
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE IF NOT EXISTS reseaux_lieux (
+  id INTEGER NOT NULL AUTO_INCREMENT,
+  lieu_id INTEGER NOT NULL,
+  reseau VARCHAR(49) NOT NULL,
+  PRIMARY KEY (id),
+  CONSTRAINT uq_reseaux_lieux_reseau UNIQUE (reseau),
+  CONSTRAINT fk_reseaux_lieux_lieu FOREIGN KEY(lieu_id) REFERENCES lieux (id) ON DELETE CASCADE,
+  INDEX idx_reseaux_lieux_lieu (lieu_id)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE IF NOT EXISTS tickets (
   id INTEGER NOT NULL AUTO_INCREMENT,
   titre VARCHAR(120) NOT NULL,
@@ -128,15 +146,18 @@ CREATE TABLE IF NOT EXISTS tickets (
   updated_at DATETIME NOT NULL,
   assigne_id INTEGER,
   categorie_id INTEGER,
+  lieu_id INTEGER,
   PRIMARY KEY (id),
   CONSTRAINT fk_tickets_auteur FOREIGN KEY(auteur_id) REFERENCES utilisateurs (id) ON DELETE CASCADE,
   CONSTRAINT fk_tickets_statut FOREIGN KEY(statut_id) REFERENCES statut (id) ON DELETE RESTRICT,
   CONSTRAINT fk_tickets_assigne FOREIGN KEY(assigne_id) REFERENCES utilisateurs (id) ON DELETE SET NULL,
   CONSTRAINT fk_tickets_categorie FOREIGN KEY(categorie_id) REFERENCES categories (id) ON DELETE RESTRICT,
+  CONSTRAINT fk_tickets_lieu FOREIGN KEY(lieu_id) REFERENCES lieux (id) ON DELETE RESTRICT,
   INDEX idx_tickets_assigne_statut (assigne_id, statut_id),
   INDEX idx_tickets_auteur_date (auteur_id, created_at),
   INDEX idx_tickets_categorie_date (categorie_id, created_at),
   INDEX idx_tickets_date (created_at),
+  INDEX idx_tickets_lieu_date (lieu_id, created_at),
   INDEX idx_tickets_statut_urgence_date (statut_id, urgence, created_at)
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 

@@ -178,7 +178,7 @@ async def test_create_admin_reads_the_password_from_stdin(tmp_path, db_url, serv
             "4. Mes tickets assignés",
             "5. Tableau de bord",
             "6. Utilisateurs",
-            "7. Catégories",
+            "7. Paramètres",
             "8. Mon compte",
             "9. Déconnexion",
         )

@@ -515,6 +515,13 @@ ACCESS_TABLE = [
     (None, Access.DELETE_ATTACHMENT, OWN, False),
     (USER, Access.DELETE_ATTACHMENT, OWN, False),
     (ADMIN, Access.DELETE_ATTACHMENT, OTHER, True),
+    # Places: admins manage them and change a ticket's; everyone files from one.
+    (None, Access.MANAGE_PLACES, NOBODY, False),
+    (None, Access.CHANGE_PLACE, OWN, False),
+    (USER, Access.MANAGE_PLACES, NOBODY, False),
+    (USER, Access.CHANGE_PLACE, OWN, False),
+    (ADMIN, Access.MANAGE_PLACES, NOBODY, True),
+    (ADMIN, Access.CHANGE_PLACE, OTHER, True),
 ]
 
 

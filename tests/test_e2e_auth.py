@@ -106,7 +106,7 @@ async def test_admin_sees_all_tickets_and_a_learner_does_not(service, clients, a
         "4. Mes tickets assignés",
         "5. Tableau de bord",
         "6. Utilisateurs",
-        "7. Catégories",
+        "7. Paramètres",
         "8. Mon compte",
         "9. Déconnexion",
     )

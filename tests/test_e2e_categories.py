@@ -28,6 +28,7 @@ async def signed_in(service, clients, email: str) -> Client:
 
 
 async def open_categories(c: Client) -> str:
+    await choose(c, "Paramètres")
     await choose(c, "Catégories")
     return await c.wait_for("1. Ajouter une catégorie", "8. Autre")
 
@@ -144,7 +145,7 @@ async def test_an_admin_changes_a_tickets_category(service, clients, services, d
 async def test_a_learner_never_reaches_category_management(service, clients, services, alice, admin):
     learner = await signed_in(service, clients, "alice@example.org")
     screen = await learner.wait_for("4. Déconnexion")
-    assert "Catégories" not in screen
+    assert "Catégories" not in screen and "Paramètres" not in screen
     ctx = context_for(services, alice)
     ticket_id = await ctx.create_ticket("Souris", "Elle ne clique plus.", "Faible", category_id=1)
     for attempt in (

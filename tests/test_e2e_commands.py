@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from server.store.schema import audit_log, history, tickets
 
-from .conftest import count
+from .conftest import context_for, count
 from .sshcommand import ssh_command, ssh_process
 
 pytestmark = pytest.mark.usefixtures("alice", "bob", "admin")
@@ -293,7 +293,11 @@ def _readme_json_example() -> list:
     return json.loads(scripts.split("```json\n", 1)[1].split("```", 1)[0])
 
 
-async def test_the_readme_json_example_is_what_tickets_list_prints(service):
+async def test_the_readme_json_example_is_what_tickets_list_prints(service, services, admin):
+    # The script's address (127.0.0.1) is in a network of a place: its ticket is there.
+    staff = context_for(services, admin)
+    place = await staff.add_place("Bâtiment B — salle 12")
+    await staff.add_network(place.id, "127.0.0.0/8")
     await ssh_command(
         service.port, ALICE, "tickets", "new", "--title", "Imprimante bloquée", "--urgency", "Haute",
         "--category", "matériel", stdin=b"Bourrage.",
@@ -307,6 +311,7 @@ async def test_the_readme_json_example_is_what_tickets_list_prints(service):
     assert (printed["title"], printed["status"], printed["urgency"], printed["category"]) == (
         example["title"], example["status"], example["urgency"], example["category"]
     )  # fmt: skip
+    assert printed["place"] == example["place"]
     r = await ssh_command(service.port, ALICE, "tickets", "list")
     assert "Catégorie" in r.out.splitlines()[0] and "Matériel" in r.out, r.out
     r = await ssh_command(service.port, ALICE, "tickets", "new", "--title", "X", "--urgency", "Haute",

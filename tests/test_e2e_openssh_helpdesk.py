@@ -94,6 +94,8 @@ async def test_a_ticket_from_filing_to_agreed_resolution(service, clients, datab
     await staff.wait_for("Utilisateurs", "alice@example.org", "admin@example.org")
     await home(staff)
     staff.send("7")
+    await staff.wait_for("Paramètres", "1. Catégories", "2. Lieux")
+    staff.send("1")
     await staff.wait_for("Catégories", "1. Ajouter une catégorie", "8. Autre")
     await home(staff)
     staff.send("8")

@@ -488,7 +488,7 @@ async def test_every_screen_fits_80x24(service, clients, services, alice, admin)
         "4. Mes tickets assignés",
         "5. Tableau de bord",
         "6. Utilisateurs",
-        "7. Catégories",
+        "7. Paramètres",
         "8. Mon compte",
         "9. Déconnexion",
         "admin@example.org",

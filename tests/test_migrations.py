@@ -194,6 +194,7 @@ async def test_a_seed_database_upgrades_in_place_and_keeps_its_data(
             assert migrated_keys == await sqlite_foreign_keys(fresh)
             assert ("tickets", "assigne_id", "utilisateurs", "SET NULL") in migrated_keys
             assert ("tickets", "categorie_id", "categories", "RESTRICT") in migrated_keys
+            assert ("tickets", "lieu_id", "lieux", "RESTRICT") in migrated_keys
         finally:
             await fresh.close()
         # SQLite can add a foreign key only inline with a new column, whose name and ON DELETE
@@ -202,7 +203,7 @@ async def test_a_seed_database_upgrades_in_place_and_keeps_its_data(
             schema["tickets"]["foreign_keys"] = {
                 k: v
                 for k, v in schema["tickets"]["foreign_keys"].items()
-                if v[0] not in {("assigne_id",), ("categorie_id",)}
+                if v[0] not in {("assigne_id",), ("categorie_id",), ("lieu_id",)}
             }
     else:
         with scratch_database(mariadb_server) as url:

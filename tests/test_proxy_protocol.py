@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import shutil
 import struct
 import subprocess
@@ -19,7 +20,7 @@ from server.config import ConfigError, load_settings
 from server.store.schema import audit_log
 from server.transport.proxy_protocol import V2_SIGNATURE, HeaderError, parse
 
-from .conftest import PASSWORD, free_port, until
+from .conftest import PASSWORD, context_for, free_port, until
 
 pytestmark = pytest.mark.usefixtures("alice")
 
@@ -186,3 +187,37 @@ async def test_a_learner_through_haproxy_is_audited_at_her_own_address(service, 
     # Her own address, not HAProxy's (127.0.0.1); the failure at the other learner's.
     assert [a.split(":")[0] for a in ok] == ["127.0.0.2"]
     assert [a.split(":")[0] for a in failed] == ["127.0.0.3"]
+
+
+async def test_a_ticket_through_haproxy_is_at_the_place_of_the_learners_own_address(
+    service, haproxy, services, admin
+):
+    staff = context_for(services, admin)
+    lab = await staff.add_place("Labo 2")
+    await staff.add_network(lab.id, "127.0.0.2/32")
+    # HAProxy's own address is in another place's network: it must not be the one used.
+    proxy_side = await staff.add_place("Salle serveurs")
+    await staff.add_network(proxy_side.id, "127.0.0.1/32")
+    await asyncio.sleep(1.5)  # as above: HAProxy's health checks first
+    conn = None
+    for _ in range(100):
+        try:
+            conn = await asyncssh.connect(
+                "127.0.0.1",
+                haproxy,
+                local_addr=("127.0.0.2", 0),
+                username="alice@example.org",
+                password=PASSWORD,
+                known_hosts=None,
+                agent_path=None,
+                preferred_auth="password",
+            )
+            break
+        except (OSError, asyncssh.Error):
+            await asyncio.sleep(0.1)
+    assert conn is not None, "HAProxy did not let the client through"
+    async with conn:
+        done = await conn.run("tickets new --title Poste 4 --urgency Faible", input="Ne démarre pas.")
+        assert done.exit_status == 0, done.stderr
+        shown = await conn.run(f"tickets show {done.stdout.strip()} --json")
+    assert json.loads(shown.stdout)["place"] == "Labo 2"

@@ -31,6 +31,8 @@ TABLES = {
     "journal_audit",
     "lectures",
     "pieces_jointes",
+    "lieux",
+    "reseaux_lieux",
     "pieces_jointes_blocs",
     "codes_reinitialisation",
     "courriels_sortants",

@@ -258,3 +258,29 @@ def test_status_from_its_list(typed, value):
 @pytest.mark.parametrize("typed", ["", "Fermé", "Resolu", "en cours", "Haute", "2"])
 def test_status_outside_its_list(typed):
     assert refused(validation.status, typed) == "Statut inconnu : choisissez En attente, En cours ou Résolu."
+
+
+def test_networks_are_cidr_as_ipaddress_writes_them():
+    assert validation.network(" 10.12.0.0/16 ") == "10.12.0.0/16"
+    assert validation.network("192.168.4.7") == "192.168.4.7/32"
+    assert validation.network("2001:DB8::/32") == "2001:db8::/32"
+    for hostile in ("", "10.0.0.0/33", "salle 12", "10.0.0.0/8\x1b[2J", "1" * 60, "::ffff:zz/64"):
+        with pytest.raises(ValidationError) as refused:
+            validation.network(hostile)
+        assert refused.value.message == "Réseau invalide : écrivez-le comme 10.12.0.0/16 ou 2001:db8::/32."
+    with pytest.raises(ValidationError) as refused:
+        validation.network("10.1.2.3/8")
+    assert "écrivez 10.0.0.0/8" in refused.value.message
+
+
+def test_a_client_address_gives_its_ip_and_the_most_specific_network_wins():
+    from server.context.places import client_ip, most_specific
+
+    assert str(client_ip("10.1.2.3:51000")) == "10.1.2.3"
+    assert str(client_ip("2001:db8::5:51000")) == "2001:db8::5"
+    assert str(client_ip("::ffff:10.1.2.3:51000")) == "10.1.2.3"
+    assert client_ip("-") is None
+    networks = [("10.0.0.0/8", 1, "Campus"), ("10.1.0.0/16", 2, "Bâtiment B"), ("2001:db8::/32", 3, "v6")]
+    assert most_specific(client_ip("10.1.2.3:1"), networks) == (2, "Bâtiment B")
+    assert most_specific(client_ip("10.9.2.3:1"), networks) == (1, "Campus")
+    assert most_specific(client_ip("192.168.1.1:1"), networks) is None

@@ -53,6 +53,7 @@ def _summary_json(t: TicketSummary) -> dict:
         "author": t.author_name,
         "assignee": t.assignee_name,
         "category": t.category_name,
+        "place": t.place_name,
         "created_at": iso(t.created_at),
     }
 
@@ -186,6 +187,7 @@ def _ticket_json(t: Ticket) -> dict:
         "author": t.author_name,
         "assignee": t.assignee_name,
         "category": t.category_name,
+        "place": t.place_name,
         "created_at": iso(t.created_at),
         "updated_at": iso(t.updated_at),
         "history": [
@@ -231,6 +233,7 @@ async def show(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
         _("Demandeur : {name}").format(name=safe_text(ticket.author_name)),
         _("Assigné à : {name}").format(name=safe_text(ticket.assignee_name or "-")),
         _("Catégorie : {name}").format(name=safe_text(ticket.category_name or "-")),
+        _("Lieu : {name}").format(name=safe_text(ticket.place_name or "-")),
         "",
         safe_text(ticket.description, multiline=True),
         "",
@@ -272,7 +275,11 @@ async def new(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
             )
         category_id = offered[named]
     description = await io.read_stdin()
-    ticket_id = await ctx.create_ticket(title, description, urgency, category_id=category_id)
+    # No one to ask: the place is the one of the client's address, if a network maps it.
+    here = await ctx.place_of_address()
+    ticket_id = await ctx.create_ticket(
+        title, description, urgency, category_id=category_id, place_id=here.id if here else None
+    )
     io.out(f"{ticket_id}\n")
 
 

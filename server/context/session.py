@@ -25,6 +25,7 @@ from .dashboard import DashboardArea
 from .exports import Exports
 from .finding import Finding
 from .own_keys import OwnKeys
+from .places import Places
 from .recovery import Recovery
 from .resources import Outcome, SessionResources
 from .tickets import Tickets
@@ -78,6 +79,7 @@ class SessionContext:
         self.tickets = Tickets(self)
         self.assignment = Assignment(self)
         self.categories = Categories(self)
+        self.places = Places(self)
         self.finding = Finding(self)
         self.dashboards = DashboardArea(self)
         self.exports = Exports(self)
@@ -182,6 +184,14 @@ class SessionContext:
         """Whether to offer `Supprimer une pièce jointe` on this ticket's screen."""
         return bool(ticket.attachments) and self.allowed(Access.DELETE_ATTACHMENT, ticket.author_id)
 
+    def can_manage_places(self) -> bool:
+        """Whether to offer `Lieux` under `Paramètres`."""
+        return self.allowed(Access.MANAGE_PLACES)
+
+    def can_change_place(self, ticket: Ticket) -> bool:
+        """Whether to offer `Changer le lieu` on this ticket's screen."""
+        return self.allowed(Access.CHANGE_PLACE, ticket.author_id)
+
     def is_self(self, user: User) -> bool:
         """Whether `user` is the session's own account (an admin can't delete it from the list)."""
         return self.user is not None and self.user.id == user.id
@@ -218,6 +228,15 @@ class SessionContext:
     set_category_active = _InArea("categories")
     set_category_defaults = _InArea("categories")
     change_category = _InArea("categories")
+    offered_places = _InArea("places")
+    place_of_address = _InArea("places")
+    all_places = _InArea("places")
+    add_place = _InArea("places")
+    rename_place = _InArea("places")
+    set_place_active = _InArea("places")
+    add_network = _InArea("places")
+    remove_network = _InArea("places")
+    change_place = _InArea("places")
     assignees = _InArea("assignment")
     take = _InArea("assignment")
     assign = _InArea("assignment")

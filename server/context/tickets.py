@@ -14,7 +14,7 @@ from ..domain.models import Action, LiveNotice, Status, Ticket, TicketChange, Ur
 from ..errors import NotFound, ServiceRestarting, ValidationError
 from ..i18n import _
 from ..metrics import STATUS_CHANGES, TICKETS_CREATED, status_label
-from ..store import accounts, categories, history, reads, tickets, utcnow
+from ..store import accounts, categories, history, places, reads, tickets, utcnow
 from ..store import attachments as files
 from .attachments import attachment_of
 from .resources import TicketForm
@@ -41,6 +41,7 @@ class Tickets:
         urgency: Urgency | str,
         form: TicketForm | None = None,
         category_id: int | None = None,
+        place_id: int | None = None,
     ) -> int:
         """A new ticket `En attente`, with its history entry; its id. With a category, its
         default assignee (still an admin) takes the ticket at once, with an entry that says so.
@@ -67,6 +68,8 @@ class Tickets:
         async def insert(conn: AsyncConnection) -> int:
             waiting = (await tickets.status_ids(conn))[Status.WAITING]
             assignee = await self._category_assignee(conn, category_id)
+            if place_id is not None and not await places.offered(conn, place_id):
+                raise ValidationError(_("Ce lieu n'est plus proposé : choisissez-en un autre."))
             ticket_id = await tickets.insert(
                 conn,
                 title,
@@ -77,6 +80,7 @@ class Tickets:
                 now,
                 category_id=category_id,
                 assignee_id=assignee.id if assignee else None,
+                place_id=place_id,
             )
             form.ticket_id, form.created_at, form.committed = ticket_id, now, False
             await ctx._write_history(conn, ticket_id, Action.CREATED, None, waiting, urgency.value, now)
@@ -153,6 +157,8 @@ class Tickets:
             category_id=row.categorie_id,
             category_name=row.categorie_nom,
             attachments=tuple(attachment_of(r) for r in await files.of_ticket(conn, ticket_id)),
+            place_id=row.lieu_id,
+            place_name=row.lieu_nom,
         )
 
     async def open_ticket(self, ticket_id: int) -> Ticket:

@@ -38,6 +38,10 @@ class Access(enum.Enum):
     CHANGE_CATEGORY = "change_category"
     # Delete a file attached to a ticket (admins; its requester keeps what they sent).
     DELETE_ATTACHMENT = "delete_attachment"
+    # Add, rename, deactivate places and their networks.
+    MANAGE_PLACES = "manage_places"
+    # Change the place of a ticket.
+    CHANGE_PLACE = "change_place"
 
 
 def access_allowed(user: User | None, access: Access, author_id: int | None = None) -> bool:

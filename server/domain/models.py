@@ -62,6 +62,8 @@ class Action(enum.StrEnum):
     ATTACHED = "piece_jointe"
     # An admin deleted an attachment; `details` holds its name.
     ATTACHMENT_DELETED = "piece_jointe_supprimee"
+    # An admin changed the ticket's place; `details` holds "old → new".
+    PLACE_CHANGED = "changement_lieu"
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class TicketSummary:
     # The admin who took the ticket in hand, if any.
     assignee_name: str | None = None
     category_name: str | None = None
+    place_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,8 @@ class Ticket:
     category_name: str | None = None
     # Its complete attachments, oldest first.
     attachments: tuple[Attachment, ...] = ()
+    place_id: int | None = None
+    place_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,16 @@ class Category:
     default_assignee_id: int | None = None
     default_assignee_name: str | None = None
     default_urgency: Urgency | None = None
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a request comes from, and the networks (CIDR) whose addresses are there."""
+
+    id: int
+    name: str
+    active: bool = True
+    networks: tuple[str, ...] = ()
 
 
 # Finding tickets and the dashboard (admins) ---------------------------------------------------
@@ -199,6 +214,8 @@ class TicketFilter:
     text: str = ""
     # One category's tickets; None: every category's (and those without one).
     category: Category | None = None
+    # One place's tickets; None: every place's (and those without one).
+    place: Place | None = None
 
 
 # One page of a search, with the number of tickets found in all.

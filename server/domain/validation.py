@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from ..errors import ValidationError
@@ -15,6 +16,9 @@ PASSWORD_MIN = 8
 PASSWORD_MAX_BYTES = BCRYPT_MAX_BYTES
 TITLE_MAX = 120
 CATEGORY_MAX = 60
+PLACE_MAX = 60
+# The longest network as written: an IPv6 address in full and its prefix.
+NETWORK_MAX = 49
 DESCRIPTION_MAX = 4000
 MESSAGE_MAX = 4000
 
@@ -152,6 +156,39 @@ def category_name(value: str) -> str:
         _("Le nom de la catégorie doit tenir sur une seule ligne."),
         _("Le nom de la catégorie ne peut pas contenir de caractères de contrôle (Échap, tabulation…)."),
     )
+
+
+def place_name(value: str) -> str:
+    return _bounded(
+        value.strip(),
+        PLACE_MAX,
+        _("Le nom du lieu est obligatoire."),
+        _("Le nom du lieu est trop long ({n} caractères, {max} au plus)."),
+        _("Le nom du lieu doit tenir sur une seule ligne."),
+        _("Le nom du lieu ne peut pas contenir de caractères de contrôle (Échap, tabulation…)."),
+    )
+
+
+def network(value: str) -> str:
+    """A network in CIDR notation (`10.12.0.0/16`, `2001:db8::/32`), as `ipaddress` writes it;
+    an address alone is its own network. Host bits set are refused: they hide a typing error."""
+    text = value.strip()
+    refused = _("Réseau invalide : écrivez-le comme 10.12.0.0/16 ou 2001:db8::/32.")
+    if not text or len(text) > NETWORK_MAX or not re.fullmatch(r"[0-9A-Fa-f:./]+", text):
+        raise ValidationError(refused)
+    try:
+        parsed = ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        try:
+            ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise ValidationError(refused) from None
+        raise ValidationError(
+            _("Réseau invalide : l'adresse a des bits après le préfixe (écrivez {net}).").format(
+                net=ipaddress.ip_network(text, strict=False)
+            )
+        ) from None
+    return str(parsed)
 
 
 def urgency(value: str) -> Urgency:

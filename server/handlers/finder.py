@@ -28,6 +28,7 @@ from .ticket_columns import (
     CATEGORY,
     DATE,
     NUMBER,
+    PLACE,
     STATUS,
     TITLE,
     URGENCY,
@@ -41,7 +42,7 @@ SORT_LABELS = {
     TicketSort.DATE_DESC: N_("date, les plus récents d'abord"),
 }
 
-COLUMNS = [NUMBER, TITLE, URGENCY, STATUS, AUTHOR, ASSIGNEE, CATEGORY, DATE]
+COLUMNS = [NUMBER, TITLE, URGENCY, STATUS, AUTHOR, ASSIGNEE, CATEGORY, DATE, PLACE]
 
 
 # The list's own keys: pages, filters, sort.
@@ -77,6 +78,8 @@ def describe_filters(filters: TicketFilter, me: User | None) -> str:
         parts.append(_("texte : « {text} »").format(text=filters.text))
     if filters.category is not None:
         parts.append(_("catégorie : {name}").format(name=filters.category.name))
+    if filters.place is not None:
+        parts.append(_("lieu : {name}").format(name=filters.place.name))
     return " · ".join(parts)
 
 
@@ -201,6 +204,7 @@ async def choose_filter(
             ("text", _("Texte (titre ou description)")),
             ("clear", _("Effacer les filtres (tickets ouverts)")),
             ("category", _("Catégorie")),
+            ("place", _("Lieu")),
         ],
         body=lambda width: [
             [("class:label", _("Filtres actifs :"))],
@@ -263,6 +267,15 @@ async def choose_filter(
             )
             if picked is not None:
                 return replace(filters, category=None if picked == "any" else picked), Notice()
+        case "place":
+            picked = await menu(
+                term,
+                title,
+                [("any", _("Tous les lieux")), *[(p, p.name) for p in await ctx.all_places()]],
+                body=lambda width: [[("class:label", _("Lieu :"))]],
+            )
+            if picked is not None:
+                return replace(filters, place=None if picked == "any" else picked), Notice()
     return filters, Notice()
 
 

@@ -7,11 +7,11 @@ from ..errors import UserError
 from ..i18n import _
 from ..ui.screens import menu
 from ..ui.terminal import Terminal
-from .categories import categories_screen
 from .common import Notice
 from .dashboard import show_dashboard
 from .finder import find_tickets
 from .new_ticket import new_ticket
+from .parameters import can_open_parameters, parameters_screen
 from .profile import my_account
 from .tickets import assigned_list, ticket_list
 from .users import users_list
@@ -28,8 +28,9 @@ async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Noti
         items.append(("dashboard", _("Tableau de bord")))
     if ctx.can_manage_users():
         items.append(("users", _("Utilisateurs")))
-    if ctx.can_manage_categories():
-        items.append(("categories", _("Catégories")))
+    # Categories, places…: set up once, grouped so that the menu keeps to the nine digit keys.
+    if can_open_parameters(ctx):
+        items.append(("parameters", _("Paramètres")))
     items.append(("account", _("Mon compte")))
     items.append(("logout", _("Déconnexion")))
     choice = await menu(
@@ -49,8 +50,8 @@ async def main_menu(term: Terminal, ctx: SessionContext, notice: Notice) -> Noti
                 return await show_dashboard(term, ctx)
             case "users":
                 return await users_list(term, ctx)
-            case "categories":
-                return await categories_screen(term, ctx)
+            case "parameters":
+                return await parameters_screen(term, ctx)
             case "account":
                 return await my_account(term, ctx)
     except UserError as exc:

@@ -1,4 +1,4 @@
-"""`Nouveau ticket`: title, category, description and urgency, sent once."""
+"""`Nouveau ticket`: title, category, place, description and urgency, sent once."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ..ui.terminal import Terminal
 from ..ui.text import plain
 from .categories import ask_category
 from .common import Notice, ask_valid
+from .places import ask_place
 from .tickets import ticket_screen
 
 
@@ -32,6 +33,11 @@ async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
     if category is False:
         return Notice(_("Ticket abandonné."))
     done = [(_("Titre"), title)] + ([(_("Catégorie"), category.name)] if category else [])
+    place = await ask_place(term, ctx, title_text, done)
+    if place is False:
+        return Notice(_("Ticket abandonné."))
+    if place:
+        done.append((_("Lieu"), place.name))
     description = await ask_valid(
         term,
         title_text,
@@ -57,6 +63,7 @@ async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
             body=lambda width: [
                 *plain(_("Titre : {title}").format(title=title), width=width),
                 *(plain(_("Catégorie : {name}").format(name=category.name), width=width) if category else []),
+                *(plain(_("Lieu : {name}").format(name=place.name), width=width) if place else []),
                 *_first_lines(description, width),
                 [],
                 [("class:label", _("Urgence :"))],
@@ -70,7 +77,12 @@ async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
         try:
             # The same form sent again never makes a second ticket.
             ticket_id = await ctx.create_ticket(
-                title, description, urgency, form, category.id if category else None
+                title,
+                description,
+                urgency,
+                form,
+                category.id if category else None,
+                place.id if place else None,
             )
             break
         except UserError as exc:

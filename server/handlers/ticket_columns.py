@@ -3,6 +3,7 @@
 The title gets at least 40 columns. When the line is short of that, the others give room in
 this order, each step taken only while the title still lacks it:
 
+0. the place is dropped (it shows in the ticket itself; from 146 columns it is in every list);
 1. the category narrows to 12 (`Réseau / Wi…`);
 2. the date becomes `01/12` (this year) or the year alone;
 3. the category is dropped (it shows in the ticket itself);
@@ -54,6 +55,10 @@ def category(name: str | None) -> Cell:
     return name or "—"
 
 
+def place(name: str | None) -> Cell:
+    return name or "—"
+
+
 def status(value: Status) -> Cell:
     return value.label, _(SHORT_STATUS[value])
 
@@ -79,3 +84,5 @@ ASSIGNEE_NAMED = Column(N_("Assigné à"), 16, steps=((4, 10),), value=lambda t:
 DATE = Column(N_("Date"), 10, steps=((2, 5),), short_at=5, value=lambda t: date(t.created_at))
 # The first to give room: shown only where the title keeps its 40 columns besides.
 CATEGORY = Column(N_("Catégorie"), 16, steps=((1, 12), (3, 0)), value=lambda t: category(t.category_name))
+# The first to go: shown only on wide windows (it shows in the ticket itself).
+PLACE = Column(N_("Lieu"), 14, steps=((0, 0),), value=lambda t: place(t.place_name))

@@ -54,6 +54,8 @@ def ticket_head(t: Ticket, width: int) -> list[StyleAndTextTuples]:
         lines.append([*state, ("", "    "), *category])
     else:
         lines += [state, *[[("", line)] for line in wrap(label + name, width, multiline=False)]]
+    if t.place_name:
+        lines += [[("", line)] for line in wrap(_("Lieu : {name}").format(name=t.place_name), width)]
     author = _("Auteur : {name}").format(name=t.author_name)
     taken = (
         _("Pris en charge par {name}").format(name=t.assignee_name)
@@ -152,6 +154,8 @@ def describe(entry: HistoryEntry) -> str:
                 old=entry.old_status.label if entry.old_status else "?",
                 new=entry.new_status.label if entry.new_status else "?",
             )
+        case Action.PLACE_CHANGED:
+            what = _("lieu : {change}").format(change=entry.details)
         case Action.ATTACHED:
             what = _("pièce jointe ajoutée : {name}").format(name=entry.details or "")
         case Action.ATTACHMENT_DELETED:

@@ -18,6 +18,7 @@ from ..ui.terminal import Terminal
 from .attachment_screens import delete_attachment, read_attachment
 from .categories import change_category
 from .common import Notice, ask_valid
+from .places import change_place
 from .ticket_columns import (
     ASSIGNEE,
     ASSIGNEE_NAMED,
@@ -26,6 +27,7 @@ from .ticket_columns import (
     CATEGORY,
     DATE,
     NUMBER,
+    PLACE,
     STATUS,
     TITLE,
     URGENCY,
@@ -99,7 +101,7 @@ def _columns(with_author: bool, with_assignee: bool = True) -> list[Column]:
         columns.append(AUTHOR if with_assignee else AUTHOR_KEPT)
     if with_assignee:
         columns.append(ASSIGNEE if with_author else ASSIGNEE_NAMED)
-    return [*columns, URGENCY, STATUS, CATEGORY, DATE]
+    return [*columns, URGENCY, STATUS, CATEGORY, DATE, PLACE]
 
 
 @dataclass
@@ -239,6 +241,8 @@ def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]
         items.append(("read_file", _("Lire une pièce jointe")))
     if ctx.can_delete_attachment(ticket):
         items.append(("delete_file", _("Supprimer une pièce jointe")))
+    if ctx.can_change_place(ticket):
+        items.append(("place", _("Changer le lieu")))
     return items
 
 
@@ -372,4 +376,5 @@ TICKET_ACTIONS: dict[str, Callable[[Terminal, SessionContext, Ticket], Awaitable
     "category": change_category,
     "delete_file": delete_attachment,
     "read_file": read_attachment,
+    "place": change_place,
 }

@@ -85,6 +85,35 @@ categories = sa.Table(
     **MYSQL_TABLE,
 )
 
+# Where requests come from: a building, a room; a deactivated place is no longer offered.
+places = sa.Table(
+    "lieux",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("nom", sa.String(60), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.UniqueConstraint("nom", name="uq_lieux_nom"),
+    **MYSQL_TABLE,
+)
+
+# The networks of a place (CIDR, as `ipaddress` writes it): a new ticket filed from an address
+# in one of them is preselected at that place, the most specific network winning.
+place_networks = sa.Table(
+    "reseaux_lieux",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "lieu_id",
+        sa.Integer,
+        sa.ForeignKey("lieux.id", ondelete="CASCADE", name="fk_reseaux_lieux_lieu"),
+        nullable=False,
+    ),
+    sa.Column("reseau", sa.String(49), nullable=False),
+    sa.UniqueConstraint("reseau", name="uq_reseaux_lieux_reseau"),
+    sa.Index("idx_reseaux_lieux_lieu", "lieu_id"),
+    **MYSQL_TABLE,
+)
+
 tickets = sa.Table(
     "tickets",
     metadata,
@@ -124,6 +153,13 @@ tickets = sa.Table(
         sa.ForeignKey("categories.id", ondelete="RESTRICT", name="fk_tickets_categorie"),
         nullable=True,
     ),
+    # Where the request comes from; a place in use is never deleted (the database refuses).
+    sa.Column(
+        "lieu_id",
+        sa.Integer,
+        sa.ForeignKey("lieux.id", ondelete="RESTRICT", name="fk_tickets_lieu"),
+        nullable=True,
+    ),
     # A user's tickets, newest first.
     sa.Index("idx_tickets_auteur_date", "auteur_id", "created_at"),
     # All tickets filtered by status, then urgency, ordered by date.
@@ -134,6 +170,8 @@ tickets = sa.Table(
     sa.Index("idx_tickets_assigne_statut", "assigne_id", "statut_id"),
     # `Tous les tickets` of one category, newest first.
     sa.Index("idx_tickets_categorie_date", "categorie_id", "created_at"),
+    # `Tous les tickets` of one place, newest first.
+    sa.Index("idx_tickets_lieu_date", "lieu_id", "created_at"),
     **MYSQL_TABLE,
 )
 

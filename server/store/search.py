@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain.models import Status, TicketFilter, TicketSort, TicketSummary, Urgency
 from ..domain.paging import clamp_page
 from .reads import unread
-from .schema import categories, statuses, tickets
+from .schema import categories, places, statuses, tickets
 from .tickets import assignee, author, status_ids
 
 
@@ -33,6 +33,7 @@ def _summary(row) -> TicketSummary:
         unread=bool(row.non_lu),
         assignee_name=row.assigne_nom,
         category_name=row.categorie_nom,
+        place_name=row.lieu_nom,
     )
 
 
@@ -49,11 +50,13 @@ async def summaries(conn: AsyncConnection, reader: Reader, where, order) -> list
             unread(reader.user_id, with_internal=reader.with_internal),
             assignee.c.nom.label("assigne_nom"),
             categories.c.nom.label("categorie_nom"),
+            places.c.nom.label("lieu_nom"),
         )
         .join(statuses, statuses.c.id == tickets.c.statut_id)
         .join(author, author.c.id == tickets.c.auteur_id)
         .outerjoin(assignee, assignee.c.id == tickets.c.assigne_id)
         .outerjoin(categories, categories.c.id == tickets.c.categorie_id)
+        .outerjoin(places, places.c.id == tickets.c.lieu_id)
         .where(where)
         .order_by(*order)
     )
@@ -115,6 +118,8 @@ async def _conditions(conn: AsyncConnection, filters: TicketFilter, text: str) -
         conditions.append(tickets.c.auteur_id == filters.author.id)
     if filters.category is not None:
         conditions.append(tickets.c.categorie_id == filters.category.id)
+    if filters.place is not None:
+        conditions.append(tickets.c.lieu_id == filters.place.id)
     if text:
         # autoescape: %, _ and the escape character itself match literally.
         conditions.append(

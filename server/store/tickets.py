@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.models import Status, Urgency
-from .schema import categories, statuses, tickets, users
+from .schema import categories, places, statuses, tickets, users
 
 author = users.alias("auteur")
 assignee = users.alias("assigne")
@@ -28,10 +28,12 @@ async def insert(
     *,
     category_id: int | None = None,
     assignee_id: int | None = None,
+    place_id: int | None = None,
 ) -> int:
     result = await conn.execute(
         tickets.insert().values(
             categorie_id=category_id,
+            lieu_id=place_id,
             assigne_id=assignee_id,
             titre=title,
             description=description,
@@ -61,6 +63,7 @@ async def lock(conn: AsyncConnection, ticket_id: int):
             tickets.c.statut_id,
             tickets.c.assigne_id,
             tickets.c.categorie_id,
+            tickets.c.lieu_id,
             statuses.c.libelle,
         )
         .join(statuses, statuses.c.id == tickets.c.statut_id)
@@ -80,7 +83,7 @@ async def lock_of_user(conn: AsyncConnection, user_id: int) -> None:
 
 
 async def update(conn: AsyncConnection, ticket_id: int, now, **values) -> None:
-    """Set `updated_at` and any of statut_id, assigne_id, categorie_id."""
+    """Set `updated_at` and any of statut_id, assigne_id, categorie_id, lieu_id."""
     await conn.execute(tickets.update().where(tickets.c.id == ticket_id).values(updated_at=now, **values))
 
 
@@ -90,7 +93,8 @@ async def author_of(conn: AsyncConnection, ticket_id: int) -> int | None:
 
 
 async def row(conn: AsyncConnection, ticket_id: int):
-    """The ticket with its status label, author's, assignee's and category's names (None if missing)."""
+    """The ticket with its status label, author's, assignee's, category's and place's names (None
+    if missing)."""
     query = (
         sa.select(
             tickets,
@@ -98,11 +102,13 @@ async def row(conn: AsyncConnection, ticket_id: int):
             author.c.nom.label("auteur_nom"),
             assignee.c.nom.label("assigne_nom"),
             categories.c.nom.label("categorie_nom"),
+            places.c.nom.label("lieu_nom"),
         )
         .join(statuses, statuses.c.id == tickets.c.statut_id)
         .join(author, author.c.id == tickets.c.auteur_id)
         .outerjoin(assignee, assignee.c.id == tickets.c.assigne_id)
         .outerjoin(categories, categories.c.id == tickets.c.categorie_id)
+        .outerjoin(places, places.c.id == tickets.c.lieu_id)
         .where(tickets.c.id == ticket_id)
     )
     return (await conn.execute(query)).first()

@@ -1,0 +1,178 @@
+"""Places: those offered to a new ticket, the one an address is at, their management by admins."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..audit import AuditEvent
+from ..domain import validation
+from ..domain.access import Access
+from ..domain.models import Action, Place, Ticket
+from ..errors import ValidationError
+from ..i18n import N_, _
+from ..store import places, tickets, utcnow
+
+if TYPE_CHECKING:
+    from .session import SessionContext
+
+UNKNOWN = N_("Ce lieu n'existe plus.")
+
+
+def client_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP of a session's address (`10.1.2.3:51000`, `2001:db8::5:51000`, relabelled by the
+    PROXY header when there is one); an IPv4 client seen through IPv6 as its IPv4 address."""
+    host = address.rsplit(":", 1)[0].strip("[]").split("%", 1)[0]
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def most_specific(ip, networks: list[tuple[str, int, str]]) -> tuple[int, str] | None:
+    """(place id, name) of the longest-prefix network holding `ip`; None when none does."""
+    best: tuple[int, int, str] | None = None
+    for text, place_id, name in networks:
+        network = ipaddress.ip_network(text)
+        fits = network.version == ip.version and ip in network
+        if fits and (best is None or network.prefixlen > best[0]):
+            best = (network.prefixlen, place_id, name)
+    return (best[1], best[2]) if best else None
+
+
+class Places:
+    """`Lieu` of `Nouveau ticket`, the admins' `Lieux` screen, a ticket's place."""
+
+    def __init__(self, ctx: SessionContext) -> None:
+        self.ctx = ctx
+
+    async def offered_places(self) -> list[Place]:
+        """The active places, offered to a new ticket."""
+        self.ctx.require(Access.CREATE_TICKET)
+        async with self.ctx.db.transaction() as conn:
+            return await places.listed(conn, active_only=True)
+
+    async def place_of_address(self) -> Place | None:
+        """The active place whose most specific network holds the session's address."""
+        self.ctx.require(Access.CREATE_TICKET)
+        ip = client_ip(self.ctx.address)
+        if ip is None:
+            return None
+        async with self.ctx.db.transaction() as conn:
+            found = most_specific(ip, await places.active_networks(conn))
+        return Place(found[0], found[1]) if found else None
+
+    async def all_places(self) -> list[Place]:
+        """Every place, deactivated ones too, with their networks (admins)."""
+        self.ctx.require(Access.MANAGE_PLACES)
+        async with self.ctx.db.transaction() as conn:
+            return await places.listed(conn, active_only=False)
+
+    async def _unique_name(self, conn: AsyncConnection, name: str, place_id: int | None) -> str:
+        name = validation.place_name(name)
+        taken = await places.names(conn)
+        # MariaDB's collation compares without case or accents: refuse alike names on both.
+        if any(n.casefold() == name.casefold() for i, n in taken.items() if i != place_id):
+            raise ValidationError(_("Un lieu porte déjà ce nom."))
+        return name
+
+    async def _write(self, details: str, change) -> Place:
+        """Run `change(conn)` once allowed, audit it, and return the place as it now is."""
+        ctx = self.ctx
+        ctx.require(Access.MANAGE_PLACES)
+
+        async def write(conn: AsyncConnection) -> Place:
+            target = await change(conn)
+            place = await places.by_id(conn, target)
+            if place is None:
+                raise ValidationError(_(UNKNOWN))
+            await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"place={target} {details}")
+            return place
+
+        place = await ctx.write(write)
+        ctx.log("place id=%s %s", place.id, details)
+        return place
+
+    async def _existing(self, conn: AsyncConnection, place_id: int) -> Place:
+        place = await places.by_id(conn, place_id, lock=True)
+        if place is None:
+            raise ValidationError(_(UNKNOWN))
+        return place
+
+    async def add_place(self, name: str) -> Place:
+        async def change(conn: AsyncConnection) -> int:
+            return await places.insert(conn, await self._unique_name(conn, name, None))
+
+        return await self._write("added", change)
+
+    async def rename_place(self, place_id: int, name: str) -> Place:
+        async def change(conn: AsyncConnection) -> int:
+            await self._existing(conn, place_id)
+            await places.update(conn, place_id, nom=await self._unique_name(conn, name, place_id))
+            return place_id
+
+        return await self._write("renamed", change)
+
+    async def set_place_active(self, place_id: int, active: bool) -> Place:
+        async def change(conn: AsyncConnection) -> int:
+            place = await self._existing(conn, place_id)
+            if place.active == active:
+                raise ValidationError(
+                    _("Le lieu est déjà actif.") if active else _("Le lieu est déjà désactivé.")
+                )
+            await places.update(conn, place_id, active=active)
+            return place_id
+
+        return await self._write("activated" if active else "deactivated", change)
+
+    async def add_network(self, place_id: int, network: str) -> Place:
+        """A network (CIDR) of this place; one network belongs to one place only."""
+        cidr = validation.network(network)
+
+        async def change(conn: AsyncConnection) -> int:
+            await self._existing(conn, place_id)
+            owner = await places.network_owner(conn, cidr)
+            if owner == place_id:
+                raise ValidationError(_("Ce réseau est déjà celui de ce lieu."))
+            if owner is not None:
+                raise ValidationError(_("Ce réseau est déjà celui d'un autre lieu."))
+            await places.add_network(conn, place_id, cidr)
+            return place_id
+
+        return await self._write(f"network added {cidr}", change)
+
+    async def remove_network(self, place_id: int, network: str) -> Place:
+        async def change(conn: AsyncConnection) -> int:
+            await self._existing(conn, place_id)
+            if not await places.remove_network(conn, place_id, network):
+                raise ValidationError(_("Ce lieu n'a pas ce réseau."))
+            return place_id
+
+        return await self._write(f"network removed {network}", change)
+
+    async def change_place(self, ticket_id: int, place_id: int | None) -> Ticket:
+        """An admin gives a ticket another place (None: no place), with its history entry."""
+        ctx = self.ctx
+        now = utcnow()
+
+        async def write(conn: AsyncConnection, row) -> str:
+            new = await places.by_id(conn, place_id, lock=True) if place_id is not None else None
+            if place_id is not None and new is None:
+                raise ValidationError(_(UNKNOWN))
+            if row.lieu_id == place_id:
+                raise ValidationError(_("Le ticket est déjà à ce lieu."))
+            old = await places.by_id(conn, row.lieu_id) if row.lieu_id else None
+            details = f"{old.name if old else '—'} → {new.name if new else '—'}"
+            await tickets.update(conn, ticket_id, now, lieu_id=place_id)
+            await ctx._write_history(conn, ticket_id, Action.PLACE_CHANGED, None, None, details, now)
+            await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"place ticket={ticket_id} to={place_id}")
+            return details
+
+        ticket, details = await ctx.tickets.changed(ticket_id, Access.CHANGE_PLACE, write)
+        ctx.log("place changed id=%s %r", ticket_id, details)
+        return ticket
