@@ -25,8 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from ssh_audit.dheat import DHEat  # noqa: E402
 
-from server.app import Service, setup_logging  # noqa: E402
+from server.app import Service  # noqa: E402
 from server.config import load_settings  # noqa: E402
+from server.process import setup_logging  # noqa: E402
 
 
 async def measure(folder: Path, rate_per_minute: int | None, seconds: float, sockets: int) -> float:

@@ -233,7 +233,8 @@ async def ensure_database(url: str) -> None:
 
 
 async def run_project(args: argparse.Namespace, port: int) -> tuple[asyncio.Task, dict]:
-    from server.app import serve, setup_logging
+    from server.app import serve
+    from server.process import setup_logging
     from server.security import hash_threads
     from server.store import is_mysql
 

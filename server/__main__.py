@@ -31,7 +31,8 @@ def masked_url(url: str) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .app import serve, setup_logging
+    from .app import serve
+    from .process import setup_logging
 
     settings = _settings(args)
     setup_logging(settings.log.level)

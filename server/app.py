@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
-import resource
 import signal
 import socket
 import time
@@ -18,7 +16,7 @@ from . import commands, i18n
 from .change_feed import ChangeFeed
 from .collector import Collector
 from .commands.lines import line_mode
-from .config import ConfigError, Settings
+from .config import Settings
 from .context import (
     Outcome,
     SessionContext,
@@ -36,6 +34,7 @@ from .handlers.session import run_session
 from .i18n import N_, _, speaking
 from .mailer import MailSender
 from .metrics import MetricsEndpoint, ServiceCollector
+from .process import raise_descriptor_limit
 from .security import PasswordHasher
 from .store import Database
 from .store.migrate import check_version, upgrade
@@ -61,43 +60,6 @@ SHUTDOWN_NOT_SAVED = N_(
     "Le service redémarre : votre dernière action n'a pas été enregistrée ; "
     "reconnectez-vous dans un instant pour la refaire."
 )
-
-
-# Descriptors the service needs besides one per connection and one per pooled database
-# connection: the listener, the log, the host key, SQLite's files, the event loop's own.
-RESERVED_DESCRIPTORS = 100
-
-
-def raise_descriptor_limit(settings: Settings) -> int:
-    """Raise the soft limit on open files to the hard one; refuse a limit that cannot hold
-    `ssh.max_connections` (each connection is one socket, nothing more)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    database = settings.database
-    need = settings.ssh.max_connections + database.pool_size + database.max_overflow + RESERVED_DESCRIPTORS
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, need)
-    if soft != target:
-        # An unlimited hard limit (macOS) or one above the kernel's nr_open cannot be taken
-        # as is: the soft limit then stays, and the check below says whether it is enough.
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-    if soft != resource.RLIM_INFINITY and need > soft:
-        raise ConfigError(
-            f"ssh.max_connections {settings.ssh.max_connections} demande {need} descripteurs de "
-            f"fichiers, la limite de ce processus est {soft} : augmentez-la (ulimit -n, "
-            "LimitNOFILE= pour systemd) ou baissez ssh.max_connections"
-        )
-    return soft
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        force=True,
-    )
-    # asyncssh's own per-packet chatter would drown our one-line-per-event log.
-    logging.getLogger("asyncssh").setLevel(logging.WARNING)
 
 
 class Service:
