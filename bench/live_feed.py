@@ -25,7 +25,7 @@ from sqlalchemy import event  # noqa: E402
 
 from server.change_feed import ChangeFeed  # noqa: E402
 from server.config import load_settings  # noqa: E402
-from server.context import Services, SessionContext, create_user  # noqa: E402
+from server.context import SessionContext, SessionResources, create_user  # noqa: E402
 from server.domain.models import Role, Status  # noqa: E402
 from server.security import PasswordHasher  # noqa: E402
 from server.store import Database  # noqa: E402
@@ -38,7 +38,7 @@ async def main(args: argparse.Namespace) -> None:
     settings = load_settings(env={}, overrides={"database": {"url": url}})
     db = Database(settings)
     await upgrade(db)
-    services = Services(db, PasswordHasher(4))
+    services = SessionResources(db, PasswordHasher(4))
     # Accounts need a hash, not a real one: the bench never logs in.
     hashed = "$2b$04$" + "x" * 53
     users = [

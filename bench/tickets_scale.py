@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from server.config import load_settings  # noqa: E402
-from server.context import Services, SessionContext  # noqa: E402
+from server.context import SessionContext, SessionResources  # noqa: E402
 from server.domain.models import Role, Status, TicketFilter, TicketSort, Urgency, User  # noqa: E402
 from server.security import PasswordHasher  # noqa: E402
 from server.store import Database, utcnow  # noqa: E402
@@ -309,7 +309,7 @@ async def run(db: Database, runs: int) -> None:
         author_row = (await conn.execute(sa.select(users).where(users.c.id == busiest))).one()
     admin = User(admin_row.id, admin_row.nom, admin_row.email, Role.ADMIN, admin_row.created_at)
     author = User(author_row.id, author_row.nom, author_row.email, Role.USER, author_row.created_at)
-    ctx = SessionContext(Services(db, PasswordHasher(4)), "bench", admin)
+    ctx = SessionContext(SessionResources(db, PasswordHasher(4)), "bench", admin)
     everything = TicketFilter(statuses=frozenset())
 
     first = await ctx.search_tickets(TicketFilter(), TicketSort.URGENCY_DESC, 1, PAGE)

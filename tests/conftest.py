@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from server.app import Service
 from server.config import Settings, load_settings
-from server.context import Services, SessionContext, create_user
+from server.context import SessionContext, SessionResources, create_user
 from server.domain.models import Role, User
 from server.security import PasswordHasher
 from server.store import Database, is_mysql
@@ -294,31 +294,31 @@ async def database(settings: Settings, admin_db_url: str) -> AsyncIterator[Datab
 
 
 @pytest.fixture
-def services(database: Database) -> Services:
-    return Services(database, PasswordHasher(TEST_BCRYPT_COST))
+def services(database: Database) -> SessionResources:
+    return SessionResources(database, PasswordHasher(TEST_BCRYPT_COST))
 
 
-async def make_user(services: Services, email: str, name: str, role: Role = Role.USER) -> User:
+async def make_user(services: SessionResources, email: str, name: str, role: Role = Role.USER) -> User:
     hashed = await services.hasher.hash(PASSWORD)
     return await create_user(services.db, name, email, hashed, role)
 
 
 @pytest.fixture
-async def alice(services: Services) -> User:
+async def alice(services: SessionResources) -> User:
     return await make_user(services, "alice@example.org", "Alice Ndiaye")
 
 
 @pytest.fixture
-async def bob(services: Services) -> User:
+async def bob(services: SessionResources) -> User:
     return await make_user(services, "bob@example.org", "Bob Sarr")
 
 
 @pytest.fixture
-async def admin(services: Services) -> User:
+async def admin(services: SessionResources) -> User:
     return await make_user(services, "admin@example.org", "Awa Admin", Role.ADMIN)
 
 
-def context_for(services: Services, user: User | None) -> SessionContext:
+def context_for(services: SessionResources, user: User | None) -> SessionContext:
     return SessionContext(services, "127.0.0.1:test", user)
 
 

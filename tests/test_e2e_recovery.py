@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from server.audit import AuditEvent
-from server.context import Services, SessionContext
+from server.context import SessionContext, SessionResources
 from server.context.recovery import CODE_ALPHABET, code_hash
 from server.errors import Forbidden, Throttled, ValidationError
 from server.security import PasswordHasher
@@ -248,7 +248,7 @@ async def test_two_servers_resetting_with_one_code_at_once_only_one_wins(service
     """Two processes (two sets of session resources, each its own locks) on one database: the
     conditional update lets one reset through."""
     code = await issued(service, admin, alice)
-    other = Services(database, PasswordHasher(TEST_BCRYPT_COST))
+    other = SessionResources(database, PasswordHasher(TEST_BCRYPT_COST))
     results = await asyncio.gather(
         *(
             SessionContext(resources, f"127.0.0.1:{7000 + i}").reset_password(

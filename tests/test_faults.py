@@ -462,10 +462,10 @@ async def test_sigterm_mid_write_loses_nothing_and_tells_each_user_the_truth(
         SUPPORT_DATABASE_LOCK_TIMEOUT="15",
         SUPPORT_DATABASE_SHUTDOWN_GRACE=str(grace),
     )
-    from server.context import Services
+    from server.context import SessionResources
     from server.security import PasswordHasher
 
-    services = Services(database, PasswordHasher(TEST_BCRYPT_COST))
+    services = SessionResources(database, PasswordHasher(TEST_BCRYPT_COST))
     people = [("awa@example.org", "Awa"), ("bineta@example.org", "Bineta"), ("coumba@example.org", "Coumba")]
     for email, name in people:
         await make_user(services, email, name)

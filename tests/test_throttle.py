@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from server.audit import AuditEvent
-from server.context import Services, SessionContext, authenticate
+from server.context import SessionContext, SessionResources, authenticate
 from server.errors import AuthFailed, Throttled, TooManyAccounts
 from server.store import utcnow
 from server.store.schema import audit_log, users
@@ -61,11 +61,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def frozen(services: Services, clock: Clock) -> Services:
+def frozen(services: SessionResources, clock: Clock) -> SessionResources:
     return dataclasses.replace(services, clock=clock)
 
 
-def ctx(services: Services, address: str = ADDRESS) -> SessionContext:
+def ctx(services: SessionResources, address: str = ADDRESS) -> SessionContext:
     return SessionContext(services, address)
 
 
@@ -81,7 +81,7 @@ async def events(database, event: AuditEvent) -> list:
         return (await conn.execute(query)).all()
 
 
-async def fail(services: Services, times: int, email: str = ALICE, address: str = ADDRESS) -> None:
+async def fail(services: SessionResources, times: int, email: str = ALICE, address: str = ADDRESS) -> None:
     for _ in range(times):
         with pytest.raises(AuthFailed):
             await ctx(services, address).login(email, WRONG)

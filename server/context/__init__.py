@@ -5,7 +5,7 @@ from .attachments import TEXT_SHOWN_MAX, sweep_unfinished
 from .finding import SEARCH_TEXT_MAX, USER_MATCHES_MAX
 from .login import authenticate, create_user, key_login_failed, key_login_succeeded, key_owner
 from .own_keys import MAX_KEYS
-from .resources import Outcome, Services, SessionResources, TicketForm
+from .resources import Outcome, SessionResources, TicketForm
 from .session import SessionContext
 from .users_admin import LAST_ADMIN
 
@@ -17,7 +17,6 @@ __all__ = [
     "USER_MATCHES_MAX",
     "Access",
     "Outcome",
-    "Services",
     "SessionContext",
     "SessionResources",
     "TicketForm",

@@ -90,7 +90,3 @@ class SessionResources:
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
         return lock
-
-
-# The name tests and benches know it by.
-Services = SessionResources
