@@ -39,12 +39,13 @@ from .security import PasswordHasher
 from .store import Database
 from .store.migrate import check_version, upgrade
 from .transport.algorithms import Profile
-from .transport.channel_exec import ExecChannel
+from .transport.channel_exec import ExecChannel, InputRefused
 from .transport.host_keys import load_host_key, load_shared_host_key
 from .transport.limits import ConnectionGate, Limits
 from .transport.sftp_tree import TicketFiles
 from .transport.sshd import PublicKeyAuth, SupportSSHServer, start_listener
 from .ui.idle import IdleGuard
+from .ui.linemode import LineTerminal
 from .ui.terminal import Terminal
 
 log = logging.getLogger("support.app")
@@ -214,6 +215,8 @@ class Service:
     async def _execute(self, io: ExecChannel, line: str | None, address: str, user) -> int:
         """One command of `ssh -l EMAIL host COMMAND`: the same context as a screen's session."""
         assert self.services is not None
+        if line is not None and line.strip() == "menus":
+            return await self._line_screens(io, address, user)
         if line is None:
             # A shell without a terminal: say why nothing is drawn, and what works instead.
             io.out(_(commands.NO_TERMINAL) + "\n")
@@ -236,6 +239,40 @@ class Service:
             return await commands.run(ctx, io, line, io.error)
         finally:
             self.services.sessions.discard(ctx)
+
+    async def _line_screens(self, io: ExecChannel, address: str, user) -> int:
+        """`ssh -T campus menus`: the screens as plain lines (server/ui/linemode.py), for a
+        screen reader or `expect`; guests get the welcome menu, as with a terminal."""
+        assert self.services is not None and self.feed is not None
+        if self._stopping:
+            io.error(_(SHUTDOWN_NOTICE))
+            return commands.UNAVAILABLE
+        io.stdin_timeout = float(self.settings.ssh.idle_timeout)
+        ctx = SessionContext(self.services, address, user)
+
+        async def read_line() -> str | None:
+            while True:
+                try:
+                    return await io.read_line()
+                except InputRefused as exc:
+                    io.error(exc.message)
+                    if exc.final:
+                        return None
+
+        term = LineTerminal(io.out, read_line)
+
+        def ended(text: str) -> None:
+            term.announce(text)
+            term.close()
+
+        ctx.on_end = ended
+        unsubscribe = self.feed.subscribe(lambda change: deliver(term, ctx, change))  # type: ignore[arg-type]
+        try:
+            await term.run(lambda t: run_session(t, ctx))  # type: ignore[arg-type]
+        finally:
+            unsubscribe()
+            self.services.sessions.discard(ctx)
+        return commands.OK
 
     def _files(self, chan: asyncssh.SSHServerChannel, address: str, user, end) -> TicketFiles:
         """The SFTP and SCP tree of one channel, its messages in the language the client sent

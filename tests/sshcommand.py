@@ -43,12 +43,21 @@ def _argv(port: int, user: str, words, identity, options) -> list[str]:
     ]  # fmt: skip
 
 
-async def ssh_process(port: int, user: str, *words: str, password: str = PASSWORD):
-    """`ssh -T` left running, its stdin, stdout and stderr as pipes (for line mode)."""
-    env = {**os.environ, "SSH_ASKPASS": _askpass(password), "SSH_ASKPASS_REQUIRE": "force"}
+async def ssh_process(
+    port: int,
+    user: str,
+    *words: str,
+    password: str = PASSWORD,
+    options: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+):
+    """`ssh -T` left running, its stdin, stdout and stderr as pipes (for line mode); `env` and
+    `options` as for ssh_command."""
+    extra = env or {}
+    env = {**os.environ, "SSH_ASKPASS": _askpass(password), "SSH_ASKPASS_REQUIRE": "force", **extra}
     env.pop("DISPLAY", None)
     return await asyncio.create_subprocess_exec(
-        *_argv(port, user, words, None, ()),
+        *_argv(port, user, words, None, options),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

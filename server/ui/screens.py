@@ -15,6 +15,8 @@ from prompt_toolkit.layout import D, VSplit, Window
 from prompt_toolkit.widgets import TextArea
 
 from ..i18n import N_, _
+from . import linemode
+from .linemode import LineTerminal
 from .terminal import Screen, ScrollableText, Terminal, screen_width
 from .text import SafeTextControl, VisibleInput, fit, one_line, wrap
 
@@ -73,6 +75,10 @@ async def menu(
     that the entries follow the news too.
     """
     back_label = _(back_label) if back_label else back_label
+    if isinstance(term, LineTerminal):
+        return await linemode.menu(
+            term, title, items, body=body, head=head, back_label=back_label, notice=notice, error=error
+        )
     screen = Screen()
     kb = screen.key_bindings
     state = MenuState(selected=start)
@@ -212,6 +218,20 @@ async def ask(
     The field holds at most twice `max_chars` (1,000 at least): enough for the rule behind it
     to say how much is too much, while a huge paste is refused at once instead of being drawn.
     """
+    if isinstance(term, LineTerminal):
+        return await linemode.ask(
+            term,
+            title,
+            label,
+            previous=previous,
+            password=password,
+            multiline=multiline,
+            default=default,
+            help_text=help_text,
+            warning=warning,
+            notice=notice,
+            error=error,
+        )
     screen = Screen()
     kb = screen.key_bindings
     capacity = max(1000, 2 * max_chars)
@@ -290,6 +310,8 @@ async def ask(
 async def confirm(term: Terminal, title: str, text: str) -> bool:
     """`Confirmer ? (o/n)`: `o` (or `y`, as the English screen says) confirms, any other key
     cancels."""
+    if isinstance(term, LineTerminal):
+        return await linemode.confirm(term, title, text)
     screen = Screen()
     kb = screen.key_bindings
 

@@ -18,7 +18,9 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.layout import D, Window
 
 from ..i18n import _
+from . import linemode
 from .columns import Column, cells, header_text, row_text
+from .linemode import LineTerminal
 from .screens import UNREAD, refresher
 from .terminal import Screen, Terminal, screen_width
 from .text import SafeTextControl, fit
@@ -97,6 +99,25 @@ async def table(
     changes. With `reload`, the records are fetched again in place when the terminal is told
     of a change.
     """
+    if isinstance(term, LineTerminal):
+        keys = {name: action for name, action in (actions or {}).items() if len(name) == 1}
+        answer = await linemode.table(
+            term,
+            title,
+            header_text(columns),
+            [(key(r), row_text(columns, cells(columns, r)), bool(marked and marked(r))) for r in records],
+            prompt=prompt,
+            hints=hints,
+            empty=empty,
+            above=above,
+            position=position(records) if callable(position) else position,
+            actions=keys,
+            notice=notice,
+            error=error,
+        )
+        if answer is None:
+            return None
+        return (TableAction.OPEN, answer[1]) if answer[0] == "open" else (keys[answer[0]], None)
     state = TableState(list(records))
     screen = Screen()
     kb = screen.key_bindings

@@ -1,0 +1,80 @@
+"""`ssh -T campus menus`: the screens as plain lines, followed as `expect` or a screen reader
+does (a line, then an answer), with the real OpenSSH client; in French and in English."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import sqlalchemy as sa
+
+from server.store.schema import tickets
+
+from .conftest import PASSWORD
+from .sshcommand import ssh_process
+from .test_e2e_commands import Expect
+
+pytestmark = pytest.mark.usefixtures("alice", "admin")
+
+
+async def test_a_learner_files_and_finds_a_ticket_line_by_line(service, database):
+    proc = await ssh_process(service.port, "alice@example.org", "menus")
+    e = Expect(proc)
+    shown = await e.expect("Votre choix : ")
+    assert "== Menu principal ==" in shown and "  1. Nouveau ticket\n" in shown
+    assert "  4. Déconnexion" in shown
+    e.type("1")
+    shown = await e.expect("Titre : ")
+    assert "== Nouveau ticket ==" in shown and "« . » seul : annuler" in shown
+    e.type("Clavier collant")
+    assert "  7. Autre" in await e.expect("Votre choix : ")
+    e.type("7")
+    await e.expect("Description :")
+    e.type("Les touches collent.")
+    e.type("Sur le poste 4.")
+    e.type(".")
+    assert "  1. Faible" in await e.expect("Votre choix : ")
+    e.type("1")
+    shown = await e.expect("Votre choix : ")
+    assert "Ticket #1 créé." in shown and "Les touches collent." in shown and "\x1b" not in shown
+    e.type("0")
+    await e.expect("Votre choix : ")
+    e.type("2")
+    shown = await e.expect("Numéro du ticket : ")
+    assert "== Mes tickets ==" in shown and "#1" in shown and "Clavier collant" in shown
+    e.type("1")
+    assert "Statut : En attente" in await e.expect("Votre choix : ")
+    e.type("0")
+    await e.expect("Numéro du ticket : ")
+    e.type("0")
+    await e.expect("Votre choix : ")
+    e.type("4")  # Déconnexion: the welcome menu, then Quitter
+    shown = await e.expect("Votre choix : ")
+    assert "Vous êtes déconnecté." in shown and "== Accueil ==" in shown
+    e.type("4")
+    assert await asyncio.wait_for(proc.wait(), 15) == 0
+    assert "\x1b" not in e.seen
+    async with database.transaction() as conn:
+        row = (await conn.execute(sa.select(tickets).where(tickets.c.id == 1))).one()
+    assert (row.titre, row.description) == ("Clavier collant", "Les touches collent.\nSur le poste 4.")
+
+
+async def test_a_guest_logs_in_line_by_line_in_english(service):
+    proc = await ssh_process(
+        service.port, "support", "menus", options=("-o", "SendEnv=LANG"), env={"LANG": "en_US.UTF-8"}
+    )
+    e = Expect(proc)
+    shown = await e.expect("Your choice: ")
+    assert "== Home ==" in shown and "  1. Log in" in shown
+    e.type("9")
+    await e.expect("Type the number of a line of the list.")
+    await e.expect("Your choice: ")
+    e.type("1")
+    await e.expect("E-mail: ")
+    e.type("alice@example.org")
+    await e.expect("Password: ")
+    e.type(PASSWORD)
+    shown = await e.expect("Your choice: ")
+    assert "== Main menu ==" in shown and "  1. New ticket" in shown
+    proc.stdin.close()  # end of input ends the session
+    assert await asyncio.wait_for(proc.wait(), 15) == 0
