@@ -141,7 +141,7 @@ async def test_every_admin_screen_in_english(service, clients):
         ("4", "My assigned tickets", ()),
         ("5", "Dashboard", ("Open tickets: 1",)),
         ("6", "Users", ("admin@example.org", "alice@example.org")),
-        ("7", "Categories", ("1. Add a category",)),
+        ("7", "Settings", ("1. Categories", "2. Places")),
         ("8", "My account", ("Name: Awa Admin", "3. SSH keys", "Langue / Language: English")),
     ):
         c.send(key)
@@ -159,11 +159,19 @@ async def test_every_admin_screen_in_english(service, clients):
     c.send(ESC)
     await screen(c, "· Main menu ")
     c.send("7")
+    await screen(c, "· Settings ", "1. Categories")
+    c.send("1")
     await screen(c, "· Categories ", "1. Add a category")
     pick(c, "Autre")
     await screen(c, "· Category #", "Rename")
     c.send(ESC)
     await screen(c, "· Categories ")
+    c.send(ESC)
+    await screen(c, "· Settings ")
+    c.send("2")
+    await screen(c, "· Places ")
+    c.send(ESC)
+    await screen(c, "· Settings ")
     c.send(ESC)
     await screen(c, "· Main menu ")
 
