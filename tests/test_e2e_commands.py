@@ -210,7 +210,8 @@ async def test_wrong_passwords_are_throttled_and_audited_as_for_screens(service,
 
 NO_TERMINAL = (
     "Pas de terminal : l'application plein écran ne s'affiche pas ici. "
-    "Ouvrez-la avec un terminal (ssh -t), ou utilisez les commandes : ssh -l EMAIL hôte COMMANDE.\n"
+    "Ouvrez-la avec un terminal (ssh -t), ou utilisez les commandes : ssh -l EMAIL hôte COMMANDE ; "
+    "les écrans en lignes : ssh -T hôte menus.\n"
 )
 
 
