@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 from sqlalchemy.engine import make_url
 
+from .config_checks import check
+from .errors import ConfigError
 from .transport.algorithms import Profile
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,10 +22,6 @@ DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.yaml"
 ENV_PREFIX = "SUPPORT_"
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class ConfigError(Exception):
-    """A setting is missing, malformed or out of range."""
 
 
 def networks(text: str, key: str) -> tuple[IPNetwork, ...]:
@@ -169,9 +167,6 @@ class AttachmentSettings:
     port: int = 0
 
 
-MAIL_SECURITY = ("starttls", "tls", "none")
-
-
 @dataclass(frozen=True)
 class MailSettings:
     # The campus relay; empty: no mail at all (the service runs as without it).
@@ -295,110 +290,6 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
     return str(raw)
 
 
-def _check(settings: Settings) -> None:
-    if not 0 <= settings.ssh.port < 65536:
-        raise ConfigError(
-            f"ssh.port: doit être entre 1 et 65535, ou 0 pour un port libre (reçu {settings.ssh.port})"
-        )
-    if not 4 <= settings.security.bcrypt_cost <= 31:
-        raise ConfigError(
-            f"security.bcrypt_cost: doit être entre 4 et 31 (reçu {settings.security.bcrypt_cost})"
-        )
-    if settings.security.hash_threads < 0:
-        raise ConfigError("security.hash_threads: 0 (automatique) ou un nombre de threads attendu")
-    if settings.ssh.profile not in {p.value for p in Profile}:
-        raise ConfigError(
-            f"ssh.profile: profil inconnu {settings.ssh.profile!r} (compatible ou strict attendu)"
-        )
-    for key in (
-        "login_window",
-        "login_failures_per_account",
-        "login_failures_per_address",
-        "login_delay_base",
-        "login_delay_max",
-        "registration_window",
-        "registrations_per_address",
-    ):
-        if getattr(settings.security, key) < 1:
-            raise ConfigError(f"security.{key}: doit être positif")
-    settings.security.exempt_networks()
-    if not settings.ssh.guest_user or "@" in settings.ssh.guest_user:
-        raise ConfigError("ssh.guest_user: un nom sans « @ » est attendu")
-    _check_limits(settings.ssh)
-    url = settings.database.url
-    if url and not url.startswith(("mysql+aiomysql://", "sqlite+aiosqlite://")):
-        raise ConfigError(
-            "database.url: seuls mysql+aiomysql://… et sqlite+aiosqlite://… sont pris en charge"
-        )
-    for key in ("pool_size", "pool_timeout", "pool_recycle", "lock_timeout", "shutdown_grace"):
-        if getattr(settings.database, key) < 1:
-            raise ConfigError(f"database.{key}: doit être positif")
-    if settings.database.statement_timeout < 0:
-        raise ConfigError("database.statement_timeout: 0 (sans limite) ou un nombre positif attendu")
-    if settings.database.shutdown_grace <= settings.database.pool_timeout:
-        raise ConfigError(
-            "database.shutdown_grace: doit dépasser database.pool_timeout, pour qu'une écriture "
-            "qui attend une connexion ait le temps de finir"
-        )
-    if not 0.05 <= settings.live.poll_interval <= 60:
-        raise ConfigError("live.poll_interval: doit être entre 0.05 et 60 secondes")
-    settings.metrics.address()
-    settings.ssh.proxies()
-    _check_mail(settings.mail)
-    if not 0 <= settings.attachments.port < 65536:
-        raise ConfigError(
-            f"attachments.port: doit être entre 1 et 65535, ou 0 (reçu {settings.attachments.port})"
-        )
-    if settings.log.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise ConfigError(f"log.level: niveau inconnu {settings.log.level!r}")
-
-
-def _check_mail(mail: MailSettings) -> None:
-    if not mail.enabled:
-        return
-    if mail.security not in MAIL_SECURITY:
-        raise ConfigError(f"mail.security: starttls, tls ou none attendu (reçu {mail.security!r})")
-    if not 0 < mail.port < 65536:
-        raise ConfigError(f"mail.port: doit être entre 1 et 65535 (reçu {mail.port})")
-    address = mail.from_address.strip()
-    if "@" not in address or any(ch in address for ch in "\r\n<>, "):
-        raise ConfigError("mail.from_address: l'adresse d'expédition est obligatoire avec mail.host")
-    if any(ch in mail.from_name for ch in "\r\n"):
-        raise ConfigError("mail.from_name: une seule ligne attendue")
-    for key in ("timeout", "retry_base", "retry_max", "give_up", "lease"):
-        if getattr(mail, key) < 1:
-            raise ConfigError(f"mail.{key}: doit être positif")
-    if not 0.05 <= mail.poll_interval <= 600:
-        raise ConfigError("mail.poll_interval: doit être entre 0.05 et 600 secondes")
-
-
-def _check_limits(ssh: SshSettings) -> None:
-    for key in (
-        "max_connections",
-        "max_unauthenticated",
-        "max_per_address",
-        "max_unauthenticated_per_address",
-        "rate_burst",
-        "max_auth_tries",
-    ):
-        if getattr(ssh, key) < 1:
-            raise ConfigError(f"ssh.{key}: doit être positif")
-    for key in (
-        "login_timeout",
-        "keepalive_interval",
-        "keepalive_count_max",
-        "rate_per_minute",
-        "rate_wait",
-        "idle_timeout",
-        "idle_warning",
-    ):
-        if getattr(ssh, key) < 0:
-            raise ConfigError(f"ssh.{key}: 0 (désactivé) ou un nombre positif attendu")
-    if ssh.idle_timeout and ssh.idle_warning >= ssh.idle_timeout:
-        raise ConfigError("ssh.idle_warning: doit être plus court que ssh.idle_timeout")
-    ssh.exempt_networks()
-
-
 def load_settings(
     config_file: Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -449,5 +340,5 @@ def load_settings(
             values[f.name] = value
         sections[section_field.name] = cls(**values)
     settings = Settings(**sections, base_dir=config_file.resolve().parent)
-    _check(settings)
+    check(settings)
     return settings

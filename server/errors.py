@@ -7,6 +7,10 @@ import math
 from .i18n import N_, _
 
 
+class ConfigError(Exception):
+    """A setting is missing, malformed or out of range."""
+
+
 class UserError(Exception):
     """Refused or failed action; `message` is shown to the user as is."""
 
