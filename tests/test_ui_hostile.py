@@ -18,7 +18,7 @@ from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
 
-from server.ui import chart, columns, screens, table, terminal, text
+from server.ui import chart, columns, linemode, screens, table, terminal, text
 from server.ui.columns import Column
 
 # A window-title change (OSC … BEL), a device-control string, a terminal reset, a charset
@@ -193,3 +193,65 @@ def test_the_one_control_sanitises_any_fragment(fragment):
     control = text.SafeTextControl([fragment])
     out = "".join(f[1] for f in control.text())
     assert not FORBIDDEN.search(out.replace("\n", "")) and "\x1b" not in out
+
+
+async def drawn_in_lines(build: Callable[[linemode.LineTerminal], Awaitable[object]]) -> str:
+    """What a session without a terminal (`ssh -T`) receives while `build` asks its question
+    once; the answer is the end of input."""
+    written: list[str] = []
+
+    async def no_more_lines() -> str | None:
+        return None
+
+    term = linemode.LineTerminal(written.append, no_more_lines)
+    term.who = HOSTILE
+    term.announce(HOSTILE)
+    term.notify(HOSTILE)
+    await term.run(build)
+    return "".join(written)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda t: screens.menu(
+            t,
+            HOSTILE,
+            [(1, HOSTILE)],
+            body=lambda width: [[("", HOSTILE)]],
+            back_label=HOSTILE,
+            notice=HOSTILE,
+        ),
+        lambda t: screens.ask(
+            t,
+            HOSTILE,
+            HOSTILE,
+            previous=[(HOSTILE, HOSTILE)],
+            help_text=HOSTILE,
+            warning=HOSTILE,
+            default=HOSTILE,
+        ),
+        lambda t: screens.confirm(t, HOSTILE, HOSTILE),
+        lambda t: table.table(
+            t,
+            HOSTILE,
+            SPECS,
+            RECORDS,
+            key=lambda r: r[0],
+            prompt=HOSTILE,
+            hints=HOSTILE,
+            empty=HOSTILE,
+            above=[HOSTILE],
+            position=HOSTILE,
+            marked=lambda r: True,
+            notice=HOSTILE,
+        ),
+    ],
+    ids=["menu", "ask", "confirm", "table"],
+)
+async def test_line_mode(build):
+    """The same builders for a session without a terminal: plain lines, every one sanitised."""
+    written = await drawn_in_lines(build)
+    written.encode("utf-8")
+    assert not FORBIDDEN.search(written.replace("\n", "")) and "\r" not in written
+    assert written.count("␛]2;HACKED␇") >= 4
