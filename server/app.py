@@ -14,7 +14,7 @@ from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 
 from . import commands, i18n
 from .change_feed import ChangeFeed
-from .collector import Collector
+from .collector import SCREEN_SHARE, Collector
 from .commands.lines import line_mode
 from .config import Settings
 from .context import (
@@ -287,7 +287,7 @@ class Service:
         if self._stopping:
             return
         ctx = SessionContext(self.services, address, user)
-        term = Terminal(self.collector.screen_replaced)
+        term = Terminal(lambda screen: self.collector.ended(screen, SCREEN_SHARE))
         self.terminals[term] = asyncio.current_task()  # type: ignore[assignment]
         self.contexts[term] = ctx
         ctx.on_end = lambda text: self._end_terminal(term, text)
@@ -300,9 +300,15 @@ class Service:
             await term.run(lambda t: self._run_session(t, ctx, idle))
         finally:
             unsubscribe()
+            ctx.on_end = None
             self.terminals.pop(term, None)
             self.contexts.pop(term, None)
-            self.collector.session_closed()
+            # Each should now be freed by its last reference going (collector.py).
+            self.collector.ended(term)
+            self.collector.ended(ctx, 0)
+            connection = getattr(session, "connection", None)
+            if connection is not None:
+                self.collector.ended(connection, 0)
 
     @staticmethod
     def _end_terminal(term: Terminal, text: str) -> None:

@@ -3,19 +3,20 @@
 Each open session holds about 950 objects the cycle collector can see. CPython's full
 collection walks every one of them while no other code runs: at 5,000 sessions, some 4.8
 million objects, over a second during which no screen answers a key. So, four times a
-second, the young generations are collected and everything is then frozen (`gc.freeze()`):
-the collector's automatic passes, full ones included, then walk only the objects of the
-last quarter second.
+second, what is not frozen (the objects of the last quarter second) is collected and
+everything is then frozen (`gc.freeze()`): the collector's automatic passes, full ones
+included, then walk only the objects of the last quarter second too.
 
 Frozen objects are still freed when their last reference goes, as most of what a keystroke
-makes is. A closed session is different: its application, its screens and its connection
-end in reference cycles (some 1,700 objects), which only a collection that walks the frozen
-objects too can free; so does a screen once the application's cache of key bindings lets
-it go. That is the reclaim: once as many sessions have closed since the last one as half of
-those still open (and at least RECLAIM_MIN; four replaced screens count as one session),
-every object is walked once. The memory closed sessions hold is so bounded by about half of
-what the open ones use, and the reclaim's pause (about 0.4 µs an object: some 80 ms at 100
-sessions, 2 s at 5,000) is paid once per so many closings instead of at every collection.
+makes is. A closed session is too: its screens, its application and its connection break
+their reference cycles when they end (Terminal, AppSession, SupportSSHServer, the gate's
+protocol), so refcounting frees them. What would still end in a cycle (a path the breaking
+misses) only comes back with a collection that walks the frozen objects too, the reclaim,
+whose pause is that of a full collection (about 0.4 µs an object: 2 s at 5,000 sessions).
+So the reclaim runs only for what is known to be left: each closed session and replaced
+screen is watched through a weak reference, and once the watched that are still there weigh
+half of the open sessions (at least RECLAIM_MIN; a screen weighs a quarter of a session),
+every object is walked once. When every closed session is freed, as measured, it never runs.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import contextlib
 import gc
 import logging
 import time
+import weakref
 from collections.abc import Callable
 
 log = logging.getLogger("support.memory")
@@ -33,9 +35,9 @@ log = logging.getLogger("support.memory")
 # automatic full passes until it is frozen: at hundreds of keys a second (screens' caches),
 # a quarter of a second of it takes about 10 ms, a whole second 40 ms.
 INTERVAL = 0.25
-# Closed sessions since the last reclaim that call for the next one, at the least.
+# Closed sessions left unfreed that call for a reclaim, at the least.
 RECLAIM_MIN = 20
-# What a replaced screen leaves to the reclaim, counted in closed sessions.
+# What a replaced screen left unfreed weighs, counted in closed sessions.
 SCREEN_SHARE = 0.25
 
 
@@ -46,7 +48,9 @@ class Collector:
         self.open_sessions = open_sessions
         self.interval = interval
         self._task: asyncio.Task | None = None
-        self._closed = 0.0
+        # What has ended (a session's terminal, its connection, a replaced screen) and should
+        # be gone, with its weight: an entry that stays was left in a cycle, or is still held.
+        self._ended: weakref.WeakKeyDictionary[object, float] = weakref.WeakKeyDictionary()
         self.reclaims = 0
 
     def start(self) -> None:
@@ -56,13 +60,13 @@ class Collector:
         gc.freeze()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def session_closed(self) -> None:
-        self._closed += 1
+    def ended(self, part: object, weight: float = 1.0) -> None:
+        """`part` (of a session that closed, or a replaced screen) should be freed from now on."""
+        self._ended[part] = weight
 
-    def screen_replaced(self) -> None:
-        # A screen that lived long enough to be frozen ends in a cycle too (it holds its key
-        # bindings, whose handlers hold it), a fraction of a closed session's objects.
-        self._closed += SCREEN_SHARE
+    def left(self) -> float:
+        """The weight of the ended parts still there, in closed sessions."""
+        return sum(self._ended.values())
 
     async def _run(self) -> None:
         while True:
@@ -70,28 +74,33 @@ class Collector:
             self.step()
 
     def step(self) -> None:
-        # The two young generations only: objects made since their last pass. A full pass
-        # would also walk what reached the old generation since the last look (screens'
-        # caches, at hundreds of keys a second), and what is frozen rarely ends in a cycle
-        # but for a closed session, which the reclaim is for. (Counting the frozen objects
-        # would walk them all: gc.get_freeze_count() is a list's length.)
-        gc.collect(1)
+        # Every generation, which after the last step's freeze holds only what was made
+        # since (a quarter of a second's objects), not the sessions. A pass of the young
+        # ones alone would leave what an automatic pass promoted to the old generation while
+        # it was still in use: a redraw's own cycles (prompt_toolkit's recursive closures,
+        # which hold the screen being drawn) would then be frozen as they die.
+        gc.collect()
         gc.freeze()
-        if self._closed >= max(RECLAIM_MIN, self.open_sessions() // 2):
+        if self._ended and self.left() >= max(RECLAIM_MIN, self.open_sessions() // 2):
             self.reclaim()
 
     def reclaim(self) -> None:
-        """Walk every object once, frozen ones included, to free closed sessions' cycles."""
+        """Walk every object once, frozen ones included, to free what ended in cycles."""
         started = time.perf_counter()
-        closed, self._closed = self._closed, 0
+        left = self.left()
         gc.unfreeze()
         freed = gc.collect()
         gc.freeze()
+        # What is still there now is held, not in a cycle: another reclaim would not free it.
+        still = self.left()
+        self._ended.clear()
         self.reclaims += 1
         log.info(
-            "memory reclaimed: %d objects of %.0f closed sessions freed in %.0f ms (%d open)",
+            "memory reclaimed: %d objects freed, left by %.0f closed sessions (%.0f still held), "
+            "in %.0f ms (%d open)",
             freed,
-            closed,
+            left,
+            still,
             (time.perf_counter() - started) * 1000,
             self.open_sessions(),
         )

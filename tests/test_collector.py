@@ -1,11 +1,11 @@
-"""The collection policy: young objects frozen once looked at, closed sessions' cycles reclaimed."""
+"""The collection policy: young objects frozen once looked at, what ended in cycles reclaimed."""
 
 from __future__ import annotations
 
 import gc
 import weakref
 
-from server.collector import RECLAIM_MIN, Collector
+from server.collector import RECLAIM_MIN, SCREEN_SHARE, Collector
 
 
 class Node:
@@ -13,6 +13,10 @@ class Node:
 
     def __init__(self) -> None:
         self.me = self
+
+
+class Part:
+    """An object freed by its last reference going, as a closed session's parts are."""
 
 
 def cycles(n: int) -> list[weakref.ref]:
@@ -54,32 +58,61 @@ async def test_young_cycles_are_freed_before_being_frozen():
         await collector.stop()
 
 
-async def test_a_step_reclaims_once_enough_sessions_have_closed():
+async def test_cycles_that_reached_the_old_generation_are_freed_before_being_frozen():
+    collector = Collector(lambda: 0)
+    collector.start()
+    try:
+        # In use through an automatic pass or two (a redraw's own cycles): promoted, then dead.
+        nodes = [Node() for _ in range(100)]
+        gc.collect(0)
+        gc.collect(1)
+        refs = [weakref.ref(node) for node in nodes]
+        del nodes
+        collector.step()
+        assert all(ref() is None for ref in refs)
+    finally:
+        await collector.stop()
+
+
+async def test_a_step_reclaims_once_enough_of_what_ended_is_left_in_cycles():
     open_sessions = 100
     collector = Collector(lambda: open_sessions)
     collector.start()
     try:
-        # Half of those still open: 50 closings, not one fewer.
-        for _ in range(49):
-            collector.session_closed()
+        # Ended and freed at once, as closed sessions are: nothing to reclaim, however many.
+        for _ in range(500):
+            collector.ended(Part())
+        collector.step()
+        assert collector.reclaims == 0 and collector.left() == 0
+        # Ended in cycles, and frozen: half of those still open, 50, not one fewer.
+        left = [Node() for _ in range(50)]
+        collector.step()
+        for node in left[:49]:
+            collector.ended(node)
         collector.step()
         assert collector.reclaims == 0
-        collector.session_closed()
+        collector.ended(left[49])
+        refs = [weakref.ref(node) for node in left]
+        del left, node
         collector.step()
         assert collector.reclaims == 1
-        # Counted from zero again: the next step does not walk everything once more.
-        collector.step()
-        assert collector.reclaims == 1
+        assert all(ref() is None for ref in refs)
         # Four replaced screens weigh one closed session.
-        for _ in range(4 * 50):
-            collector.screen_replaced()
+        screens = [Node() for _ in range(4 * 50)]
+        collector.step()
+        for screen in screens:
+            collector.ended(screen, SCREEN_SHARE)
+        del screens, screen
         collector.step()
         assert collector.reclaims == 2
-        # Counted anew; with few sessions open, RECLAIM_MIN closings are enough.
+        # What is still held after a reclaim is not watched any more: no reclaim in a loop.
+        held = [Node() for _ in range(RECLAIM_MIN)]
         open_sessions = 2
-        for _ in range(RECLAIM_MIN):
-            collector.session_closed()
+        for node in held:
+            collector.ended(node)
         collector.step()
         assert collector.reclaims == 3
+        collector.step()
+        assert collector.reclaims == 3 and collector.left() == 0
     finally:
         await collector.stop()

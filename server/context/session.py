@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from time import monotonic
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,6 +34,19 @@ from .users_admin import UsersAdmin
 log = logging.getLogger("support.context")
 
 T = TypeVar("T")
+A = TypeVar("A")
+
+
+class _Area(Generic[A]):
+    """One of the door's areas, made for each use: they keep nothing but the session, and one
+    stored in the session would refer back to it, a cycle that only a full garbage collection
+    frees (collector.py)."""
+
+    def __init__(self, area: type[A]) -> None:
+        self.area = area
+
+    def __get__(self, ctx, owner=None) -> A:
+        return self.area(ctx)
 
 
 class _InArea:
@@ -58,6 +71,19 @@ class SessionContext:
     Each area (accounts, keys, users, tickets, assignment, finding, dashboard) asks `require`.
     """
 
+    accounts = _Area(Accounts)
+    keys = _Area(OwnKeys)
+    users = _Area(UsersAdmin)
+    tickets = _Area(Tickets)
+    assignment = _Area(Assignment)
+    categories = _Area(Categories)
+    places = _Area(Places)
+    finding = _Area(Finding)
+    dashboards = _Area(DashboardArea)
+    exports = _Area(Exports)
+    files = _Area(Attachments)
+    recovery = _Area(Recovery)
+
     def __init__(self, services: SessionResources, address: str, user: User | None = None) -> None:
         self.services = services
         self.address = address
@@ -73,18 +99,6 @@ class SessionContext:
         # The outcome of the user's last write, and when it ended (time.monotonic()).
         self.last_write: Outcome | None = None
         self.last_write_at = 0.0
-        self.accounts = Accounts(self)
-        self.keys = OwnKeys(self)
-        self.users = UsersAdmin(self)
-        self.tickets = Tickets(self)
-        self.assignment = Assignment(self)
-        self.categories = Categories(self)
-        self.places = Places(self)
-        self.finding = Finding(self)
-        self.dashboards = DashboardArea(self)
-        self.exports = Exports(self)
-        self.files = Attachments(self)
-        self.recovery = Recovery(self)
         # Set by the terminal showing this session: closes it with a last sentence.
         self.on_end: Callable[[str], None] | None = None
         services.sessions.add(self)

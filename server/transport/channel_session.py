@@ -62,6 +62,10 @@ class ChannelSession(PromptToolkitSSHSession):
         # The session's language, first from what the client sent (LANG…), then the account's.
         self.language = i18n.Language()
 
+    @property
+    def connection(self) -> asyncssh.SSHServerConnection | None:
+        return self._chan.get_extra_info("connection") if self._chan is not None else None
+
     def _get_size(self) -> Size:
         size = super()._get_size()
         if size.rows <= 0 or size.columns <= 0:
@@ -149,6 +153,9 @@ class ChannelSession(PromptToolkitSSHSession):
             typeahead._buffer.pop(self._input.typeahead_hash(), None)
             self._input.end()
             self.app_session = None
+            # The input calls back into this session (its failure) and the channel: cut, so
+            # that the ended session is freed without waiting for a full collection.
+            self._input = None
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._exec is not None:

@@ -315,6 +315,16 @@ class _GatedProtocol(Forwarding):
             self.gate.release(self.peer)
         if self.inner is not None:
             self.inner.connection_lost(exc)
+        if self.transport is not None:
+            asyncio.get_running_loop().call_soon(_forget_reader, self.transport)
+
+
+def _forget_reader(transport: asyncio.BaseTransport) -> None:
+    # asyncio's socket transport keeps a bound method of itself to read with: a cycle that
+    # outlives the connection (and holds its socket object) until a full collection. It is
+    # cut once the transport has finished closing, when nothing reads with it any more.
+    if hasattr(transport, "_read_ready_cb"):
+        transport._read_ready_cb = None  # type: ignore[attr-defined]
 
 
 class GatedListener:

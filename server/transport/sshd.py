@@ -87,6 +87,10 @@ def server_algorithms(profile: Profile, available: Collection[str] | None = None
 MAX_SESSIONS_PER_CONNECTION = 4
 
 
+def _read_nothing() -> bool:
+    return False
+
+
 class SupportSSHServer(asyncssh.SSHServer):
     """Authentication for one connection: the guest name gets in as is, others by password
     or public key, with a bounded number of attempts."""
@@ -141,6 +145,9 @@ class SupportSSHServer(asyncssh.SSHServer):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.conn is None:
             return
+        # asyncssh keeps the bound method that parses its next packet, a cycle through the
+        # connection that only a full collection would free; the connection reads no more.
+        self.conn._recv_handler = _read_nothing  # type: ignore[attr-defined]
         self.open_connections.discard(self.conn)
         self._signature_refused(counted=False)
         log.info("addr=%s user=%s connection closed", self.address, self.username)

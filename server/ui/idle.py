@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 
 from ..i18n import _
@@ -24,6 +25,14 @@ def idle_closed_text(seconds: int) -> str:
     if seconds % 60 == 0:
         return _("Déconnecté après {n} min sans activité.").format(n=seconds // 60)
     return _("Déconnecté après {n} s sans activité.").format(n=seconds)
+
+
+def _later(delay: float, callback) -> asyncio.TimerHandle:
+    # In a context of its own: a cancelled timer stays in the event loop's queue until its
+    # time (a quarter of an hour), and one made in the session's context would hold the
+    # session (its application, its channel, its connection) that long after it closed. Every
+    # key arms a new one. (The application draws in its own context, whichever calls it.)
+    return asyncio.get_running_loop().call_later(delay, callback, context=contextvars.Context())
 
 
 class IdleGuard:
@@ -54,8 +63,7 @@ class IdleGuard:
     def _arm(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self.timeout - self.warning, self._warn)
+        self._timer = _later(self.timeout - self.warning, self._warn)
 
     def _key_pressed(self, _processor) -> None:
         if self.term.banner == self.warning_text:
@@ -65,7 +73,7 @@ class IdleGuard:
     def _warn(self) -> None:
         if not self.term.banner:  # a shutdown notice says more than this
             self.term.announce(self.warning_text)
-        self._timer = asyncio.get_running_loop().call_later(self.warning, self._expire)
+        self._timer = _later(self.warning, self._expire)
 
     def _expire(self) -> None:
         self._timer = None

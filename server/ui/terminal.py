@@ -5,13 +5,16 @@ Its text is drawn with ui/text.py's SafeTextControl, the one control that puts t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prompt_toolkit import print_formatted_text
 from prompt_toolkit.application import Application
+from prompt_toolkit.application import application as _application
 from prompt_toolkit.application.current import get_app
+from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.data_structures import Point
 from prompt_toolkit.filters import Condition, Filter
 from prompt_toolkit.formatted_text import StyleAndTextTuples
@@ -19,12 +22,16 @@ from prompt_toolkit.key_binding import DynamicKeyBindings, KeyBindings, KeyBindi
 from prompt_toolkit.key_binding.bindings.page_navigation import load_page_navigation_bindings
 from prompt_toolkit.key_binding.defaults import load_key_bindings
 from prompt_toolkit.layout import (
+    BufferControl,
     ConditionalContainer,
     D,
     HSplit,
     Layout,
     Window,
 )
+from prompt_toolkit.layout.containers import VerticalAlign, to_container
+from prompt_toolkit.layout.dimension import to_dimension
+from prompt_toolkit.layout.layout import walk
 from prompt_toolkit.styles import BaseStyle, Style, default_ui_style, merge_styles
 from prompt_toolkit.utils import get_cwidth
 
@@ -49,6 +56,18 @@ STYLE = Style.from_dict(
         "field": "underline",
     }
 )
+
+
+@contextlib.contextmanager
+def _no_winch_handler(handler: Callable[[], None]):
+    yield
+
+
+# Each application run puts its own SIGWINCH handler on the event loop and, when it ends, puts
+# back the one it found: often that of an application ended meanwhile, which so stays alive with
+# its whole session, and which a resize of the server's own terminal would draw on. Here every
+# size comes from the SSH client (terminal_size_changed), never from the server's terminal.
+_application.attach_winch_signal_handler = _no_winch_handler
 
 
 @functools.cache
@@ -80,6 +99,29 @@ class SessionApplication(Application):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._default_bindings, self._page_navigation_bindings = _shared_bindings()
+        # What the key bindings' filters and handlers get when no field has the focus (menus,
+        # lists): prompt_toolkit makes a new buffer at each call, some 30 objects in cycles,
+        # several times a key. Read-only, nothing can be typed into it.
+        self._no_buffer = Buffer(name="dummy-buffer", read_only=True)
+
+    @property
+    def current_buffer(self) -> Buffer:
+        return self.layout.current_buffer or self._no_buffer
+
+
+class Rows(HSplit):
+    """An HSplit without the padding windows prompt_toolkit puts between its children.
+
+    With no padding asked for, each is a window of height 0 that is still laid out and drawn
+    at every redraw, and a child more for the division of the height to go round: as much
+    work again as the frame's own windows, at every key.
+    """
+
+    @property
+    def _all_children(self) -> list:
+        if to_dimension(self.padding).max or self.align != VerticalAlign.JUSTIFY:
+            return super()._all_children
+        return self.children
 
 
 class Screen:
@@ -97,11 +139,68 @@ class Screen:
         if not self.future.done():
             self.future.set_result(value)
 
+    def dismantle(self, keep: Any = None) -> None:
+        """Break the screen's reference cycles once it is off screen for good (`keep`: the
+        container that replaces it, whose parts are left alone).
+
+        A screen's parts refer to one another (a window and its last render's information,
+        key handlers and the screen that holds them, a field's buffer and its events): cycles
+        that only a walk of every object would free, and the collection policy (collector.py)
+        walks objects once only. Cut here, the screen is freed by its last reference going.
+        """
+        if self.container is not None:
+            dismantle(self.container, keep)
+        self.key_bindings = _NO_KEYS
+        self.container = self.focus = self.refresh = None
+
+
+_NO_KEYS = KeyBindings()
+
+
+def dismantle(container: Any, keep: Any = None) -> None:
+    """Empty every part of a layout that will not be drawn again, but those also in `keep`.
+
+    Each part refers to others and some back (a window to its render information and back, a
+    control's text function to its window, a buffer to its events and back): emptied, none is
+    in a cycle any more. Only screens' own parts come here: every one is built for its screen.
+    """
+    kept = set(walk(to_container(keep), skip_hidden=False)) if keep is not None else set()
+    for part in list(walk(to_container(container), skip_hidden=False)):
+        if part in kept:
+            continue
+        if isinstance(part, Window):
+            control = part.content
+            if isinstance(control, BufferControl):
+                _empty(control.buffer)
+            _empty(control)
+        _empty(part)
+
+
+def _empty(part: object) -> None:
+    """Forget everything `part` refers to, its filters' caches first: a filter combined with
+    another (`a & b`) keeps the result, which refers back to it."""
+    for value in vars(part).values():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            _forget_combined(item)
+            _forget_combined(getattr(item, "filter", None))
+    vars(part).clear()
+
+
+def _forget_combined(candidate: object) -> None:
+    if isinstance(candidate, Filter):
+        candidate._and_cache.clear()
+        candidate._or_cache.clear()
+        candidate._invert_result = None
+        # Combined filters (`a & b`, `~a`): their parts too.
+        for inner in getattr(candidate, "filters", ()):
+            _forget_combined(inner)
+        _forget_combined(getattr(candidate, "filter", None))
+
 
 class Terminal:
     """The console of one connection: a header, the current screen, a banner for broadcasts."""
 
-    def __init__(self, on_screen_replaced: Callable[[], None] | None = None) -> None:
+    def __init__(self, on_screen_replaced: Callable[[Screen], None] | None = None) -> None:
         self.screen: Screen | None = None
         # Told when a screen gives way to another (the collection policy counts them).
         self.on_screen_replaced = on_screen_replaced
@@ -145,8 +244,27 @@ class Terminal:
             if self.banner:
                 # The full-screen view is gone: leave the announcement in the terminal's scrollback.
                 print_formatted_text(safe_text(self.banner))
+            self._dismantle(app_task)
         if flow_task.done() and not flow_task.cancelled() and flow_task.exception():
             raise flow_task.exception()  # type: ignore[misc]
+
+    def _dismantle(self, app_task: asyncio.Future) -> None:
+        """Break the cycles of the ended application and its screen, so that the session's
+        objects are freed with its last reference instead of waiting for a full collection."""
+        if not app_task.cancelled() and app_task.exception() is not None:
+            # The end of input (EOFError) holds the frames that hold the application.
+            app_task.exception().__traceback__ = None
+        if self.screen is not None:
+            self.screen.dismantle()
+        app = self.app
+        key_processor = app.key_processor
+        # Its pending flush task holds the processor, which holds the task.
+        key_processor._flush_wait_task = None
+        for part in (key_processor, app.renderer, app.layout, app._no_buffer, app):
+            _empty(part)
+        # What `close`, `announce` and a late screen refresh still ask of it.
+        app._is_running = False
+        app.future = None
 
     def close(self) -> None:
         """End the application; `run` then returns and the channel closes."""
@@ -173,10 +291,15 @@ class Terminal:
     async def show(self, screen: Screen) -> Any:
         # Moving on to another screen is the sign the notices were read.
         self.notices = []
-        if self.screen is not None and self.screen is not screen and self.on_screen_replaced:
-            self.on_screen_replaced()
-        self.screen = screen
-        self.app.layout = Layout(screen.container, focused_element=screen.focus)
+        previous, self.screen = self.screen, screen
+        drawn, self.app.layout = self.app.layout, Layout(screen.container, focused_element=screen.focus)
+        if previous is not screen:
+            if previous is not None:
+                previous.dismantle(keep=screen.container)
+                if self.on_screen_replaced is not None:
+                    self.on_screen_replaced(previous)
+            else:
+                dismantle(drawn.container)  # the empty layout drawn before the first screen
         self.app.invalidate()
         return await screen.future
 
@@ -189,7 +312,7 @@ class Terminal:
         notice: str | Callable[[], str],
         hints: str | Callable[[], str],
         error: bool | Callable[[], bool],
-    ) -> HSplit:
+    ) -> Rows:
         """Header, banner, the screen's own parts, the notice line and the key hints."""
 
         def header() -> StyleAndTextTuples:
@@ -203,7 +326,7 @@ class Terminal:
             style = "class:error" if (error() if callable(error) else error) else "class:notice"
             return _paragraph(text, style)
 
-        return HSplit(
+        return Rows(
             [
                 Window(SafeTextControl(header), height=1),
                 ConditionalContainer(
