@@ -192,7 +192,7 @@ def cmd_mail_queue(args: argparse.Namespace) -> int:
     from .domain.text import loggable
 
     settings = _settings(args)
-    if args.retry not in (None, "all") and not args.retry.isdigit():
+    if args.retry not in (None, "all") and not (args.retry.isascii() and args.retry.isdigit()):
         print("Erreur : --retry attend un numéro de message ou « all ».", file=sys.stderr)
         return 2
     retried, mails, (waiting, failed) = asyncio.run(_mail_queue(settings, args.retry))

@@ -137,6 +137,20 @@ async def test_sftp_lists_only_own_tickets_and_refuses_everything_else(
     assert await count(database, attachments) == 1
 
 
+async def test_a_folder_of_non_ascii_digits_is_a_missing_ticket(
+    service, database, alice, alice_ticket, tmp_path
+):
+    files = await files_for(database, alice, tmp_path, service.port, "alice")
+    local = tmp_path / "a.txt"
+    local.write_text("contenu\n", encoding="utf-8")
+    _, missing = await files.sftp(f"put {local} 99999/a.txt\n")
+    assert "No such file" in missing, missing
+    for folder in ("²", "١"):  # str.isdigit() holds for both: ² made int() fail, ١ read as 1
+        _, out = await files.sftp(f"put {local} {folder}/a.txt\n")
+        assert "No such file" in out, out
+    assert await count(database, attachments) == 0
+
+
 async def test_guest_gets_no_file_tree(service, settings, tmp_path):
     status, out = await run(
         ["sftp", "-P", str(service.port), *SSH_OPTIONS, "-b", "-", f"{settings.ssh.guest_user}@127.0.0.1"],

@@ -44,6 +44,16 @@ async def test_whoami_help_and_usage_errors(service):
     assert r.status == 1 and r.err.startswith("Option inconnue : --colour. Usage : tickets list")
 
 
+async def test_numbers_are_ascii_digits_only(service):
+    # str.isdigit() holds for these: ² made int() fail (a traceback's sentence), ١ read as 1.
+    for word in ("²", "١"):
+        r = await ssh_command(service.port, ALICE, "tickets", "show", word)
+        usage = "Usage : tickets show N [--json]"
+        assert (r.status, r.err) == (1, f"Numéro de ticket invalide : {word}. {usage}\n")
+        r = await ssh_command(service.port, ALICE, "tickets", "list", "--limit", word)
+        assert r.status == 1 and r.err.startswith(f"Valeur invalide : {word}. Usage : tickets list"), r.err
+
+
 async def test_the_guest_name_is_told_to_use_an_email(service):
     r = await ssh_command(service.port, "support", "tickets", "list")
     assert r.status == 2

@@ -99,7 +99,8 @@ def unquote(text: str) -> str:
 
 
 def ticket_number(word: str, usage: str) -> int:
-    if not word.isdigit() or len(word) > 9:
+    # str.isdigit() holds for ², ١ and the like, which int() refuses or reads as another number.
+    if not (word.isascii() and word.isdigit()) or len(word) > 9:
         raise CommandError(
             _("Numéro de ticket invalide : {word}. Usage : {usage}").format(word=safe_text(word), usage=usage)
         )

@@ -89,7 +89,7 @@ async def list_tickets(ctx: SessionContext, io: CommandIO, args: list[str]) -> N
             _("Valeur invalide : {value}. Usage : {usage}").format(value=safe_text(sort), usage=usage)
         )
     limit_text = str(found.get("--limit", LIMIT_DEFAULT))
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= LIMIT_MAX:
+    if not (limit_text.isascii() and limit_text.isdigit()) or not 1 <= int(limit_text) <= LIMIT_MAX:
         raise CommandError(
             _("Valeur invalide : {value}. Usage : {usage}").format(value=safe_text(limit_text), usage=usage)
         )

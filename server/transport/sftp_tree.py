@@ -36,7 +36,7 @@ def _parts(path: bytes) -> list[str]:
 
 
 def _ticket_id(part: str) -> int:
-    if not part.isdigit() or len(part) > 9:
+    if not (part.isascii() and part.isdigit()) or len(part) > 9:
         raise asyncssh.SFTPNoSuchFile(_(NO_SUCH))
     return int(part)
 
