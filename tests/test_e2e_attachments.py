@@ -151,6 +151,34 @@ async def test_a_folder_of_non_ascii_digits_is_a_missing_ticket(
     assert await count(database, attachments) == 0
 
 
+async def test_a_write_out_of_order_is_refused_again_when_the_file_is_closed(
+    service, database, alice, alice_ticket
+):
+    """OpenSSH writes in order; a client that skips ahead hears the same sentence twice."""
+    sentence = "Fichier refusé : il doit être envoyé d'un bout à l'autre, dans l'ordre."
+    async with (
+        asyncssh.connect(
+            "127.0.0.1",
+            service.port,
+            username=alice.email,
+            password=PASSWORD,
+            known_hosts=None,
+            client_keys=None,
+            agent_path=None,
+            preferred_auth="password",
+        ) as conn,
+        conn.start_sftp_client() as sftp,
+    ):
+        remote = await sftp.open(f"{alice_ticket}/trou.bin", "wb")
+        with pytest.raises(asyncssh.SFTPFailure) as refused:
+            await remote.write(b"plus loin", 1000)
+        assert refused.value.reason == sentence
+        with pytest.raises(asyncssh.SFTPFailure) as refused:
+            await remote.close()
+        assert refused.value.reason == sentence
+    assert await count(database, attachments) == 0
+
+
 async def test_guest_gets_no_file_tree(service, settings, tmp_path):
     status, out = await run(
         ["sftp", "-P", str(service.port), *SSH_OPTIONS, "-b", "-", f"{settings.ssh.guest_user}@127.0.0.1"],

@@ -247,10 +247,10 @@ class Upload:
     async def write(self, offset: int, data: bytes) -> None:
         limits = self.ctx.services.attachment_limits
         if offset != self.size:
-            self.failed = True
-            raise ValidationError(
+            self.failed = ValidationError(
                 _("Fichier refusé : il doit être envoyé d'un bout à l'autre, dans l'ordre.")
             )
+            raise self.failed
         if self.size + len(data) > limits.max_file:
             self.failed = too_big(limits.max_file)
             raise self.failed
