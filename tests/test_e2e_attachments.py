@@ -129,12 +129,19 @@ async def test_sftp_lists_only_own_tickets_and_refuses_everything_else(
     ):
         status, out = await files.sftp(command + "\n")
         assert status != 0, (command, out)
-    # Another's ticket and a missing one answer alike.
-    _, other = await files.sftp(f"get {bobs}/x\n")
-    _, missing = await files.sftp("get 99999/x\n")
-    assert "not found" in missing
-    assert other.replace(str(bobs), "N") == missing.replace("99999", "N")
-    assert await count(database, attachments) == 1
+    # Another's ticket and a missing one answer alike, even for a file that is there.
+    bob_files = await files_for(database, bob, tmp_path, service.port, "bob")
+    status, out = await bob_files.sftp(f"put {text} {bobs}/bob.txt\n")
+    assert status == 0, out
+    stolen = tmp_path / "stolen.txt"
+    for command in (f"get {{}}/bob.txt {stolen}", "ls {}"):
+        _, other = await files.sftp(command.format(bobs) + "\n")
+        _, missing = await files.sftp(command.format(99999) + "\n")
+        assert "not found" in missing
+        other, missing = (out.replace(str(stolen), "LOCAL") for out in (other, missing))
+        assert other.replace(str(bobs), "N") == missing.replace("99999", "N")
+    assert not stolen.exists()
+    assert await count(database, attachments) == 2
 
 
 async def test_a_folder_of_non_ascii_digits_is_a_missing_ticket(
