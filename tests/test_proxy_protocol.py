@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import shutil
 import struct
 import subprocess
@@ -84,12 +85,18 @@ async def addresses(database, event: AuditEvent) -> list[str]:
         return [r[0] for r in rows]
 
 
-async def test_hostile_headers_and_missing_ones_are_refused(service, database):
-    # An untrusted address that sends a header: closed, nothing audited.
+async def test_hostile_headers_and_missing_ones_are_refused(service, database, caplog):
+    # An untrusted address that sends a header: closed, nothing audited. SSH itself would also
+    # refuse the line (asyncssh closes the same way): the log says the gate refused it first.
+    caplog.set_level(logging.WARNING, logger="support")
+    refused = "connection refused: PROXY header from an address not in ssh.trusted_proxies"
     got = await exchange(service.port, "127.0.0.2", b"PROXY TCP4 10.0.0.1 127.0.0.1 1 22\r\nSSH-2.0-x\r\n")
     assert b"SSH-2.0-" in got  # an ordinary client for all it knew, until it sent that
     got = await exchange(service.port, "127.0.0.2", v2("10.0.0.1", 1) + b"SSH-2.0-x\r\n")
     assert b"SSH-2.0-" in got
+    assert [r.getMessage().split(" ", 1)[1] for r in caplog.records if refused in r.getMessage()] == [
+        refused
+    ] * 2
     # A trusted proxy that sends no header, or a malformed one: closed before any banner.
     assert await exchange(service.port, "127.0.0.1", b"SSH-2.0-OpenSSH_9.2\r\n") == b""
     assert await exchange(service.port, "127.0.0.1", b"PROXY TCP4 nonsense\r\n") == b""
