@@ -217,14 +217,15 @@ class Service:
         assert self.services is not None
         if line is not None and line.strip() == "menus":
             return await self._line_screens(io, address, user)
+        if line is None and io.is_tty:
+            # TERM=dumb: a terminal that draws nothing gets the screens as lines.
+            return await self._line_screens(io, address, user)
         if line is None:
             # A shell without a terminal: say why nothing is drawn, and what works instead.
             io.out(_(commands.NO_TERMINAL) + "\n")
             if user is None:
                 io.out(_(commands.GUEST) + "\n")
                 return commands.OK
-            if io.is_tty:
-                line = "help"  # TERM=dumb: no echo to type by, the list of commands only
         if user is None:
             io.error(_(commands.GUEST))
             return commands.REFUSED
@@ -259,7 +260,15 @@ class Service:
                     if exc.final:
                         return None
 
-        term = LineTerminal(io.out, read_line)
+        set_echo = None
+        if io.is_tty:
+            # A terminal (TERM=dumb, ssh -t … menus) sends keys: lines are made of them here.
+            io.cooked = True
+
+            def set_echo(on: bool) -> None:
+                io.echo = on
+
+        term = LineTerminal(io.out, read_line, set_echo)
 
         def ended(text: str) -> None:
             term.announce(text)

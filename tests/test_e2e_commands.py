@@ -235,10 +235,11 @@ async def test_a_session_without_a_terminal_says_how_to_use_commands(service):
     assert r.out == NO_TERMINAL + (
         "Les commandes demandent un compte : connectez-vous avec votre e-mail (ssh -l EMAIL …).\n"
     )
-    # A terminal that draws nothing (TERM=dumb) gets the list of commands, with its line ends.
+    # A terminal that draws nothing (TERM=dumb) gets the screens as lines, with its line ends
+    # (tests/test_e2e_line_screens.py follows them).
     r = await ssh_command(service.port, ALICE, options=("-tt",), term="dumb")
     assert r.status == 0 and "\x1b" not in r.out
-    assert r.out.startswith(NO_TERMINAL.replace("\n", "\r\n")) and "  tickets list [--all]" in r.out
+    assert "\r\n== Menu principal ==\r\n  1. Nouveau ticket\r\n" in r.out
 
 
 LINE_MODE = "Mode ligne : tapez une commande puis Entrée (help : la liste, quit : terminer).\n"

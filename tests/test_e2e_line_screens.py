@@ -78,3 +78,23 @@ async def test_a_guest_logs_in_line_by_line_in_english(service):
     assert "== Main menu ==" in shown and "  1. New ticket" in shown
     proc.stdin.close()  # end of input ends the session
     assert await asyncio.wait_for(proc.wait(), 15) == 0
+
+
+async def test_a_terminal_that_draws_nothing_gets_the_lines(service):
+    """TERM=dumb over a terminal (`ssh -tt`): keys, not lines, come in; the server makes the
+    lines (Enter, Backspace), echoes what is typed, and hides the password."""
+    proc = await ssh_process(service.port, "support", options=("-tt",), env={"TERM": "dumb"})
+    e = Expect(proc)
+    assert "== Accueil ==" in await e.expect("Votre choix : ")
+    proc.stdin.write(b"x\x7f1\r")  # a typo erased, then 1 and Enter, as a terminal sends them
+    await e.expect("E-mail : ")
+    proc.stdin.write(b"alice@example.org\r")
+    assert (await e.expect("Mot de passe : ")).startswith("alice@example.org\r\n")
+    proc.stdin.write(PASSWORD.encode() + b"\r")
+    shown = await e.expect("Votre choix : ")
+    # What was typed came back, but for the password: nothing of it, not even stars.
+    assert shown.startswith("\r\n") and "== Menu principal ==" in shown and PASSWORD not in shown
+    proc.stdin.write(b"4\r")  # Déconnexion
+    assert "Vous êtes déconnecté." in await e.expect("Votre choix : ")
+    proc.stdin.write(b"\x04")  # Ctrl-D: the end
+    assert await asyncio.wait_for(proc.wait(), 15) == 0

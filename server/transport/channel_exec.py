@@ -54,10 +54,21 @@ class ExecChannel:
         self._writable.set()
         # Seconds a command waits for the end of its stdin (0: no bound).
         self.stdin_timeout = 0.0
+        # A terminal sends keys, not lines (TERM=dumb): `cooked` makes lines of them here, as a
+        # terminal's own line discipline would, echoing what is typed unless `echo` is off.
+        self.cooked = False
+        self.echo = True
+        self._line = bytearray()
+        self._after_cr = False
+        self._escape = False
 
     # Called by the session --------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
+        if self.cooked:
+            data = self._cook(data)
+            if not data:
+                return
         self._stdin += data
         self._data.set()
         # Beyond what a text may hold (or, for a file, beyond one buffer's worth) the channel
@@ -67,6 +78,48 @@ class ExecChannel:
             self._paused = True
             with contextlib.suppress(asyncssh.Error, OSError):
                 self._chan.pause_reading()
+
+    def _cook(self, keys: bytes) -> bytes:
+        """Lines out of keys: Enter ends one, Backspace erases a character, Ctrl-C types `.`
+        (cancel), Ctrl-D on an empty line ends the input; escape sequences (arrows) and other
+        control keys are dropped. What is kept is echoed."""
+        lines, echo = bytearray(), bytearray()
+        for key in keys:
+            if self._escape:
+                # ESC [ … final byte, or ESC and one key.
+                self._escape = key == 0x5B or not 0x40 <= key <= 0x7E
+                continue
+            if key == 0x0A and self._after_cr:
+                self._after_cr = False
+                continue
+            self._after_cr = key == 0x0D
+            if key in (0x0D, 0x0A):
+                lines += self._line + b"\n"
+                echo += b"\r\n"
+                self._line.clear()
+            elif key in (0x7F, 0x08):
+                if self._line:
+                    at = len(self._line) - 1
+                    while at > 0 and self._line[at] & 0xC0 == 0x80:
+                        at -= 1
+                    del self._line[at:]
+                    echo += b"\b \b" if self.echo else b""
+            elif key == 0x03:
+                lines += b".\n"
+                echo += b"^C\r\n"
+                self._line.clear()
+            elif key == 0x04 and not self._line:
+                self.end_of_input()
+            elif key == 0x1B:
+                self._escape = True
+            elif key >= 0x20 and len(self._line) <= STDIN_MAX:
+                self._line.append(key)
+                if self.echo:
+                    echo.append(key)
+        if echo:
+            with contextlib.suppress(BrokenPipeError, asyncssh.Error):
+                self._chan.write(bytes(echo))
+        return bytes(lines)
 
     def _resume(self) -> None:
         if self._paused:

@@ -34,9 +34,17 @@ class LineClosed(BaseException):
 class LineTerminal:
     """The console of a session without a terminal: lines out, lines in."""
 
-    def __init__(self, out: Callable[[str], None], read_line: Callable[[], Awaitable[str | None]]) -> None:
+    def __init__(
+        self,
+        out: Callable[[str], None],
+        read_line: Callable[[], Awaitable[str | None]],
+        set_echo: Callable[[bool], None] | None = None,
+    ) -> None:
+        """`set_echo`: where the server echoes what is typed (a terminal, TERM=dumb), how to
+        stop it for a password; None where the client's own terminal echoes (ssh -T)."""
         self._out = out
         self._read_line = read_line
+        self.set_echo = set_echo
         self.who = ""
         self.banner = ""
         self.notices: list[str] = []
@@ -142,14 +150,21 @@ async def ask(
     if warning:
         term.out(warning)
     hints = [help_text, _(TEXT) if multiline else _(ONE_LINE)]
-    if password:
+    if password and term.set_echo is None:
         hints.append(_(SECRET))
     term.out(" ".join(h for h in hints if h))
     if default and not password:
         term.out(_("Actuellement : {value}").format(value=default))
     prompt = _("{label} :").format(label=label) + " "
     if not multiline:
-        answer = await term.read(prompt)
+        hidden = password and term.set_echo is not None
+        if hidden:
+            term.set_echo(False)  # type: ignore[misc]
+        try:
+            answer = await term.read(prompt)
+        finally:
+            if hidden:
+                term.set_echo(True)  # type: ignore[misc]
         return None if answer.strip() == CANCEL else answer
     term.out(prompt)
     lines: list[str] = []
