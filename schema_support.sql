@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS utilisateurs (
   dernier_echec DATETIME,
   created_at DATETIME NOT NULL,
   langue VARCHAR(5),
+  email_verifie BOOL NOT NULL DEFAULT false,
+  notifications VARCHAR(10) NOT NULL DEFAULT 'reponses',
   PRIMARY KEY (id),
   CONSTRAINT uq_utilisateurs_email UNIQUE (email)
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
@@ -133,6 +135,20 @@ CREATE TABLE IF NOT EXISTS reseaux_lieux (
   CONSTRAINT uq_reseaux_lieux_reseau UNIQUE (reseau),
   CONSTRAINT fk_reseaux_lieux_lieu FOREIGN KEY(lieu_id) REFERENCES lieux (id) ON DELETE CASCADE,
   INDEX idx_reseaux_lieux_lieu (lieu_id)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS verifications_email (
+  id INTEGER NOT NULL AUTO_INCREMENT,
+  utilisateur_id INTEGER NOT NULL,
+  email VARCHAR(254) NOT NULL,
+  code_hash CHAR(64) NOT NULL,
+  created_at DATETIME NOT NULL,
+  expires_at DATETIME NOT NULL,
+  used_at DATETIME,
+  essais INTEGER NOT NULL DEFAULT '0',
+  PRIMARY KEY (id),
+  CONSTRAINT fk_verifications_email_utilisateur FOREIGN KEY(utilisateur_id) REFERENCES utilisateurs (id) ON DELETE CASCADE,
+  INDEX idx_verifications_email_utilisateur (utilisateur_id)
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS tickets (

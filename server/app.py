@@ -112,6 +112,7 @@ class Service:
             thresholds=settings.security,
             attachment_limits=settings.attachments,
             mail=settings.mail,
+            guest_user=settings.ssh.guest_user,
         )
         if settings.mail.enabled:
             self.mailer = MailSender(

@@ -30,6 +30,9 @@ class AuditEvent(enum.StrEnum):
     RESET_FAILED = "reinit_echouee"
     RESET_THROTTLED = "reinit_freinee"
     RESET_SUCCEEDED = "reinit_reussie"
+    RESET_REQUESTED = "reinit_demandee"
+    EMAIL_VERIFIED = "email_verifie"
+    EMAIL_CHANGED = "email_change"
     # Every admin action: status change, assignment, internal note, role change, deletion…
     ADMIN_ACTION = "action_admin"
 

@@ -190,6 +190,10 @@ class MailSettings:
     give_up: int = 86400
     # Seconds a process keeps the messages it claimed before another may take them over.
     lease: int = 300
+    # Seconds a ticket's mail waits for more events, so that close ones make one message.
+    group_window: int = 60
+    # Seconds a verification code sent to an address stays valid.
+    verify_validity: int = 86400
 
     @property
     def enabled(self) -> bool:

@@ -84,7 +84,9 @@ def _check_mail(mail: MailSettings) -> None:
         raise ConfigError("mail.from_address: l'adresse d'expédition est obligatoire avec mail.host")
     if any(ch in mail.from_name for ch in "\r\n"):
         raise ConfigError("mail.from_name: une seule ligne attendue")
-    for key in ("timeout", "retry_base", "retry_max", "give_up", "lease"):
+    if mail.group_window < 0:
+        raise ConfigError("mail.group_window: 0 (un message par événement) ou un nombre positif attendu")
+    for key in ("timeout", "retry_base", "retry_max", "give_up", "lease", "verify_validity"):
         if getattr(mail, key) < 1:
             raise ConfigError(f"mail.{key}: doit être positif")
     if not 0.05 <= mail.poll_interval <= 600:

@@ -77,6 +77,11 @@ class Throttle:
         """
         return await self._wait(account, address, AuditEvent.RESET_FAILED, AuditEvent.RESET_SUCCEEDED)
 
+    async def reset_request_wait(self, account: str, address: str) -> int:
+        """Seconds before a code may be asked by mail again for `account` from `address`: each
+        request counts as a failed attempt would (a reset that succeeds clears the account)."""
+        return await self._wait(account, address, AuditEvent.RESET_REQUESTED, AuditEvent.RESET_SUCCEEDED)
+
     async def _wait(self, account: str, address: str, failed: AuditEvent, succeeded: AuditEvent) -> int:
         limits = self.thresholds
         now = self.clock()

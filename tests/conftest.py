@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import socket
@@ -27,6 +28,7 @@ from server.security import PasswordHasher
 from server.store import Database, is_mysql
 from server.store.migrate import upgrade
 
+from .mailbox import Mailbox, relay
 from .sshclient import ScreenReader
 
 REQUIRE_MYSQL = os.environ.get("SUPPORT_TEST_REQUIRE_MYSQL") == "1"
@@ -363,3 +365,31 @@ async def clients(service: Service) -> AsyncIterator[list[ScreenReader]]:
     for c in opened:
         await c.close()
     await until(lambda: not service.terminals, 5, fail=False)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) on a free port: the relay of `mail_service`."""
+    box = Mailbox()
+    box.start()
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
+@pytest.fixture
+def group_window() -> int:
+    """Seconds a ticket's mail waits for more events in `mail_service` (a test may override)."""
+    return 0
+
+
+@pytest.fixture
+async def mail_service(settings: Settings, database: Database, mailbox: Mailbox, group_window: int):
+    """The real server with `mailbox` as its relay."""
+    svc = Service(dataclasses.replace(settings, mail=relay(mailbox, group_window=group_window)))
+    await svc.start()
+    try:
+        yield svc
+    finally:
+        await svc.stop(grace=2)

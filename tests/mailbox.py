@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import socket
 import threading
 from email import policy
 from email.message import EmailMessage
@@ -10,7 +11,15 @@ from email.message import EmailMessage
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from .conftest import free_port
+from server.config import MailSettings
+
+FROM = "support@campus.example"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class _Handler:
@@ -70,3 +79,20 @@ class Mailbox:
     def raw(self) -> list[bytes]:
         with self.lock:
             return [r for _, _, r in self.received]
+
+
+def relay(box: Mailbox, **changes) -> MailSettings:
+    """The mail settings of a service whose relay is `box` (plain SMTP on this machine)."""
+    values = {
+        "host": "127.0.0.1",
+        "port": box.port,
+        "security": "none",
+        "from_address": FROM,
+        "from_name": "Support technique",
+        "timeout": 5,
+        "poll_interval": 0.1,
+        "retry_base": 1,
+        "retry_max": 1,
+        "group_window": 0,
+    }
+    return MailSettings(**{**values, **changes})

@@ -17,43 +17,16 @@ import sqlalchemy as sa
 import yaml
 
 from server.app import Service
-from server.config import ConfigError, MailSettings, load_settings
+from server.config import ConfigError, load_settings
 from server.mailer import MailSender, header_text
 from server.store import outbox, utcnow
 from server.store.schema import outbox as outbox_table
 
 from .conftest import PASSWORD, count, until
-from .mailbox import Mailbox
+from .mailbox import FROM, Mailbox, relay
 from .sshclient import Client
 
-FROM = "support@campus.example"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def mailbox():
-    box = Mailbox()
-    box.start()
-    try:
-        yield box
-    finally:
-        box.stop()
-
-
-def relay(box: Mailbox, **changes) -> MailSettings:
-    """The mail settings of a service whose relay is `box` (plain SMTP on this machine)."""
-    values = {
-        "host": "127.0.0.1",
-        "port": box.port,
-        "security": "none",
-        "from_address": FROM,
-        "from_name": "Support technique",
-        "timeout": 5,
-        "poll_interval": 0.1,
-        "retry_base": 1,
-        "retry_max": 1,
-    }
-    return MailSettings(**{**values, **changes})
 
 
 async def queue(
@@ -314,17 +287,6 @@ async def test_mail_queue_lists_waiting_and_failed_and_retries(settings, databas
     mailbox.answer = None
     await MailSender(database, relay(mailbox)).drain_once()
     assert [m["Subject"] for m in mailbox.messages()] == ["Refusé"]
-
-
-@pytest.fixture
-async def mail_service(settings, database, mailbox):
-    """The real server with `mailbox` as its relay."""
-    svc = Service(dataclasses.replace(settings, mail=relay(mailbox)))
-    await svc.start()
-    try:
-        yield svc
-    finally:
-        await svc.stop(grace=2)
 
 
 async def test_the_dashboard_counts_waiting_and_failed_mail(mail_service, mailbox, database, admin):

@@ -36,6 +36,7 @@ TABLES = {
     "pieces_jointes_blocs",
     "codes_reinitialisation",
     "courriels_sortants",
+    "verifications_email",
     "version_schema",
 }
 

@@ -16,9 +16,11 @@ from ..domain.models import Role, User
 from ..errors import AuthFailed, Throttled, TooManyAccounts, ValidationError
 from ..i18n import _
 from ..metrics import REGISTRATIONS_THROTTLED
-from ..store import accounts
+from ..store import accounts, utcnow
 from ..throttle import account_key, source
 from .login import authenticate, create_user
+from .notifications import recipient_of
+from .verification import start_check
 
 if TYPE_CHECKING:
     from .session import SessionContext
@@ -63,13 +65,22 @@ class Accounts:
                 email,
                 hashed,
                 Role.USER,
-                # In the insert's transaction: the account and the count of creations agree.
-                audit=lambda conn, user_id: record_in(
-                    conn, AuditEvent.ACCOUNT_CREATED, ctx.address, email, user_id
-                ),
+                # In the insert's transaction: the account and the count of creations agree,
+                # and the code that verifies the address is queued only if the account exists.
+                audit=lambda conn, user_id: self._created(conn, user_id, name, email),
             )
         ctx.user = user
+        if ctx.services.mail.enabled:
+            ctx.services.mail_wake()
         return user
+
+    async def _created(self, conn: AsyncConnection, user_id: int, name: str, email: str) -> None:
+        ctx = self.ctx
+        await record_in(conn, AuditEvent.ACCOUNT_CREATED, ctx.address, email, user_id)
+        if ctx.services.mail.enabled:
+            row = await accounts.by_id(conn, user_id)
+            await start_check(conn, ctx.services, recipient_of(row), utcnow())
+            conn.info["mail_queued"] = True
 
     async def login(self, email: str, password: str) -> User:
         """Check an e-mail and password; the same work and answer for an unknown e-mail."""

@@ -19,6 +19,7 @@ from ..errors import Throttled, UserNotFound, ValidationError
 from ..i18n import N_, _
 from ..store import accounts, resets, utcnow
 from ..throttle import account_key
+from .notifications import code_text, connect_command, queue, recipient_of
 
 if TYPE_CHECKING:
     from .session import SessionContext
@@ -32,6 +33,9 @@ CODE_MAX_CHARS = 24
 
 WRONG_CODE = N_("E-mail ou code incorrect.")
 STALE_CODE = N_("Ce code a déjà servi ou a expiré : demandez-en un nouveau.")
+RESET_SUBJECT = N_("Support technique : code de réinitialisation du mot de passe")
+RESET_WHAT = N_("Voici le code qui permet de choisir un nouveau mot de passe (menu Mot de passe oublié) :")
+MAIL_OFF = N_("Le courriel n'est pas configuré sur ce service : demandez à un administrateur du support.")
 SESSION_ENDED = N_("Le mot de passe de ce compte vient d'être réinitialisé : reconnectez-vous.")
 
 
@@ -91,6 +95,50 @@ class Recovery:
 
         user = await ctx.write(issue)
         return IssuedCode(user, shown(code), expires_at)
+
+    async def request_reset_code(self, email: str) -> None:
+        """Mail a code to the account of `email` if its address is verified. The same answer,
+        and the same writes (one audit row), whether or not such an account exists."""
+        ctx = self.ctx
+        if not ctx.services.mail.enabled:
+            raise ValidationError(_(MAIL_OFF))
+        account = account_key(email)
+        async with ctx.services.one_at_a_time("reset:" + account):
+            wait = await ctx.services.throttle.reset_request_wait(account, ctx.address)
+            if wait:
+                await record(
+                    ctx.db,
+                    AuditEvent.RESET_THROTTLED,
+                    ctx.address,
+                    account,
+                    details=f"demande par courriel, attente={wait}s",
+                    level=logging.WARNING,
+                )
+                raise Throttled(wait)
+            code = new_code()
+            now = utcnow()
+            expires_at = now + CODE_VALIDITY
+
+            async def request(conn: AsyncConnection) -> None:
+                row = await accounts.by_email(conn, account)
+                sent = row is not None and bool(row.email_verifie)
+                if sent:
+                    await resets.void_unused(conn, row.id, now)
+                    await resets.insert(conn, row.id, code_hash(code), now, expires_at, None, "mail")
+                    to = recipient_of(row)
+                    command = connect_command(ctx.services)
+                    subject, body = code_text(to, RESET_SUBJECT, RESET_WHAT, shown(code), expires_at, command)
+                    await queue(conn, ctx.services, to, subject, body, now)
+                await record_in(
+                    conn,
+                    AuditEvent.RESET_REQUESTED,
+                    ctx.address,
+                    account,
+                    row.id if row is not None else None,
+                    "code envoyé" if sent else "aucun envoi (compte inconnu ou adresse non vérifiée)",
+                )
+
+            await ctx.write(request)
 
     async def reset_password(self, email: str, code: str, password: str) -> None:
         """Set a new password with a code; the same work and answer for an unknown e-mail.

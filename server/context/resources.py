@@ -71,6 +71,8 @@ class SessionResources:
     # that a message was just queued.
     mail: MailSettings = field(default_factory=MailSettings)
     mail_wake: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
+    # The name that reaches the welcome menu (ssh.guest_user), in the commands mail shows.
+    guest_user: str = "support"
     # What throttling takes as "now"; tests move it forward instead of waiting.
     clock: Callable[[], datetime] = utcnow
 

@@ -17,6 +17,7 @@ from ..errors import AccountDeleted, Forbidden, NotFound, ServiceRestarting
 from ..i18n import _
 from ..store import Database, accounts
 from ..store import history as history_store
+from . import notifications
 from .accounts import Accounts
 from .assignment import Assignment
 from .attachments import Attachments
@@ -30,6 +31,7 @@ from .recovery import Recovery
 from .resources import Outcome, SessionResources
 from .tickets import Tickets
 from .users_admin import UsersAdmin
+from .verification import EmailArea
 
 log = logging.getLogger("support.context")
 
@@ -83,6 +85,7 @@ class SessionContext:
     exports = _Area(Exports)
     files = _Area(Attachments)
     recovery = _Area(Recovery)
+    addresses = _Area(EmailArea)
 
     def __init__(self, services: SessionResources, address: str, user: User | None = None) -> None:
         self.services = services
@@ -263,6 +266,13 @@ class SessionContext:
     export_tickets = _InArea("exports")
     issue_reset_code = _InArea("recovery")
     reset_password = _InArea("recovery")
+    request_reset_code = _InArea("recovery")
+    mail_enabled = _InArea("addresses")
+    pending_address = _InArea("addresses")
+    send_verification = _InArea("addresses")
+    verify_email = _InArea("addresses")
+    change_email = _InArea("addresses")
+    set_notifications = _InArea("addresses")
 
     def logout(self) -> None:
         self.log("logout")
@@ -288,8 +298,14 @@ class SessionContext:
 
     async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """One of the user's own actions, written whole; its outcome is remembered."""
+
+        async def run(conn: AsyncConnection) -> tuple[T, bool]:
+            result = await work(conn)
+            # A message queued by this work: the sender looks as soon as it has committed.
+            return result, bool(conn.info.pop("mail_queued", False))
+
         try:
-            result = await self.db.write(work)
+            result, queued = await self.db.write(run)
         except ServiceRestarting:
             self._outcome(Outcome.REFUSED)
             raise
@@ -297,6 +313,8 @@ class SessionContext:
             self._outcome(Outcome.FAILED)
             raise
         self._outcome(Outcome.COMMITTED)
+        if queued:
+            self.services.mail_wake()
         return result
 
     def _outcome(self, outcome: Outcome) -> None:
@@ -353,3 +371,5 @@ class SessionContext:
             ticket_id, self.user.id, self.user.name, action, old_status_id, new_status_id, details, internal
         )
         await history_store.insert(conn, entry, now)
+        # Mail about it, in the same transaction: sent if and once this entry commits.
+        await notifications.ticket_event(conn, self.services, ticket_id, action, self.user.id, internal, now)

@@ -66,6 +66,15 @@ class Action(enum.StrEnum):
     PLACE_CHANGED = "changement_lieu"
 
 
+class Notifications(enum.StrEnum):
+    """Which mail an account wants (`utilisateurs.notifications`)."""
+
+    REPLIES = "reponses"
+    # Admins: new tickets and tickets assigned to them too.
+    ALL = "tout"
+    NONE = "rien"
+
+
 @dataclass(frozen=True)
 class User:
     id: int
@@ -75,6 +84,8 @@ class User:
     created_at: datetime
     # The language chosen in Mon compte ("fr", "en"); None: never chosen.
     language: str | None = None
+    email_verified: bool = False
+    notifications: Notifications = Notifications.REPLIES
 
     @property
     def is_admin(self) -> bool:

@@ -15,6 +15,7 @@ from ..i18n import LANGUAGES, _
 from ..ui.screens import ask, confirm, menu
 from ..ui.terminal import Terminal
 from ..ui.text import fit, wrap
+from . import email
 from .common import HIDDEN, Notice, ask_valid, new_password
 
 
@@ -45,6 +46,7 @@ async def my_account(term: Terminal, ctx: SessionContext) -> Notice:
     notice = Notice()
     while True:
         user = await ctx.my_account()
+        pending = await ctx.pending_address()
         choice = await menu(
             term,
             _("Mon compte"),
@@ -54,8 +56,12 @@ async def my_account(term: Terminal, ctx: SessionContext) -> Notice:
                 ("keys", _("Clés SSH")),
                 # In both languages: found by whoever cannot read the one on screen.
                 ("language", _("Langue / Language : {name}").format(name=LANGUAGES[ctx.language.code])),
+                *email.mail_items(ctx, user, pending),
             ],
-            body=lambda width, u=user: account_lines(u, width),
+            body=lambda width, u=user, p=pending: [
+                *account_lines(u, width),
+                *email.mail_lines(ctx, u, p, width),
+            ],
             **notice.kwargs(),
         )
         if choice is None:
@@ -70,6 +76,12 @@ async def my_account(term: Terminal, ctx: SessionContext) -> Notice:
                     notice = await ssh_keys(term, ctx)
                 case "language":
                     notice = await choose_language(term, ctx)
+                case "verify":
+                    notice = await email.verify_email(term, ctx)
+                case "email":
+                    notice = await email.change_email(term, ctx)
+                case "notifications":
+                    notice = await email.notifications(term, ctx, user)
         except UserError as exc:
             notice = Notice.fail(exc.message)
 

@@ -15,16 +15,54 @@ from ..ui.terminal import Terminal
 from ..ui.text import wrap
 from .common import HIDDEN, Notice, new_password
 
+INTRO_MAIL = N_(
+    "Un administrateur du support peut vous donner un code (à l'accueil ou par téléphone) ; si "
+    "votre adresse est vérifiée, vous pouvez aussi le recevoir par e-mail. Il sert une fois, "
+    "pendant 30 minutes."
+)
 INTRO = N_(
     "Un administrateur du support vous donne un code de réinitialisation (à l'accueil ou par "
     "téléphone) ; il sert une fois, pendant 30 minutes."
 )
 
 
+BY_MAIL = N_(
+    "Si un compte à l'adresse vérifiée correspond à cet e-mail, un code vient d'y être envoyé "
+    "(valable 30 minutes)."
+)
+
+
 async def forgotten_password(term: Terminal, ctx: SessionContext) -> Notice | None:
-    """E-mail, code, new password twice; None if abandoned."""
+    """E-mail, code, new password twice; None if abandoned. With mail, the code may be sent."""
     title = _("Mot de passe oublié")
-    email = await ask(term, title, _("E-mail"), max_chars=validation.EMAIL_MAX, warning=_(INTRO))
+    email, sent = "", Notice()
+    if ctx.mail_enabled():
+        choice = await menu(
+            term,
+            title,
+            [("code", _("J'ai un code")), ("mail", _("Recevoir un code par e-mail"))],
+            body=lambda width: [[("", line)] for line in wrap(_(INTRO_MAIL), width)],
+        )
+        if choice is None:
+            return None
+        if choice == "mail":
+            email = await ask(term, title, _("E-mail"), max_chars=validation.EMAIL_MAX)
+            if email is None:
+                return None
+            try:
+                await ctx.request_reset_code(email)
+            except UserError as exc:
+                return Notice.fail(exc.message)
+            sent = Notice(_(BY_MAIL))
+    email = await ask(
+        term,
+        title,
+        _("E-mail"),
+        default=email,
+        max_chars=validation.EMAIL_MAX,
+        warning="" if sent.text else _(INTRO),
+        **sent.kwargs(),
+    )
     if email is None:
         return None
     done = [(_("E-mail"), email)]

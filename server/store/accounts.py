@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.models import Role, User, UserSummary
+from ..domain.models import Notifications, Role, User, UserSummary
 from ..domain.paging import clamp_page
 from .schema import tickets, users
 
@@ -18,6 +18,8 @@ def user_of(row) -> User:
         role=Role(row.role),
         created_at=row.created_at,
         language=row.langue,
+        email_verified=bool(row.email_verifie),
+        notifications=Notifications(row.notifications),
     )
 
 
@@ -144,3 +146,11 @@ async def lock_admin_ids(conn: AsyncConnection) -> set[int]:
     after the other, each seeing the others' outcome (SQLite: the write lock)."""
     query = sa.select(users.c.id).where(users.c.role == Role.ADMIN.value).with_for_update()
     return set((await conn.execute(query)).scalars())
+
+
+async def rows_wanting_all(conn: AsyncConnection) -> list:
+    """The admins with a verified address who asked for every mail (`notifications = tout`)."""
+    query = sa.select(users).where(
+        users.c.role == Role.ADMIN.value, users.c.notifications == "tout", users.c.email_verifie == sa.true()
+    )
+    return list((await conn.execute(query)).all())

@@ -69,3 +69,36 @@ async def of_ticket(
         )
         for e in await conn.execute(query)
     )
+
+
+async def since(
+    conn: AsyncConnection, ticket_id: int, moment, *, exclude_actor: int | None
+) -> list[HistoryEntry]:
+    """A ticket's entries written from `moment` on, internal notes never, without those of
+    `exclude_actor` (what a mail to that person reports)."""
+    old = statuses.alias("ancien")
+    new = statuses.alias("nouveau")
+    query = (
+        sa.select(history, old.c.libelle.label("ancien"), new.c.libelle.label("nouveau"))
+        .outerjoin(old, old.c.id == history.c.ancien_statut_id)
+        .outerjoin(new, new.c.id == history.c.nouveau_statut_id)
+        .where(
+            history.c.ticket_id == ticket_id, history.c.created_at >= moment, history.c.interne == sa.false()
+        )
+        .order_by(history.c.created_at, history.c.id)
+    )
+    if exclude_actor is not None:
+        query = query.where(sa.or_(history.c.acteur_id.is_(None), history.c.acteur_id != exclude_actor))
+    return [
+        HistoryEntry(
+            id=e.id,
+            actor_name=e.acteur_nom,
+            action=Action(e.action),
+            old_status=Status(e.ancien) if e.ancien else None,
+            new_status=Status(e.nouveau) if e.nouveau else None,
+            details=e.details or "",
+            created_at=e.created_at,
+            internal=False,
+        )
+        for e in await conn.execute(query)
+    ]

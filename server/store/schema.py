@@ -47,6 +47,10 @@ users = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     # The language chosen in Mon compte (fr, en); NULL: the client's LANG, else French.
     sa.Column("langue", sa.String(5), nullable=True),
+    # Proven by a code sent to it: only a verified address receives mail.
+    sa.Column("email_verifie", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Which mail the account wants: "reponses" (replies and status changes), "tout", "rien".
+    sa.Column("notifications", sa.String(10), nullable=False, server_default="reponses"),
     sa.UniqueConstraint("email", name="uq_utilisateurs_email"),
     **MYSQL_TABLE,
 )
@@ -369,6 +373,29 @@ reset_codes = sa.Table(
     ),
     sa.Index("idx_codes_reinitialisation_utilisateur_hash", "utilisateur_id", "code_hash"),
     sa.Index("idx_codes_reinitialisation_emis_par", "emis_par_id"),
+    **MYSQL_TABLE,
+)
+
+# Codes sent to an address to prove it is the account's: at registration, or for a new
+# address that replaces the account's e-mail once proven.
+email_checks = sa.Table(
+    "verifications_email",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "utilisateur_id",
+        sa.Integer,
+        sa.ForeignKey("utilisateurs.id", ondelete="CASCADE", name="fk_verifications_email_utilisateur"),
+        nullable=False,
+    ),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("code_hash", sa.CHAR(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("used_at", sa.DateTime, nullable=True),
+    # Wrong codes typed against it: past a few, it ends.
+    sa.Column("essais", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("idx_verifications_email_utilisateur", "utilisateur_id"),
     **MYSQL_TABLE,
 )
 
