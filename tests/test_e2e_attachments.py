@@ -446,6 +446,22 @@ async def test_the_ticket_and_day_limits_refuse_with_a_sentence_and_leave_nothin
     assert await count(database, history, history.c.action == "piece_jointe") == 1
 
 
+async def test_uploads_finishing_at_once_are_counted_one_after_the_other(
+    small_service, database, alice, alice_ticket
+):
+    """Two of the three fit the ticket's 1 Mio: on MariaDB each counted the others' sizes as
+    they were before any committed, and all three were kept."""
+    ctx = context_for(small_service.services, alice)
+    uploads = [await ctx.files.upload(alice_ticket, f"part{i}.bin") for i in range(3)]
+    for upload in uploads:
+        await upload.write(0, os.urandom(512 * 1024))  # whole blocks: finish goes straight to its checks
+    results = await asyncio.gather(*(u.finish() for u in uploads), return_exceptions=True)
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(refused) == 1, results
+    assert "dépasseraient la limite de 1 Mio" in str(refused[0])
+    assert await count(database, attachments) == 2
+
+
 async def test_start_up_sweeps_uploads_a_stopped_server_left_unfinished(
     settings, database, alice, alice_ticket
 ):

@@ -13,7 +13,7 @@ from ..domain.access import Access
 from ..domain.models import Action, Attachment, Ticket
 from ..errors import NotFound, ValidationError
 from ..i18n import _
-from ..store import Database, utcnow
+from ..store import Database, accounts, utcnow
 from ..store import attachments as store
 
 if TYPE_CHECKING:
@@ -235,6 +235,7 @@ class Upload:
     def __init__(self, area: Attachments, ticket_id: int, piece_id: int, name: str, now: datetime) -> None:
         self.area, self.ctx = area, area.ctx
         self.ticket_id, self.piece_id, self.name, self.started = ticket_id, piece_id, name, now
+        self.uploader_id = area.ctx.user.id if area.ctx.user else 0
         self.size = 0
         self.blocks = 0
         self.digest = hashlib.sha256()
@@ -279,6 +280,11 @@ class Upload:
         ctx, limits = self.ctx, self.ctx.services.attachment_limits
 
         async def complete(conn) -> str:
+            # The uploader's and the ticket's rows locked before any plain read: uploads that
+            # finish at once are counted one after the other (MariaDB's snapshot begins at the
+            # first plain read, after the lock is granted).
+            await accounts.by_id(conn, self.uploader_id, lock=True)
+            await store.ticket_author(conn, self.ticket_id, lock=True)
             await self.area._visible(conn, self.ticket_id)
             user = ctx.require(Access.REPLY, await store.ticket_author(conn, self.ticket_id))
             # The totals count this upload already (its row holds size 0 until now).

@@ -141,5 +141,6 @@ async def ticket_authors(conn: AsyncConnection, author_id: int | None) -> list[t
     return [(int(r.id), int(r.auteur_id)) for r in (await conn.execute(query)).all()]
 
 
-async def ticket_author(conn: AsyncConnection, ticket_id: int) -> int | None:
-    return (await conn.execute(sa.select(tickets.c.auteur_id).where(tickets.c.id == ticket_id))).scalar()
+async def ticket_author(conn: AsyncConnection, ticket_id: int, *, lock: bool = False) -> int | None:
+    query = sa.select(tickets.c.auteur_id).where(tickets.c.id == ticket_id)
+    return (await conn.execute(query.with_for_update() if lock else query)).scalar()
