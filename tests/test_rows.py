@@ -7,7 +7,7 @@ import random
 from prompt_toolkit.layout import D, HSplit, Window
 from prompt_toolkit.layout.screen import WritePosition
 
-from server.ui.terminal import Rows
+from server.ui.toolkit import Rows
 
 
 def random_children(rng: random.Random) -> list[Window]:

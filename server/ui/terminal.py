@@ -5,38 +5,28 @@ Its text is drawn with ui/text.py's SafeTextControl, the one control that puts t
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prompt_toolkit import print_formatted_text
 from prompt_toolkit.application import Application
-from prompt_toolkit.application import application as _application
 from prompt_toolkit.application.current import get_app
-from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.data_structures import Point
-from prompt_toolkit.filters import Condition, Filter
+from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import StyleAndTextTuples
-from prompt_toolkit.key_binding import DynamicKeyBindings, KeyBindings, KeyBindingsBase
-from prompt_toolkit.key_binding.bindings.page_navigation import load_page_navigation_bindings
-from prompt_toolkit.key_binding.defaults import load_key_bindings
+from prompt_toolkit.key_binding import DynamicKeyBindings, KeyBindings
 from prompt_toolkit.layout import (
-    BufferControl,
     ConditionalContainer,
     D,
-    HSplit,
     Layout,
     Window,
 )
-from prompt_toolkit.layout.containers import VerticalAlign, to_container
-from prompt_toolkit.layout.dimension import to_dimension
-from prompt_toolkit.layout.layout import walk
-from prompt_toolkit.styles import BaseStyle, Style, default_ui_style, merge_styles
+from prompt_toolkit.styles import Style
 from prompt_toolkit.utils import get_cwidth
 
 from ..domain.text import safe_text
 from .text import SafeTextControl, fit, wrap
+from .toolkit import NO_KEYS, Rows, SessionApplication, dismantle, empty
 
 APP_NAME = "Support Tickets"
 # Live notices kept on screen at once.
@@ -56,72 +46,6 @@ STYLE = Style.from_dict(
         "field": "underline",
     }
 )
-
-
-@contextlib.contextmanager
-def _no_winch_handler(handler: Callable[[], None]):
-    yield
-
-
-# Each application run puts its own SIGWINCH handler on the event loop and, when it ends, puts
-# back the one it found: often that of an application ended meanwhile, which so stays alive with
-# its whole session, and which a resize of the server's own terminal would draw on. Here every
-# size comes from the SSH client (terminal_size_changed), never from the server's terminal.
-_application.attach_winch_signal_handler = _no_winch_handler
-
-
-@functools.cache
-def _shared_style() -> BaseStyle:
-    """prompt_toolkit's default UI style merged with ours, parsed once for every session."""
-    return merge_styles([default_ui_style(), STYLE])
-
-
-@functools.cache
-def _shared_bindings() -> tuple[KeyBindingsBase, KeyBindingsBase]:
-    """prompt_toolkit's default key bindings and its page navigation, built once."""
-    return load_key_bindings(), load_page_navigation_bindings()
-
-
-class SessionApplication(Application):
-    """An application whose unchanging parts are shared by every session.
-
-    Each prompt_toolkit application otherwise builds its own copy of the default key bindings
-    (some 600 bindings, 570 functions) and parses the default style anew (300 attribute sets):
-    4,000 objects per session, which every full garbage collection walks — 460 ms at 300
-    sessions, during which no screen answers. Their filters read the running application
-    from a context variable and their caches are keyed by keys alone, so one copy serves all.
-    """
-
-    def _create_merged_style(self, include_default_pygments_style: Filter) -> BaseStyle:
-        # Nothing here is highlighted code: the pygments style is left out.
-        return _shared_style()
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._default_bindings, self._page_navigation_bindings = _shared_bindings()
-        # What the key bindings' filters and handlers get when no field has the focus (menus,
-        # lists): prompt_toolkit makes a new buffer at each call, some 30 objects in cycles,
-        # several times a key. Read-only, nothing can be typed into it.
-        self._no_buffer = Buffer(name="dummy-buffer", read_only=True)
-
-    @property
-    def current_buffer(self) -> Buffer:
-        return self.layout.current_buffer or self._no_buffer
-
-
-class Rows(HSplit):
-    """An HSplit without the padding windows prompt_toolkit puts between its children.
-
-    With no padding asked for, each is a window of height 0 that is still laid out and drawn
-    at every redraw, and a child more for the division of the height to go round: as much
-    work again as the frame's own windows, at every key.
-    """
-
-    @property
-    def _all_children(self) -> list:
-        if to_dimension(self.padding).max or self.align != VerticalAlign.JUSTIFY:
-            return super()._all_children
-        return self.children
 
 
 class Screen:
@@ -150,51 +74,8 @@ class Screen:
         """
         if self.container is not None:
             dismantle(self.container, keep)
-        self.key_bindings = _NO_KEYS
+        self.key_bindings = NO_KEYS
         self.container = self.focus = self.refresh = None
-
-
-_NO_KEYS = KeyBindings()
-
-
-def dismantle(container: Any, keep: Any = None) -> None:
-    """Empty every part of a layout that will not be drawn again, but those also in `keep`.
-
-    Each part refers to others and some back (a window to its render information and back, a
-    control's text function to its window, a buffer to its events and back): emptied, none is
-    in a cycle any more. Only screens' own parts come here: every one is built for its screen.
-    """
-    kept = set(walk(to_container(keep), skip_hidden=False)) if keep is not None else set()
-    for part in list(walk(to_container(container), skip_hidden=False)):
-        if part in kept:
-            continue
-        if isinstance(part, Window):
-            control = part.content
-            if isinstance(control, BufferControl):
-                _empty(control.buffer)
-            _empty(control)
-        _empty(part)
-
-
-def _empty(part: object) -> None:
-    """Forget everything `part` refers to, its filters' caches first: a filter combined with
-    another (`a & b`) keeps the result, which refers back to it."""
-    for value in vars(part).values():
-        for item in value if isinstance(value, (list, tuple)) else (value,):
-            _forget_combined(item)
-            _forget_combined(getattr(item, "filter", None))
-    vars(part).clear()
-
-
-def _forget_combined(candidate: object) -> None:
-    if isinstance(candidate, Filter):
-        candidate._and_cache.clear()
-        candidate._or_cache.clear()
-        candidate._invert_result = None
-        # Combined filters (`a & b`, `~a`): their parts too.
-        for inner in getattr(candidate, "filters", ()):
-            _forget_combined(inner)
-        _forget_combined(getattr(candidate, "filter", None))
 
 
 class Terminal:
@@ -261,7 +142,7 @@ class Terminal:
         # Its pending flush task holds the processor, which holds the task.
         key_processor._flush_wait_task = None
         for part in (key_processor, app.renderer, app.layout, app._no_buffer, app):
-            _empty(part)
+            empty(part)
         # What `close`, `announce` and a late screen refresh still ask of it.
         app._is_running = False
         app.future = None
