@@ -4,25 +4,30 @@ as the relay. Verified addresses, a reset code by mail, notifications of a ticke
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 
 import pytest
 import sqlalchemy as sa
 
+from server.app import Service
 from server.audit import AuditEvent
 from server.context import SessionContext
 from server.domain.models import Action, Role
+from server.errors import Throttled
 from server.i18n import Language, speaking
 from server.store import utcnow
 from server.store.schema import audit_log, tickets, users
 from server.store.schema import outbox as outbox_table
 
 from .conftest import PASSWORD, count, make_user, until
+from .mailbox import relay
 from .sshclient import ENTER, Client, ScreenReader
-from .test_e2e_accounts import choose
+from .test_e2e_accounts import MENU_HINTS, choose
 from .test_e2e_recovery import DONE, NEW
-from .test_e2e_tickets import WELCOME, wait_sentence
+from .test_e2e_tickets import WELCOME, assert_fits, wait_sentence
+from .test_throttle import Clock, stamp
 
 CODE = re.compile(r"^    ([A-Z0-9]{4}(?:-[A-Z0-9]{1,4})+)$", re.M)
 
@@ -372,3 +377,66 @@ def test_a_ticket_mail_in_english():
     assert "Hello Alice," in text and "status: Waiting → Ongoing" in text
     with speaking(Language("fr")):
         assert "Bonjour" in ticket_text(Recipient(1, "Alice", "a@b.org", None), 7, "P", [entry], "ssh")[1]
+
+
+async def test_two_servers_on_one_database_send_each_notification_once(
+    mail_service, mailbox, database, settings, admin
+):
+    other = Service(dataclasses.replace(settings, mail=relay(mailbox)))
+    await other.start()
+    try:
+        learners = [
+            await make_user(mail_service.services, f"learner{i}@example.org", f"Learner {i}")
+            for i in range(12)
+        ]
+        await verified(database, *learners)
+        for i, learner in enumerate(learners):
+            front = (mail_service, other)[i % 2]
+            number = await SessionContext(front.services, "127.0.0.1:lab", learner).create_ticket(
+                f"Panne {i}", "Rien ne va.", "Faible"
+            )
+            await SessionContext(front.services, "127.0.0.1:desk", admin).change_status(number, "En cours")
+        await until(lambda: len(mailbox.messages()) == 12, 20)
+        await asyncio.sleep(1)
+    finally:
+        await other.stop(grace=2)
+    recipients = sorted(m["To"].addresses[0].addr_spec for m in mailbox.messages())
+    assert recipients == sorted(f"learner{i}@example.org" for i in range(12))
+    assert await count(database, outbox_table, outbox_table.c.sent_at.is_not(None)) == 12
+
+
+async def test_codes_asked_by_mail_are_throttled_like_logins(mail_service, mailbox, database, alice):
+    await verified(database, alice)
+    clock = Clock()
+    mail_service.services = dataclasses.replace(mail_service.services, clock=clock)
+    for _ in range(5):
+        await SessionContext(mail_service.services, "127.0.0.1:x").request_reset_code("alice@example.org")
+    await stamp(database, clock.now)
+    with pytest.raises(Throttled):
+        await SessionContext(mail_service.services, "127.0.0.1:x").request_reset_code("alice@example.org")
+    assert await count(database, audit_log, audit_log.c.evenement == AuditEvent.RESET_THROTTLED.value) == 1
+    clock.advance(2)
+    await SessionContext(mail_service.services, "127.0.0.1:x").request_reset_code("alice@example.org")
+    await until(lambda: len(mailbox.messages()) == 6, 15)
+
+
+async def test_mon_compte_with_mail_fits_80x24(mail_service, mail_clients, database, alice):
+    c = await connect(mail_service, mail_clients, "alice@example.org")
+    await choose(c, "Mon compte")
+    await c.wait_for("E-mail vérifié : non", "Notifications par e-mail : Réponses et changements de statut")
+    assert_fits(
+        c,
+        MENU_HINTS,
+        "Compte créé le : ",
+        "5. Vérifier mon e-mail",
+        "7. Notifications par e-mail",
+        "0. Retour",
+    )
+    await choose(c, "Notifications par e-mail")
+    await c.wait_for("1. Réponses et changements de statut", "2. Tout", "3. Rien")
+    c.send("3")
+    await wait_sentence(
+        c, "Notifications par e-mail : Rien. (aucun courriel tant que l'adresse n'est pas vérifiée)"
+    )
+    async with database.transaction() as conn:
+        assert (await conn.execute(sa.select(users.c.notifications))).scalar() == "rien"
