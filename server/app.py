@@ -216,17 +216,10 @@ class Service:
     async def _execute(self, io: ExecChannel, line: str | None, address: str, user) -> int:
         """One command of `ssh -l EMAIL host COMMAND`: the same context as a screen's session."""
         assert self.services is not None
-        if line is not None and line.strip() == "menus":
+        if line is None or line.strip() == "menus":
+            # No terminal (`ssh -T`), or one that draws nothing (TERM=dumb): the screens as lines.
             return await self._line_screens(io, address, user)
-        if line is None and io.is_tty:
-            # TERM=dumb: a terminal that draws nothing gets the screens as lines.
-            return await self._line_screens(io, address, user)
-        if line is None:
-            # A shell without a terminal: say why nothing is drawn, and what works instead.
-            io.out(_(commands.NO_TERMINAL) + "\n")
-            if user is None:
-                io.out(_(commands.GUEST) + "\n")
-                return commands.OK
+        shell = line.strip() == "shell"
         if user is None:
             io.error(_(commands.GUEST))
             return commands.REFUSED
@@ -236,14 +229,14 @@ class Service:
         io.stdin_timeout = float(self.settings.ssh.idle_timeout)
         ctx = SessionContext(self.services, address, user)
         try:
-            if line is None:
+            if shell:
                 return await line_mode(ctx, io, commands.run)
             return await commands.run(ctx, io, line, io.error)
         finally:
             self.services.sessions.discard(ctx)
 
     async def _line_screens(self, io: ExecChannel, address: str, user) -> int:
-        """`ssh -T campus menus`: the screens as plain lines (server/ui/linemode.py), for a
+        """`ssh -T campus` (or `… menus`): the screens as plain lines (server/ui/linemode.py), for a
         screen reader or `expect`; guests get the welcome menu, as with a terminal."""
         assert self.services is not None and self.feed is not None
         if self._stopping:

@@ -218,22 +218,21 @@ async def test_wrong_passwords_are_throttled_and_audited_as_for_screens(service,
     assert await count(database, audit_log, audit_log.c.compte == ALICE) >= 5
 
 
-NO_TERMINAL = (
-    "Pas de terminal : l'application plein écran ne s'affiche pas ici. "
-    "Ouvrez-la avec un terminal (ssh -t), ou utilisez les commandes : ssh -l EMAIL hôte COMMANDE ; "
-    "les écrans en lignes : ssh -T hôte menus.\n"
-)
-
-
-async def test_a_session_without_a_terminal_says_how_to_use_commands(service):
-    """`ssh -T` into a pipe draws nothing: one sentence, then line mode; no escape sequence."""
-    r = await ssh_command(service.port, ALICE)
+async def test_a_session_without_a_terminal_gets_the_screens_as_lines(service):
+    """`ssh -T` into a pipe draws nothing: the screens as plain lines, no escape sequence."""
+    r = await ssh_command(service.port, ALICE, stdin=b"4\n4\n")  # Déconnexion, then Quitter
     assert r.status == 0, r.err
-    assert r.out == NO_TERMINAL + LINE_MODE + "> "
-    r = await ssh_command(service.port, "support")
+    assert "\x1b" not in r.out
+    assert r.out.startswith("\n== Menu principal ==\n  1. Nouveau ticket\n")
+    assert "Vous êtes déconnecté." in r.out and "== Accueil ==" in r.out
+    r = await ssh_command(service.port, "support", stdin=b"")
     assert (r.status, "\x1b" in r.out) == (0, False)
-    assert r.out == NO_TERMINAL + (
-        "Les commandes demandent un compte : connectez-vous avec votre e-mail (ssh -l EMAIL …).\n"
+    assert r.out.startswith("\n== Accueil ==\n")
+    # A command still needs an account.
+    r = await ssh_command(service.port, "support", "shell")
+    assert (r.status, r.err) == (
+        2,
+        "Les commandes demandent un compte : connectez-vous avec votre e-mail (ssh -l EMAIL …).\n",
     )
     # A terminal that draws nothing (TERM=dumb) gets the screens as lines, with its line ends
     # (tests/test_e2e_line_screens.py follows them).
@@ -273,9 +272,9 @@ class Expect:
 
 
 async def test_line_mode_followed_line_by_line(service, database):
-    proc = await ssh_process(service.port, ALICE)
+    proc = await ssh_process(service.port, ALICE, "shell")
     e = Expect(proc)
-    assert await e.expect("> ") == NO_TERMINAL + LINE_MODE
+    assert await e.expect("> ") == LINE_MODE
     e.type("whoami")
     assert await e.expect("> ") == "Alice Ndiaye <alice@example.org> (utilisateur)\n"
     e.type("tickets new --title Clavier collant --urgency Faible")

@@ -48,18 +48,12 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
 # The longest command line taken (OpenSSH joins the words with spaces).
 COMMAND_MAX = 4096
 
-NO_TERMINAL = N_(
-    "Pas de terminal : l'application plein écran ne s'affiche pas ici. "
-    "Ouvrez-la avec un terminal (ssh -t), ou utilisez les commandes : ssh -l EMAIL hôte COMMANDE ; "
-    "les écrans en lignes : ssh -T hôte menus."
-)
 RESTARTING = N_("Le service redémarre : rien n'a été enregistré, réessayez dans un instant.")
 GUEST = N_("Les commandes demandent un compte : connectez-vous avec votre e-mail (ssh -l EMAIL …).")
 
 __all__ = [
     "COMMANDS",
     "GUEST",
-    "NO_TERMINAL",
     "OK",
     "REFUSED",
     "UNAVAILABLE",

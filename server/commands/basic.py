@@ -31,6 +31,9 @@ USAGES: dict[str, str] = {
     "tickets attach": N_("tickets attach N NOM < fichier"),
     "export": N_("export [--format csv|json] [--since AAAA-MM-JJ] [--bom]"),
     "users list": N_("users list [--json|--csv [--bom]]"),
+    # Sessions rather than commands: what `ssh -T` without a command gives, and a prompt.
+    "menus": N_("menus   (les écrans en lignes, ce que donne ssh -T sans commande)"),
+    "shell": N_("shell   (une commande par ligne, quit pour terminer)"),
 }
 
 
