@@ -15,7 +15,6 @@ from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 from . import commands, i18n
 from .change_feed import ChangeFeed
 from .collector import SCREEN_SHARE, Collector
-from .commands.lines import line_mode
 from .config import Settings
 from .context import (
     Outcome,
@@ -32,6 +31,7 @@ from .errors import Throttled
 from .handlers.live import deliver
 from .handlers.session import run_session
 from .i18n import N_, _, speaking
+from .line_channel import LineChannel
 from .mailer import MailSender
 from .metrics import MetricsEndpoint, ServiceCollector
 from .process import raise_descriptor_limit
@@ -39,13 +39,12 @@ from .security import PasswordHasher
 from .store import Database
 from .store.migrate import check_version, upgrade
 from .transport.algorithms import Profile
-from .transport.channel_exec import ExecChannel, InputRefused
+from .transport.channel_exec import ExecChannel
 from .transport.host_keys import load_host_key, load_shared_host_key
 from .transport.limits import ConnectionGate, Limits
 from .transport.sftp_tree import TicketFiles
 from .transport.sshd import PublicKeyAuth, SupportSSHServer, start_listener
 from .ui.idle import IdleGuard
-from .ui.linemode import LineTerminal
 from .ui.terminal import Terminal
 
 log = logging.getLogger("support.app")
@@ -214,68 +213,12 @@ class Service:
             return None
 
     async def _execute(self, io: ExecChannel, line: str | None, address: str, user) -> int:
-        """One command of `ssh -l EMAIL host COMMAND`: the same context as a screen's session."""
-        assert self.services is not None
-        if line is None or line.strip() == "menus":
-            # No terminal (`ssh -T`), or one that draws nothing (TERM=dumb): the screens as lines.
-            return await self._line_screens(io, address, user)
-        shell = line.strip() == "shell"
-        if user is None:
-            io.error(_(commands.GUEST))
-            return commands.REFUSED
-        if self._stopping:
-            io.error(_(SHUTDOWN_NOTICE))
-            return commands.UNAVAILABLE
-        io.stdin_timeout = float(self.settings.ssh.idle_timeout)
-        ctx = SessionContext(self.services, address, user)
-        try:
-            if shell:
-                return await line_mode(ctx, io, commands.run)
-            return await commands.run(ctx, io, line, io.error)
-        finally:
-            self.services.sessions.discard(ctx)
-
-    async def _line_screens(self, io: ExecChannel, address: str, user) -> int:
-        """`ssh -T campus` (or `… menus`): the screens as plain lines (server/ui/linemode.py), for a
-        screen reader or `expect`; guests get the welcome menu, as with a terminal."""
         assert self.services is not None and self.feed is not None
         if self._stopping:
             io.error(_(SHUTDOWN_NOTICE))
             return commands.UNAVAILABLE
-        io.stdin_timeout = float(self.settings.ssh.idle_timeout)
-        ctx = SessionContext(self.services, address, user)
-
-        async def read_line() -> str | None:
-            while True:
-                try:
-                    return await io.read_line()
-                except InputRefused as exc:
-                    io.error(exc.message)
-                    if exc.final:
-                        return None
-
-        set_echo = None
-        if io.is_tty:
-            # A terminal (TERM=dumb, ssh -t … menus) sends keys: lines are made of them here.
-            io.cooked = True
-
-            def set_echo(on: bool) -> None:
-                io.echo = on
-
-        term = LineTerminal(io.out, read_line, set_echo)
-
-        def ended(text: str) -> None:
-            term.announce(text)
-            term.close()
-
-        ctx.on_end = ended
-        unsubscribe = self.feed.subscribe(lambda change: deliver(term, ctx, change))  # type: ignore[arg-type]
-        try:
-            await term.run(lambda t: run_session(t, ctx))  # type: ignore[arg-type]
-        finally:
-            unsubscribe()
-            self.services.sessions.discard(ctx)
-        return commands.OK
+        channel = LineChannel(self.services, self.feed, float(self.settings.ssh.idle_timeout))
+        return await channel.run(io, line, address, user)
 
     def _files(self, chan: asyncssh.SSHServerChannel, address: str, user, end) -> TicketFiles:
         """The SFTP and SCP tree of one channel, its messages in the language the client sent
