@@ -127,6 +127,18 @@ CREATE TABLE IF NOT EXISTS journal_audit (
   INDEX idx_journal_audit_utilisateur (utilisateur_id)
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE IF NOT EXISTS reponses_types (
+  id INTEGER NOT NULL AUTO_INCREMENT,
+  titre VARCHAR(80) NOT NULL,
+  texte TEXT NOT NULL,
+  statut_id INTEGER,
+  created_at DATETIME NOT NULL,
+  PRIMARY KEY (id),
+  CONSTRAINT uq_reponses_types_titre UNIQUE (titre),
+  CONSTRAINT fk_reponses_types_statut FOREIGN KEY(statut_id) REFERENCES statut (id) ON DELETE RESTRICT,
+  INDEX idx_reponses_types_statut (statut_id)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE IF NOT EXISTS reseaux_lieux (
   id INTEGER NOT NULL AUTO_INCREMENT,
   lieu_id INTEGER NOT NULL,

@@ -522,6 +522,13 @@ ACCESS_TABLE = [
     (USER, Access.CHANGE_PLACE, OWN, False),
     (ADMIN, Access.MANAGE_PLACES, NOBODY, True),
     (ADMIN, Access.CHANGE_PLACE, OTHER, True),
+    # Canned answers: staff's alone, to write and to use.
+    (None, Access.MANAGE_CANNED, NOBODY, False),
+    (None, Access.USE_CANNED, OWN, False),
+    (USER, Access.MANAGE_CANNED, NOBODY, False),
+    (USER, Access.USE_CANNED, OWN, False),
+    (ADMIN, Access.MANAGE_CANNED, NOBODY, True),
+    (ADMIN, Access.USE_CANNED, OTHER, True),
 ]
 
 

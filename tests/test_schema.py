@@ -32,6 +32,7 @@ TABLES = {
     "lectures",
     "pieces_jointes",
     "lieux",
+    "reponses_types",
     "reseaux_lieux",
     "pieces_jointes_blocs",
     "codes_reinitialisation",

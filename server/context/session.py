@@ -21,6 +21,7 @@ from . import notifications
 from .accounts import Accounts
 from .assignment import Assignment
 from .attachments import Attachments
+from .canned import Canned
 from .categories import Categories
 from .dashboard import DashboardArea
 from .exports import Exports
@@ -80,6 +81,7 @@ class SessionContext:
     assignment = _Area(Assignment)
     categories = _Area(Categories)
     places = _Area(Places)
+    canned = _Area(Canned)
     finding = _Area(Finding)
     dashboards = _Area(DashboardArea)
     exports = _Area(Exports)
@@ -205,6 +207,14 @@ class SessionContext:
         """Whether to offer `Lieux` under `Paramètres`."""
         return self.allowed(Access.MANAGE_PLACES)
 
+    def can_manage_canned(self) -> bool:
+        """Whether to offer `Réponses types` under `Paramètres`."""
+        return self.allowed(Access.MANAGE_CANNED)
+
+    def can_use_canned(self, ticket: Ticket) -> bool:
+        """Whether `Répondre` on this ticket offers the canned answers' key."""
+        return self.allowed(Access.USE_CANNED, ticket.author_id)
+
     def can_change_place(self, ticket: Ticket) -> bool:
         """Whether to offer `Changer le lieu` on this ticket's screen."""
         return self.allowed(Access.CHANGE_PLACE, ticket.author_id)
@@ -245,6 +255,13 @@ class SessionContext:
     set_category_active = _InArea("categories")
     set_category_defaults = _InArea("categories")
     change_category = _InArea("categories")
+    canned_answers = _InArea("canned")
+    filled_canned = _InArea("canned")
+    add_canned = _InArea("canned")
+    rename_canned = _InArea("canned")
+    rewrite_canned = _InArea("canned")
+    set_canned_status = _InArea("canned")
+    delete_canned = _InArea("canned")
     offered_places = _InArea("places")
     place_of_address = _InArea("places")
     all_places = _InArea("places")

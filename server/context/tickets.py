@@ -258,20 +258,35 @@ class Tickets:
         ctx.log("status changed id=%s from=%r to=%r", ticket_id, old_label, new_status.value)
         return ticket
 
-    async def reply(self, ticket_id: int, text: str) -> Ticket:
-        """Add a message to the ticket's conversation (its requester and admins)."""
+    async def reply(self, ticket_id: int, text: str, status: Status | str | None = None) -> Ticket:
+        """Add a message to the ticket's conversation (its requester and admins). With `status`
+        (a canned answer's), the ticket takes it in the same transaction, each with its entry."""
         ctx = self.ctx
         text = validation.reply(text)
+        new_status = None if status is None else validation.status(status)
         now = utcnow()
 
-        async def write(conn: AsyncConnection, row) -> None:
-            await tickets.update(conn, ticket_id, now)
+        async def write(conn: AsyncConnection, row) -> bool:
+            if new_status is not None:
+                ctx.require(Access.CHANGE_STATUS, row.auteur_id)
+            changes = new_status is not None and row.libelle != new_status.value
+            new_id = (await tickets.status_ids(conn))[new_status] if changes and new_status else None
+            await tickets.update(conn, ticket_id, now, **({"statut_id": new_id} if new_id else {}))
             await ctx._write_history(conn, ticket_id, Action.REPLY, None, None, text, now)
             if row.auteur_id != ctx.user.id:  # staff answering someone: an admin action
                 await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"reply ticket={ticket_id}")
+            if new_id is not None and new_status is not None:
+                await ctx._write_history(
+                    conn, ticket_id, Action.STATUS_CHANGED, row.statut_id, new_id, "", now
+                )
+                details = f"status ticket={ticket_id} from={row.libelle} to={new_status.value}"
+                await ctx.audit(conn, AuditEvent.ADMIN_ACTION, details)
+            return changes
 
-        ticket, _done = await self.changed(ticket_id, Access.REPLY, write)
-        ctx.log("reply id=%s length=%s", ticket_id, len(text))
+        ticket, changed = await self.changed(ticket_id, Access.REPLY, write)
+        if changed and new_status is not None:
+            STATUS_CHANGES.labels(status_label(new_status)).inc()
+        ctx.log("reply id=%s length=%s status=%s", ticket_id, len(text), new_status)
         return ticket
 
     async def add_note(self, ticket_id: int, text: str) -> Ticket:

@@ -42,6 +42,10 @@ class Access(enum.Enum):
     MANAGE_PLACES = "manage_places"
     # Change the place of a ticket.
     CHANGE_PLACE = "change_place"
+    # Write, change and delete canned answers.
+    MANAGE_CANNED = "manage_canned"
+    # Insert a canned answer while replying.
+    USE_CANNED = "use_canned"
 
 
 def access_allowed(user: User | None, access: Access, author_id: int | None = None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -195,6 +196,34 @@ class Place:
     name: str
     active: bool = True
     networks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CannedAnswer:
+    """An admins' answer template; with a status, sending it sets that status too."""
+
+    id: int
+    title: str
+    text: str
+    status: Status | None = None
+
+
+# The fields a canned answer's text may name, filled in for the ticket being answered.
+CANNED_FIELDS = ("nom", "numero", "titre", "agent", "categorie")
+
+
+def fill_canned(text: str, ticket: Ticket, agent: str) -> str:
+    """The text with {nom}, {numero}, {titre}, {agent} and {categorie} replaced; any other
+    brace left as written (a template is text, never a format string)."""
+    values = {
+        "nom": ticket.author_name,
+        "numero": str(ticket.id),
+        "titre": ticket.title,
+        "agent": agent,
+        "categorie": ticket.category_name or "",
+    }
+    # One pass: a value holding a field's braces (a name typed « {agent} ») stays as typed.
+    return re.sub(r"\{(" + "|".join(CANNED_FIELDS) + r")\}", lambda m: values[m.group(1)], text)
 
 
 # Finding tickets and the dashboard (admins) ---------------------------------------------------

@@ -191,6 +191,29 @@ def network(value: str) -> str:
     return str(parsed)
 
 
+CANNED_TITLE_MAX = 80
+
+
+def canned_title(value: str) -> str:
+    return _bounded(
+        value.strip(),
+        CANNED_TITLE_MAX,
+        _("Le titre de la réponse type est obligatoire."),
+        _("Le titre de la réponse type est trop long ({n} caractères, {max} au plus)."),
+        _("Le titre de la réponse type doit tenir sur une seule ligne."),
+        _("Le titre de la réponse type ne peut pas contenir de caractères de contrôle (Échap, tabulation…)."),
+    )
+
+
+def canned_text(value: str) -> str:
+    return _bounded(
+        _message(value),
+        MESSAGE_MAX,
+        _("Le texte de la réponse type est obligatoire."),
+        _("Le texte de la réponse type est trop long ({n} caractères, {max} au plus)."),
+    )
+
+
 def urgency(value: str) -> Urgency:
     try:
         return Urgency(value)

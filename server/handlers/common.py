@@ -9,7 +9,7 @@ from typing import Any
 from ..domain import validation
 from ..errors import UserError
 from ..i18n import N_, _
-from ..ui.screens import ask
+from ..ui.screens import FieldLeft, ask
 from ..ui.terminal import Terminal
 
 
@@ -38,12 +38,12 @@ async def ask_valid(
 ) -> Any:
     """Ask one field until `rule` accepts it, showing each refusal above the field.
 
-    Returns what `rule` returns, or None if the user cancels.
+    Returns what `rule` returns, None if the user cancels, or the FieldLeft of an `extra_key`.
     """
     while True:
         value = await ask(term, title, label, previous=previous, **notice.kwargs(), **options)
-        if value is None:
-            return None
+        if value is None or isinstance(value, FieldLeft):
+            return value
         try:
             return rule(value)
         except UserError as exc:

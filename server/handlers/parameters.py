@@ -1,4 +1,4 @@
-"""`Paramètres` (admins): what the team sets up once — categories, places — grouped in one menu."""
+"""`Paramètres` (admins): what the team sets up once (categories, places, canned answers)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from ..errors import UserError
 from ..i18n import _
 from ..ui.screens import menu
 from ..ui.terminal import Terminal
+from .canned import canned_screen
 from .categories import categories_screen
 from .common import Notice
 from .places import places_screen
@@ -23,6 +24,8 @@ def _entries(ctx: SessionContext) -> list[tuple[str, str]]:
         items.append(("categories", _("Catégories")))
     if ctx.can_manage_places():
         items.append(("places", _("Lieux")))
+    if ctx.can_manage_canned():
+        items.append(("canned", _("Réponses types")))
     return items
 
 
@@ -38,5 +41,7 @@ async def parameters_screen(term: Terminal, ctx: SessionContext) -> Notice:
                     notice = await categories_screen(term, ctx)
                 case "places":
                     notice = await places_screen(term, ctx)
+                case "canned":
+                    notice = await canned_screen(term, ctx)
         except UserError as exc:
             notice = Notice.fail(exc.message)

@@ -12,10 +12,11 @@ from ..domain.models import Attachment, Status, Ticket, TicketSummary, User
 from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
 from ..i18n import _
 from ..ui.columns import Column
-from ..ui.screens import confirm, menu
+from ..ui.screens import FieldLeft, confirm, menu
 from ..ui.table import table
 from ..ui.terminal import Terminal
 from .attachment_screens import delete_attachment, read_attachment
+from .canned import CANNED_KEY, canned_hint, insert_canned
 from .categories import change_category
 from .common import Notice, ask_valid
 from .places import change_place
@@ -247,16 +248,30 @@ def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]
 
 
 async def reply(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
+    # The status of the last canned answer inserted, set with the reply when it is sent.
+    status: list[Status | None] = [None]
+
+    async def canned(left: FieldLeft) -> tuple[str, str]:
+        text, answer = await insert_canned(term, ctx, ticket, left)
+        if answer is not None and answer.status is not None:
+            status[0] = answer.status
+        if status[0] is None or status[0] is ticket.status:
+            return text, ""
+        return text, _("À l'envoi, le ticket passera à « {status} ».").format(status=status[0].label)
+
     sent = await _send_message(
         term,
         _("Ticket #{id} : répondre").format(id=ticket.id),
         _("Réponse"),
         validation.reply,
         _("(visible du demandeur et du support, {max} caractères au plus)"),
-        lambda text: ctx.reply(ticket.id, text),
+        lambda text: ctx.reply(ticket.id, text, status[0]),
+        canned=canned if ctx.can_use_canned(ticket) else None,
     )
     if sent is None:
         return ticket, Notice(_("Réponse abandonnée."))
+    if status[0] is not None and sent.status is status[0] and ticket.status is not status[0]:
+        return sent, Notice(_("Réponse envoyée ; statut changé : {status}.").format(status=status[0].label))
     return sent, Notice(_("Réponse envoyée."))
 
 
@@ -295,10 +310,15 @@ async def _send_message(
     rule: Callable[[str], str],
     help_text: str,
     send: Callable[[str], Awaitable[Ticket]],
+    *,
+    canned: Callable[[FieldLeft], Awaitable[tuple[str, str]]] | None = None,
 ) -> Ticket | None:
     """Ask a message and send it; when the database or a restart refuses it for now, the
-    message stays in its field with the sentence, to be sent again or abandoned."""
-    notice, typed = Notice(), ""
+    message stays in its field with the sentence, to be sent again or abandoned.
+
+    With `canned`, its key leaves the field for the canned answers and comes back with the
+    text it gives (and a warning to show above the field: what sending will also do)."""
+    notice, typed, warning = Notice(), "", ""
     while True:
         text = await ask_valid(
             term,
@@ -310,10 +330,20 @@ async def _send_message(
             multiline=True,
             help_text=help_text.format(max=validation.MESSAGE_MAX),
             max_chars=validation.MESSAGE_MAX,
+            warning=warning,
+            **({"extra_key": (CANNED_KEY, canned_hint())} if canned else {}),
             **({"default": typed} if typed else {}),
         )
         if text is None:
             return None
+        if isinstance(text, FieldLeft):
+            assert canned is not None
+            try:
+                typed, warning = await canned(text)
+                notice = Notice()
+            except UserError as exc:
+                typed, notice = text.text, Notice.fail(exc.message)
+            continue
         try:
             return await send(text)
         except (DatabaseUnavailable, ServiceRestarting) as exc:

@@ -118,6 +118,26 @@ place_networks = sa.Table(
     **MYSQL_TABLE,
 )
 
+# Admins' answer templates, inserted into a reply with {nom}, {numero}, {titre}, {agent} and
+# {categorie} filled in; one with a status sets it in the reply's transaction.
+canned_answers = sa.Table(
+    "reponses_types",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("titre", sa.String(80), nullable=False),
+    sa.Column("texte", sa.Text, nullable=False),
+    sa.Column(
+        "statut_id",
+        sa.Integer,
+        sa.ForeignKey("statut.id", ondelete="RESTRICT", name="fk_reponses_types_statut"),
+        nullable=True,
+    ),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("titre", name="uq_reponses_types_titre"),
+    sa.Index("idx_reponses_types_statut", "statut_id"),
+    **MYSQL_TABLE,
+)
+
 tickets = sa.Table(
     "tickets",
     metadata,

@@ -196,6 +196,14 @@ def refresher(term: Terminal, screen: Screen, work: Callable[[], Awaitable[None]
     return refresh
 
 
+@dataclass(frozen=True)
+class FieldLeft:
+    """A field left by its `extra_key`: the text typed so far and the cursor's place in it."""
+
+    text: str
+    cursor: int
+
+
 async def ask(
     term: Terminal,
     title: str,
@@ -210,10 +218,13 @@ async def ask(
     warning: str = "",
     notice: str = "",
     error: bool = False,
-) -> str | None:
+    extra_key: tuple[str, str] | None = None,
+) -> str | FieldLeft | None:
     """One form field under the ones already filled; None if the user cancels with Esc.
 
     `warning` is shown in red just above the field it is about (what typing it will do).
+    `extra_key` (a key, its hint): that key leaves the field with a FieldLeft holding what was
+    typed and where the cursor was, for the caller to open another screen and come back.
 
     The field holds at most twice `max_chars` (1,000 at least): enough for the rule behind it
     to say how much is too much, while a huge paste is refused at once instead of being drawn.
@@ -259,6 +270,9 @@ async def ask(
         kb.add("enter")(lambda e: screen.finish(area.text))
         kb.add("escape", eager=True)(lambda e: screen.finish(None))
         hints = _("Entrée : valider · Échap : annuler")
+    if extra_key is not None:
+        kb.add(extra_key[0])(lambda e: screen.finish(FieldLeft(area.text, area.buffer.cursor_position)))
+        hints = extra_key[1] + " · " + hints
     kb.add("c-c")(lambda e: screen.finish(None))
     # Ctrl-Space (a NUL byte) would start an Emacs selection, in which typing is silently dropped.
     kb.add("c-@")(lambda e: None)
