@@ -216,8 +216,10 @@ class SessionContext:
         return self.allowed(Access.USE_CANNED, ticket.author_id)
 
     def can_change_place(self, ticket: Ticket) -> bool:
-        """Whether to offer `Changer le lieu` on this ticket's screen."""
-        return self.allowed(Access.CHANGE_PLACE, ticket.author_id)
+        """Whether to offer `Changer le lieu` on this ticket's screen: when there is a place to
+        give it, or one to take away."""
+        has_choice = ticket.place_id is not None or ticket.places_offered
+        return has_choice and self.allowed(Access.CHANGE_PLACE, ticket.author_id)
 
     def is_self(self, user: User) -> bool:
         """Whether `user` is the session's own account (an admin can't delete it from the list)."""

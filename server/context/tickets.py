@@ -159,6 +159,8 @@ class Tickets:
             attachments=tuple(attachment_of(r) for r in await files.of_ticket(conn, ticket_id)),
             place_id=row.lieu_id,
             place_name=row.lieu_nom,
+            places_offered=self.ctx.allowed(Access.CHANGE_PLACE, row.auteur_id)
+            and await places.any_active(conn),
         )
 
     async def open_ticket(self, ticket_id: int) -> Ticket:

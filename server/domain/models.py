@@ -174,6 +174,9 @@ class Ticket:
     attachments: tuple[Attachment, ...] = ()
     place_id: int | None = None
     place_name: str | None = None
+    # Whether any active place exists (read for those who may change the ticket's place only):
+    # without one, `Changer le lieu` is not offered and the ticket's menu keeps its room.
+    places_offered: bool = False
 
 
 @dataclass(frozen=True)

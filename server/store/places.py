@@ -90,6 +90,11 @@ async def remove_network(conn: AsyncConnection, place_id: int, network: str) -> 
     return result.rowcount
 
 
+async def any_active(conn: AsyncConnection) -> bool:
+    query = sa.select(places.c.id).where(places.c.active == sa.true()).limit(1)
+    return (await conn.execute(query)).first() is not None
+
+
 async def offered(conn: AsyncConnection, place_id: int) -> bool | None:
     """Whether a new ticket may take this place (None: no such place); locked until the end."""
     query = sa.select(places.c.active).where(places.c.id == place_id).with_for_update()
