@@ -272,7 +272,6 @@ async def ask(
         hints = _("Entrée : valider · Échap : annuler")
     if extra_key is not None:
         kb.add(extra_key[0])(lambda e: screen.finish(FieldLeft(area.text, area.buffer.cursor_position)))
-        hints = extra_key[1] + " · " + hints
     kb.add("c-c")(lambda e: screen.finish(None))
     # Ctrl-Space (a NUL byte) would start an Emacs selection, in which typing is silently dropped.
     kb.add("c-@")(lambda e: None)
@@ -308,12 +307,16 @@ async def ask(
         out += [("class:label", " " + _("{label} :").format(label=label))]
         if help_text:
             out += [("class:dim", f"  {help_text}")]
+        if extra_key is not None:
+            # Its own line: the hints at the bottom already fill 80 columns.
+            out += [("", "\n"), ("class:label", f" {extra_key[1]}")]
         return out
 
     def warning_lines() -> list[str]:
         return wrap(warning, screen_width() - 2, multiline=False) if warning else []
 
-    filled_height = lambda: len(previous) + 1 + len(warning_lines())  # noqa: E731
+    extra = 1 if extra_key is not None else 0
+    filled_height = lambda: len(previous) + 1 + extra + len(warning_lines())  # noqa: E731
     parts = [Window(SafeTextControl(filled), height=filled_height, wrap_lines=True)]
     parts += [VSplit([Window(width=1), area]), Window()]
     screen.container = term.frame(title, parts, lambda: said.text, hints, lambda: said.error)
