@@ -175,6 +175,7 @@ CREATE TABLE IF NOT EXISTS tickets (
   assigne_id INTEGER,
   categorie_id INTEGER,
   lieu_id INTEGER,
+  echeance DATETIME,
   PRIMARY KEY (id),
   CONSTRAINT fk_tickets_auteur FOREIGN KEY(auteur_id) REFERENCES utilisateurs (id) ON DELETE CASCADE,
   CONSTRAINT fk_tickets_statut FOREIGN KEY(statut_id) REFERENCES statut (id) ON DELETE RESTRICT,
@@ -186,6 +187,7 @@ CREATE TABLE IF NOT EXISTS tickets (
   INDEX idx_tickets_categorie_date (categorie_id, created_at),
   INDEX idx_tickets_date (created_at),
   INDEX idx_tickets_lieu_date (lieu_id, created_at),
+  INDEX idx_tickets_statut_echeance (statut_id, echeance),
   INDEX idx_tickets_statut_urgence_date (statut_id, urgence, created_at)
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 

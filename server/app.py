@@ -111,6 +111,7 @@ class Service:
             thresholds=settings.security,
             attachment_limits=settings.attachments,
             mail=settings.mail,
+            due=settings.due,
             guest_user=settings.ssh.guest_user,
         )
         if settings.mail.enabled:

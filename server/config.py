@@ -215,6 +215,23 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class DueSettings:
+    # The target of each urgency, counted in opening time: hours for Haute, working days
+    # (one day: the span of `hours`) for Moyenne and Faible.
+    high_hours: float = 4.0
+    medium_days: float = 1.0
+    low_days: float = 3.0
+    # ISO weekdays the centre is open (1 = Monday): "1-5", "1-6", "1,2,3,4,5".
+    days: str = "1-5"
+    # Opening hours of each open day, local time.
+    hours: str = "08:00-17:00"
+    # Public holidays, closed all day: "2026-12-25, 2027-01-01".
+    holidays: str = ""
+    # The centre's time zone (an IANA name).
+    timezone: str = "Africa/Dakar"
+
+
+@dataclass(frozen=True)
 class Settings:
     ssh: SshSettings = field(default_factory=SshSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -224,6 +241,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    due: DueSettings = field(default_factory=DueSettings)
     # Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = PROJECT_ROOT
 

@@ -8,7 +8,7 @@ from .errors import ConfigError
 from .transport.algorithms import Profile
 
 if TYPE_CHECKING:
-    from .config import MailSettings, Settings, SshSettings
+    from .config import DueSettings, MailSettings, Settings, SshSettings
 
 MAIL_SECURITY = ("starttls", "tls", "none")
 
@@ -64,12 +64,25 @@ def check(settings: Settings) -> None:
     settings.metrics.address()
     settings.ssh.proxies()
     _check_mail(settings.mail)
+    _check_due(settings.due)
     if not 0 <= settings.attachments.port < 65536:
         raise ConfigError(
             f"attachments.port: doit être entre 1 et 65535, ou 0 (reçu {settings.attachments.port})"
         )
     if settings.log.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"log.level: niveau inconnu {settings.log.level!r}")
+
+
+def _check_due(due: DueSettings) -> None:
+    from .domain.due import opening_hours
+
+    try:
+        opening_hours(due.days, due.hours, due.holidays, due.timezone)
+    except ValueError as exc:
+        raise ConfigError(f"due: {exc}") from None
+    for key in ("high_hours", "medium_days", "low_days"):
+        if getattr(due, key) <= 0:
+            raise ConfigError(f"due.{key}: doit être positif, reçu {getattr(due, key)!r}")
 
 
 def _check_mail(mail: MailSettings) -> None:

@@ -37,6 +37,7 @@ class DashboardArea:
         async with self.ctx.db.transaction() as conn:
             ids = await tickets.status_ids(conn)
             by_status, by_urgency = await dashboard.open_counts(conn, sorted(ids[s] for s in OPEN_STATUSES))
+            late = await dashboard.late_count(conn, sorted(ids[s] for s in OPEN_STATUSES), now)
             per_day = await dashboard.created_per_day(conn, datetime.combine(first_day, time()))
             delays = await dashboard.delays(conn, ids[Status.RESOLVED], since)
             mail = await outbox.counts(conn) if self.ctx.services.mail.enabled else (None, None)
@@ -55,5 +56,6 @@ class DashboardArea:
             median_resolution=_median(resolutions),
             window_days=window_days,
             mail_waiting=mail[0],
+            late_open=late,
             mail_failed=mail[1],
         )

@@ -24,7 +24,7 @@ class Finding:
         self.ctx = ctx
 
     def _reader(self, user: User) -> search.Reader:
-        return search.Reader(user.id, with_internal=self.ctx.sees_internal())
+        return search.Reader(user.id, with_internal=self.ctx.sees_internal(), now=self.ctx.services.clock())
 
     async def my_tickets(self) -> list[TicketSummary]:
         user = self.ctx.require(Access.CREATE_TICKET)

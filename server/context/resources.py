@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..config import AttachmentSettings, MailSettings, SecuritySettings
+from ..config import AttachmentSettings, DueSettings, MailSettings, SecuritySettings
 from ..security import PasswordHasher
 from ..store import Database, utcnow
 from ..throttle import Throttle
@@ -73,6 +73,8 @@ class SessionResources:
     mail_wake: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
     # The name that reaches the welcome menu (ssh.guest_user), in the commands mail shows.
     guest_user: str = "support"
+    # Due dates: each urgency's target and the centre's opening hours (config.yaml's due).
+    due: DueSettings = field(default_factory=DueSettings)
     # What throttling takes as "now"; tests move it forward instead of waiting.
     clock: Callable[[], datetime] = utcnow
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..audit import AuditEvent
 from ..domain import validation
 from ..domain.access import Access
+from ..domain.due import is_late, opening_hours, target_minutes
 from ..domain.models import Action, LiveNotice, Status, Ticket, TicketChange, Urgency, User
 from ..errors import NotFound, ServiceRestarting, ValidationError
 from ..i18n import _
@@ -64,6 +66,7 @@ class Tickets:
             if made is not None:
                 return made
         now = utcnow()
+        due_at = self.due_at(now, urgency)
 
         async def insert(conn: AsyncConnection) -> int:
             waiting = (await tickets.status_ids(conn))[Status.WAITING]
@@ -81,6 +84,7 @@ class Tickets:
                 category_id=category_id,
                 assignee_id=assignee.id if assignee else None,
                 place_id=place_id,
+                due_at=due_at,
             )
             form.ticket_id, form.created_at, form.committed = ticket_id, now, False
             await ctx._write_history(conn, ticket_id, Action.CREATED, None, waiting, urgency.value, now)
@@ -95,6 +99,12 @@ class Tickets:
         TICKETS_CREATED.inc()
         ctx.log("ticket created id=%s urgency=%s", ticket_id, urgency.value)
         return ticket_id
+
+    def due_at(self, filed: datetime, urgency: Urgency):
+        """When a ticket of this urgency filed at `filed` is due, in the centre's opening hours."""
+        d = self.ctx.services.due
+        hours = opening_hours(d.days, d.hours, d.holidays, d.timezone)
+        return hours.add(filed, target_minutes(urgency, hours, d.high_hours, d.medium_days, d.low_days))
 
     async def _category_assignee(self, conn: AsyncConnection, category_id: int | None) -> User | None:
         """Who takes a new ticket of this category at once (None: nobody); the category must be
@@ -159,6 +169,8 @@ class Tickets:
             attachments=tuple(attachment_of(r) for r in await files.of_ticket(conn, ticket_id)),
             place_id=row.lieu_id,
             place_name=row.lieu_nom,
+            due_at=row.echeance,
+            late=is_late(Status(row.libelle), row.echeance, self.ctx.services.clock()),
             places_offered=self.ctx.allowed(Access.CHANGE_PLACE, row.auteur_id)
             and await places.any_active(conn),
         )

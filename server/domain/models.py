@@ -126,6 +126,9 @@ class TicketSummary:
     assignee_name: str | None = None
     category_name: str | None = None
     place_name: str | None = None
+    due_at: datetime | None = None
+    # Open and past its due date, as the list was read.
+    late: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,8 @@ class Ticket:
     # Whether any active place exists (read for those who may change the ticket's place only):
     # without one, `Changer le lieu` is not offered and the ticket's menu keeps its room.
     places_offered: bool = False
+    due_at: datetime | None = None
+    late: bool = False
 
 
 @dataclass(frozen=True)
@@ -259,6 +264,8 @@ class TicketFilter:
     category: Category | None = None
     # One place's tickets; None: every place's (and those without one).
     place: Place | None = None
+    # Only the open tickets past their due date.
+    late: bool = False
 
 
 # One page of a search, with the number of tickets found in all.
@@ -279,6 +286,8 @@ class Dashboard:
     window_days: int
     # Messages of the outbox not sent yet and those the relay refused for a day; None: no relay.
     mail_waiting: int | None = None
+    # Open tickets past their due date.
+    late_open: int = 0
     mail_failed: int | None = None
 
     @property

@@ -42,7 +42,11 @@ def dashboard_lines(board: Dashboard, width: int) -> list[StyleAndTextTuples]:
     statuses = " · ".join(_("{label} : {n}").format(label=s.label, n=n) for s, n in board.open_by_status)
     urgencies = " · ".join(f"{u.label} {n}" for u, n in board.open_by_urgency)
     lines: list[StyleAndTextTuples] = [
-        [("class:label", _("Tickets ouverts : {n}").format(n=board.open_total)), ("", " · " + statuses)],
+        [
+            ("class:label", _("Tickets ouverts : {n}").format(n=board.open_total)),
+            ("", " · " + statuses + " · "),
+            ("class:error" if board.late_open else "", _("en retard : {n}").format(n=board.late_open)),
+        ],
         [("class:label", _("Urgence des ouverts :")), ("", " " + urgencies)],
         [
             ("class:label", _("Médianes sur {days} jours :").format(days=board.window_days)),

@@ -80,6 +80,8 @@ def describe_filters(filters: TicketFilter, me: User | None) -> str:
         parts.append(_("catégorie : {name}").format(name=filters.category.name))
     if filters.place is not None:
         parts.append(_("lieu : {name}").format(name=filters.place.name))
+    if filters.late:
+        parts.append(_("en retard"))
     return " · ".join(parts)
 
 
@@ -205,6 +207,7 @@ async def choose_filter(
             ("clear", _("Effacer les filtres (tickets ouverts)")),
             ("category", _("Catégorie")),
             ("place", _("Lieu")),
+            ("late", _("En retard")),
         ],
         body=lambda width: [
             [("class:label", _("Filtres actifs :"))],
@@ -267,6 +270,15 @@ async def choose_filter(
             )
             if picked is not None:
                 return replace(filters, category=None if picked == "any" else picked), Notice()
+        case "late":
+            choice = await menu(
+                term,
+                title,
+                [(True, _("En retard seulement")), (False, _("En retard ou non"))],
+                body=lambda width: [[("class:label", _("Échéance :"))]],
+            )
+            if choice is not None:
+                return replace(filters, late=choice), Notice()
         case "place":
             picked = await menu(
                 term,

@@ -64,7 +64,8 @@ def status(value: Status) -> Cell:
 
 
 # Each column and how a ticket (a TicketSummary) fills it.
-NUMBER = Column(N_("N°"), 6, value=lambda t: f"#{t.id}")
+# A late ticket's number is followed by `!`.
+NUMBER = Column(N_("N°"), 6, value=lambda t: f"#{t.id}" + ("!" if t.late else ""))
 TITLE = Column(N_("Titre"), least=TITLE_LEAST, value=lambda t: t.title)
 URGENCY = Column(N_("Urgence"), 7, value=lambda t: t.urgency.label)
 STATUS = Column(N_("Statut"), 10, steps=((6, 8),), short_at=8, value=lambda t: status(t.status))

@@ -54,6 +54,12 @@ def ticket_head(t: Ticket, width: int) -> list[StyleAndTextTuples]:
         lines.append([*state, ("", "    "), *category])
     else:
         lines += [state, *[[("", line)] for line in wrap(label + name, width, multiline=False)]]
+    if t.due_at is not None:
+        due = _("Échéance : {at}").format(at=when(t.due_at))
+        if t.late:
+            lines.append([("", due + " "), ("class:error", _("(en retard)"))])
+        else:
+            lines.append([("", due)])
     if t.place_name:
         lines += [[("", line)] for line in wrap(_("Lieu : {name}").format(name=t.place_name), width)]
     author = _("Auteur : {name}").format(name=t.author_name)

@@ -22,6 +22,12 @@ async def open_counts(conn: AsyncConnection, open_ids: list[int]) -> tuple[dict[
     return dict((await conn.execute(by_status)).all()), dict((await conn.execute(by_urgency)).all())
 
 
+async def late_count(conn: AsyncConnection, open_ids: list[int], now: datetime) -> int:
+    """Open tickets past their due date (on the status and due date index)."""
+    query = sa.select(sa.func.count()).where(tickets.c.statut_id.in_(open_ids), tickets.c.echeance < now)
+    return (await conn.execute(query)).scalar_one()
+
+
 async def created_per_day(conn: AsyncConnection, since: datetime) -> dict[str, int]:
     """Tickets created since `since`, by day ("YYYY-MM-DD")."""
     day = sa.func.date(tickets.c.created_at)

@@ -184,6 +184,9 @@ tickets = sa.Table(
         sa.ForeignKey("lieux.id", ondelete="RESTRICT", name="fk_tickets_lieu"),
         nullable=True,
     ),
+    # When the ticket is due (its urgency's target in opening hours); NULL: filed before due
+    # dates existed, never late.
+    sa.Column("echeance", sa.DateTime, nullable=True),
     # A user's tickets, newest first.
     sa.Index("idx_tickets_auteur_date", "auteur_id", "created_at"),
     # All tickets filtered by status, then urgency, ordered by date.
@@ -196,6 +199,8 @@ tickets = sa.Table(
     sa.Index("idx_tickets_categorie_date", "categorie_id", "created_at"),
     # `Tous les tickets` of one place, newest first.
     sa.Index("idx_tickets_lieu_date", "lieu_id", "created_at"),
+    # Late open tickets, counted and filtered: by status, then due date.
+    sa.Index("idx_tickets_statut_echeance", "statut_id", "echeance"),
     **MYSQL_TABLE,
 )
 

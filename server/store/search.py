@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.models import Status, TicketFilter, TicketSort, TicketSummary, Urgency
+from ..domain.due import is_late
+from ..domain.models import OPEN_STATUSES, Status, TicketFilter, TicketSort, TicketSummary, Urgency
 from ..domain.paging import clamp_page
 from .reads import unread
 from .schema import categories, places, statuses, tickets
@@ -20,20 +22,25 @@ class Reader:
 
     user_id: int
     with_internal: bool
+    # What "late" is measured against.
+    now: datetime | None = None
 
 
-def _summary(row) -> TicketSummary:
+def _summary(row, now: datetime | None) -> TicketSummary:
+    status = Status(row.libelle)
     return TicketSummary(
         id=row.id,
         title=row.titre,
         urgency=Urgency(row.urgence),
-        status=Status(row.libelle),
+        status=status,
         author_name=row.nom,
         created_at=row.created_at,
         unread=bool(row.non_lu),
         assignee_name=row.assigne_nom,
         category_name=row.categorie_nom,
         place_name=row.lieu_nom,
+        due_at=row.echeance,
+        late=now is not None and is_late(status, row.echeance, now),
     )
 
 
@@ -51,6 +58,7 @@ async def summaries(conn: AsyncConnection, reader: Reader, where, order) -> list
             assignee.c.nom.label("assigne_nom"),
             categories.c.nom.label("categorie_nom"),
             places.c.nom.label("lieu_nom"),
+            tickets.c.echeance,
         )
         .join(statuses, statuses.c.id == tickets.c.statut_id)
         .join(author, author.c.id == tickets.c.auteur_id)
@@ -60,7 +68,7 @@ async def summaries(conn: AsyncConnection, reader: Reader, where, order) -> list
         .where(where)
         .order_by(*order)
     )
-    return [_summary(r) for r in await conn.execute(query)]
+    return [_summary(r, reader.now) for r in await conn.execute(query)]
 
 
 NEWEST_FIRST = (tickets.c.created_at.desc(), tickets.c.id.desc())
@@ -81,7 +89,7 @@ async def open_assigned_to(conn: AsyncConnection, reader: Reader, assignee_id: i
     return await summaries(conn, reader, where, NEWEST_FIRST)
 
 
-def _order(conn: AsyncConnection, sort: TicketSort) -> list:
+def _order(conn: AsyncConnection, sort: TicketSort, late_first=None) -> list:
     # MySQL sorts an ENUM by its declared order (Faible < Moyenne < Haute) and can read it
     # from the index; SQLite stores the label as text, so it needs the rank spelled out.
     if conn.dialect.name == "mysql":
@@ -94,7 +102,9 @@ def _order(conn: AsyncConnection, sort: TicketSort) -> list:
         )
     match sort:
         case TicketSort.URGENCY_DESC:
-            return [rank.desc(), tickets.c.created_at, tickets.c.id]
+            # The default view: late tickets first, then by urgency.
+            first = [sa.case((late_first, 0), else_=1)] if late_first is not None else []
+            return [*first, rank.desc(), tickets.c.created_at, tickets.c.id]
         case TicketSort.URGENCY_ASC:
             return [rank, tickets.c.created_at, tickets.c.id]
         case TicketSort.DATE_ASC:
@@ -103,8 +113,15 @@ def _order(conn: AsyncConnection, sort: TicketSort) -> list:
             return [tickets.c.created_at.desc(), tickets.c.id.desc()]
 
 
-async def _conditions(conn: AsyncConnection, filters: TicketFilter, text: str) -> list:
+def _late(open_ids: list[int], now: datetime):
+    return sa.and_(tickets.c.statut_id.in_(open_ids), tickets.c.echeance < now)
+
+
+async def _conditions(conn: AsyncConnection, filters: TicketFilter, text: str, now: datetime | None) -> list:
     conditions = []
+    if filters.late and now is not None:
+        ids = await status_ids(conn)
+        conditions.append(_late(sorted(ids[s] for s in OPEN_STATUSES), now))
     if filters.statuses:
         ids = await status_ids(conn)
         conditions.append(tickets.c.statut_id.in_(sorted(ids[s] for s in filters.statuses)))
@@ -147,12 +164,16 @@ async def page(
     rows are read and joined to their names (one query with a derived table let MariaDB start
     from the users at deep pages).
     """
-    conditions = await _conditions(conn, filters, text)
+    conditions = await _conditions(conn, filters, text, reader.now)
     total = (
         await conn.execute(sa.select(sa.func.count()).select_from(tickets).where(*conditions))
     ).scalar_one()
     page = clamp_page(page, total, page_size)
-    order = _order(conn, sort)
+    late_first = None
+    if reader.now is not None:
+        ids = await status_ids(conn)
+        late_first = _late(sorted(ids[s] for s in OPEN_STATUSES), reader.now)
+    order = _order(conn, sort, late_first)
     if total == 0:
         return [], total, page  # no second pass over the table (a text search scans it)
     ids_query = sa.select(tickets.c.id).where(*conditions).order_by(*order)

@@ -29,9 +29,11 @@ async def insert(
     category_id: int | None = None,
     assignee_id: int | None = None,
     place_id: int | None = None,
+    due_at=None,
 ) -> int:
     result = await conn.execute(
         tickets.insert().values(
+            echeance=due_at,
             categorie_id=category_id,
             lieu_id=place_id,
             assigne_id=assignee_id,
