@@ -12,6 +12,7 @@ from prompt_toolkit.data_structures import Point
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import D, VSplit, Window
+from prompt_toolkit.utils import get_cwidth
 from prompt_toolkit.widgets import TextArea
 
 from ..i18n import N_, _
@@ -84,14 +85,37 @@ async def menu(
     state = MenuState(selected=start)
     current = items if callable(items) else lambda: items
 
+    def cells() -> list[str]:
+        out = [f" {i + 1}. {one_line(label)} " for i, (_value, label) in enumerate(current())]
+        return [*out, f" 0. {back_label} "] if back_label else out
+
+    def rows() -> int:
+        # Under a body (a ticket's timeline), a long menu takes two columns when they fit, so
+        # that at 24 lines the body keeps the room to be read.
+        shown = cells()
+        if body is None or len(shown) <= 4:
+            return len(shown)
+        half = -(-len(shown) // 2)
+        widest = max(get_cwidth(cell) for cell in shown)
+        return half if 2 * (widest + 2) <= screen_width() - 2 else len(shown)
+
     def lines() -> StyleAndTextTuples:
+        shown, height = cells(), rows()
+        widest = max((get_cwidth(cell) for cell in shown), default=0)
         out: StyleAndTextTuples = []
-        for i, (_value, label) in enumerate(current()):
-            style = "class:selected" if i == state.selected else ""
-            out += [("", "  "), (style, f" {i + 1}. {one_line(label)} "), ("", "\n")]
-        if back_label:
-            out += [("", "  "), ("", f" 0. {back_label}")]
-        return out[:-1] if out and out[-1] == ("", "\n") else out
+        for row in range(height):
+            for i in range(row, len(shown), height):
+                style = "class:selected" if i == state.selected else ""
+                pad = " " * (widest - get_cwidth(shown[i])) if i + height < len(shown) else ""
+                out += [("", "  "), (style, shown[i]), ("", pad)]
+            out.append(("", "\n"))
+        return out[:-1]
+
+    def cursor() -> Point:
+        height = max(1, rows())
+        column = state.selected // height
+        widest = max((get_cwidth(cell) for cell in cells()), default=0)
+        return Point(column * (widest + 2), state.selected % height)
 
     def pick(index: int) -> None:
         entries = current()
@@ -118,6 +142,16 @@ async def menu(
     @kb.add("up")
     def _up(event) -> None:
         state.selected = (state.selected - 1) % max(1, len(current()))
+
+    @kb.add("right")
+    def _right(event) -> None:
+        if state.selected + rows() < len(current()):
+            state.selected += rows()
+
+    @kb.add("left")
+    def _left(event) -> None:
+        if state.selected - rows() >= 0:
+            state.selected -= rows()
 
     parts = []
     back_hint = back_hint or (back_label or _("Retour")).lower()
@@ -146,10 +180,10 @@ async def menu(
     def height() -> D:
         # Shrinkable: a long menu (20 keys, many admins) scrolls with its selection instead of
         # leaving no room to draw.
-        entries = len(current()) + (1 if back_label else 0)
+        entries = rows()
         return D(min=min(entries, 3), preferred=entries, max=entries)
 
-    entries_control = SafeTextControl(lines, get_cursor_position=lambda: Point(0, state.selected))
+    entries_control = SafeTextControl(lines, get_cursor_position=cursor)
     parts.append(Window(entries_control, height=height))
     parts.append(Window())  # keeps the notice and the hints at the bottom
     if refresh is not None:
