@@ -33,6 +33,10 @@ class AuditEvent(enum.StrEnum):
     RESET_REQUESTED = "reinit_demandee"
     EMAIL_VERIFIED = "email_verifie"
     EMAIL_CHANGED = "email_change"
+    # A code sent to prove an address (Vérifier mon e-mail, Changer d'e-mail): counted, so
+    # that nobody makes the service mail an address without limit.
+    EMAIL_CODE_SENT = "code_email_envoye"
+    EMAIL_CODE_THROTTLED = "code_email_freine"
     # Every admin action: status change, assignment, internal note, role change, deletion…
     ADMIN_ACTION = "action_admin"
 

@@ -97,6 +97,18 @@ class Throttled(UserError):
         )
 
 
+class CodesThrottled(Throttled):
+    """Too many verification codes mailed lately for this account or from this address."""
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(wait)
+        self.args = (
+            _("Trop de codes envoyés : réessayez dans 1 seconde.")
+            if wait == 1
+            else _("Trop de codes envoyés : réessayez dans {n} secondes.").format(n=wait),
+        )
+
+
 class TooManyAccounts(UserError):
     """Too many accounts created from this address lately."""
 

@@ -82,6 +82,12 @@ class Throttle:
         request counts as a failed attempt would (a reset that succeeds clears the account)."""
         return await self._wait(account, address, AuditEvent.RESET_REQUESTED, AuditEvent.RESET_SUCCEEDED)
 
+    async def verification_wait(self, account: str, address: str) -> int:
+        """Seconds before a code proving an address may be mailed again for `account` from
+        `address`: each code sent counts as a failed attempt would (a verified address clears
+        the account), so the service cannot be made to flood a mailbox."""
+        return await self._wait(account, address, AuditEvent.EMAIL_CODE_SENT, AuditEvent.EMAIL_VERIFIED)
+
     async def _wait(self, account: str, address: str, failed: AuditEvent, succeeded: AuditEvent) -> int:
         limits = self.thresholds
         now = self.clock()

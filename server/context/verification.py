@@ -4,18 +4,19 @@ and which mail the account wants."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..audit import AuditEvent, record
+from ..audit import AuditEvent, record, record_in
 from ..domain import validation
 from ..domain.access import Access
 from ..domain.models import Notifications, User
-from ..errors import EmailTaken, Throttled, ValidationError
+from ..errors import CodesThrottled, EmailTaken, Throttled, ValidationError
 from ..i18n import N_, _
 from ..store import accounts, utcnow, verifications
 from ..throttle import account_key
@@ -25,6 +26,8 @@ from .recovery import MAIL_OFF, code_hash, new_code, shown
 if TYPE_CHECKING:
     from .resources import SessionResources
     from .session import SessionContext
+
+T = TypeVar("T")
 
 VERIFY_CODE_LENGTH = 8
 # Wrong codes typed against one check before it ends (a new one can be asked for at once).
@@ -83,10 +86,43 @@ class EmailArea:
             address = check.email if check is not None else row.email
             if address == row.email and row.email_verifie:
                 raise ValidationError(_("Votre adresse est déjà vérifiée."))
-            await start_check(conn, ctx.services, replace(recipient_of(row), email=address), now)
+            await self._mail_code(conn, replace(recipient_of(row), email=address), now)
             return address
 
-        return await ctx.write(send)
+        return await self._throttled(send)
+
+    async def _throttled(self, send: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run `send`, which mails a code, unless the account or the client's address has had
+        too many lately: each code is a message to an address the caller chose, and without a
+        limit `Changer d'e-mail` would make the service flood any mailbox."""
+        ctx = self.ctx
+        assert ctx.user is not None
+        user = ctx.user
+        account = account_key(user.email)
+        # One at a time per account: requests sent together would all read the count from
+        # before any of them was sent.
+        async with ctx.services.one_at_a_time("verify:" + account):
+            wait = await ctx.services.throttle.verification_wait(account, ctx.address)
+            if wait:
+                await record(
+                    ctx.db,
+                    AuditEvent.EMAIL_CODE_THROTTLED,
+                    ctx.address,
+                    account,
+                    user.id,
+                    details=f"attente={wait}s",
+                    level=logging.WARNING,
+                )
+                raise CodesThrottled(wait)
+            return await ctx.write(send)
+
+    async def _mail_code(self, conn: AsyncConnection, to: Recipient, now: datetime) -> None:
+        """A code for `to.email`, queued, and counted for throttling in the same transaction."""
+        ctx = self.ctx
+        assert ctx.user is not None
+        await start_check(conn, ctx.services, to, now)
+        account = account_key(ctx.user.email)
+        await record_in(conn, AuditEvent.EMAIL_CODE_SENT, ctx.address, account, ctx.user.id, f"à {to.email}")
 
     async def verify_email(self, code: str) -> User:
         """Prove the pending address with its code; a new address then replaces the old one."""
@@ -156,9 +192,9 @@ class EmailArea:
 
         async def start(conn: AsyncConnection) -> None:
             row = await ctx.lock_own_account(conn)
-            await start_check(conn, ctx.services, replace(recipient_of(row), email=new_email), now)
+            await self._mail_code(conn, replace(recipient_of(row), email=new_email), now)
 
-        await ctx.write(start)
+        await self._throttled(start)
         return new_email
 
     async def set_notifications(self, choice: Notifications | str) -> User:
