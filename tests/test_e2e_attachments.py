@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -487,9 +488,10 @@ async def test_start_up_sweeps_uploads_a_stopped_server_left_unfinished(
 
 def entry_key(screen: str, label: str) -> str:
     """The digit of the menu entry whose label holds `label`."""
-    found = [line.strip() for line in screen.splitlines() if label in line and line.strip()[:1].isdigit()]
+    # A menu under a body may lay its entries out in two columns: each is « N. label ».
+    found = re.findall(rf"(\d)\. {re.escape(label)}", screen)
     assert len(found) == 1, screen
-    return found[0].split(".")[0]
+    return found[0]
 
 
 async def test_an_admin_deletes_one_attachment_with_its_history_and_audit(

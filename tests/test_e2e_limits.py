@@ -218,7 +218,13 @@ async def test_ssh_audit_dheat_connection_rate_check_passes(service):
         runs = re.findall(r"Run time: (?:\x1b\[[0-9;]*m)?([0-9.,]+)", status)
         seconds = float(runs[-1].replace(",", "")) if runs else 0.0
     rate_test.send_signal(signal.SIGINT)
-    rest, _ = await asyncio.to_thread(rate_test.communicate, timeout=30)
+    try:
+        rest, _ = await asyncio.to_thread(rate_test.communicate, timeout=30)
+    except subprocess.TimeoutExpired:
+        # On a loaded machine its threads may miss the interrupt: the figures read so far
+        # are the ones judged.
+        rate_test.kill()
+        rest, _ = await asyncio.to_thread(rate_test.communicate, timeout=30)
     status += rest
     plain = re.sub(r"\x1b\[[0-9;]*m", "", status)
     completed = [float(x.replace(",", "")) for x in re.findall(r"Compl\. conns/sec: ([0-9.,]+)", plain)]

@@ -97,7 +97,9 @@ async def test_closed_sessions_are_freed_without_a_full_collection(service, alic
             gc.collect()
             return all(ref() is None for ref in alive)
 
-        await until(freed, 5, fail=False)
+        # Under a loaded machine a closing connection's last write (its audit row) may take
+        # seconds; the wait ends as soon as everything is freed.
+        await until(freed, 20, fail=False)
         left = [ref() for ref in alive if ref() is not None]
         assert not left, f"still alive after the sessions closed: {left}"
         garbage = server_garbage()
