@@ -4,24 +4,28 @@ server (aiosmtpd)."""
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 
 import pytest
+import sqlalchemy as sa
 
 from server.audit import AuditEvent
 from server.context import SessionContext
 from server.errors import CodesThrottled
-from server.store.schema import audit_log
+from server.store.schema import audit_log, reset_codes
 from server.store.schema import outbox as outbox_table
 
 from .conftest import PASSWORD, count, make_user, until
 from .sshclient import ENTER
 from .test_e2e_accounts import choose
-from .test_e2e_mail import connect
-from .test_e2e_tickets import wait_sentence
+from .test_e2e_mail import code_in, connect, reset_on_screen_after_menu, verified
+from .test_e2e_recovery import DONE
+from .test_e2e_tickets import WELCOME, wait_sentence
 from .test_throttle import Clock, stamp
 
 THROTTLED = AuditEvent.EMAIL_CODE_THROTTLED.value
+PROBE = contextvars.ContextVar("probe", default=False)
 
 
 async def test_verification_codes_are_throttled_per_account_with_one_sentence(
@@ -71,3 +75,60 @@ async def test_changing_the_e_mail_is_throttled_per_client_address_across_accoun
         "victime@example.net", PASSWORD
     )
     assert await count(database, outbox_table) == 4
+
+
+async def test_asking_a_code_by_mail_runs_the_same_statements_whoever_the_e_mail_is(
+    mail_service, mailbox, database, alice, bob
+):
+    """Unknown, unverified (Bob) and verified (Alice): the same SQL, in the same order, and
+    one audit row each; only the verified account gets a code and a message."""
+    await verified(database, alice)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        # This test's own requests (and the tasks they start), not the sender polling the
+        # outbox meanwhile.
+        if PROBE.get():
+            statements.append(" ".join(statement.split()))
+
+    engine = mail_service.db.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    runs = []
+    PROBE.set(True)
+    try:
+        for email in ("personne@example.org", "bob@example.org", "alice@example.org"):
+            statements.clear()
+            await SessionContext(mail_service.services, "198.51.100.9:1").request_reset_code(email)
+            runs.append(list(statements))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert runs[0] and runs[0] == runs[1] == runs[2]
+    requested = AuditEvent.RESET_REQUESTED.value
+    assert await count(database, audit_log, audit_log.c.evenement == requested) == 3
+    assert await count(database, reset_codes) == 1 and await count(database, outbox_table) == 1
+    await until(lambda: len(mailbox.messages()) == 1, 15)
+    assert mailbox.messages()[0]["To"].addresses[0].addr_spec == "alice@example.org"
+
+
+async def test_a_code_asked_by_mail_leaves_the_admins_code_valid_and_a_reset_ends_both(
+    mail_service, mail_clients, mailbox, database, alice, admin
+):
+    await verified(database, alice)
+    desk = await SessionContext(mail_service.services, "127.0.0.1:desk", admin).issue_reset_code(alice.id)
+    # Anyone who knows Alice's e-mail may ask for a code by mail: the admin's stays valid.
+    await SessionContext(mail_service.services, "198.51.100.9:1").request_reset_code("alice@example.org")
+    await until(lambda: len(mailbox.messages()) == 1, 15)
+    mailed = code_in(mailbox.messages()[0])
+    c = await connect(mail_service, mail_clients)
+    c.send("3")
+    await c.wait_for("1. J'ai un code")
+    c.send("1")
+    await reset_on_screen_after_menu(c, "alice@example.org", desk.code)
+    await c.wait_for(DONE, *WELCOME)
+    # The reset ended the other live code: the mailed one is refused.
+    c.send("3")
+    await c.wait_for("1. J'ai un code")
+    c.send("1")
+    await reset_on_screen_after_menu(c, "alice@example.org", mailed)
+    await c.wait_for("Ce code a déjà servi ou a expiré", *WELCOME)
+    assert await count(database, reset_codes, reset_codes.c.used_at.is_not(None)) == 1

@@ -17,9 +17,9 @@ from ..domain.access import Access
 from ..domain.models import User
 from ..errors import Throttled, UserNotFound, ValidationError
 from ..i18n import N_, _
-from ..store import accounts, resets, utcnow
+from ..store import accounts, outbox, resets, utcnow
 from ..throttle import account_key
-from .notifications import code_text, connect_command, queue, recipient_of
+from .notifications import Recipient, code_text, connect_command, recipient_of
 
 if TYPE_CHECKING:
     from .session import SessionContext
@@ -75,7 +75,9 @@ class Recovery:
         self.ctx = ctx
 
     async def issue_reset_code(self, user_id: int) -> IssuedCode:
-        """A new code for the account, valid 30 minutes; the account's older unused codes end."""
+        """A new code for the account, valid 30 minutes; the account's older unused codes end
+        (the admin reads out only the latest, and may be giving it because an older one was
+        overheard)."""
         ctx = self.ctx
         ctx.require(Access.MANAGE_USERS)
         code = new_code()
@@ -97,8 +99,20 @@ class Recovery:
         return IssuedCode(user, shown(code), expires_at)
 
     async def request_reset_code(self, email: str) -> None:
-        """Mail a code to the account of `email` if its address is verified. The same answer,
-        and the same writes (one audit row), whether or not such an account exists."""
+        """Mail a code to the account of `email` if its address is verified.
+
+        The same answer, the same statements and the same writes to the audit trail (one row,
+        which the throttle counts) for an unknown e-mail, an unverified address and a verified
+        one: the message is written for a stand-in when there is nobody to send it to, and the
+        code and the message are inserted by statements that select the verified account, and
+        so insert nothing otherwise. Neither the screen, the time, nor the throttle tells a
+        stranger whether an account exists.
+
+        Earlier codes stay valid: a code asked for by mail never voids one an admin gave (else
+        anyone who knows the e-mail could cancel it), nor an earlier mailed one the learner may
+        be typing. Each is used once, a successful reset voids the others, and how many can be
+        live at once is bounded by this request's throttle.
+        """
         ctx = self.ctx
         if not ctx.services.mail.enabled:
             raise ValidationError(_(MAIL_OFF))
@@ -118,17 +132,20 @@ class Recovery:
             code = new_code()
             now = utcnow()
             expires_at = now + CODE_VALIDITY
+            command = connect_command(ctx.services)
 
             async def request(conn: AsyncConnection) -> None:
                 row = await accounts.by_email(conn, account)
-                sent = row is not None and bool(row.email_verifie)
-                if sent:
-                    await resets.void_unused(conn, row.id, now)
-                    await resets.insert(conn, row.id, code_hash(code), now, expires_at, None, "mail")
-                    to = recipient_of(row)
-                    command = connect_command(ctx.services)
-                    subject, body = code_text(to, RESET_SUBJECT, RESET_WHAT, shown(code), expires_at, command)
-                    await queue(conn, ctx.services, to, subject, body, now)
+                user_id = row.id if row is not None and row.email_verifie else resets.NOBODY
+                to = recipient_of(row) if user_id != resets.NOBODY else Recipient(user_id, "", account, None)
+                subject, body = code_text(to, RESET_SUBJECT, RESET_WHAT, shown(code), expires_at, command)
+                coded = await resets.insert_if_verified(conn, user_id, code_hash(code), now, expires_at)
+                queued = await outbox.enqueue_if_verified(
+                    conn, user_id=user_id, to_name=to.name, subject=subject, body=body, now=now
+                )
+                sent = coded and queued
+                # Set either way: this process's sender looks at the outbox either way.
+                conn.info["mail_queued"] = True
                 await record_in(
                     conn,
                     AuditEvent.RESET_REQUESTED,
@@ -179,6 +196,8 @@ class Recovery:
 
         async def reset(conn: AsyncConnection) -> tuple[bool, bool]:
             if await resets.use(conn, user_id, digest, now):
+                # The account's other live codes (an admin's, a mailed one) end with this one.
+                await resets.void_unused(conn, user_id, now)
                 await accounts.update(conn, user_id, mot_de_passe=hashed, echecs_connexion=0)
                 await record_in(conn, AuditEvent.RESET_SUCCEEDED, ctx.address, account, user_id)
                 return True, False

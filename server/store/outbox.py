@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .schema import outbox
+from .schema import outbox, users
 
 SUBJECT_MAX = 255
 ERROR_MAX = 500
@@ -73,6 +73,42 @@ async def enqueue(
         )
     )
     return result.inserted_primary_key[0]
+
+
+async def enqueue_if_verified(
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    to_name: str,
+    subject: str,
+    body: str,
+    now: datetime,
+) -> bool:
+    """Queue a message to the account's address only if that address is verified.
+
+    One INSERT … SELECT whether or not such an account exists (an unknown id selects none):
+    the caller runs the same statements for an e-mail with no account behind it.
+    """
+    verified = sa.select(
+        users.c.id,
+        users.c.email,
+        sa.literal(to_name[:80], sa.String(80)),
+        sa.literal(subject[:SUBJECT_MAX], sa.String(SUBJECT_MAX)),
+        sa.literal(body, sa.Text),
+        sa.literal(now, sa.DateTime),
+        sa.literal(now, sa.DateTime),
+    ).where(users.c.id == user_id, users.c.email_verifie == sa.true())
+    columns = [
+        "utilisateur_id",
+        "to_address",
+        "to_name",
+        "subject",
+        "body",
+        "created_at",
+        "next_attempt_at",
+    ]
+    result = await conn.execute(outbox.insert().from_select(columns, verified))
+    return result.rowcount == 1
 
 
 async def waiting_about(conn: AsyncConnection, user_id: int, about: str, now: datetime):

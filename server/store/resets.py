@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .schema import reset_codes
+from .schema import reset_codes, users
 
 # The user id a reset for an unknown e-mail aims its update at: no account has it, so the
 # same statement runs and changes nothing.
@@ -15,7 +15,7 @@ NOBODY = 0
 
 
 async def void_unused(conn: AsyncConnection, user_id: int, now: datetime) -> int:
-    """End every code of the account not used yet (a new one replaces them); how many."""
+    """End every code of the account not used yet (an admin's new code, a reset); how many."""
     result = await conn.execute(
         reset_codes.update()
         .where(
@@ -48,6 +48,26 @@ async def insert(
         )
     )
     return result.inserted_primary_key[0]
+
+
+async def insert_if_verified(
+    conn: AsyncConnection, user_id: int, code_hash: str, now: datetime, expires_at: datetime
+) -> bool:
+    """A code sent by mail, inserted only if `user_id` is an account with a verified address.
+
+    One INSERT … SELECT whether or not such an account exists (NOBODY selects none): asking
+    for a code runs the same statements for every e-mail typed.
+    """
+    verified = sa.select(
+        users.c.id,
+        sa.literal(code_hash, sa.CHAR(64)),
+        sa.literal(now, sa.DateTime),
+        sa.literal(expires_at, sa.DateTime),
+        sa.literal("mail", sa.String(8)),
+    ).where(users.c.id == user_id, users.c.email_verifie == sa.true())
+    columns = ["utilisateur_id", "code_hash", "created_at", "expires_at", "canal"]
+    result = await conn.execute(reset_codes.insert().from_select(columns, verified))
+    return result.rowcount == 1
 
 
 async def use(conn: AsyncConnection, user_id: int, code_hash: str, now: datetime) -> bool:

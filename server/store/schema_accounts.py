@@ -96,7 +96,7 @@ reset_codes = sa.Table(
     sa.Column("code_hash", sa.CHAR(64), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("expires_at", sa.DateTime, nullable=False),
-    # Set once, by the reset that used it; a code issued later voids the older ones.
+    # Set once, by the reset that used it; an admin's new code and a reset void the others.
     sa.Column("used_at", sa.DateTime, nullable=True),
     sa.Column(
         "emis_par_id",
