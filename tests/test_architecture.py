@@ -194,3 +194,16 @@ def test_handlers_know_nothing_about_ssh():
             m for m in imported(path, MODULES[path]) if m.startswith("server.transport") or m == "asyncssh"
         }
         assert not bad, f"{path} imports {sorted(bad)}"
+
+
+# A module is read whole by whoever changes it: past this, it holds more than one job.
+MODULE_MAX_LINES = 400
+
+
+def test_no_module_of_the_server_passes_400_lines():
+    long = {
+        path.relative_to(SERVER.parent).as_posix(): n
+        for path in sorted(SERVER.rglob("*.py"))
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MODULE_MAX_LINES
+    }
+    assert not long, f"over {MODULE_MAX_LINES} lines, split along a seam: {long}"

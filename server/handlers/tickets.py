@@ -1,4 +1,5 @@
-"""Ticket screens: the lists, one ticket, and what can be done on it."""
+"""Ticket screens: the lists, and one ticket with its timeline and its menu (the actions are
+in ticket_actions.py)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ..context import SessionContext
-from ..domain import validation
-from ..domain.models import Attachment, Status, Ticket, TicketSummary, User
-from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
+from ..domain.models import Attachment, Ticket, TicketSummary
+from ..errors import UserError
 from ..i18n import _
 from ..ui.columns import Column
-from ..ui.screens import FieldLeft, confirm, menu
+from ..ui.screens import menu
 from ..ui.table import table
 from ..ui.terminal import Terminal
-from .attachment_screens import delete_attachment, read_attachment
-from .canned import CANNED_KEY, canned_hint, insert_canned
-from .categories import change_category
-from .common import Notice, ask_valid
-from .places import change_place
+from .common import Notice
+from .ticket_actions import TICKET_ACTIONS, ticket_actions
 from .ticket_columns import (
     ASSIGNEE,
     ASSIGNEE_NAMED,
@@ -216,195 +213,3 @@ async def ticket_screen(
         # is written) would go to a menu already answered.
         view.seen(fresh)
         view.ticket = fresh
-
-
-def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]:
-    """The entries of a ticket's menu, as the context allows them to this user."""
-    items: list[tuple[str, str]] = []
-    # `Changer le statut` stays first for admins: their habits and scripts press 1 for it.
-    if ctx.can_change_status(ticket):
-        items.append(("status", _("Changer le statut")))
-    if ctx.can_reply(ticket):
-        items.append(("reply", _("Répondre")))
-    if ctx.can_reopen(ticket):
-        items.append(("reopen", _("Le problème persiste")))
-    if ctx.can_add_note(ticket):
-        items.append(("note", _("Note interne")))
-    if ctx.can_assign(ticket):
-        if ctx.can_take(ticket):
-            items.append(("take", _("Prendre en charge")))
-        items.append(("assign", _("Assigner à…")))
-        if ticket.assignee_id is not None:
-            items.append(("unassign", _("Retirer l'assignation")))
-    if ctx.can_change_category(ticket):
-        items.append(("category", _("Changer la catégorie")))
-    if any(a.kind == "text/plain" for a in ticket.attachments):
-        items.append(("read_file", _("Lire une pièce jointe")))
-    if ctx.can_delete_attachment(ticket):
-        items.append(("delete_file", _("Supprimer une pièce jointe")))
-    if ctx.can_change_place(ticket):
-        items.append(("place", _("Changer le lieu")))
-    return items
-
-
-async def reply(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
-    # The status of the last canned answer inserted, set with the reply when it is sent.
-    status: list[Status | None] = [None]
-
-    async def canned(left: FieldLeft) -> tuple[str, str]:
-        text, answer = await insert_canned(term, ctx, ticket, left)
-        if answer is not None and answer.status is not None:
-            status[0] = answer.status
-        if status[0] is None or status[0] is ticket.status:
-            return text, ""
-        return text, _("À l'envoi, le ticket passera à « {status} ».").format(status=status[0].label)
-
-    sent = await _send_message(
-        term,
-        _("Ticket #{id} : répondre").format(id=ticket.id),
-        _("Réponse"),
-        validation.reply,
-        _("(visible du demandeur et du support, {max} caractères au plus)"),
-        lambda text: ctx.reply(ticket.id, text, status[0]),
-        canned=canned if ctx.can_use_canned(ticket) else None,
-    )
-    if sent is None:
-        return ticket, Notice(_("Réponse abandonnée."))
-    if status[0] is not None and sent.status is status[0] and ticket.status is not status[0]:
-        return sent, Notice(_("Réponse envoyée ; statut changé : {status}.").format(status=status[0].label))
-    return sent, Notice(_("Réponse envoyée."))
-
-
-async def add_note(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
-    sent = await _send_message(
-        term,
-        _("Ticket #{id} : note interne").format(id=ticket.id),
-        _("Note interne"),
-        validation.note,
-        _("(visible des seuls administrateurs, {max} caractères au plus)"),
-        lambda text: ctx.add_note(ticket.id, text),
-    )
-    if sent is None:
-        return ticket, Notice(_("Note abandonnée."))
-    return sent, Notice(_("Note interne ajoutée."))
-
-
-async def reopen(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
-    sent = await _send_message(
-        term,
-        _("Ticket #{id} : le problème persiste").format(id=ticket.id),
-        _("Réponse"),
-        validation.reply,
-        _("(dites ce qui ne va toujours pas ; {max} caractères au plus)"),
-        lambda text: ctx.reopen(ticket.id, text),
-    )
-    if sent is None:
-        return ticket, Notice(_("Ticket laissé « Résolu »."))
-    return sent, Notice(_("Réponse envoyée : le ticket repasse « En cours »."))
-
-
-async def _send_message(
-    term: Terminal,
-    title: str,
-    label: str,
-    rule: Callable[[str], str],
-    help_text: str,
-    send: Callable[[str], Awaitable[Ticket]],
-    *,
-    canned: Callable[[FieldLeft], Awaitable[tuple[str, str]]] | None = None,
-) -> Ticket | None:
-    """Ask a message and send it; when the database or a restart refuses it for now, the
-    message stays in its field with the sentence, to be sent again or abandoned.
-
-    With `canned`, its key leaves the field for the canned answers and comes back with the
-    text it gives (and a warning to show above the field: what sending will also do)."""
-    notice, typed, warning = Notice(), "", ""
-    while True:
-        text = await ask_valid(
-            term,
-            title,
-            label,
-            [],
-            rule,
-            notice=notice,
-            multiline=True,
-            help_text=help_text.format(max=validation.MESSAGE_MAX),
-            max_chars=validation.MESSAGE_MAX,
-            warning=warning,
-            **({"extra_key": (CANNED_KEY, canned_hint())} if canned else {}),
-            **({"default": typed} if typed else {}),
-        )
-        if text is None:
-            return None
-        if isinstance(text, FieldLeft):
-            assert canned is not None
-            try:
-                typed, warning = await canned(text)
-                notice = Notice()
-            except UserError as exc:
-                typed, notice = text.text, Notice.fail(exc.message)
-            continue
-        try:
-            return await send(text)
-        except (DatabaseUnavailable, ServiceRestarting) as exc:
-            notice, typed = Notice.fail(exc.message), text
-
-
-async def take(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
-    ticket = await ctx.take(ticket.id)
-    return ticket, Notice(_("Vous prenez le ticket #{id} en charge.").format(id=ticket.id))
-
-
-async def assign(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
-    admins = await ctx.assignees()
-    current = _(" (actuel)")
-    chosen: User | None = await menu(
-        term,
-        _("Ticket #{id} : assigner à…").format(id=ticket.id),
-        [(a, a.name + (current if a.id == ticket.assignee_id else "")) for a in admins],
-        body=lambda width: [[("class:label", _("Administrateur :"))]],
-    )
-    if chosen is None:
-        return ticket, Notice()
-    ticket = await ctx.assign(ticket.id, chosen.id)
-    return ticket, Notice(_("Ticket assigné à {name}.").format(name=chosen.name))
-
-
-async def unassign(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
-    ticket = await ctx.assign(ticket.id, None)
-    return ticket, Notice(_("Le ticket n'est plus assigné."))
-
-
-async def change_status(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
-    title = _("Ticket #{id} : changer le statut").format(id=ticket.id)
-    current = _(" (actuel)")
-    status = await menu(
-        term,
-        title,
-        [(s, s.label + (current if s is ticket.status else "")) for s in Status],
-        body=lambda width: [[("class:label", _("Nouveau statut :"))]],
-    )
-    if status is None:
-        return ticket, Notice()
-    question = _("Passer le ticket #{id} de « {old} » à « {new} » ?").format(
-        id=ticket.id, old=ticket.status.label, new=status.label
-    )
-    if not await confirm(term, title, question):
-        return ticket, Notice(_("Changement annulé."))
-    ticket = await ctx.change_status(ticket.id, status)
-    return ticket, Notice(_("Statut changé : {status}.").format(status=status.label))
-
-
-TICKET_ACTIONS: dict[str, Callable[[Terminal, SessionContext, Ticket], Awaitable[tuple[Ticket, Notice]]]] = {
-    "status": change_status,
-    "reply": reply,
-    "reopen": reopen,
-    "note": add_note,
-    "take": take,
-    "assign": assign,
-    "unassign": unassign,
-    "category": change_category,
-    "delete_file": delete_attachment,
-    "read_file": read_attachment,
-    "place": change_place,
-}
