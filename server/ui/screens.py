@@ -18,7 +18,7 @@ from prompt_toolkit.widgets import TextArea
 from ..i18n import N_, _
 from . import linemode
 from .linemode import LineTerminal
-from .terminal import Screen, ScrollableText, Terminal, screen_width
+from .terminal import Screen, ScrollableText, Terminal, screen_height, screen_width
 from .text import SafeTextControl, VisibleInput, fit, one_line, wrap
 
 log = logging.getLogger("support.ui")
@@ -28,6 +28,10 @@ log = logging.getLogger("support.ui")
 UNREAD = "•"
 
 Lines = Callable[[int], list[StyleAndTextTuples]]
+
+# What a menu's frame takes besides its head, body and entries: header, notice, blank lines
+# around the entries and the key hints.
+FRAME_LINES = 6
 
 
 @dataclass
@@ -90,14 +94,17 @@ async def menu(
         return [*out, f" 0. {back_label} "] if back_label else out
 
     def rows() -> int:
-        # Under a body (a ticket's timeline), a long menu takes two columns when they fit, so
-        # that at 24 lines the body keeps the room to be read.
+        # Under a body (a ticket's timeline) that one column would leave without room, a long
+        # menu takes two columns when they fit: at 24 lines the body keeps the room to be read.
         shown = cells()
         if body is None or len(shown) <= 4:
             return len(shown)
-        half = -(-len(shown) // 2)
+        width = screen_width() - 2
+        above = len(body(width)) + (len(head(width)) if head is not None else 0)
+        if above + len(shown) + FRAME_LINES <= screen_height():
+            return len(shown)
         widest = max(get_cwidth(cell) for cell in shown)
-        return half if 2 * (widest + 2) <= screen_width() - 2 else len(shown)
+        return -(-len(shown) // 2) if 2 * (widest + 2) <= width else len(shown)
 
     def lines() -> StyleAndTextTuples:
         shown, height = cells(), rows()

@@ -252,6 +252,11 @@ def screen_width() -> int:
     return get_app().output.get_size().columns
 
 
+def screen_height() -> int:
+    """Height of the terminal of the connection being served."""
+    return get_app().output.get_size().rows
+
+
 def _paragraph(text: str, style: str) -> StyleAndTextTuples:
     """A sentence cut between words to the screen's width, so that it reads whole."""
     if not text:
