@@ -11,6 +11,17 @@ CREATE DATABASE IF NOT EXISTS suivi_incident
   CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 USE suivi_incident;
 
+CREATE TABLE IF NOT EXISTS evenements_compte (
+  id INTEGER NOT NULL AUTO_INCREMENT,
+  created_at DATETIME NOT NULL,
+  instant_us BIGINT NOT NULL,
+  utilisateur_id INTEGER NOT NULL,
+  evenement VARCHAR(40) NOT NULL,
+  `role` VARCHAR(20),
+  processus VARCHAR(64) NOT NULL DEFAULT '',
+  PRIMARY KEY (id)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE IF NOT EXISTS lieux (
   id INTEGER NOT NULL AUTO_INCREMENT,
   nom VARCHAR(60) NOT NULL,

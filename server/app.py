@@ -20,6 +20,7 @@ from .context import (
     Outcome,
     SessionContext,
     SessionResources,
+    account_events,
     authenticate,
     key_login_failed,
     key_login_succeeded,
@@ -123,7 +124,13 @@ class Service:
             log.info("mail relay %s:%s (%s)", settings.mail.host, settings.mail.port, settings.mail.security)
         else:
             log.info("mail: no relay configured (mail.host), nothing will be sent")
-        self.feed = ChangeFeed(self.db, settings.live.poll_interval)
+        self.feed = ChangeFeed(
+            self.db,
+            settings.live.poll_interval,
+            process=self.services.process,
+            # Read at each event: tests replace the resources (the sessions stay the same set).
+            on_account=lambda event: account_events.apply(self.services.sessions, event),
+        )
         await self.feed.poll()  # from now on, every change is news
         self.feed.start()
         shared = settings.host_key_file

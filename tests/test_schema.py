@@ -38,6 +38,7 @@ TABLES = {
     "codes_reinitialisation",
     "courriels_sortants",
     "verifications_email",
+    "evenements_compte",
     "version_schema",
 }
 

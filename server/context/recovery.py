@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..audit import AuditEvent, record, record_in
 from ..domain import validation
 from ..domain.access import Access
-from ..domain.models import User
+from ..domain.models import AccountEvent, AccountEventKind, User
 from ..errors import Throttled, UserNotFound, ValidationError
 from ..i18n import N_, _
 from ..store import accounts, outbox, resets, utcnow
 from ..throttle import account_key
+from . import account_events
 from .notifications import Recipient, code_text, connect_command, recipient_of
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ STALE_CODE = N_("Ce code a déjà servi ou a expiré : demandez-en un nouveau.")
 RESET_SUBJECT = N_("Support technique : code de réinitialisation du mot de passe")
 RESET_WHAT = N_("Voici le code qui permet de choisir un nouveau mot de passe (menu Mot de passe oublié) :")
 MAIL_OFF = N_("Le courriel n'est pas configuré sur ce service : demandez à un administrateur du support.")
-SESSION_ENDED = N_("Le mot de passe de ce compte vient d'être réinitialisé : reconnectez-vous.")
 
 
 def new_code() -> str:
@@ -162,18 +162,18 @@ class Recovery:
 
         Throttled like logins, per account and per address. The code is used by a conditional
         update in the password's own transaction: used once, by one reset, or not at all. The
-        account's other sessions end; its SSH keys stay.
+        account's other sessions end, in every server process sharing the database (an account
+        event, written in that transaction); its SSH keys stay.
         """
         ctx = self.ctx
         validation.new_password(password)
         account = account_key(email)
         async with ctx.services.one_at_a_time("reset:" + account):
-            user_id = await self._reset(account, code, password)
-        for session in ctx.sessions_of(user_id):
-            if session is not ctx:
-                session.end(SESSION_ENDED)
+            event = await self._reset(account, code, password)
+        # Here at once; in the other processes sharing the database when they read the event.
+        account_events.apply(ctx.services.sessions, event, spare=ctx)
 
-    async def _reset(self, account: str, code: str, password: str) -> int:
+    async def _reset(self, account: str, code: str, password: str) -> AccountEvent:
         ctx = self.ctx
         wait = await ctx.services.throttle.reset_wait(account, ctx.address)
         if wait:
@@ -194,12 +194,15 @@ class Recovery:
         user_id = row.id if row is not None else resets.NOBODY
         now = utcnow()
 
+        event = AccountEvent(user_id, AccountEventKind.PASSWORD_RESET, account_events.moment())
+
         async def reset(conn: AsyncConnection) -> tuple[bool, bool]:
             if await resets.use(conn, user_id, digest, now):
                 # The account's other live codes (an admin's, a mailed one) end with this one.
                 await resets.void_unused(conn, user_id, now)
                 await accounts.update(conn, user_id, mot_de_passe=hashed, echecs_connexion=0)
                 await record_in(conn, AuditEvent.RESET_SUCCEEDED, ctx.address, account, user_id)
+                await account_events.record(conn, ctx.services, event)
                 return True, False
             stale = await resets.known(conn, user_id, digest)
             await record_in(
@@ -216,4 +219,4 @@ class Recovery:
         done, stale = await ctx.write(reset)
         if not done:
             raise ValidationError(_(STALE_CODE) if stale else _(WRONG_CODE))
-        return user_id
+        return event

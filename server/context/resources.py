@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import secrets
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,9 @@ class SessionResources:
     due: DueSettings = field(default_factory=DueSettings)
     # What throttling takes as "now"; tests move it forward instead of waiting.
     clock: Callable[[], datetime] = utcnow
+    # This process among those sharing the database: the account events it wrote, its change
+    # feed skips (it applied them when it wrote them).
+    process: str = field(default_factory=lambda: secrets.token_hex(8), compare=False)
 
     @property
     def throttle(self) -> Throttle:

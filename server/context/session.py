@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from time import monotonic
 from typing import Generic, TypeVar
 
@@ -17,7 +18,7 @@ from ..errors import AccountDeleted, Forbidden, NotFound, ServiceRestarting
 from ..i18n import _
 from ..store import Database, accounts
 from ..store import history as history_store
-from . import notifications
+from . import account_events, notifications
 from .accounts import Accounts
 from .assignment import Assignment
 from .attachments import Attachments
@@ -98,6 +99,8 @@ class SessionContext:
         # What the client asked for (LANG…), for when no account's choice applies.
         self._client_language = self.language.code
         self._user: User | None = None
+        # When the session's account logged in (a reset ends only the sessions opened before).
+        self.since: datetime | None = None
         self.user = user
         # The user as they were when an admin deleted their account while they were connected.
         self._deleted_user: User | None = None
@@ -116,6 +119,8 @@ class SessionContext:
     def user(self, user: User | None) -> None:
         """The session's account; the session speaks the account's language if it chose one,
         else the client's (at logout too)."""
+        if user is not None and (self._user is None or self._user.id != user.id):
+            self.since = account_events.moment()
         self._user = user
         chosen = user.language if user is not None else None
         self.language.set(chosen or self._client_language)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -10,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..audit import AuditEvent
 from ..domain import validation
 from ..domain.access import Access
-from ..domain.models import Role, UserPage, UserSummary
+from ..domain.models import AccountEvent, AccountEventKind, Role, UserPage, UserSummary
 from ..errors import Forbidden, UserNotFound, ValidationError
 from ..i18n import N_, _
 from ..store import accounts, tickets
+from . import account_events
 
 if TYPE_CHECKING:
     from .session import SessionContext
@@ -62,6 +62,7 @@ class UsersAdmin:
         ctx = self.ctx
         ctx.require(Access.MANAGE_USERS)
         role = Role(role)
+        event = AccountEvent(user_id, AccountEventKind.ROLE_CHANGED, account_events.moment(), role)
 
         async def update(conn: AsyncConnection) -> UserSummary:
             admins = await self._lock_admins(conn)
@@ -77,14 +78,15 @@ class UsersAdmin:
             if role is Role.USER and not admins - {target.id}:
                 raise ValidationError(_(LAST_ADMIN))
             await accounts.update(conn, target.id, role=role.value)
+            await account_events.record(conn, ctx.services, event)
             what = "promotion administrateur" if role is Role.ADMIN else "retrait du rôle administrateur"
             await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"{what} : {target.email} (id {target.id})")
             return await _summary(conn, user_id)
 
         summary = await ctx.write(update)
-        # Sessions of that account follow at once: a demoted admin loses the admin screens.
-        for session in ctx.sessions_of(user_id):
-            session.user = replace(session.user, role=role)
+        # Sessions of that account follow at once (in the other processes when their feed
+        # reads the event): a demoted admin loses the admin screens.
+        account_events.apply(ctx.services.sessions, event)
         return summary
 
     async def delete_user(self, user_id: int, typed_email: str) -> UserSummary:
@@ -94,6 +96,7 @@ class UsersAdmin:
         actor = ctx.require(Access.MANAGE_USERS)
         if user_id == actor.id:
             raise ValidationError(_("Vous ne pouvez pas supprimer votre propre compte."))
+        gone = AccountEvent(user_id, AccountEventKind.DELETED, account_events.moment())
 
         async def delete(conn: AsyncConnection) -> UserSummary:
             # Their tickets and those assigned to them (set NULL by the deletion), locked
@@ -107,6 +110,7 @@ class UsersAdmin:
             if target.id in admins and not admins - {target.id}:
                 raise ValidationError(_(LAST_ADMIN))
             await accounts.delete(conn, target.id)
+            await account_events.record(conn, ctx.services, gone)
             await ctx.audit(
                 conn,
                 AuditEvent.ADMIN_ACTION,
@@ -115,6 +119,5 @@ class UsersAdmin:
             return summary
 
         summary = await ctx.write(delete)
-        for session in ctx.sessions_of(user_id):
-            session._deleted_user = session.user
+        account_events.apply(ctx.services.sessions, gone)
         return summary

@@ -310,6 +310,25 @@ class TicketChange:
     new_status: Status | None
 
 
+class AccountEventKind(enum.StrEnum):
+    """What happened to an account that its open sessions, in every process, must follow."""
+
+    PASSWORD_RESET = "reinitialisation"
+    DELETED = "suppression"
+    ROLE_CHANGED = "role"
+
+
+@dataclass(frozen=True)
+class AccountEvent:
+    """One account event (`evenements_compte`), written here or read by the change feed."""
+
+    user_id: int
+    kind: AccountEventKind
+    at: datetime
+    # The account's new role, for ROLE_CHANGED.
+    role: Role | None = None
+
+
 class LiveNotice(enum.Enum):
     """What a connected user is told about a change they may see."""
 

@@ -7,7 +7,7 @@ here: importing this module is what puts every table in `metadata`.
 
 from __future__ import annotations
 
-from .schema_accounts import audit_log, email_checks, reset_codes, ssh_keys, users
+from .schema_accounts import account_events, audit_log, email_checks, reset_codes, ssh_keys, users
 from .schema_base import MYSQL_TABLE, metadata, schema_versions
 from .schema_catalogues import (
     CATEGORY_NAMES,
@@ -27,6 +27,7 @@ __all__ = [
     "CATEGORY_ROWS",
     "MYSQL_TABLE",
     "STATUS_ROWS",
+    "account_events",
     "attachment_blocks",
     "attachments",
     "audit_log",

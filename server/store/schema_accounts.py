@@ -1,4 +1,5 @@
-"""The tables of accounts: people, their SSH keys, reset codes, address checks, the audit log."""
+"""The tables of accounts: people, their SSH keys, reset codes, address checks, the audit log,
+the account events every process follows."""
 
 from __future__ import annotations
 
@@ -136,5 +137,26 @@ email_checks = sa.Table(
     # Wrong codes typed against it: past a few, it ends.
     sa.Column("essais", sa.Integer, nullable=False, server_default="0"),
     sa.Index("idx_verifications_email_utilisateur", "utilisateur_id"),
+    **MYSQL_TABLE,
+)
+
+# What happened to an account that its sessions must follow in every server process sharing
+# the database (a password reset ends them, a deletion, a role change): the change feed reads
+# it. No foreign key: the event of a deletion outlives the account.
+account_events = sa.Table(
+    "evenements_compte",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    # The same moment to the microsecond since 1970 (UTC): a reset ends the sessions opened
+    # before it, and one opened in the same second with the new password must stay open.
+    sa.Column("instant_us", sa.BigInteger, nullable=False),
+    sa.Column("utilisateur_id", sa.Integer, nullable=False),
+    # "reinitialisation", "suppression", "role" (AccountEventKind).
+    sa.Column("evenement", sa.String(40), nullable=False),
+    # The new role of a role change.
+    sa.Column("role", sa.String(20), nullable=True),
+    # The process that wrote it (it has already applied it to its own sessions).
+    sa.Column("processus", sa.String(64), nullable=False, server_default=""),
     **MYSQL_TABLE,
 )
