@@ -393,13 +393,3 @@ async def mail_service(settings: Settings, database: Database, mailbox: Mailbox,
         yield svc
     finally:
         await svc.stop(grace=2)
-
-
-@pytest.fixture
-async def mail_clients(mail_service):
-    """Screens a test opens on `mail_service`, closed at its end."""
-    opened: list = []
-    yield opened
-    for c in opened:
-        await c.close()
-    await until(lambda: not mail_service.terminals, 5, fail=False)

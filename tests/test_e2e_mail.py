@@ -53,6 +53,15 @@ async def connect(svc, clients, email: str | None = None) -> Client:
     return c
 
 
+@pytest.fixture
+async def mail_clients(mail_service):
+    opened: list[ScreenReader] = []
+    yield opened
+    for c in opened:
+        await c.close()
+    await until(lambda: not mail_service.terminals, 5, fail=False)
+
+
 async def test_registration_sends_a_code_that_verifies_the_address(
     mail_service, mail_clients, mailbox, database
 ):

@@ -28,8 +28,18 @@ THROTTLED = AuditEvent.EMAIL_CODE_THROTTLED.value
 PROBE = contextvars.ContextVar("probe", default=False)
 
 
+@pytest.fixture
+async def screens(mail_service):
+    """Clients a test opens on `mail_service`, closed at its end (test_e2e_mail's mail_clients)."""
+    opened: list = []
+    yield opened
+    for c in opened:
+        await c.close()
+    await until(lambda: not mail_service.terminals, 5, fail=False)
+
+
 async def test_verification_codes_are_throttled_per_account_with_one_sentence(
-    mail_service, mail_clients, mailbox, database, alice
+    mail_service, screens, mailbox, database, alice
 ):
     clock = Clock()
     mail_service.services = dataclasses.replace(mail_service.services, clock=clock)
@@ -38,7 +48,7 @@ async def test_verification_codes_are_throttled_per_account_with_one_sentence(
     await stamp(database, clock.now)
     assert await count(database, outbox_table) == 5
 
-    c = await connect(mail_service, mail_clients, "alice@example.org")
+    c = await connect(mail_service, screens, "alice@example.org")
     await choose(c, "Mon compte")
     await choose(c, "Vérifier mon e-mail")
     await c.wait_for("Code :")
@@ -111,7 +121,7 @@ async def test_asking_a_code_by_mail_runs_the_same_statements_whoever_the_e_mail
 
 
 async def test_a_code_asked_by_mail_leaves_the_admins_code_valid_and_a_reset_ends_both(
-    mail_service, mail_clients, mailbox, database, alice, admin
+    mail_service, screens, mailbox, database, alice, admin
 ):
     await verified(database, alice)
     desk = await SessionContext(mail_service.services, "127.0.0.1:desk", admin).issue_reset_code(alice.id)
@@ -119,7 +129,7 @@ async def test_a_code_asked_by_mail_leaves_the_admins_code_valid_and_a_reset_end
     await SessionContext(mail_service.services, "198.51.100.9:1").request_reset_code("alice@example.org")
     await until(lambda: len(mailbox.messages()) == 1, 15)
     mailed = code_in(mailbox.messages()[0])
-    c = await connect(mail_service, mail_clients)
+    c = await connect(mail_service, screens)
     c.send("3")
     await c.wait_for("1. J'ai un code")
     c.send("1")
