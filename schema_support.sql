@@ -187,6 +187,7 @@ CREATE TABLE IF NOT EXISTS tickets (
   categorie_id INTEGER,
   lieu_id INTEGER,
   echeance DATETIME,
+  pause_depuis DATETIME,
   PRIMARY KEY (id),
   CONSTRAINT fk_tickets_auteur FOREIGN KEY(auteur_id) REFERENCES utilisateurs (id) ON DELETE CASCADE,
   CONSTRAINT fk_tickets_statut FOREIGN KEY(statut_id) REFERENCES statut (id) ON DELETE RESTRICT,

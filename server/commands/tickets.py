@@ -54,6 +54,8 @@ def _summary_json(t: TicketSummary) -> dict:
         "assignee": t.assignee_name,
         "category": t.category_name,
         "place": t.place_name,
+        "due_at": iso(t.due_at) if t.due_at else None,
+        "due_paused": t.due_paused,
         "created_at": iso(t.created_at),
     }
 
@@ -188,6 +190,8 @@ def _ticket_json(t: Ticket) -> dict:
         "assignee": t.assignee_name,
         "category": t.category_name,
         "place": t.place_name,
+        "due_at": iso(t.due_at) if t.due_at else None,
+        "due_paused": t.due_paused,
         "created_at": iso(t.created_at),
         "updated_at": iso(t.updated_at),
         "history": [

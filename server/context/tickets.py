@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..audit import AuditEvent
 from ..domain import validation
 from ..domain.access import Access
-from ..domain.due import is_late, opening_hours, target_minutes
-from ..domain.models import Action, LiveNotice, Status, Ticket, TicketChange, Urgency, User
+from ..domain.due import OpeningHours, is_late, opening_hours, target_minutes
+from ..domain.models import OPEN_STATUSES, Action, LiveNotice, Status, Ticket, TicketChange, Urgency, User
 from ..errors import NotFound, ServiceRestarting, ValidationError
 from ..i18n import _
 from ..metrics import STATUS_CHANGES, TICKETS_CREATED, status_label
@@ -65,7 +65,7 @@ class Tickets:
             made = await self._made_by(form, user)
             if made is not None:
                 return made
-        now = utcnow()
+        now = ctx.services.clock()
         due_at = self.due_at(now, urgency)
 
         async def insert(conn: AsyncConnection) -> int:
@@ -100,11 +100,29 @@ class Tickets:
         ctx.log("ticket created id=%s urgency=%s", ticket_id, urgency.value)
         return ticket_id
 
+    def opening(self) -> OpeningHours:
+        d = self.ctx.services.due
+        return opening_hours(d.days, d.hours, d.holidays, d.timezone)
+
     def due_at(self, filed: datetime, urgency: Urgency):
         """When a ticket of this urgency filed at `filed` is due, in the centre's opening hours."""
-        d = self.ctx.services.due
-        hours = opening_hours(d.days, d.hours, d.holidays, d.timezone)
+        d, hours = self.ctx.services.due, self.opening()
         return hours.add(filed, target_minutes(urgency, hours, d.high_hours, d.medium_days, d.low_days))
+
+    def _pause(self, row, by_requester: bool, status: Status, now: datetime) -> dict:
+        """What an answer does to the due date's pause: an admin's answer to a ticket `En
+        cours` starts it (the ticket waits for its requester); the requester's answer ends it,
+        the opening time waited added to the due date."""
+        if by_requester:
+            if row.pause_depuis is None:
+                return {}
+            values: dict = {"pause_depuis": None}
+            if row.echeance is not None:
+                values["echeance"] = self.opening().resumed(row.echeance, row.pause_depuis, now)
+            return values
+        if status is Status.IN_PROGRESS and row.pause_depuis is None and row.echeance is not None:
+            return {"pause_depuis": now}
+        return {}
 
     async def _category_assignee(self, conn: AsyncConnection, category_id: int | None) -> User | None:
         """Who takes a new ticket of this category at once (None: nobody); the category must be
@@ -170,7 +188,8 @@ class Tickets:
             place_id=row.lieu_id,
             place_name=row.lieu_nom,
             due_at=row.echeance,
-            late=is_late(Status(row.libelle), row.echeance, self.ctx.services.clock()),
+            late=is_late(Status(row.libelle), row.echeance, self.ctx.services.clock(), row.pause_depuis),
+            due_paused=row.pause_depuis is not None and Status(row.libelle) in OPEN_STATUSES,
             places_offered=self.ctx.allowed(Access.CHANGE_PLACE, row.auteur_id)
             and await places.any_active(conn),
         )
@@ -255,7 +274,7 @@ class Tickets:
         """Set a ticket's status (admins), with its history entry in the same transaction."""
         ctx = self.ctx
         new_status = validation.status(new_status)
-        now = utcnow()
+        now = ctx.services.clock()
 
         async def update(conn: AsyncConnection, row) -> str:
             if row.libelle == new_status.value:
@@ -278,14 +297,15 @@ class Tickets:
         ctx = self.ctx
         text = validation.reply(text)
         new_status = None if status is None else validation.status(status)
-        now = utcnow()
+        now = ctx.services.clock()
 
         async def write(conn: AsyncConnection, row) -> bool:
             if new_status is not None:
                 ctx.require(Access.CHANGE_STATUS, row.auteur_id)
             changes = new_status is not None and row.libelle != new_status.value
             new_id = (await tickets.status_ids(conn))[new_status] if changes and new_status else None
-            await tickets.update(conn, ticket_id, now, **({"statut_id": new_id} if new_id else {}))
+            values = self._pause(row, row.auteur_id == ctx.user.id, new_status or Status(row.libelle), now)
+            await tickets.update(conn, ticket_id, now, **values, **({"statut_id": new_id} if new_id else {}))
             await ctx._write_history(conn, ticket_id, Action.REPLY, None, None, text, now)
             if row.auteur_id != ctx.user.id:  # staff answering someone: an admin action
                 await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"reply ticket={ticket_id}")
@@ -322,13 +342,14 @@ class Tickets:
         """`Le problème persiste`: the requester's reply puts a resolved ticket back `En cours`."""
         ctx = self.ctx
         text = validation.reply(text)
-        now = utcnow()
+        now = ctx.services.clock()
 
         async def write(conn: AsyncConnection, row) -> None:
             if row.libelle != Status.RESOLVED.value:
                 raise ValidationError(_("Le ticket n'est pas « Résolu » : répondez-y simplement."))
             in_progress = (await tickets.status_ids(conn))[Status.IN_PROGRESS]
-            await tickets.update(conn, ticket_id, now, statut_id=in_progress)
+            pause = self._pause(row, True, Status.IN_PROGRESS, now)
+            await tickets.update(conn, ticket_id, now, statut_id=in_progress, **pause)
             await ctx._write_history(conn, ticket_id, Action.REPLY, None, None, text, now)
             await ctx._write_history(conn, ticket_id, Action.REOPENED, row.statut_id, in_progress, "", now)
 

@@ -1,5 +1,6 @@
 """Due dates: a target per urgency counted in the centre's opening hours (days, hours, public
-holidays), from the moment a ticket is filed. Pure: the caller gives the settings and the time."""
+holidays), from the moment a ticket is filed, paused while it waits for its requester. Pure: the
+caller gives the settings and the time."""
 
 from __future__ import annotations
 
@@ -44,6 +45,28 @@ class OpeningHours:
                 left -= room
             day, clock = day + timedelta(days=1), self.start
         raise ValueError("no opening time ahead")
+
+    def minutes_between(self, start: datetime, end: datetime) -> int:
+        """The opening minutes from `start` to `end` (naive UTC); 0 when `end` is not later."""
+        if end <= start:
+            return 0
+        low = start.replace(tzinfo=UTC).astimezone(self.zone)
+        high = end.replace(tzinfo=UTC).astimezone(self.zone)
+        total, day = 0, low.date()
+        while day <= high.date():
+            if self.is_open_on(day):
+                opens = max(datetime.combine(day, self.start, self.zone), low)
+                closes = min(datetime.combine(day, self.end, self.zone), high)
+                if closes > opens:
+                    total += int((closes - opens).total_seconds() // 60)
+            day += timedelta(days=1)
+        return total
+
+    def resumed(self, due_at: datetime, paused_since: datetime, now: datetime) -> datetime:
+        """The due date once the requester has answered: the opening time waited since
+        `paused_since` added to it (unchanged when no opening time went by)."""
+        waited = self.minutes_between(paused_since, now)
+        return self.add(due_at, waited) if waited else due_at
 
 
 def _days(text: str) -> frozenset[int]:
@@ -100,6 +123,11 @@ def target_minutes(
             return round(low_days * hours.day_minutes)
 
 
-def is_late(status: Status, due_at: datetime | None, now: datetime) -> bool:
-    """An open ticket past its due date (one without a due date never is)."""
+def is_late(
+    status: Status, due_at: datetime | None, now: datetime, paused_since: datetime | None = None
+) -> bool:
+    """An open ticket past its due date (one without a due date never is). While it waits for
+    its requester its clock stands still: late only if it already was when the wait began."""
+    if paused_since is not None and paused_since < now:
+        now = paused_since
     return status in OPEN_STATUSES and due_at is not None and due_at < now

@@ -182,6 +182,8 @@ class Ticket:
     places_offered: bool = False
     due_at: datetime | None = None
     late: bool = False
+    # Open and waiting for its requester since an admin's answer: its due date stands still.
+    due_paused: bool = False
 
 
 @dataclass(frozen=True)

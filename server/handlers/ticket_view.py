@@ -58,6 +58,8 @@ def ticket_head(t: Ticket, width: int) -> list[StyleAndTextTuples]:
         due = _("Échéance : {at}").format(at=when(t.due_at))
         if t.late:
             lines.append([("", due + " "), ("class:error", _("(en retard)"))])
+        elif t.due_paused:
+            lines.append([("", due + " "), ("class:dim", _("(en pause : en attente du demandeur)"))])
         else:
             lines.append([("", due)])
     if t.place_name:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.models import Action
 from .schema import history, tickets
+from .search import late_condition
 
 # History actions that answer the requester.
 RESPONSE_ACTIONS = (Action.STATUS_CHANGED.value, Action.REPLY.value)
@@ -24,7 +25,7 @@ async def open_counts(conn: AsyncConnection, open_ids: list[int]) -> tuple[dict[
 
 async def late_count(conn: AsyncConnection, open_ids: list[int], now: datetime) -> int:
     """Open tickets past their due date (on the status and due date index)."""
-    query = sa.select(sa.func.count()).where(tickets.c.statut_id.in_(open_ids), tickets.c.echeance < now)
+    query = sa.select(sa.func.count()).where(late_condition(open_ids, now))
     return (await conn.execute(query)).scalar_one()
 
 

@@ -57,6 +57,9 @@ tickets = sa.Table(
     # When the ticket is due (its urgency's target in opening hours); NULL: filed before due
     # dates existed, never late.
     sa.Column("echeance", sa.DateTime, nullable=True),
+    # Since when the due date is paused, the ticket waiting for its requester (an admin's reply
+    # to it `En cours`); NULL: not paused. The requester's answer adds the wait to `echeance`.
+    sa.Column("pause_depuis", sa.DateTime, nullable=True),
     # A user's tickets, newest first.
     sa.Index("idx_tickets_auteur_date", "auteur_id", "created_at"),
     # All tickets filtered by status, then urgency, ordered by date.

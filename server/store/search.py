@@ -40,7 +40,7 @@ def _summary(row, now: datetime | None) -> TicketSummary:
         category_name=row.categorie_nom,
         place_name=row.lieu_nom,
         due_at=row.echeance,
-        late=now is not None and is_late(status, row.echeance, now),
+        late=now is not None and is_late(status, row.echeance, now, row.pause_depuis),
     )
 
 
@@ -59,6 +59,7 @@ async def summaries(conn: AsyncConnection, reader: Reader, where, order) -> list
             categories.c.nom.label("categorie_nom"),
             places.c.nom.label("lieu_nom"),
             tickets.c.echeance,
+            tickets.c.pause_depuis,
         )
         .join(statuses, statuses.c.id == tickets.c.statut_id)
         .join(author, author.c.id == tickets.c.auteur_id)
@@ -113,15 +114,22 @@ def _order(conn: AsyncConnection, sort: TicketSort, late_first=None) -> list:
             return [tickets.c.created_at.desc(), tickets.c.id.desc()]
 
 
-def _late(open_ids: list[int], now: datetime):
-    return sa.and_(tickets.c.statut_id.in_(open_ids), tickets.c.echeance < now)
+def late_condition(open_ids: list[int], now: datetime):
+    """Open and past its due date; a ticket waiting for its requester counts from when the wait
+    began (domain.due.is_late, in SQL)."""
+    paused = tickets.c.pause_depuis
+    return sa.and_(
+        tickets.c.statut_id.in_(open_ids),
+        tickets.c.echeance < now,
+        sa.or_(paused.is_(None), tickets.c.echeance < paused),
+    )
 
 
 async def _conditions(conn: AsyncConnection, filters: TicketFilter, text: str, now: datetime | None) -> list:
     conditions = []
     if filters.late and now is not None:
         ids = await status_ids(conn)
-        conditions.append(_late(sorted(ids[s] for s in OPEN_STATUSES), now))
+        conditions.append(late_condition(sorted(ids[s] for s in OPEN_STATUSES), now))
     if filters.statuses:
         ids = await status_ids(conn)
         conditions.append(tickets.c.statut_id.in_(sorted(ids[s] for s in filters.statuses)))
@@ -172,7 +180,7 @@ async def page(
     late_first = None
     if reader.now is not None:
         ids = await status_ids(conn)
-        late_first = _late(sorted(ids[s] for s in OPEN_STATUSES), reader.now)
+        late_first = late_condition(sorted(ids[s] for s in OPEN_STATUSES), reader.now)
     order = _order(conn, sort, late_first)
     if total == 0:
         return [], total, page  # no second pass over the table (a text search scans it)

@@ -58,7 +58,8 @@ async def made(conn: AsyncConnection, ticket_id: int, author_id: int, created_at
 
 
 async def lock(conn: AsyncConnection, ticket_id: int):
-    """The ticket's author, status, assignee and status label, locked until the transaction ends."""
+    """The ticket's author, status, assignee, due date and status label, locked until the
+    transaction ends."""
     query = (
         sa.select(
             tickets.c.auteur_id,
@@ -66,6 +67,8 @@ async def lock(conn: AsyncConnection, ticket_id: int):
             tickets.c.assigne_id,
             tickets.c.categorie_id,
             tickets.c.lieu_id,
+            tickets.c.echeance,
+            tickets.c.pause_depuis,
             statuses.c.libelle,
         )
         .join(statuses, statuses.c.id == tickets.c.statut_id)
@@ -85,7 +88,8 @@ async def lock_of_user(conn: AsyncConnection, user_id: int) -> None:
 
 
 async def update(conn: AsyncConnection, ticket_id: int, now, **values) -> None:
-    """Set `updated_at` and any of statut_id, assigne_id, categorie_id, lieu_id."""
+    """Set `updated_at` and any of statut_id, assigne_id, categorie_id, lieu_id, echeance,
+    pause_depuis."""
     await conn.execute(tickets.update().where(tickets.c.id == ticket_id).values(updated_at=now, **values))
 
 
