@@ -87,4 +87,7 @@ async def record(
     level: int = logging.INFO,
 ) -> None:
     """Record on its own (a failed login changes nothing else). Never pass a password here."""
-    await db.write(lambda conn: record_in(conn, event, address, account, user_id, details, level))
+    # An insert that decides nothing: committed with the others of the moment (store/together.py).
+    await db.write(
+        lambda conn: record_in(conn, event, address, account, user_id, details, level), together=True
+    )

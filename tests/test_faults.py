@@ -17,10 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from server.app import SHUTDOWN_NOT_SAVED, SHUTDOWN_SAVED, Service
+from server.audit import AuditEvent
 from server.config import Settings, load_settings
+from server.context import authenticate, create_user
+from server.domain.models import Role, User
 from server.errors import DatabaseUnavailable, ServiceRestarting
-from server.store import Database
-from server.store.schema import history, tickets
+from server.store import Database, utcnow
+from server.store import audit as audit_store
+from server.store.schema import audit_log, history, tickets
 
 from .conftest import (
     PASSWORD,
@@ -41,6 +45,7 @@ sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 # Seconds a lock is waited for in these tests: short, so that "longer than the bound" is quick.
 BOUND = 1
 RETRY = "La base de données est momentanément indisponible : réessayez dans un instant."
+AUDIT_ROW = {"created_at": utcnow(), "evenement": "essai", "adresse": "-", "compte": "-", "details": ""}
 RESTARTING = "Le service redémarre : votre saisie est conservée, réessayez dans un instant."
 
 
@@ -437,6 +442,49 @@ async def test_sqlite_writers_take_turns_in_order_and_the_pool_never_grows(
     assert peak[0] <= settings.database.pool_size
     # One aiosqlite thread per connection, and no more connections than the pool's size.
     assert peak[1] <= settings.database.pool_size
+
+
+async def test_a_burst_of_logins_all_get_in(services, database: Database):
+    """A class arriving at once: 300 password logins at the same moment, the write lock waited
+    for one second at most (BOUND), and every one gets in, each with its audit row. Before the
+    logins' writes were committed together, each took a turn of SQLite's write lock and the
+    last ones in the queue were refused ("lock wait timeout")."""
+    n = 300
+    hashed = await services.hasher.hash(PASSWORD)
+    for i in range(n):
+        await create_user(database, f"Apprenant {i}", f"burst{i}@example.org", hashed, Role.USER)
+    outcomes = await asyncio.gather(
+        *(
+            authenticate(services, f"burst{i}@example.org", PASSWORD, f"198.51.100.{i % 250}:{40000 + i}")
+            for i in range(n)
+        ),
+        return_exceptions=True,
+    )
+    refused = [o for o in outcomes if not isinstance(o, User)]
+    assert refused == []
+    async with database.transaction() as conn:
+        stored = await conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(audit_log)
+            .where(audit_log.c.evenement == AuditEvent.LOGIN_SUCCEEDED.value)
+        )
+    assert stored == n
+
+
+async def test_writes_committed_together_fail_only_on_their_own(database: Database):
+    """One of the writes sharing a transaction breaks a rule of the schema: it alone fails,
+    the others are stored."""
+
+    def row(user_id: int | None):
+        async def work(conn) -> None:
+            await audit_store.insert(conn, {**AUDIT_ROW, "utilisateur_id": user_id})
+
+        return work
+
+    jobs = [database.write(row(None if i != 3 else 999_999), together=True) for i in range(8)]
+    outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+    assert [isinstance(o, sa.exc.IntegrityError) for o in outcomes] == [i == 3 for i in range(8)]
+    assert await count(database, audit_log) == 7
 
 
 async def test_writes_are_refused_once_a_shutdown_began(database: Database):

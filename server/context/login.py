@@ -92,7 +92,9 @@ async def _authenticate(services: SessionResources, email: str, password: str, a
                 level=logging.WARNING,
             )
 
-    await services.db.write(outcome)
+    # Committed with the other logins of the moment (store/together.py): a class arriving at
+    # once is not one turn of SQLite's write lock each.
+    await services.db.write(outcome, together=True)
     LOGINS.labels("ok" if user is not None else "failed").inc()
     return user
 

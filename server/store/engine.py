@@ -20,6 +20,7 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from ..config import Settings
 from ..errors import DatabaseUnavailable, ServiceRestarting
 from . import ddl
+from .together import Together
 
 log = logging.getLogger("support.db")
 
@@ -228,6 +229,7 @@ class Database:
         self._writes_done.set()
         # Set by a shutdown: writes not yet started are refused.
         self.refusing_writes = False
+        self._together = Together(lambda: self.transaction(write=True))
 
     def session_bounds(self, statement_timeout: float | None = None) -> str:
         """MariaDB's session variables that bound every wait (`SET SESSION …` without SET)."""
@@ -280,8 +282,11 @@ class Database:
             if self._active == 0:
                 self._idle.set()
 
-    async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def write(self, work: Callable[[AsyncConnection], Awaitable[T]], *, together: bool = False) -> T:
         """Run `work` in one transaction that ends whole even if the caller is cancelled.
+
+        `together`: `work` only writes (it decides nothing from what it reads), so it may share
+        its transaction with other such writes queued meanwhile (together.py: logins' audit).
 
         A client that drops mid-write, or a shutdown, cancels the screen awaiting this; the
         transaction itself still commits or rolls back as a unit, never cut half-way. Once a
@@ -294,6 +299,8 @@ class Database:
 
         async def run() -> T:
             try:
+                if together:
+                    return await self._together.run(work)
                 async with self.transaction(write=True) as conn:
                     return await work(conn)
             finally:
