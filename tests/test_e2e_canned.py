@@ -141,3 +141,30 @@ def test_a_template_is_text_never_a_format_string():
     # A name holding a field's braces stays as typed: each field is filled once.
     assert fill_canned(text, ticket, "Awa") == "{agent} {0} {nom.__class__} {7} {inconnu} ."
     assert CannedAnswer(1, "t", "x").status is None
+
+
+async def test_an_admin_deletes_a_canned_answer_and_is_back_on_the_list(
+    service, clients, services, database, admin
+):
+    await context_for(services, admin).add_canned("Wi-Fi : redémarrer la box", "Redémarrez-la, {nom}.")
+    await context_for(services, admin).add_canned("Imprimante", "Rallumez-la.")
+    staff = await signed_in(service, clients, "admin@example.org")
+    await choose(staff, "Paramètres")
+    await choose(staff, "Réponses types")
+    await choose(staff, "Wi-Fi : redémarrer la box")
+    await choose(staff, "Supprimer")
+    await staff.wait_for("Supprimer la réponse type « Wi-Fi : redémarrer la box » ?", "Confirmer ? (o/n)")
+    staff.send("n")
+    await staff.wait_for("Suppression annulée.", "Réponse type #1")
+    await choose(staff, "Supprimer")
+    await staff.wait_for("Confirmer ? (o/n)")
+    staff.send("o")
+    # The list, without it, says what was done: not that the answer no longer exists.
+    screen = await staff.wait_for(
+        "Réponse type « Wi-Fi : redémarrer la box » supprimée.", "1. Ajouter une réponse type"
+    )
+    assert "2. Imprimante" in screen and "n'existe plus" not in screen
+    async with database.transaction() as conn:
+        titles = (await conn.execute(sa.select(canned_answers.c.titre))).scalars().all()
+    assert titles == ["Imprimante"]
+    assert await count(database, audit_log, audit_log.c.details.like("canned=% deleted")) == 1

@@ -13,6 +13,7 @@ from ..domain.models import CannedAnswer, Status, Ticket, fill_canned
 from ..errors import ValidationError
 from ..i18n import N_, _
 from ..store import canned, tickets, utcnow
+from .catalogue import refuse_taken
 
 if TYPE_CHECKING:
     from .session import SessionContext
@@ -39,9 +40,7 @@ class Canned:
 
     async def _title(self, conn: AsyncConnection, title: str, answer_id: int | None) -> str:
         title = validation.canned_title(title)
-        taken = await canned.titles(conn)
-        if any(t.casefold() == title.casefold() for i, t in taken.items() if i != answer_id):
-            raise ValidationError(_("Une réponse type porte déjà ce titre."))
+        refuse_taken(await canned.titles(conn), title, answer_id, _("Une réponse type porte déjà ce titre."))
         return title
 
     async def _write(self, details: str, change) -> CannedAnswer | None:

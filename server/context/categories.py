@@ -13,88 +13,42 @@ from ..domain.models import Action, Category, Ticket, Urgency
 from ..errors import ValidationError
 from ..i18n import N_, _
 from ..store import accounts, categories, tickets, utcnow
+from .catalogue import Catalogue
 
 if TYPE_CHECKING:
-    from .session import SessionContext
+    pass
 
 UNKNOWN = N_("Cette catégorie n'existe plus.")
 
 
-class Categories:
+class Categories(Catalogue):
     """`Catégorie` of `Nouveau ticket`, the admins' `Catégories` screen, a ticket's category."""
 
-    def __init__(self, ctx: SessionContext) -> None:
-        self.ctx = ctx
+    access = Access.MANAGE_CATEGORIES
+    kind = "category"
+    store = categories
+    rule = staticmethod(validation.category_name)
+    unknown = UNKNOWN
+    taken = N_("Une catégorie porte déjà ce nom.")
+    already_active = N_("La catégorie est déjà active.")
+    already_inactive = N_("La catégorie est déjà désactivée.")
 
     async def offered_categories(self) -> list[Category]:
         """The active categories, offered to a new ticket."""
-        self.ctx.require(Access.CREATE_TICKET)
-        async with self.ctx.db.transaction() as conn:
-            return await categories.listed(conn, active_only=True)
+        return await self._listed(Access.CREATE_TICKET, active_only=True)
 
     async def all_categories(self) -> list[Category]:
         """Every category, deactivated ones too (admins)."""
-        self.ctx.require(Access.MANAGE_CATEGORIES)
-        async with self.ctx.db.transaction() as conn:
-            return await categories.listed(conn, active_only=False)
-
-    async def _unique_name(self, conn: AsyncConnection, name: str, category_id: int | None) -> str:
-        name = validation.category_name(name)
-        taken = await categories.names(conn)
-        # MariaDB's collation compares without case or accents: refuse alike names on both.
-        if any(n.casefold() == name.casefold() for i, n in taken.items() if i != category_id):
-            raise ValidationError(_("Une catégorie porte déjà ce nom."))
-        return name
-
-    async def _write(self, details: str, change) -> Category:
-        """Run `change(conn)` once allowed, audit it, and return the category as it now is."""
-        ctx = self.ctx
-        ctx.require(Access.MANAGE_CATEGORIES)
-
-        async def write(conn: AsyncConnection) -> Category:
-            target = await change(conn)
-            category = await categories.by_id(conn, target)
-            if category is None:
-                raise ValidationError(_(UNKNOWN))
-            await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"category={target} {details}")
-            return category
-
-        category = await ctx.write(write)
-        ctx.log("category id=%s %s", category.id, details)
-        return category
-
-    async def _existing(self, conn: AsyncConnection, category_id: int) -> Category:
-        category = await categories.by_id(conn, category_id, lock=True)
-        if category is None:
-            raise ValidationError(_(UNKNOWN))
-        return category
+        return await self._listed(Access.MANAGE_CATEGORIES, active_only=False)
 
     async def add_category(self, name: str) -> Category:
-        async def change(conn: AsyncConnection) -> int:
-            return await categories.insert(conn, await self._unique_name(conn, name, None))
-
-        return await self._write("added", change)
+        return await self._add(name)
 
     async def rename_category(self, category_id: int, name: str) -> Category:
-        async def change(conn: AsyncConnection) -> int:
-            await self._existing(conn, category_id)
-            new = await self._unique_name(conn, name, category_id)
-            await categories.update(conn, category_id, nom=new)
-            return category_id
-
-        return await self._write("renamed", change)
+        return await self._rename(category_id, name)
 
     async def set_category_active(self, category_id: int, active: bool) -> Category:
-        async def change(conn: AsyncConnection) -> int:
-            category = await self._existing(conn, category_id)
-            if category.active == active:
-                raise ValidationError(
-                    _("La catégorie est déjà active.") if active else _("La catégorie est déjà désactivée.")
-                )
-            await categories.update(conn, category_id, active=active)
-            return category_id
-
-        return await self._write("activated" if active else "deactivated", change)
+        return await self._set_active(category_id, active)
 
     async def set_category_defaults(
         self, category_id: int, assignee_id: int | None, urgency: Urgency | str | None

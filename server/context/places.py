@@ -14,9 +14,10 @@ from ..domain.models import Action, Place, Ticket
 from ..errors import ValidationError
 from ..i18n import N_, _
 from ..store import places, tickets, utcnow
+from .catalogue import Catalogue
 
 if TYPE_CHECKING:
-    from .session import SessionContext
+    pass
 
 UNKNOWN = N_("Ce lieu n'existe plus.")
 
@@ -45,17 +46,21 @@ def most_specific(ip, networks: list[tuple[str, int, str]]) -> tuple[int, str] |
     return (best[1], best[2]) if best else None
 
 
-class Places:
+class Places(Catalogue):
     """`Lieu` of `Nouveau ticket`, the admins' `Lieux` screen, a ticket's place."""
 
-    def __init__(self, ctx: SessionContext) -> None:
-        self.ctx = ctx
+    access = Access.MANAGE_PLACES
+    kind = "place"
+    store = places
+    rule = staticmethod(validation.place_name)
+    unknown = UNKNOWN
+    taken = N_("Un lieu porte déjà ce nom.")
+    already_active = N_("Le lieu est déjà actif.")
+    already_inactive = N_("Le lieu est déjà désactivé.")
 
     async def offered_places(self) -> list[Place]:
         """The active places, offered to a new ticket."""
-        self.ctx.require(Access.CREATE_TICKET)
-        async with self.ctx.db.transaction() as conn:
-            return await places.listed(conn, active_only=True)
+        return await self._listed(Access.CREATE_TICKET, active_only=True)
 
     async def place_of_address(self) -> Place | None:
         """The active place whose most specific network holds the session's address."""
@@ -69,66 +74,16 @@ class Places:
 
     async def all_places(self) -> list[Place]:
         """Every place, deactivated ones too, with their networks (admins)."""
-        self.ctx.require(Access.MANAGE_PLACES)
-        async with self.ctx.db.transaction() as conn:
-            return await places.listed(conn, active_only=False)
-
-    async def _unique_name(self, conn: AsyncConnection, name: str, place_id: int | None) -> str:
-        name = validation.place_name(name)
-        taken = await places.names(conn)
-        # MariaDB's collation compares without case or accents: refuse alike names on both.
-        if any(n.casefold() == name.casefold() for i, n in taken.items() if i != place_id):
-            raise ValidationError(_("Un lieu porte déjà ce nom."))
-        return name
-
-    async def _write(self, details: str, change) -> Place:
-        """Run `change(conn)` once allowed, audit it, and return the place as it now is."""
-        ctx = self.ctx
-        ctx.require(Access.MANAGE_PLACES)
-
-        async def write(conn: AsyncConnection) -> Place:
-            target = await change(conn)
-            place = await places.by_id(conn, target)
-            if place is None:
-                raise ValidationError(_(UNKNOWN))
-            await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"place={target} {details}")
-            return place
-
-        place = await ctx.write(write)
-        ctx.log("place id=%s %s", place.id, details)
-        return place
-
-    async def _existing(self, conn: AsyncConnection, place_id: int) -> Place:
-        place = await places.by_id(conn, place_id, lock=True)
-        if place is None:
-            raise ValidationError(_(UNKNOWN))
-        return place
+        return await self._listed(Access.MANAGE_PLACES, active_only=False)
 
     async def add_place(self, name: str) -> Place:
-        async def change(conn: AsyncConnection) -> int:
-            return await places.insert(conn, await self._unique_name(conn, name, None))
-
-        return await self._write("added", change)
+        return await self._add(name)
 
     async def rename_place(self, place_id: int, name: str) -> Place:
-        async def change(conn: AsyncConnection) -> int:
-            await self._existing(conn, place_id)
-            await places.update(conn, place_id, nom=await self._unique_name(conn, name, place_id))
-            return place_id
-
-        return await self._write("renamed", change)
+        return await self._rename(place_id, name)
 
     async def set_place_active(self, place_id: int, active: bool) -> Place:
-        async def change(conn: AsyncConnection) -> int:
-            place = await self._existing(conn, place_id)
-            if place.active == active:
-                raise ValidationError(
-                    _("Le lieu est déjà actif.") if active else _("Le lieu est déjà désactivé.")
-                )
-            await places.update(conn, place_id, active=active)
-            return place_id
-
-        return await self._write("activated" if active else "deactivated", change)
+        return await self._set_active(place_id, active)
 
     async def add_network(self, place_id: int, network: str) -> Place:
         """A network (CIDR) of this place; one network belongs to one place only."""

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 
 from ..context import SessionContext
 from ..domain import validation
 from ..domain.models import CANNED_FIELDS, CannedAnswer, Status, Ticket
-from ..errors import UserError
 from ..i18n import _
 from ..ui.picker import pick_filtered
 from ..ui.screens import FieldLeft, confirm, menu
 from ..ui.terminal import Terminal
 from ..ui.text import plain, wrap
+from .catalogue import Leave, catalogue_screen, detail_lines, row_screen
 from .common import Notice, ask_valid
 
 # The key that opens the list while a reply is written, and what the screen says of it.
@@ -49,9 +51,7 @@ def _status_label(status: Status | None) -> str:
 
 
 def canned_lines(a: CannedAnswer, width: int) -> list[StyleAndTextTuples]:
-    lines = [
-        [("", line)] for line in wrap(_("Titre : {title}").format(title=a.title), width, multiline=False)
-    ]
+    lines = detail_lines([_("Titre : {title}").format(title=a.title)], width)
     lines += plain(_("Statut à l'envoi : {status}").format(status=_status_label(a.status)), width=width)
     lines += [[], [("class:label", _("Texte"))]]
     return lines + [[("", line)] for line in wrap(a.text, width)]
@@ -59,27 +59,21 @@ def canned_lines(a: CannedAnswer, width: int) -> list[StyleAndTextTuples]:
 
 async def canned_screen(term: Terminal, ctx: SessionContext) -> Notice:
     """`Réponses types` (admins): write one, or open one to change or delete it."""
-    notice = Notice()
     fields = ", ".join("{" + f + "}" for f in CANNED_FIELDS)
-    while True:
-        listed = await ctx.canned_answers()
-        chosen = await menu(
-            term,
-            _("Réponses types"),
-            [("add", _("Ajouter une réponse type")), *[(a.id, a.title) for a in listed]],
-            body=lambda width: plain(
-                _("Dans le texte, {fields} sont remplacés au moment de répondre.").format(fields=fields),
-                "class:dim",
-                width=width,
-            ),
-            **notice.kwargs(),
-        )
-        if chosen is None:
-            return Notice()
-        try:
-            notice = await (_add(term, ctx) if chosen == "add" else _answer_screen(term, ctx, chosen))
-        except UserError as exc:
-            notice = Notice.fail(exc.message)
+    return await catalogue_screen(
+        term,
+        _("Réponses types"),
+        _("Ajouter une réponse type"),
+        ctx.canned_answers,
+        lambda a: a.title,
+        lambda: _add(term, ctx),
+        lambda answer_id: _answer_screen(term, ctx, answer_id),
+        body=lambda width: plain(
+            _("Dans le texte, {fields} sont remplacés au moment de répondre.").format(fields=fields),
+            "class:dim",
+            width=width,
+        ),
+    )
 
 
 async def _ask_title(term: Terminal, title: str, default: str = "") -> str | None:
@@ -123,57 +117,53 @@ async def _add(term: Terminal, ctx: SessionContext) -> Notice:
     return Notice(_("Réponse type « {title} » ajoutée.").format(title=answer.title))
 
 
-async def _answer_screen(term: Terminal, ctx: SessionContext, answer_id: int) -> Notice:
-    notice = Notice()
-    while True:
-        answer = next((a for a in await ctx.canned_answers() if a.id == answer_id), None)
-        if answer is None:
-            return Notice.fail(_("Cette réponse type n'existe plus."))
-        choice = await menu(
-            term,
-            _("Réponse type #{id}").format(id=answer.id),
-            [
-                ("title", _("Changer le titre")),
-                ("text", _("Changer le texte")),
-                ("status", _("Statut à l'envoi")),
-                ("delete", _("Supprimer")),
-            ],
-            body=lambda width, a=answer: canned_lines(a, width),
-            **notice.kwargs(),
-        )
-        if choice is None:
-            return notice
-        try:
-            match choice:
-                case "title":
-                    title = await _ask_title(term, _("Changer le titre"), answer.title)
-                    if title is not None:
-                        await ctx.rename_canned(answer.id, title)
-                        notice = Notice(_("Titre changé."))
-                case "text":
-                    text = await _ask_text(
-                        term, _("Changer le texte"), [(_("Titre"), answer.title)], answer.text
-                    )
-                    if text is not None:
-                        await ctx.rewrite_canned(answer.id, text)
-                        notice = Notice(_("Texte changé."))
-                case "status":
-                    picked = await menu(
-                        term,
-                        _("Statut à l'envoi"),
-                        [("none", _("Aucun (le statut reste)")), *[(s, s.label) for s in Status]],
-                        body=lambda width, a=answer: plain(a.title, width=width),
-                    )
-                    if picked is not None:
-                        done = await ctx.set_canned_status(answer.id, None if picked == "none" else picked)
-                        notice = Notice(
-                            _("Statut à l'envoi : {status}.").format(status=_status_label(done.status))
-                        )
-                case "delete":
-                    question = _("Supprimer la réponse type « {title} » ?").format(title=answer.title)
-                    if await confirm(term, _("Supprimer"), question):
-                        await ctx.delete_canned(answer.id)
-                        return Notice(_("Réponse type « {title} » supprimée.").format(title=answer.title))
-                    notice = Notice(_("Suppression annulée."))
-        except UserError as exc:
-            notice = Notice.fail(exc.message)
+def _answer_screen(term: Terminal, ctx: SessionContext, answer_id: int) -> Awaitable[Notice]:
+    return row_screen(
+        term,
+        ctx.canned_answers,
+        answer_id,
+        _("Cette réponse type n'existe plus."),
+        _("Réponse type #{id}"),
+        lambda answer: [
+            ("title", _("Changer le titre")),
+            ("text", _("Changer le texte")),
+            ("status", _("Statut à l'envoi")),
+            ("delete", _("Supprimer")),
+        ],
+        canned_lines,
+        lambda answer, choice: _act(term, ctx, answer, choice),
+    )
+
+
+async def _act(
+    term: Terminal, ctx: SessionContext, answer: CannedAnswer, choice: str
+) -> Notice | Leave | None:
+    """What `choice` did to the answer; None when it was abandoned (what was said stays)."""
+    match choice:
+        case "title":
+            title = await _ask_title(term, _("Changer le titre"), answer.title)
+            if title is not None:
+                await ctx.rename_canned(answer.id, title)
+                return Notice(_("Titre changé."))
+        case "text":
+            text = await _ask_text(term, _("Changer le texte"), [(_("Titre"), answer.title)], answer.text)
+            if text is not None:
+                await ctx.rewrite_canned(answer.id, text)
+                return Notice(_("Texte changé."))
+        case "status":
+            picked = await menu(
+                term,
+                _("Statut à l'envoi"),
+                [("none", _("Aucun (le statut reste)")), *[(s, s.label) for s in Status]],
+                body=lambda width: plain(answer.title, width=width),
+            )
+            if picked is not None:
+                done = await ctx.set_canned_status(answer.id, None if picked == "none" else picked)
+                return Notice(_("Statut à l'envoi : {status}.").format(status=_status_label(done.status)))
+        case "delete":
+            question = _("Supprimer la réponse type « {title} » ?").format(title=answer.title)
+            if await confirm(term, _("Supprimer"), question):
+                await ctx.delete_canned(answer.id)
+                return Leave(Notice(_("Réponse type « {title} » supprimée.").format(title=answer.title)))
+            return Notice(_("Suppression annulée."))
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Literal
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
@@ -9,12 +10,13 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from ..context import SessionContext
 from ..domain import validation
 from ..domain.models import Category, Ticket, Urgency, User
-from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
+from ..errors import DatabaseUnavailable, ServiceRestarting
 from ..i18n import _
 from ..ui.screens import menu
 from ..ui.terminal import Terminal
-from ..ui.text import plain, wrap
-from .common import Notice, ask_valid
+from ..ui.text import plain
+from .catalogue import ask_name, catalogue_screen, detail_lines, rename, row_screen, toggle
+from .common import Notice
 
 
 async def ask_category(
@@ -67,112 +69,80 @@ def _label(c: Category) -> str:
 
 async def categories_screen(term: Terminal, ctx: SessionContext) -> Notice:
     """`Catégories` (admins): add one, or open one to rename, deactivate or set its defaults."""
-    notice = Notice()
-    while True:
-        listed = await ctx.all_categories()
-        chosen = await menu(
-            term,
-            _("Catégories"),
-            [("add", _("Ajouter une catégorie")), *[(c.id, _label(c)) for c in listed]],
-            **notice.kwargs(),
-        )
-        if chosen is None:
-            return Notice()
-        try:
-            if chosen == "add":
-                notice = await _add(term, ctx)
-            else:
-                notice = await _category_screen(term, ctx, chosen)
-        except UserError as exc:
-            notice = Notice.fail(exc.message)
-
-
-async def _named(term: Terminal, title: str, save, default: str = "") -> Category | None:
-    """Ask a name until `save(name)` accepts it (each refusal above the field); None: cancelled."""
-    notice, typed = Notice(), default
-    while True:
-        name = await ask_valid(
-            term,
-            title,
-            _("Nom"),
-            [],
-            validation.category_name,
-            notice=notice,
-            help_text=_("(une ligne, {max} caractères au plus)").format(max=validation.CATEGORY_MAX),
-            max_chars=validation.CATEGORY_MAX,
-            **({"default": typed} if typed else {}),
-        )
-        if name is None:
-            return None
-        try:
-            return await save(name)
-        except UserError as exc:
-            notice, typed = Notice.fail(exc.message), name
+    return await catalogue_screen(
+        term,
+        _("Catégories"),
+        _("Ajouter une catégorie"),
+        ctx.all_categories,
+        _label,
+        lambda: _add(term, ctx),
+        lambda category_id: _category_screen(term, ctx, category_id),
+    )
 
 
 async def _add(term: Terminal, ctx: SessionContext) -> Notice:
-    category = await _named(term, _("Ajouter une catégorie"), ctx.add_category)
+    category = await ask_name(
+        term, _("Ajouter une catégorie"), validation.category_name, validation.CATEGORY_MAX, ctx.add_category
+    )
     if category is None:
         return Notice()
     return Notice(_("Catégorie « {name} » ajoutée.").format(name=category.name))
 
 
 def category_lines(c: Category, width: int) -> list[StyleAndTextTuples]:
-    rows = [
-        _("Catégorie : {name}").format(name=c.name),
-        _("État : {state}").format(state=_("active") if c.active else _("désactivée")),
-        _("Assigné par défaut : {name}").format(name=c.default_assignee_name or _("personne")),
-        _("Urgence par défaut : {level}").format(
-            level=c.default_urgency.label if c.default_urgency else _("aucune")
-        ),
+    return detail_lines(
+        [
+            _("Catégorie : {name}").format(name=c.name),
+            _("État : {state}").format(state=_("active") if c.active else _("désactivée")),
+            _("Assigné par défaut : {name}").format(name=c.default_assignee_name or _("personne")),
+            _("Urgence par défaut : {level}").format(
+                level=c.default_urgency.label if c.default_urgency else _("aucune")
+            ),
+        ],
+        width,
+    )
+
+
+def _entries(category: Category) -> list[tuple[str, str]]:
+    return [
+        ("rename", _("Renommer")),
+        ("toggle", _("Désactiver") if category.active else _("Réactiver")),
+        ("assignee", _("Assigné par défaut")),
+        ("urgency", _("Urgence par défaut")),
     ]
-    return [[("", line)] for row in rows for line in wrap(row, width, multiline=False)]
 
 
-async def _category_screen(term: Terminal, ctx: SessionContext, category_id: int) -> Notice:
-    notice = Notice()
-    while True:
-        category = next((c for c in await ctx.all_categories() if c.id == category_id), None)
-        if category is None:
-            return Notice.fail(_("Cette catégorie n'existe plus."))
-        items = [
-            ("rename", _("Renommer")),
-            ("toggle", _("Désactiver") if category.active else _("Réactiver")),
-            ("assignee", _("Assigné par défaut")),
-            ("urgency", _("Urgence par défaut")),
-        ]
-        choice = await menu(
-            term,
-            _("Catégorie #{id}").format(id=category.id),
-            items,
-            body=lambda width, c=category: category_lines(c, width),
-            **notice.kwargs(),
-        )
-        if choice is None:
-            return notice
-        try:
-            notice = await _act(term, ctx, category, choice)
-        except UserError as exc:
-            notice = Notice.fail(exc.message)
+def _category_screen(term: Terminal, ctx: SessionContext, category_id: int) -> Awaitable[Notice]:
+    return row_screen(
+        term,
+        ctx.all_categories,
+        category_id,
+        _("Cette catégorie n'existe plus."),
+        _("Catégorie #{id}"),
+        _entries,
+        category_lines,
+        lambda category, choice: _act(term, ctx, category, choice),
+    )
 
 
 async def _act(term: Terminal, ctx: SessionContext, category: Category, choice: str) -> Notice:
     match choice:
         case "rename":
-            done = await _named(
+            return await rename(
                 term,
                 _("Renommer la catégorie"),
+                validation.category_name,
+                validation.CATEGORY_MAX,
                 lambda name: ctx.rename_category(category.id, name),
                 category.name,
+                _("Catégorie renommée : {name}."),
             )
-            if done is None:
-                return Notice()
-            return Notice(_("Catégorie renommée : {name}.").format(name=done.name))
         case "toggle":
-            done = await ctx.set_category_active(category.id, not category.active)
-            if done.active:
-                return Notice(_("Catégorie réactivée : elle est de nouveau proposée."))
-            return Notice(_("Catégorie désactivée : elle n'est plus proposée aux nouveaux tickets."))
+            return await toggle(
+                lambda: ctx.set_category_active(category.id, not category.active),
+                _("Catégorie réactivée : elle est de nouveau proposée."),
+                _("Catégorie désactivée : elle n'est plus proposée aux nouveaux tickets."),
+            )
         case "assignee":
             admins = await ctx.assignees()
             nobody = _("Personne")

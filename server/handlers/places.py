@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Literal
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
@@ -13,7 +14,8 @@ from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
 from ..i18n import _
 from ..ui.screens import menu
 from ..ui.terminal import Terminal
-from ..ui.text import plain, wrap
+from ..ui.text import plain
+from .catalogue import ask_name, catalogue_screen, detail_lines, rename, row_screen, toggle
 from .common import Notice, ask_valid
 
 
@@ -82,112 +84,84 @@ def _label(p: Place) -> str:
 
 async def places_screen(term: Terminal, ctx: SessionContext) -> Notice:
     """`Lieux` (admins): add one, or open one to rename, deactivate or change its networks."""
-    notice = Notice()
-    while True:
-        listed = await ctx.all_places()
-        chosen = await menu(
-            term,
-            _("Lieux"),
-            [("add", _("Ajouter un lieu")), *[(p.id, _label(p)) for p in listed]],
-            body=lambda width: plain(
-                _("Un nouveau ticket est placé au lieu dont un réseau contient l'adresse du client."),
-                "class:dim",
-                width=width,
-            ),
-            **notice.kwargs(),
-        )
-        if chosen is None:
-            return Notice()
-        try:
-            if chosen == "add":
-                notice = await _add(term, ctx)
-            else:
-                notice = await _place_screen(term, ctx, chosen)
-        except UserError as exc:
-            notice = Notice.fail(exc.message)
-
-
-async def _named(term: Terminal, title: str, save, default: str = "") -> Place | None:
-    """Ask a name until `save(name)` accepts it (each refusal above the field); None: cancelled."""
-    notice, typed = Notice(), default
-    while True:
-        name = await ask_valid(
-            term,
-            title,
-            _("Nom"),
-            [],
-            validation.place_name,
-            notice=notice,
-            help_text=_("(une ligne, {max} caractères au plus)").format(max=validation.PLACE_MAX),
-            max_chars=validation.PLACE_MAX,
-            **({"default": typed} if typed else {}),
-        )
-        if name is None:
-            return None
-        try:
-            return await save(name)
-        except UserError as exc:
-            notice, typed = Notice.fail(exc.message), name
+    return await catalogue_screen(
+        term,
+        _("Lieux"),
+        _("Ajouter un lieu"),
+        ctx.all_places,
+        _label,
+        lambda: _add(term, ctx),
+        lambda place_id: _place_screen(term, ctx, place_id),
+        body=lambda width: plain(
+            _("Un nouveau ticket est placé au lieu dont un réseau contient l'adresse du client."),
+            "class:dim",
+            width=width,
+        ),
+    )
 
 
 async def _add(term: Terminal, ctx: SessionContext) -> Notice:
-    place = await _named(term, _("Ajouter un lieu"), ctx.add_place)
+    place = await ask_name(
+        term, _("Ajouter un lieu"), validation.place_name, validation.PLACE_MAX, ctx.add_place
+    )
     if place is None:
         return Notice()
     return Notice(_("Lieu « {name} » ajouté.").format(name=place.name))
 
 
 def place_lines(p: Place, width: int) -> list[StyleAndTextTuples]:
-    rows = [
-        _("Lieu : {name}").format(name=p.name),
-        _("État : {state}").format(state=_("actif") if p.active else _("désactivé")),
-        _("Réseaux : {list}").format(list=", ".join(p.networks) if p.networks else _("aucun")),
+    return detail_lines(
+        [
+            _("Lieu : {name}").format(name=p.name),
+            _("État : {state}").format(state=_("actif") if p.active else _("désactivé")),
+            _("Réseaux : {list}").format(list=", ".join(p.networks) if p.networks else _("aucun")),
+        ],
+        width,
+    )
+
+
+def _entries(place: Place) -> list[tuple[str, str]]:
+    items = [
+        ("rename", _("Renommer")),
+        ("toggle", _("Désactiver") if place.active else _("Réactiver")),
+        ("add_network", _("Ajouter un réseau")),
     ]
-    return [[("", line)] for row in rows for line in wrap(row, width, multiline=False)]
+    if place.networks:
+        items.append(("remove_network", _("Retirer un réseau")))
+    return items
 
 
-async def _place_screen(term: Terminal, ctx: SessionContext, place_id: int) -> Notice:
-    notice = Notice()
-    while True:
-        place = next((p for p in await ctx.all_places() if p.id == place_id), None)
-        if place is None:
-            return Notice.fail(_("Ce lieu n'existe plus."))
-        items = [
-            ("rename", _("Renommer")),
-            ("toggle", _("Désactiver") if place.active else _("Réactiver")),
-            ("add_network", _("Ajouter un réseau")),
-        ]
-        if place.networks:
-            items.append(("remove_network", _("Retirer un réseau")))
-        choice = await menu(
-            term,
-            _("Lieu #{id}").format(id=place.id),
-            items,
-            body=lambda width, p=place: place_lines(p, width),
-            **notice.kwargs(),
-        )
-        if choice is None:
-            return notice
-        try:
-            notice = await _act(term, ctx, place, choice)
-        except UserError as exc:
-            notice = Notice.fail(exc.message)
+def _place_screen(term: Terminal, ctx: SessionContext, place_id: int) -> Awaitable[Notice]:
+    return row_screen(
+        term,
+        ctx.all_places,
+        place_id,
+        _("Ce lieu n'existe plus."),
+        _("Lieu #{id}"),
+        _entries,
+        place_lines,
+        lambda place, choice: _act(term, ctx, place, choice),
+    )
 
 
 async def _act(term: Terminal, ctx: SessionContext, place: Place, choice: str) -> Notice:
     match choice:
         case "rename":
-            done = await _named(
-                term, _("Renommer le lieu"), lambda name: ctx.rename_place(place.id, name), place.name
+            return await rename(
+                term,
+                _("Renommer le lieu"),
+                validation.place_name,
+                validation.PLACE_MAX,
+                lambda name: ctx.rename_place(place.id, name),
+                place.name,
+                _("Lieu renommé : {name}."),
             )
-            if done is None:
-                return Notice()
-            return Notice(_("Lieu renommé : {name}.").format(name=done.name))
         case "toggle":
-            done = await ctx.set_place_active(place.id, not place.active)
-            if done.active:
-                return Notice(_("Lieu réactivé : il est de nouveau proposé."))
-            return Notice(_("Lieu désactivé : il n'est plus proposé aux nouveaux tickets."))
+            return await toggle(
+                lambda: ctx.set_place_active(place.id, not place.active),
+                _("Lieu réactivé : il est de nouveau proposé."),
+                _("Lieu désactivé : il n'est plus proposé aux nouveaux tickets."),
+            )
         case "add_network":
             return await _add_network(term, ctx, place)
         case "remove_network":

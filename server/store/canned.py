@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.models import CannedAnswer, Status
+from . import catalogue
 from .schema import canned_answers, statuses
 
 
@@ -35,9 +36,8 @@ async def by_id(conn: AsyncConnection, answer_id: int, *, lock: bool = False) ->
 
 
 async def titles(conn: AsyncConnection) -> dict[int, str]:
-    """Every title by id, locked: two admins naming alike run one after the other."""
-    rows = await conn.execute(sa.select(canned_answers.c.id, canned_answers.c.titre).with_for_update())
-    return {r.id: r.titre for r in rows}
+    """Every title by id, locked (see catalogue.names)."""
+    return await catalogue.names(conn, canned_answers.c.titre)
 
 
 async def insert(conn: AsyncConnection, title: str, text: str, now) -> int:
@@ -47,7 +47,7 @@ async def insert(conn: AsyncConnection, title: str, text: str, now) -> int:
 
 async def update(conn: AsyncConnection, answer_id: int, **values) -> None:
     """Set any of titre, texte, statut_id."""
-    await conn.execute(canned_answers.update().where(canned_answers.c.id == answer_id).values(**values))
+    await catalogue.update(conn, canned_answers, answer_id, **values)
 
 
 async def delete(conn: AsyncConnection, answer_id: int) -> int:

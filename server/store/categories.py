@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.models import Category, Urgency
+from . import catalogue
 from .schema import categories, users
 
 default_assignee = users.alias("assigne_defaut")
@@ -57,16 +58,14 @@ async def offered(conn: AsyncConnection, category_id: int):
 
 
 async def names(conn: AsyncConnection) -> dict[int, str]:
-    """Every category's name by id, locked: two admins naming alike run one after the other."""
-    rows = await conn.execute(sa.select(categories.c.id, categories.c.nom).with_for_update())
-    return {r.id: r.nom for r in rows}
+    """Every category's name by id, locked (see catalogue.names)."""
+    return await catalogue.names(conn, categories.c.nom)
 
 
 async def insert(conn: AsyncConnection, name: str) -> int:
-    result = await conn.execute(categories.insert().values(nom=name, active=True))
-    return result.inserted_primary_key[0]
+    return await catalogue.insert_active(conn, categories, name)
 
 
 async def update(conn: AsyncConnection, category_id: int, **values) -> None:
     """Set any of nom, active, assigne_defaut_id, urgence_defaut."""
-    await conn.execute(categories.update().where(categories.c.id == category_id).values(**values))
+    await catalogue.update(conn, categories, category_id, **values)

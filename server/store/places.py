@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.models import Place
+from . import catalogue
 from .schema import place_networks, places
 
 
@@ -46,19 +47,17 @@ async def by_id(conn: AsyncConnection, place_id: int, *, lock: bool = False) -> 
 
 
 async def names(conn: AsyncConnection) -> dict[int, str]:
-    """Every place's name by id, locked: two admins naming alike run one after the other."""
-    rows = await conn.execute(sa.select(places.c.id, places.c.nom).with_for_update())
-    return {r.id: r.nom for r in rows}
+    """Every place's name by id, locked (see catalogue.names)."""
+    return await catalogue.names(conn, places.c.nom)
 
 
 async def insert(conn: AsyncConnection, name: str) -> int:
-    result = await conn.execute(places.insert().values(nom=name, active=True))
-    return result.inserted_primary_key[0]
+    return await catalogue.insert_active(conn, places, name)
 
 
 async def update(conn: AsyncConnection, place_id: int, **values) -> None:
     """Set nom or active."""
-    await conn.execute(places.update().where(places.c.id == place_id).values(**values))
+    await catalogue.update(conn, places, place_id, **values)
 
 
 async def active_networks(conn: AsyncConnection) -> list[tuple[str, int, str]]:

@@ -1,0 +1,150 @@
+"""What the admins' catalogue screens share (Catégories, Lieux, Réponses types): the list with
+its entry to add one, the screen of one row and its actions, a name asked until accepted."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+
+from ..errors import UserError
+from ..i18n import _
+from ..ui.screens import Lines, menu
+from ..ui.terminal import Terminal
+from ..ui.text import wrap
+from .common import Notice, ask_valid
+
+
+@dataclass(frozen=True)
+class Leave:
+    """What an action answers when the row's screen closes after it (the row is deleted)."""
+
+    notice: Notice
+
+
+async def catalogue_screen(
+    term: Terminal,
+    title: str,
+    add_label: str,
+    load: Callable[[], Awaitable[Sequence[Any]]],
+    label: Callable[[Any], str],
+    add: Callable[[], Awaitable[Notice]],
+    open_row: Callable[[int], Awaitable[Notice]],
+    *,
+    body: Lines | None = None,
+) -> Notice:
+    """The rows by `label`, under an entry to `add` one; a row chosen is opened by `open_row`
+    (its id). What each says is shown above the list, a refusal as an error."""
+    notice = Notice()
+    while True:
+        listed = await load()
+        chosen = await menu(
+            term,
+            title,
+            [("add", add_label), *[(r.id, label(r)) for r in listed]],
+            body=body,
+            **notice.kwargs(),
+        )
+        if chosen is None:
+            return Notice()
+        try:
+            notice = await (add() if chosen == "add" else open_row(chosen))
+        except UserError as exc:
+            notice = Notice.fail(exc.message)
+
+
+async def row_screen(
+    term: Terminal,
+    load: Callable[[], Awaitable[Sequence[Any]]],
+    row_id: int,
+    gone: str,
+    heading: str,
+    entries: Callable[[Any], list[tuple[str, str]]],
+    lines: Callable[[Any, int], list[StyleAndTextTuples]],
+    act: Callable[[Any, str], Awaitable[Notice | Leave | None]],
+) -> Notice:
+    """One row, read again before each showing (`gone` once it is no more), `heading` with its
+    id, its details (`lines`) above its `entries`; `act(row, choice)` runs the one chosen and
+    says what it did (None: what was said stays; Leave: back to the list)."""
+    notice = Notice()
+    while True:
+        row = next((r for r in await load() if r.id == row_id), None)
+        if row is None:
+            return Notice.fail(gone)
+        choice = await menu(
+            term,
+            heading.format(id=row.id),
+            entries(row),
+            body=lambda width, r=row: lines(r, width),
+            **notice.kwargs(),
+        )
+        if choice is None:
+            return notice
+        try:
+            done = await act(row, choice)
+        except UserError as exc:
+            notice = Notice.fail(exc.message)
+            continue
+        if isinstance(done, Leave):
+            return done.notice
+        if done is not None:
+            notice = done
+
+
+async def ask_name(
+    term: Terminal,
+    title: str,
+    rule: Callable[[str], str],
+    max_chars: int,
+    save: Callable[[str], Awaitable[Any]],
+    default: str = "",
+) -> Any:
+    """Ask a name until `save(name)` accepts it (each refusal above the field); None: cancelled."""
+    notice, typed = Notice(), default
+    while True:
+        name = await ask_valid(
+            term,
+            title,
+            _("Nom"),
+            [],
+            rule,
+            notice=notice,
+            help_text=_("(une ligne, {max} caractères au plus)").format(max=max_chars),
+            max_chars=max_chars,
+            **({"default": typed} if typed else {}),
+        )
+        if name is None:
+            return None
+        try:
+            return await save(name)
+        except UserError as exc:
+            notice, typed = Notice.fail(exc.message), name
+
+
+async def rename(
+    term: Terminal,
+    title: str,
+    rule: Callable[[str], str],
+    max_chars: int,
+    save: Callable[[str], Awaitable[Any]],
+    current: str,
+    said: str,
+) -> Notice:
+    """`Renommer`: the new name asked until `save` accepts it; `said` tells it ({name})."""
+    done = await ask_name(term, title, rule, max_chars, save, current)
+    if done is None:
+        return Notice()
+    return Notice(said.format(name=done.name))
+
+
+async def toggle(set_active: Callable[[], Awaitable[Any]], activated: str, deactivated: str) -> Notice:
+    """`Désactiver` / `Réactiver`: the change made, and the sentence of the state it left."""
+    done = await set_active()
+    return Notice(activated if done.active else deactivated)
+
+
+def detail_lines(rows: Sequence[str], width: int) -> list[StyleAndTextTuples]:
+    """A row's details, one line each (cut to `width`)."""
+    return [[("", line)] for row in rows for line in wrap(row, width, multiline=False)]
