@@ -188,6 +188,7 @@ CREATE TABLE IF NOT EXISTS tickets (
   lieu_id INTEGER,
   echeance DATETIME,
   pause_depuis DATETIME,
+  resolu_depuis DATETIME,
   PRIMARY KEY (id),
   CONSTRAINT fk_tickets_auteur FOREIGN KEY(auteur_id) REFERENCES utilisateurs (id) ON DELETE CASCADE,
   CONSTRAINT fk_tickets_statut FOREIGN KEY(statut_id) REFERENCES statut (id) ON DELETE RESTRICT,
@@ -200,6 +201,7 @@ CREATE TABLE IF NOT EXISTS tickets (
   INDEX idx_tickets_date (created_at),
   INDEX idx_tickets_lieu_date (lieu_id, created_at),
   INDEX idx_tickets_statut_echeance (statut_id, echeance),
+  INDEX idx_tickets_statut_resolu (statut_id, resolu_depuis),
   INDEX idx_tickets_statut_urgence_date (statut_id, urgence, created_at)
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
@@ -261,6 +263,6 @@ CREATE TABLE IF NOT EXISTS pieces_jointes_blocs (
   CONSTRAINT fk_pieces_jointes_blocs_piece FOREIGN KEY(piece_id) REFERENCES pieces_jointes (id) ON DELETE CASCADE
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
-INSERT IGNORE INTO statut (id, libelle) VALUES (1, 'En attente'), (2, 'En cours'), (3, 'Résolu');
+INSERT IGNORE INTO statut (id, libelle) VALUES (1, 'En attente'), (2, 'En cours'), (3, 'Résolu'), (4, 'Fermé');
 
 INSERT IGNORE INTO categories (id, nom, active) VALUES (1, 'Matériel', true), (2, 'Accès à la plateforme', true), (3, 'Réseau / Wi-Fi', true), (4, 'Salles et vidéoprojecteurs', true), (5, 'Logiciels', true), (6, 'Compte et mot de passe', true), (7, 'Autre', true);

@@ -14,6 +14,7 @@ from prompt_toolkit.contrib.ssh import PromptToolkitSSHSession
 
 from . import commands, i18n
 from .change_feed import ChangeFeed
+from .closer import AutoCloser
 from .collector import SCREEN_SHARE, Collector
 from .config import Settings
 from .context import (
@@ -81,6 +82,7 @@ class Service:
         self.collector = Collector(lambda: len(self.terminals))
         self.metrics: MetricsEndpoint | None = None
         self.mailer: MailSender | None = None
+        self.closer: AutoCloser | None = None
         self._stopping = False
 
     @property
@@ -133,6 +135,9 @@ class Service:
         )
         await self.feed.poll()  # from now on, every change is news
         self.feed.start()
+        tickets = settings.tickets
+        self.closer = AutoCloser(lambda: self.services, tickets.autoclose_days, tickets.autoclose_interval)
+        self.closer.start()
         shared = settings.host_key_file
         host_key = load_host_key(settings.host_keys_dir) if shared is None else load_shared_host_key(shared)
         db = self.db
@@ -299,6 +304,8 @@ class Service:
             self.db.refusing_writes = True
         if self.feed is not None:
             await self.feed.stop()
+        if self.closer is not None:
+            await self.closer.stop()
         for term, ctx in list(self.contexts.items()):
             with speaking(ctx.language):
                 term.announce(_(SHUTDOWN_NOTICE))

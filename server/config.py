@@ -232,6 +232,14 @@ class DueSettings:
 
 
 @dataclass(frozen=True)
+class TicketSettings:
+    # Days a `Résolu` ticket waits for its requester's answer before the service closes it.
+    autoclose_days: int = 7
+    # Seconds between two looks for tickets to close.
+    autoclose_interval: float = 300.0
+
+
+@dataclass(frozen=True)
 class Settings:
     ssh: SshSettings = field(default_factory=SshSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -242,6 +250,7 @@ class Settings:
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     due: DueSettings = field(default_factory=DueSettings)
+    tickets: TicketSettings = field(default_factory=TicketSettings)
     # Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = PROJECT_ROOT
 

@@ -65,6 +65,14 @@ def check(settings: Settings) -> None:
     settings.ssh.proxies()
     _check_mail(settings.mail)
     _check_due(settings.due)
+    if settings.tickets.autoclose_days < 1:
+        raise ConfigError(
+            f"tickets.autoclose_days: au moins 1 jour, reçu {settings.tickets.autoclose_days!r}"
+        )
+    if settings.tickets.autoclose_interval <= 0:
+        raise ConfigError(
+            f"tickets.autoclose_interval: doit être positif, reçu {settings.tickets.autoclose_interval!r}"
+        )
     if not 0 <= settings.attachments.port < 65536:
         raise ConfigError(
             f"attachments.port: doit être entre 1 et 65535, ou 0 (reçu {settings.attachments.port})"

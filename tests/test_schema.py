@@ -20,7 +20,7 @@ from server.store.schema import history, statuses, tickets, users
 
 from .conftest import _find, admin_connection, context_for, count, scratch_database, skip_without_mariadb
 
-STATUSES = {1: "En attente", 2: "En cours", 3: "Résolu"}
+STATUSES = {1: "En attente", 2: "En cours", 3: "Résolu", 4: "Fermé"}
 TABLES = {
     "utilisateurs",
     "statut",
@@ -330,11 +330,11 @@ async def test_a_status_in_use_cannot_be_deleted(database, services, alice):
     with pytest.raises(sa.exc.IntegrityError):
         async with database.transaction() as conn:
             await conn.execute(statuses.delete().where(statuses.c.libelle == "En attente"))
-    assert await count(database, statuses) == 3
+    assert await count(database, statuses) == 4
     # A status nobody uses can go: the refusal above is the foreign key's doing.
     async with database.transaction() as conn:
         await conn.execute(statuses.delete().where(statuses.c.libelle == "Résolu"))
-    assert await count(database, statuses) == 2
+    assert await count(database, statuses) == 3
 
 
 async def test_a_status_named_in_history_only_cannot_be_deleted(database, services, alice, admin):
@@ -345,7 +345,7 @@ async def test_a_status_named_in_history_only_cannot_be_deleted(database, servic
     with pytest.raises(sa.exc.IntegrityError):
         async with database.transaction() as conn:
             await conn.execute(statuses.delete().where(statuses.c.libelle == "En cours"))
-    assert await count(database, statuses) == 3
+    assert await count(database, statuses) == 4
 
 
 async def test_deleting_a_ticket_deletes_its_history(database, services, alice, admin):

@@ -54,8 +54,6 @@ def _summary_json(t: TicketSummary) -> dict:
         "assignee": t.assignee_name,
         "category": t.category_name,
         "place": t.place_name,
-        "due_at": iso(t.due_at) if t.due_at else None,
-        "due_paused": t.due_paused,
         "created_at": iso(t.created_at),
     }
 
@@ -297,6 +295,8 @@ async def _text_change(ctx: SessionContext, io: CommandIO, args: list[str], name
     ticket = await ctx.ticket(number)
     if name == "tickets note" and not ctx.can_add_note(ticket):
         raise Forbidden()
+    if name == "tickets reply":
+        ctx.check_reply(ticket)
     text = await io.read_stdin()
     if name == "tickets reply":
         await ctx.reply(number, text)

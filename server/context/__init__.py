@@ -2,6 +2,7 @@
 
 from ..domain.access import Access, access_allowed
 from .attachments import TEXT_SHOWN_MAX, sweep_unfinished
+from .closing import close_quiet_tickets
 from .finding import SEARCH_TEXT_MAX, USER_MATCHES_MAX
 from .login import authenticate, create_user, key_login_failed, key_login_succeeded, key_owner
 from .own_keys import MAX_KEYS
@@ -22,6 +23,7 @@ __all__ = [
     "TicketForm",
     "access_allowed",
     "authenticate",
+    "close_quiet_tickets",
     "create_user",
     "key_login_failed",
     "key_login_succeeded",

@@ -144,7 +144,7 @@ async def ticket_event(
     resources: SessionResources,
     ticket_id: int,
     action: Action,
-    actor_id: int,
+    actor_id: int | None,
     internal: bool,
     now: datetime,
 ) -> None:

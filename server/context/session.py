@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .. import i18n
 from ..audit import AuditEvent, record_in
 from ..domain.access import Access, access_allowed
-from ..domain.models import Action, Status, Ticket, User
+from ..domain.models import Action, Status, User
 from ..errors import AccountDeleted, Forbidden, NotFound, ServiceRestarting
 from ..i18n import _
 from ..store import Database, accounts
@@ -27,6 +27,7 @@ from .categories import Categories
 from .dashboard import DashboardArea
 from .exports import Exports
 from .finding import Finding
+from .offers import Offers
 from .own_keys import OwnKeys
 from .places import Places
 from .recovery import Recovery
@@ -36,6 +37,9 @@ from .users_admin import UsersAdmin
 from .verification import EmailArea
 
 log = logging.getLogger("support.context")
+
+# The name kept in history for what the service does by itself (automatic closing).
+SERVICE_ACTOR = "Service"
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -68,7 +72,7 @@ class _InArea:
         return getattr(getattr(ctx, self.area), self.name)
 
 
-class SessionContext:
+class SessionContext(Offers):
     """The data a connected person may reach, and the rules around it.
 
     Screens call these methods and render what they return; they never see SQL or roles.
@@ -131,16 +135,25 @@ class SessionContext:
 
     # Access: every area asks here --------------------------------------------------------
 
-    def allowed(self, access: Access, author_id: int | None = None, *, user: User | None = None) -> bool:
+    def allowed(
+        self,
+        access: Access,
+        author_id: int | None = None,
+        *,
+        user: User | None = None,
+        status: Status | None = None,
+    ) -> bool:
         """Whether the session's user (or `user`) may; the one caller of the access function."""
-        return access_allowed(self.user if user is None else user, access, author_id)
+        return access_allowed(self.user if user is None else user, access, author_id, status)
 
-    def require(self, access: Access, author_id: int | None = None) -> User:
+    def require(self, access: Access, author_id: int | None = None, status: Status | None = None) -> User:
         """The session's user once `access` is allowed; else the refusal the user is shown."""
         self._check_not_deleted()
-        if not self.allowed(access, author_id):
+        if not self.allowed(access, author_id, status=status):
             if access is Access.VIEW_TICKET:
                 raise NotFound()
+            if status is Status.CLOSED and self.allowed(access, author_id):
+                raise Forbidden(_("Ce ticket est fermé : il ne reçoit plus de réponse."))
             if access is Access.REOPEN:
                 raise Forbidden(_("Seul le demandeur peut signaler que le problème persiste."))
             raise Forbidden()
@@ -150,81 +163,6 @@ class SessionContext:
     def sees_internal(self, author_id: int | None = None) -> bool:
         """Whether internal notes are shown to, and counted for, this user."""
         return self.allowed(Access.SEE_INTERNAL, author_id)
-
-    def can_list_all(self) -> bool:
-        """Whether to offer `Tous les tickets` in the main menu."""
-        return self.allowed(Access.LIST_ALL)
-
-    def can_view_dashboard(self) -> bool:
-        """Whether to offer `Tableau de bord` in the main menu."""
-        return self.allowed(Access.VIEW_DASHBOARD)
-
-    def can_manage_users(self) -> bool:
-        """Whether to offer `Utilisateurs` in the main menu."""
-        return self.allowed(Access.MANAGE_USERS)
-
-    def can_have_assignments(self) -> bool:
-        """Whether to offer `Mes tickets assignés` in the main menu."""
-        return self.allowed(Access.BE_ASSIGNED)
-
-    def can_change_status(self, ticket: Ticket) -> bool:
-        """Whether to offer `Changer le statut` on this ticket's screen."""
-        return self.allowed(Access.CHANGE_STATUS, ticket.author_id)
-
-    def can_reply(self, ticket: Ticket) -> bool:
-        """Whether to offer `Répondre` on this ticket's screen."""
-        return self.allowed(Access.REPLY, ticket.author_id)
-
-    def can_add_note(self, ticket: Ticket) -> bool:
-        """Whether to offer `Note interne` on this ticket's screen."""
-        return self.allowed(Access.ADD_NOTE, ticket.author_id)
-
-    def can_assign(self, ticket: Ticket) -> bool:
-        """Whether to offer `Prendre en charge` and `Assigner à…` on this ticket's screen."""
-        return self.allowed(Access.ASSIGN, ticket.author_id)
-
-    def can_take(self, ticket: Ticket) -> bool:
-        """Whether to offer `Prendre en charge`: to an admin who does not have it already."""
-        return (
-            self.can_assign(ticket)
-            and self.user is not None
-            and ticket.assignee_id != self.user.id
-            and self.allowed(Access.BE_ASSIGNED)
-        )
-
-    def can_reopen(self, ticket: Ticket) -> bool:
-        """Whether to offer `Le problème persiste`: to the requester of a resolved ticket."""
-        return ticket.status is Status.RESOLVED and self.allowed(Access.REOPEN, ticket.author_id)
-
-    def can_manage_categories(self) -> bool:
-        """Whether to offer `Catégories` in the main menu."""
-        return self.allowed(Access.MANAGE_CATEGORIES)
-
-    def can_change_category(self, ticket: Ticket) -> bool:
-        """Whether to offer `Changer la catégorie` on this ticket's screen."""
-        return self.allowed(Access.CHANGE_CATEGORY, ticket.author_id)
-
-    def can_delete_attachment(self, ticket: Ticket) -> bool:
-        """Whether to offer `Supprimer une pièce jointe` on this ticket's screen."""
-        return bool(ticket.attachments) and self.allowed(Access.DELETE_ATTACHMENT, ticket.author_id)
-
-    def can_manage_places(self) -> bool:
-        """Whether to offer `Lieux` under `Paramètres`."""
-        return self.allowed(Access.MANAGE_PLACES)
-
-    def can_manage_canned(self) -> bool:
-        """Whether to offer `Réponses types` under `Paramètres`."""
-        return self.allowed(Access.MANAGE_CANNED)
-
-    def can_use_canned(self, ticket: Ticket) -> bool:
-        """Whether `Répondre` on this ticket offers the canned answers' key."""
-        return self.allowed(Access.USE_CANNED, ticket.author_id)
-
-    def can_change_place(self, ticket: Ticket) -> bool:
-        """Whether to offer `Changer le lieu` on this ticket's screen: when there is a place to
-        give it, or one to take away."""
-        has_choice = ticket.place_id is not None or ticket.places_offered
-        return has_choice and self.allowed(Access.CHANGE_PLACE, ticket.author_id)
 
     def is_self(self, user: User) -> bool:
         """Whether `user` is the session's own account (an admin can't delete it from the list)."""
@@ -388,12 +326,18 @@ class SessionContext:
         now,
         *,
         internal: bool = False,
+        by_service: bool = False,
     ) -> None:
-        """The one writer of history: an entry under the session's user, in `conn`'s transaction."""
-        assert self.user is not None
+        """The one writer of history: an entry under the session's user (or, `by_service`, the
+        service's own, with no account), in `conn`'s transaction."""
+        if by_service:
+            actor_id, actor_name = None, SERVICE_ACTOR
+        else:
+            assert self.user is not None
+            actor_id, actor_name = self.user.id, self.user.name
         entry = history_store.Entry(
-            ticket_id, self.user.id, self.user.name, action, old_status_id, new_status_id, details, internal
+            ticket_id, actor_id, actor_name, action, old_status_id, new_status_id, details, internal
         )
         await history_store.insert(conn, entry, now)
         # Mail about it, in the same transaction: sent if and once this entry commits.
-        await notifications.ticket_event(conn, self.services, ticket_id, action, self.user.id, internal, now)
+        await notifications.ticket_event(conn, self.services, ticket_id, action, actor_id, internal, now)

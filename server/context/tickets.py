@@ -240,7 +240,8 @@ class Tickets:
         if change.internal and not ctx.sees_internal(change.author_id):
             return None
         if change.author_id == user.id:
-            if change.action == Action.STATUS_CHANGED and change.new_status is not None:
+            closing = (Action.STATUS_CHANGED, Action.AUTO_CLOSED)
+            if change.action in closing and change.new_status is not None:
                 return LiveNotice.STATUS_CHANGED
             if change.action == Action.REPLY:
                 return LiveNotice.REPLY
@@ -256,7 +257,7 @@ class Tickets:
         self.ctx.require(Access.VIEW_TICKET, row.auteur_id if row else None)
         if row is None:
             raise NotFound()
-        self.ctx.require(access, row.auteur_id)
+        self.ctx.require(access, row.auteur_id, Status(row.libelle))
         return row
 
     async def changed(self, ticket_id: int, access: Access, steps: Steps) -> tuple[Ticket, object]:
@@ -274,13 +275,15 @@ class Tickets:
         """Set a ticket's status (admins), with its history entry in the same transaction."""
         ctx = self.ctx
         new_status = validation.status(new_status)
+        if new_status is Status.CLOSED:
+            raise ValidationError(_("Seul le service ferme un ticket, après des jours sans réponse."))
         now = ctx.services.clock()
 
         async def update(conn: AsyncConnection, row) -> str:
             if row.libelle == new_status.value:
                 raise ValidationError(_("Le ticket est déjà « {status} ».").format(status=new_status.label))
             new_id = (await tickets.status_ids(conn))[new_status]
-            await tickets.update(conn, ticket_id, now, statut_id=new_id)
+            await tickets.update(conn, ticket_id, now, statut_id=new_id, **_resolved(new_status, now))
             await ctx._write_history(conn, ticket_id, Action.STATUS_CHANGED, row.statut_id, new_id, "", now)
             details = f"status ticket={ticket_id} from={row.libelle} to={new_status.value}"
             await ctx.audit(conn, AuditEvent.ADMIN_ACTION, details)
@@ -297,6 +300,8 @@ class Tickets:
         ctx = self.ctx
         text = validation.reply(text)
         new_status = None if status is None else validation.status(status)
+        if new_status is Status.CLOSED:
+            raise ValidationError(_("Seul le service ferme un ticket, après des jours sans réponse."))
         now = ctx.services.clock()
 
         async def write(conn: AsyncConnection, row) -> bool:
@@ -304,7 +309,12 @@ class Tickets:
                 ctx.require(Access.CHANGE_STATUS, row.auteur_id)
             changes = new_status is not None and row.libelle != new_status.value
             new_id = (await tickets.status_ids(conn))[new_status] if changes and new_status else None
-            values = self._pause(row, row.auteur_id == ctx.user.id, new_status or Status(row.libelle), now)
+            by_requester = row.auteur_id == ctx.user.id
+            after = new_status or Status(row.libelle)
+            values = self._pause(row, by_requester, after, now)
+            if new_id is not None or (by_requester and after is Status.RESOLVED):
+                # Resolved now, or the requester answered: the days before closing start again.
+                values.update(_resolved(after, now))
             await tickets.update(conn, ticket_id, now, **values, **({"statut_id": new_id} if new_id else {}))
             await ctx._write_history(conn, ticket_id, Action.REPLY, None, None, text, now)
             if row.auteur_id != ctx.user.id:  # staff answering someone: an admin action
@@ -349,7 +359,7 @@ class Tickets:
                 raise ValidationError(_("Le ticket n'est pas « Résolu » : répondez-y simplement."))
             in_progress = (await tickets.status_ids(conn))[Status.IN_PROGRESS]
             pause = self._pause(row, True, Status.IN_PROGRESS, now)
-            await tickets.update(conn, ticket_id, now, statut_id=in_progress, **pause)
+            await tickets.update(conn, ticket_id, now, statut_id=in_progress, resolu_depuis=None, **pause)
             await ctx._write_history(conn, ticket_id, Action.REPLY, None, None, text, now)
             await ctx._write_history(conn, ticket_id, Action.REOPENED, row.statut_id, in_progress, "", now)
 
@@ -357,3 +367,9 @@ class Tickets:
         STATUS_CHANGES.labels(status_label(Status.IN_PROGRESS)).inc()
         ctx.log("reopened id=%s length=%s", ticket_id, len(text))
         return ticket
+
+
+def _resolved(status: Status, now: datetime) -> dict:
+    """Since when a resolved ticket waits for its requester: the service closes it after
+    tickets.autoclose_days without an answer (context/closing.py)."""
+    return {"resolu_depuis": now if status is Status.RESOLVED else None}

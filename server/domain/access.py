@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from .models import User
+from .models import Status, User
 
 
 class Access(enum.Enum):
@@ -48,10 +48,19 @@ class Access(enum.Enum):
     USE_CANNED = "use_canned"
 
 
-def access_allowed(user: User | None, access: Access, author_id: int | None = None) -> bool:
+# What a closed ticket no longer takes, from anyone: it is read, or followed by a new ticket.
+CLOSED_REFUSES = frozenset({Access.REPLY, Access.REOPEN, Access.CHANGE_STATUS, Access.USE_CANNED})
+
+
+def access_allowed(
+    user: User | None, access: Access, author_id: int | None = None, status: Status | None = None
+) -> bool:
     """The single access decision of the application (`author_id`: the ticket's author, or the
-    owner of the key). Internal notes are seen by those allowed SEE_INTERNAL, and no one else."""
+    owner of the key; `status`: the ticket's). Internal notes are seen by those allowed
+    SEE_INTERNAL, and no one else; a closed ticket takes no more answers."""
     if user is None:
+        return False
+    if status is Status.CLOSED and access in CLOSED_REFUSES:
         return False
     if access is Access.OWN_KEY:
         return author_id == user.id

@@ -35,6 +35,8 @@ class Status(enum.StrEnum):
     WAITING = N_("En attente")
     IN_PROGRESS = N_("En cours")
     RESOLVED = N_("Résolu")
+    # Set by the service alone, after days without an answer from the requester: final.
+    CLOSED = N_("Fermé")
 
     @property
     def label(self) -> str:
@@ -65,6 +67,9 @@ class Action(enum.StrEnum):
     ATTACHMENT_DELETED = "piece_jointe_supprimee"
     # An admin changed the ticket's place; `details` holds "old → new".
     PLACE_CHANGED = "changement_lieu"
+    # The service closed a resolved ticket its requester left unanswered; `details` holds the
+    # number of days, the actor is the service (no account).
+    AUTO_CLOSED = "fermeture_auto"
 
 
 class Notifications(enum.StrEnum):
@@ -239,6 +244,8 @@ def fill_canned(text: str, ticket: Ticket, agent: str) -> str:
 # Finding tickets and the dashboard (admins) ---------------------------------------------------
 
 OPEN_STATUSES = frozenset({Status.WAITING, Status.IN_PROGRESS})
+# What an admin (or a canned answer) may set; `Fermé` is the service's.
+SETTABLE_STATUSES = (Status.WAITING, Status.IN_PROGRESS, Status.RESOLVED)
 
 
 class TicketSort(enum.StrEnum):

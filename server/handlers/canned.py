@@ -8,7 +8,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 
 from ..context import SessionContext
 from ..domain import validation
-from ..domain.models import CANNED_FIELDS, CannedAnswer, Status, Ticket
+from ..domain.models import CANNED_FIELDS, SETTABLE_STATUSES, CannedAnswer, Status, Ticket
 from ..i18n import _
 from ..ui.picker import pick_filtered
 from ..ui.screens import FieldLeft, confirm, menu
@@ -154,7 +154,7 @@ async def _act(
             picked = await menu(
                 term,
                 _("Statut à l'envoi"),
-                [("none", _("Aucun (le statut reste)")), *[(s, s.label) for s in Status]],
+                [("none", _("Aucun (le statut reste)")), *[(s, s.label) for s in SETTABLE_STATUSES]],
                 body=lambda width: plain(answer.title, width=width),
             )
             if picked is not None:

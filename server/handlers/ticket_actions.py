@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from ..context import SessionContext
 from ..domain import validation
-from ..domain.models import Status, Ticket, User
+from ..domain.models import SETTABLE_STATUSES, Status, Ticket, User
 from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
 from ..i18n import _
 from ..ui.screens import FieldLeft, confirm, menu
@@ -182,7 +182,7 @@ async def change_status(term: Terminal, ctx: SessionContext, ticket: Ticket) -> 
     status = await menu(
         term,
         title,
-        [(s, s.label + (current if s is ticket.status else "")) for s in Status],
+        [(s, s.label + (current if s is ticket.status else "")) for s in SETTABLE_STATUSES],
         body=lambda width: [[("class:label", _("Nouveau statut :"))]],
     )
     if status is None:

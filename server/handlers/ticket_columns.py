@@ -33,6 +33,7 @@ SHORT_STATUS = {
     Status.WAITING: N_("Attente"),
     Status.IN_PROGRESS: N_("En cours"),
     Status.RESOLVED: N_("Résolu"),
+    Status.CLOSED: N_("Fermé"),
 }
 
 

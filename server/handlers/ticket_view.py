@@ -166,6 +166,14 @@ def describe(entry: HistoryEntry) -> str:
             what = _("lieu : {change}").format(change=entry.details)
         case Action.ATTACHED:
             what = _("pièce jointe ajoutée : {name}").format(name=entry.details or "")
+        case Action.AUTO_CLOSED:
+            # The service's doing, not an account's: no name before it.
+            return _("{at}  fermé automatiquement : {old} → {new}, sans réponse depuis {days} jours").format(
+                at=moment,
+                old=entry.old_status.label if entry.old_status else "?",
+                new=entry.new_status.label if entry.new_status else "?",
+                days=entry.details,
+            )
         case Action.ATTACHMENT_DELETED:
             what = _("pièce jointe supprimée : {name}").format(name=entry.details or "")
         case _:

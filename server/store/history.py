@@ -16,7 +16,7 @@ class Entry:
     """One entry to write: who, what, the statuses it moved between, its text."""
 
     ticket_id: int
-    actor_id: int
+    actor_id: int | None
     actor_name: str
     action: Action
     old_status_id: int | None = None

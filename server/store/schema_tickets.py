@@ -60,6 +60,9 @@ tickets = sa.Table(
     # Since when the due date is paused, the ticket waiting for its requester (an admin's reply
     # to it `En cours`); NULL: not paused. The requester's answer adds the wait to `echeance`.
     sa.Column("pause_depuis", sa.DateTime, nullable=True),
+    # Since when a `Résolu` ticket has had no answer from its requester (resolved then, or
+    # their last reply since); NULL otherwise. The service closes it after autoclose_days.
+    sa.Column("resolu_depuis", sa.DateTime, nullable=True),
     # A user's tickets, newest first.
     sa.Index("idx_tickets_auteur_date", "auteur_id", "created_at"),
     # All tickets filtered by status, then urgency, ordered by date.
@@ -74,6 +77,8 @@ tickets = sa.Table(
     sa.Index("idx_tickets_lieu_date", "lieu_id", "created_at"),
     # Late open tickets, counted and filtered: by status, then due date.
     sa.Index("idx_tickets_statut_echeance", "statut_id", "echeance"),
+    # Resolved tickets left unanswered long enough to close, oldest first.
+    sa.Index("idx_tickets_statut_resolu", "statut_id", "resolu_depuis"),
     **MYSQL_TABLE,
 )
 

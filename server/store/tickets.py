@@ -118,3 +118,31 @@ async def row(conn: AsyncConnection, ticket_id: int):
         .where(tickets.c.id == ticket_id)
     )
     return (await conn.execute(query)).first()
+
+
+async def quiet_resolved(conn: AsyncConnection, resolved_id: int, before, limit: int) -> list[int]:
+    """Resolved tickets whose requester has not answered since before `before`, oldest first."""
+    query = (
+        sa.select(tickets.c.id)
+        .where(tickets.c.statut_id == resolved_id, tickets.c.resolu_depuis < before)
+        .order_by(tickets.c.resolu_depuis, tickets.c.id)
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).scalars())
+
+
+async def close_if_quiet(
+    conn: AsyncConnection, ticket_id: int, resolved_id: int, closed_id: int, before, now
+) -> bool:
+    """Close the ticket if it is still resolved and unanswered since before `before`: one
+    conditional UPDATE, so that of two processes closing at once only one changes the row."""
+    result = await conn.execute(
+        tickets.update()
+        .where(
+            tickets.c.id == ticket_id,
+            tickets.c.statut_id == resolved_id,
+            tickets.c.resolu_depuis < before,
+        )
+        .values(statut_id=closed_id, resolu_depuis=None, updated_at=now)
+    )
+    return result.rowcount == 1

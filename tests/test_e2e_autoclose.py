@@ -1,0 +1,149 @@
+"""Automatic closing over real SSH on both databases, with a moved clock: a resolved ticket left
+unanswered by its requester for tickets.autoclose_days is closed by the service (`Fermé`, one
+history entry by the service, a live notice), not a minute before; her answer meanwhile starts
+the days again; two services on one database close it once; a closed ticket takes no reply."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from server.app import Service
+from server.config import Settings, TicketSettings
+from server.config_checks import check
+from server.domain.models import Status
+from server.errors import ConfigError, Forbidden
+from server.store.schema import history, tickets
+
+from .conftest import context_for, count
+from .sshclient import CTRL_D, ENTER
+from .sshcommand import ssh_command
+from .test_e2e_accounts import choose
+from .test_e2e_due_pause import Clock, connected
+
+MONDAY = datetime(2026, 12, 21, 9, 0)
+CLOSED = "fermeture_auto"
+
+
+def moved(service: Service, clock: Clock) -> None:
+    """Every session the service opens from now on, and its closing, read `clock`."""
+    service.services = dataclasses.replace(service.services, clock=clock)
+
+
+async def resolved_ticket(frozen, alice, admin, title: str) -> int:
+    ticket_id = await context_for(frozen, alice).create_ticket(title, "Rien ne va.", "Moyenne")
+    await context_for(frozen, admin).change_status(ticket_id, Status.RESOLVED)
+    return ticket_id
+
+
+async def status_of(database, ticket_id: int) -> str:
+    ctx_row = sa.select(tickets.c.statut_id).where(tickets.c.id == ticket_id)
+    async with database.transaction() as conn:
+        status_id = (await conn.execute(ctx_row)).scalar_one()
+        return (
+            await conn.execute(sa.text("SELECT libelle FROM statut WHERE id = :i"), {"i": status_id})
+        ).scalar_one()
+
+
+def test_the_days_are_checked():
+    check(Settings())
+    assert Settings().tickets.autoclose_days == 7
+    for wrong in (TicketSettings(autoclose_days=0), TicketSettings(autoclose_interval=0)):
+        with pytest.raises(ConfigError):
+            check(dataclasses.replace(Settings(), tickets=wrong))
+
+
+async def test_a_resolved_ticket_left_unanswered_seven_days_is_closed(
+    service, clients, services, database, alice, admin
+):
+    clock = Clock(MONDAY)
+    moved(service, clock)
+    frozen = dataclasses.replace(services, clock=clock)
+    quiet = await resolved_ticket(frozen, alice, admin, "Imprimante")
+    answered = await resolved_ticket(frozen, alice, admin, "Wi-Fi")
+
+    # Thursday: she answers on the second one (a thank-you, it stays resolved).
+    clock.now = MONDAY + timedelta(days=3)
+    learner = await connected(service, clients, "alice@example.org")
+    learner.send("2")
+    await learner.wait_for("Imprimante", "Wi-Fi")
+    learner.send(f"{answered}" + ENTER)
+    await choose(learner, "Répondre")
+    await learner.wait_for("Réponse :")
+    learner.send("Merci, ça marche." + CTRL_D)
+    await learner.wait_for("Réponse envoyée.")
+    await learner.wait_for("Statut : Résolu")
+    learner.send("0")
+    await learner.wait_for("Imprimante")
+    learner.send(f"{quiet}" + ENTER)
+    await learner.wait_for("Statut : Résolu", "Le problème persiste")
+
+    # A minute short of seven days: nothing closes.
+    clock.now = MONDAY + timedelta(days=7, minutes=-1)
+    assert await service.closer.look() == []
+    clock.now = MONDAY + timedelta(days=7, minutes=1)
+    assert await service.closer.look() == [quiet]
+    screen = await learner.wait_for(
+        f"Votre ticket #{quiet} est passé à Fermé", "Statut : Fermé", "fermé automatiquement"
+    )
+    await learner.wait_gone("Le problème persiste")
+    screen = learner.text()
+    assert "Répondre" not in screen and "Le problème persiste" not in screen, screen
+    assert await status_of(database, answered) == "Résolu"
+    # Three days after her answer: the second one closes in turn.
+    clock.now = MONDAY + timedelta(days=10, minutes=1)
+    assert await service.closer.look() == [answered]
+
+    async with database.transaction() as conn:
+        rows = (await conn.execute(sa.select(history).where(history.c.action == CLOSED))).all()
+    assert sorted((r.ticket_id, r.acteur_id, r.acteur_nom, r.details) for r in rows) == [
+        (quiet, None, "Service", "7"),
+        (answered, None, "Service", "7"),
+    ]
+
+    # No more replies, from any door, in one sentence.
+    r = await ssh_command(
+        service.port, "alice@example.org", "tickets", "reply", str(quiet), stdin=b"Encore ?"
+    )
+    assert (r.status, r.err) == (2, "Ce ticket est fermé : il ne reçoit plus de réponse.\n")
+    r = await ssh_command(service.port, "admin@example.org", "tickets", "status", str(quiet), "En cours")
+    assert r.err == "Ce ticket est fermé : il ne reçoit plus de réponse.\n"
+    r = await ssh_command(service.port, "admin@example.org", "tickets", "status", str(answered), "Fermé")
+    assert (r.status, r.err) == (1, "Seul le service ferme un ticket, après des jours sans réponse.\n")
+    shown = json.loads(
+        (await ssh_command(service.port, "alice@example.org", "tickets", "show", "--json", str(quiet))).out
+    )
+    assert shown["status"] == "Fermé"
+    assert shown["history"][-1] | {"at": None} == {
+        "at": None, "actor": "Service", "action": CLOSED, "old_status": "Résolu",
+        "new_status": "Fermé", "details": "7", "internal": False,
+    }  # fmt: skip
+    learner_ctx = context_for(frozen, alice)
+    for attempt in (learner_ctx.reply(quiet, "Encore ?"), learner_ctx.reopen(quiet, "Toujours pas.")):
+        with pytest.raises(Forbidden):
+            await attempt
+    assert await count(database, history, history.c.ticket_id == quiet) == 3
+
+
+async def test_two_services_on_one_database_close_a_ticket_once(
+    service, settings, services, database, alice, admin
+):
+    clock = Clock(MONDAY)
+    frozen = dataclasses.replace(services, clock=clock)
+    ticket_ids = [await resolved_ticket(frozen, alice, admin, f"Salle {n}") for n in range(5)]
+    other = Service(settings)
+    await other.start()
+    try:
+        clock.now = MONDAY + timedelta(days=8)
+        moved(service, clock)
+        moved(other, clock)
+        mine, theirs = await asyncio.gather(service.closer.look(), other.closer.look())
+    finally:
+        await other.stop(grace=2)
+    assert sorted(mine + theirs) == ticket_ids
+    assert await count(database, history, history.c.action == CLOSED) == 5
