@@ -33,7 +33,7 @@ from .errors import Throttled
 from .handlers.live import deliver
 from .handlers.session import run_session
 from .i18n import N_, _, speaking
-from .line_channel import LineChannel
+from .line_channel import LineChannel, LineSession, tell_each
 from .mailer import MailSender
 from .metrics import MetricsEndpoint, ServiceCollector
 from .process import raise_descriptor_limit
@@ -77,6 +77,8 @@ class Service:
         self.terminals: dict[Terminal, asyncio.Task] = {}
         # Each open terminal's session: a shutdown tells it how its last action ended.
         self.contexts: dict[Terminal, SessionContext] = {}
+        # Open sessions of lines (ssh -T, TERM=dumb, … shell): told of a shutdown too.
+        self.lines: set[LineSession] = set()
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.gate = ConnectionGate(Limits.from_settings(settings.ssh))
         self.collector = Collector(lambda: len(self.terminals))
@@ -230,7 +232,7 @@ class Service:
         if self._stopping:
             io.error(_(SHUTDOWN_NOTICE))
             return commands.UNAVAILABLE
-        channel = LineChannel(self.services, self.feed, float(self.settings.ssh.idle_timeout))
+        channel = LineChannel(self.services, self.feed, float(self.settings.ssh.idle_timeout), self.lines)
         return await channel.run(io, line, address, user)
 
     def _files(self, chan: asyncssh.SSHServerChannel, address: str, user, end) -> TicketFiles:
@@ -309,6 +311,7 @@ class Service:
         for term, ctx in list(self.contexts.items()):
             with speaking(ctx.language):
                 term.announce(_(SHUTDOWN_NOTICE))
+        tell_each(self.lines, lambda ctx: _(SHUTDOWN_NOTICE))
         running = self.db.writes_running if self.db is not None else 0
         if running:
             log.info("stopping: waiting for %d writes already started (at most %ss)", running, grace)
@@ -319,22 +322,27 @@ class Service:
                 self.db.writes_running,
                 grace,
             )
-        if self.terminals:
+        if self.terminals or self.lines:
             # Let the screens show what became of the last action (« Ticket #12 créé. »), then
             # say it in the banner too, which stays in the terminal once the connection closes.
             await asyncio.sleep(0.3)
             for term, ctx in list(self.contexts.items()):
                 with speaking(ctx.language):
                     term.announce(farewell(ctx, began))
+            tell_each(self.lines, lambda ctx: farewell(ctx, began))
             await asyncio.sleep(1.2)
             # Once more: a form sent meanwhile was refused, and the last word must say so.
             for term, ctx in list(self.contexts.items()):
                 with speaking(ctx.language):
                     term.announce(farewell(ctx, began))
+            tell_each(self.lines, lambda ctx: farewell(ctx, began))
         for term in list(self.terminals):
             term.close()
-        if self.terminals:
-            await asyncio.wait(list(self.terminals.values()), timeout=5)
+        for line in list(self.lines):
+            line.end()
+        running_sessions = [*self.terminals.values(), *(line.task for line in self.lines)]
+        if running_sessions:
+            await asyncio.wait(running_sessions, timeout=5)
         for conn in list(self.connections):
             conn.close()
         if self.listener is not None:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from . import commands
 from .change_feed import ChangeFeed
@@ -11,9 +13,34 @@ from .commands.lines import line_mode
 from .context import SessionContext, SessionResources
 from .handlers.live import deliver
 from .handlers.session import run_session
-from .i18n import _
+from .i18n import _, speaking
 from .transport.channel_exec import ExecChannel, InputRefused
 from .ui.linemode import LineTerminal
+
+
+@dataclass(eq=False)
+class LineSession:
+    """An open session of lines (`ssh -T campus`, `… shell`), as a shutdown sees it: whom it
+    tells, how, and how it ends the session."""
+
+    ctx: SessionContext
+    say: Callable[[str], None]
+    end: Callable[[], None]
+    task: asyncio.Task = field(default_factory=lambda: asyncio.current_task())  # type: ignore[arg-type,return-value]
+    said: str = ""
+
+    def tell(self, text: str) -> None:
+        # A line stays where it was printed: the same sentence is not said twice.
+        if text != self.said:
+            self.said = text
+            self.say(text)
+
+
+def tell_each(sessions: set[LineSession], text_for: Callable[[SessionContext], str]) -> None:
+    """Each open line session told `text_for(its context)`, in its own language."""
+    for session in list(sessions):
+        with speaking(session.ctx.language):
+            session.tell(text_for(session.ctx))
 
 
 @dataclass
@@ -24,6 +51,8 @@ class LineChannel:
     services: SessionResources
     feed: ChangeFeed
     idle_timeout: float
+    # The sessions of lines open now (the service's own set): a shutdown tells each of them.
+    open: set[LineSession] = field(default_factory=set)
 
     async def run(self, io: ExecChannel, line: str | None, address: str, user) -> int:
         if line is None or line.strip() == "menus":
@@ -36,7 +65,12 @@ class LineChannel:
         ctx = SessionContext(self.services, address, user)
         try:
             if line.strip() == "shell":
-                return await line_mode(ctx, io, commands.run)
+                session = LineSession(ctx, io.error, io.closed)
+                self.open.add(session)
+                try:
+                    return await line_mode(ctx, io, commands.run)
+                finally:
+                    self.open.discard(session)
             return await commands.run(ctx, io, line, io.error)
         finally:
             self.services.sessions.discard(ctx)
@@ -70,11 +104,19 @@ class LineChannel:
             term.announce(text)
             term.close()
 
+        def end() -> None:
+            # The flow stops at its next read; one waiting for a line wakes up to stop.
+            term.close()
+            io.closed()
+
         ctx.on_end = ended
+        session = LineSession(ctx, term.announce, end)
+        self.open.add(session)
         unsubscribe = self.feed.subscribe(lambda change: deliver(term, ctx, change))  # type: ignore[arg-type]
         try:
             await term.run(lambda t: run_session(t, ctx))  # type: ignore[arg-type]
         finally:
             unsubscribe()
+            self.open.discard(session)
             self.services.sessions.discard(ctx)
         return commands.OK

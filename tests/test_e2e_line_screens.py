@@ -98,3 +98,47 @@ async def test_a_terminal_that_draws_nothing_gets_the_lines(service):
     assert "Vous êtes déconnecté." in await e.expect("Votre choix : ")
     proc.stdin.write(b"\x04")  # Ctrl-D: the end
     assert await asyncio.wait_for(proc.wait(), 15) == 0
+
+
+async def test_sessions_of_lines_are_told_of_a_shutdown_in_their_language(tmp_path, app_db_url):
+    """SIGTERM to a real server process: the screens as lines get the sentence of the full
+    screens on a line of its own (not after the waiting prompt), the command prompt gets it on
+    stderr, in English for the one that sent LANG; both sessions end, the server exits 0."""
+    from .test_cli import Server, cli_env
+
+    server = Server(cli_env(tmp_path, app_db_url))
+    procs = []
+    try:
+        await server.start()
+        menus = await ssh_process(server.port, "alice@example.org", "menus")
+        shell = await ssh_process(
+            server.port,
+            "admin@example.org",
+            "shell",
+            options=("-o", "SendEnv=LANG"),
+            env={"LANG": "en_US.UTF-8"},
+        )
+        procs = [menus, shell]
+        lines, prompt = Expect(menus), Expect(shell)
+        await lines.expect("Votre choix : ")
+        lines.type("2")
+        await lines.expect("Numéro du ticket : ")
+        await prompt.expect("> ")
+        server.terminate()
+        await server.wait_log("signal received")
+        said = (
+            "*** Le service redémarre : ce qui est en cours d'enregistrement se termine. "
+            "Reconnectez-vous dans un instant.\n"
+        )
+        assert await lines.expect(said) == "\n"  # the prompt's line ended first
+        told = (await asyncio.wait_for(shell.stderr.readline(), 15)).decode("utf-8")
+        assert told == "The service is restarting: what is being saved is finishing. Reconnect in a moment.\n"
+        for proc in procs:
+            await asyncio.wait_for(proc.wait(), 15)
+        assert await server.exit_code(timeout=15) == 0
+        assert "Traceback" not in server.log, server.log
+    finally:
+        server.kill()
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()

@@ -52,16 +52,23 @@ class LineTerminal:
         # No application is drawn: prompt_toolkit's stand-in answers the size questions (80×40).
         self.app = DummyApplication()
         self.closed = False
+        # A prompt is waiting for its answer on the last line: what is said meanwhile (news, a
+        # shutdown) starts a line of its own.
+        self._prompting = False
 
     def out(self, text: str = "") -> None:
         """One line (or several), sanitised, then its end."""
-        self._out("\n".join(one_line(line) for line in text.split("\n")) + "\n")
+        lead = "\n" if self._prompting else ""
+        self._prompting = False
+        self._out(lead + "\n".join(one_line(line) for line in text.split("\n")) + "\n")
 
     async def read(self, prompt: str) -> str:
         if self.closed:
             raise LineClosed()
         self._out(one_line(prompt))
+        self._prompting = bool(prompt)
         line = await self._read_line()
+        self._prompting = False
         if line is None or self.closed:
             raise LineClosed()
         return line
