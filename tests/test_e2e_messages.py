@@ -6,7 +6,7 @@ import re
 
 from .conftest import PASSWORD, context_for
 from .journeys import file_ticket
-from .sshclient import ENTER, Client
+from .sshclient import DOWN, ENTER, Client
 
 
 async def connect(service, clients, email: str) -> Client:
@@ -43,6 +43,20 @@ async def test_the_status_message_goes_when_the_requester_reopens(service, clien
     await context_for(services, alice).reopen(ticket, "Le problème persiste.")
     await staff.wait_for("Statut : En cours")
     await staff.wait_gone("Statut changé : Résolu.")
+
+
+async def test_the_message_of_an_action_goes_at_the_next_key(service, clients, services, alice, admin):
+    ticket = await context_for(services, alice).create_ticket("Clavier", "La touche A colle.", "Faible")
+    staff = await connect(service, clients, "admin@example.org")
+    staff.send("3")
+    await staff.wait_for("Tous les tickets", "Clavier")
+    staff.send(f"{ticket}" + ENTER)
+    screen = await staff.wait_for("Ticket #1 — Clavier", "Prendre en charge")
+    staff.send(re.search(r"(\d)\. Prendre en charge", screen).group(1))
+    await staff.wait_for("Pris en charge par Awa Admin", "Vous prenez le ticket #1 en charge.")
+    staff.send(DOWN)  # the admin moves on: the line no longer speaks of what comes next
+    await staff.wait_gone("Vous prenez le ticket #1 en charge.")
+    assert "Pris en charge par Awa Admin" in staff.text()
 
 
 async def test_an_admin_action_keeps_the_head_of_a_long_ticket_in_view(

@@ -200,7 +200,14 @@ async def menu(
                 scroller.show_news()
 
         screen.refresh = refresher(term, screen, news)
-    screen.container = term.frame(title, parts, notice, hints, error)
+
+    def said() -> str:
+        # What the last action said, until the next key.
+        if screen.touched:
+            return ""
+        return notice() if callable(notice) else notice
+
+    screen.container = term.frame(title, parts, said, hints, error)
     return await term.show(screen)
 
 

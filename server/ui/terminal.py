@@ -58,6 +58,9 @@ class Screen:
         self.future: asyncio.Future = asyncio.get_running_loop().create_future()
         # Called when what the screen shows may have changed elsewhere (a list reloads).
         self.refresh: Callable[[], None] | None = None
+        # Whether a key has been pressed since it was shown: what the last action said then
+        # goes from its notice line (the user has moved on).
+        self.touched = False
 
     def finish(self, value: Any) -> None:
         if not self.future.done():
@@ -106,6 +109,11 @@ class Terminal:
         # A lone Esc is told apart from Esc-prefixed keys after this delay (seconds).
         self.app.ttimeoutlen = 0.05
         self.app.timeoutlen = 0.5
+        self.app.key_processor.before_key_press += self._key_pressed
+
+    def _key_pressed(self, _processor: Any) -> None:
+        if self.screen is not None:
+            self.screen.touched = True
 
     # Lifecycle -----------------------------------------------------------------------------
 
