@@ -77,7 +77,6 @@ class Service:
         self.terminals: dict[Terminal, asyncio.Task] = {}
         # Each open terminal's session: a shutdown tells it how its last action ended.
         self.contexts: dict[Terminal, SessionContext] = {}
-        # Open sessions of lines (ssh -T, TERM=dumb, … shell): told of a shutdown too.
         self.lines: set[LineSession] = set()
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.gate = ConnectionGate(Limits.from_settings(settings.ssh))
@@ -289,6 +288,13 @@ class Service:
             if idle is not None:
                 idle.stop()
 
+    def _tell(self, text_for) -> None:
+        """Each open session, screens and lines, told `text_for(its context)` in its language."""
+        for term, ctx in list(self.contexts.items()):
+            with speaking(ctx.language):
+                term.announce(text_for(ctx))
+        tell_each(self.lines, text_for)
+
     async def stop(self, grace: float | None = None) -> None:
         """Stop accepting and refuse new writes at once; let the writes already started end
         (at most `grace` seconds, database.shutdown_grace by default); tell each user how
@@ -308,10 +314,7 @@ class Service:
             await self.feed.stop()
         if self.closer is not None:
             await self.closer.stop()
-        for term, ctx in list(self.contexts.items()):
-            with speaking(ctx.language):
-                term.announce(_(SHUTDOWN_NOTICE))
-        tell_each(self.lines, lambda ctx: _(SHUTDOWN_NOTICE))
+        self._tell(lambda ctx: _(SHUTDOWN_NOTICE))
         running = self.db.writes_running if self.db is not None else 0
         if running:
             log.info("stopping: waiting for %d writes already started (at most %ss)", running, grace)
@@ -326,23 +329,16 @@ class Service:
             # Let the screens show what became of the last action (« Ticket #12 créé. »), then
             # say it in the banner too, which stays in the terminal once the connection closes.
             await asyncio.sleep(0.3)
-            for term, ctx in list(self.contexts.items()):
-                with speaking(ctx.language):
-                    term.announce(farewell(ctx, began))
-            tell_each(self.lines, lambda ctx: farewell(ctx, began))
+            self._tell(lambda ctx: farewell(ctx, began))
             await asyncio.sleep(1.2)
             # Once more: a form sent meanwhile was refused, and the last word must say so.
-            for term, ctx in list(self.contexts.items()):
-                with speaking(ctx.language):
-                    term.announce(farewell(ctx, began))
-            tell_each(self.lines, lambda ctx: farewell(ctx, began))
+            self._tell(lambda ctx: farewell(ctx, began))
         for term in list(self.terminals):
             term.close()
         for line in list(self.lines):
             line.end()
-        running_sessions = [*self.terminals.values(), *(line.task for line in self.lines)]
-        if running_sessions:
-            await asyncio.wait(running_sessions, timeout=5)
+        if sessions := [*self.terminals.values(), *(line.task for line in self.lines)]:
+            await asyncio.wait(sessions, timeout=5)
         for conn in list(self.connections):
             conn.close()
         if self.listener is not None:
