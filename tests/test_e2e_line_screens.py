@@ -23,6 +23,7 @@ async def test_a_learner_files_and_finds_a_ticket_line_by_line(service, database
     shown = await e.expect("Votre choix : ")
     assert "== Menu principal ==" in shown and "  1. Nouveau ticket\n" in shown
     assert "  4. Déconnexion" in shown
+    assert shown.endswith("(un numéro puis Entrée ; Ctrl-D : fin de la session)\n")
     e.type("1")
     shown = await e.expect("Titre : ")
     assert "== Nouveau ticket ==" in shown and "« . » seul : annuler" in shown
@@ -42,6 +43,7 @@ async def test_a_learner_files_and_finds_a_ticket_line_by_line(service, database
     e.type("2")
     shown = await e.expect("Numéro du ticket : ")
     assert "== Mes tickets ==" in shown and "#1" in shown and "Clavier collant" in shown
+    assert shown.endswith("(un numéro puis Entrée : ouvrir ; 0 : retour ; Ctrl-D : fin de la session)\n")
     e.type("1")
     assert "Statut : En attente" in await e.expect("Votre choix : ")
     e.type("0")
@@ -54,6 +56,9 @@ async def test_a_learner_files_and_finds_a_ticket_line_by_line(service, database
     e.type("4")
     assert await asyncio.wait_for(proc.wait(), 15) == 0
     assert "\x1b" not in e.seen
+    # No key of the full screens is named where it does nothing.
+    for key in ("Échap", "↑", "PgPréc"):
+        assert key not in e.seen
     async with database.transaction() as conn:
         row = (await conn.execute(sa.select(tickets).where(tickets.c.id == 1))).one()
     assert (row.titre, row.description) == ("Clavier collant", "Les touches collent.\nSur le poste 4.")
@@ -66,6 +71,7 @@ async def test_a_guest_logs_in_line_by_line_in_english(service):
     e = Expect(proc)
     shown = await e.expect("Your choice: ")
     assert "== Home ==" in shown and "  1. Log in" in shown
+    assert shown.endswith("(a number then Enter; Ctrl-D: end the session)\n")
     e.type("9")
     await e.expect("Type the number of a line of the list.")
     await e.expect("Your choice: ")

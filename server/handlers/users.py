@@ -172,7 +172,6 @@ async def delete_user(term: Terminal, ctx: SessionContext, summary: UserSummary)
         _("Supprimer le compte"),
         _("E-mail du compte"),
         previous=[(_("Compte"), f"{user.name} <{user.email}>")],
-        help_text=_("(Échap : annuler)"),
         max_chars=validation.EMAIL_MAX,
         warning=warning,
     )

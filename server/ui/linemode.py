@@ -25,6 +25,10 @@ TEXT = N_(
     "(plusieurs lignes ; terminez par une ligne ne contenant qu'un point (.) ; « . » d'emblée : annuler)"
 )
 SECRET = N_("(le mot de passe s'affiche à la frappe si votre terminal le fait)")
+# What a menu or a list says about answering, in place of the full screens' keys (↑↓, Échap).
+MENU = N_("(un numéro puis Entrée ; Ctrl-D : fin de la session)")
+MENU_BACK = N_("(un numéro puis Entrée ; 0 : {back} ; Ctrl-D : fin de la session)")
+LIST = N_("(un numéro puis Entrée : ouvrir ; {keys}0 : retour ; Ctrl-D : fin de la session)")
 
 
 class LineClosed(BaseException):
@@ -128,6 +132,7 @@ async def menu(
         term.out(f"  {i}. {label}")
     if back_label:
         term.out(f"  0. {back_label}")
+    term.out(_(MENU_BACK).format(back=back_label.lower()) if back_label else _(MENU))
     while True:
         answer = (await term.read(_("Votre choix : "))).strip()
         if (answer == "0" and back_label) or (not answer and not entries):

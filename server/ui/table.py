@@ -17,7 +17,7 @@ from prompt_toolkit.data_structures import Point
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.layout import D, Window
 
-from ..i18n import _
+from ..i18n import N_, _
 from . import linemode
 from .columns import Column, cells, header_text, row_text
 from .linemode import LineTerminal
@@ -39,6 +39,16 @@ class TableAction(enum.Enum):
     SEARCH = "search"
     # The terminal changed height: the page must be fetched again at its new size.
     RESIZED = "resized"
+
+
+# Each action of a list as a line names it (server/ui/linemode.py).
+LINE_ACTIONS = {
+    TableAction.NEXT: N_("page suivante"),
+    TableAction.PREVIOUS: N_("page précédente"),
+    TableAction.FILTER: N_("filtrer"),
+    TableAction.SORT: N_("trier"),
+    TableAction.SEARCH: N_("rechercher"),
+}
 
 
 def page_size(term: Terminal) -> int:
@@ -101,6 +111,16 @@ async def table(
     """
     if isinstance(term, LineTerminal):
         keys = {name: action for name, action in (actions or {}).items() if len(name) == 1}
+        # PgPréc/PgSuiv are no line's keys: n and p page there.
+        for letter, action in (("n", TableAction.NEXT), ("p", TableAction.PREVIOUS)):
+            if action in (actions or {}).values() and action not in keys.values():
+                keys[letter] = action
+        said = {}
+        for name, action in keys.items():
+            said.setdefault(action, name.lower())
+        hints = _(linemode.LIST).format(
+            keys="".join(f"{k} : {_(LINE_ACTIONS[a])} ; " for a, k in said.items())
+        )
         answer = await linemode.table(
             term,
             title,
