@@ -53,7 +53,7 @@ class DatabaseUnavailable(UserError):
     a statement outlasted its bound; the transaction was rolled back.
 
     `reason` names which, for the log: "unreachable", "pool exhausted", "lock wait timeout",
-    "statement timeout".
+    "statement timeout", "deadlock".
     """
 
     default = N_("La base de données est momentanément indisponible : réessayez dans un instant.")

@@ -20,6 +20,7 @@ import aiosmtplib
 
 from .config import MailSettings
 from .domain.text import loggable
+from .errors import DatabaseUnavailable
 from .store import Database, outbox, utcnow
 from .store.outbox import Mail
 
@@ -27,6 +28,8 @@ log = logging.getLogger("support.mail")
 
 # Messages claimed at once: one conversation with the relay sends them all.
 BATCH = 20
+# Runs of a claim that InnoDB rolled back out of a deadlock, before the error is the poll's.
+CLAIM_ATTEMPTS = 3
 # Seconds a stopping process waits for the message being handed over before it lets go.
 STOP_GRACE = 5.0
 
@@ -144,13 +147,28 @@ class MailSender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
 
+    async def _claim(self, now: datetime) -> list[Mail]:
+        """The next due messages, claimed for this process.
+
+        Two senders' claims and their marks of sent messages lock rows of one index: InnoDB may
+        break such a cycle by rolling one claim back (a deadlock), which only needs running again.
+        """
+        lease, mysql = self.settings.lease, self.db.mysql
+        for attempt in range(CLAIM_ATTEMPTS):
+            try:
+                return await self.db.write(
+                    lambda conn: outbox.claim(conn, self.owner, now, lease, BATCH, mysql=mysql)
+                )
+            except DatabaseUnavailable as exc:
+                if exc.reason != "deadlock" or attempt == CLAIM_ATTEMPTS - 1:
+                    raise
+        return []
+
     async def drain_once(self) -> int:
         """Claim the due messages and hand them to the relay; how many were handled."""
         now = self.clock()
         settings = self.settings
-        batch = await self.db.write(
-            lambda conn: outbox.claim(conn, self.owner, now, settings.lease, BATCH, mysql=self.db.mysql)
-        )
+        batch = await self._claim(now)
         if not batch:
             return 0
         smtp = aiosmtplib.SMTP(

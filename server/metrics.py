@@ -116,7 +116,7 @@ class ServiceCollector(Collector):
         errors = CounterMetricFamily(
             "support_db_errors",
             "Transactions that failed at the database, by reason "
-            "(unreachable, pool_exhausted, lock_wait_timeout, statement_timeout).",
+            "(unreachable, pool_exhausted, lock_wait_timeout, statement_timeout, deadlock).",
             labels=["reason"],
         )
         for reason, n in self.db_errors().items():

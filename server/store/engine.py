@@ -62,6 +62,9 @@ def _sqlite_on_begin(conn) -> None:
 # locks) and max_statement_time.
 _LOCK_WAIT_CODES = {1205}
 _STATEMENT_TIMEOUT_CODES = {1969, 3024}
+# InnoDB chose this transaction to roll back out of a lock cycle (or, on Galera, a
+# certification conflict): the database is well, the transaction may simply be run again.
+_DEADLOCK_CODES = {1213}
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -75,6 +78,8 @@ def failure_reason(exc: BaseException) -> str:
         return "lock wait timeout"
     if code in _STATEMENT_TIMEOUT_CODES:
         return "statement timeout"
+    if code in _DEADLOCK_CODES:
+        return "deadlock"
     if orig is not None and "database is locked" in str(orig):
         return "lock wait timeout"
     return "unreachable"
@@ -102,13 +107,13 @@ class Health:
         self.bounded_logged = -BOUNDED_LOG_EVERY
         # Every failed transaction since start, by reason (the metrics endpoint's figures).
         self.errors: dict[str, int] = dict.fromkeys(
-            ("unreachable", "pool exhausted", "lock wait timeout", "statement timeout"), 0
+            ("unreachable", "pool exhausted", "lock wait timeout", "statement timeout", "deadlock"), 0
         )
 
     def failure(self, reason: str, exc: BaseException) -> None:
         self.errors[reason] = self.errors.get(reason, 0) + 1
-        if reason in {"lock wait timeout", "statement timeout"}:
-            # A bound reached is a rolled-back transaction, not an outage: one line, then at
+        if reason in {"lock wait timeout", "statement timeout", "deadlock"}:
+            # A bound reached (or a deadlock) is a rolled-back transaction, not an outage: one line, then at
             # most one every BOUNDED_LOG_EVERY seconds with how many more there were.
             now = time.monotonic()
             self.bounded += 1
