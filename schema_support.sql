@@ -189,12 +189,14 @@ CREATE TABLE IF NOT EXISTS tickets (
   echeance DATETIME,
   pause_depuis DATETIME,
   resolu_depuis DATETIME,
+  suite_de INTEGER,
   PRIMARY KEY (id),
   CONSTRAINT fk_tickets_auteur FOREIGN KEY(auteur_id) REFERENCES utilisateurs (id) ON DELETE CASCADE,
   CONSTRAINT fk_tickets_statut FOREIGN KEY(statut_id) REFERENCES statut (id) ON DELETE RESTRICT,
   CONSTRAINT fk_tickets_assigne FOREIGN KEY(assigne_id) REFERENCES utilisateurs (id) ON DELETE SET NULL,
   CONSTRAINT fk_tickets_categorie FOREIGN KEY(categorie_id) REFERENCES categories (id) ON DELETE RESTRICT,
   CONSTRAINT fk_tickets_lieu FOREIGN KEY(lieu_id) REFERENCES lieux (id) ON DELETE RESTRICT,
+  CONSTRAINT fk_tickets_suite_de FOREIGN KEY(suite_de) REFERENCES tickets (id) ON DELETE SET NULL,
   INDEX idx_tickets_assigne_statut (assigne_id, statut_id),
   INDEX idx_tickets_auteur_date (auteur_id, created_at),
   INDEX idx_tickets_categorie_date (categorie_id, created_at),
@@ -202,7 +204,8 @@ CREATE TABLE IF NOT EXISTS tickets (
   INDEX idx_tickets_lieu_date (lieu_id, created_at),
   INDEX idx_tickets_statut_echeance (statut_id, echeance),
   INDEX idx_tickets_statut_resolu (statut_id, resolu_depuis),
-  INDEX idx_tickets_statut_urgence_date (statut_id, urgence, created_at)
+  INDEX idx_tickets_statut_urgence_date (statut_id, urgence, created_at),
+  INDEX idx_tickets_suite_de (suite_de)
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS historique (

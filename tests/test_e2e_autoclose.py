@@ -17,11 +17,11 @@ from server.app import Service
 from server.config import Settings, TicketSettings
 from server.config_checks import check
 from server.domain.models import Status
-from server.errors import ConfigError, Forbidden
+from server.errors import ConfigError, Forbidden, UserError
 from server.store.schema import history, tickets
 
 from .conftest import context_for, count
-from .sshclient import CTRL_D, ENTER
+from .sshclient import CTRL_D, ENTER, ESC
 from .sshcommand import ssh_command
 from .test_e2e_accounts import choose
 from .test_e2e_due_pause import Clock, connected
@@ -147,3 +147,50 @@ async def test_two_services_on_one_database_close_a_ticket_once(
         await other.stop(grace=2)
     assert sorted(mine + theirs) == ticket_ids
     assert await count(database, history, history.c.action == CLOSED) == 5
+
+
+async def test_the_requester_opens_a_follow_up_that_names_the_closed_ticket(
+    service, clients, services, database, alice, bob, admin
+):
+    clock = Clock(MONDAY)
+    moved(service, clock)
+    frozen = dataclasses.replace(services, clock=clock)
+    old = await resolved_ticket(frozen, alice, admin, "Imprimante")
+    clock.now = MONDAY + timedelta(days=8)
+    assert await service.closer.look() == [old]
+    # Nobody else follows it up, and an open ticket is not followed up.
+    with pytest.raises(UserError):
+        await context_for(frozen, bob).create_ticket("Suite", "x", "Faible", follows=old)
+    learner = await connected(service, clients, "alice@example.org")
+    learner.send("2")
+    await learner.wait_for("Imprimante")
+    learner.send(f"{old}" + ENTER)
+    await choose(learner, "Ouvrir un ticket de suite")
+    await learner.wait_for(f"Suite du ticket #{old} : Imprimante")
+    learner.send(ENTER)
+    await choose(learner, "Matériel")
+    await learner.wait_for("Description")
+    learner.send("Elle bourre encore." + CTRL_D)
+    await learner.wait_for("Urgence :")
+    learner.send(ENTER)
+    screen = await learner.wait_for("créé.", f"Suite du ticket #{old} : Imprimante")
+    # Named on its own line of the head too, not only in the title.
+    assert (
+        f"\nSuite du ticket #{old}\n" in "\n" + "\n".join(line.strip() for line in screen.splitlines()) + "\n"
+    )
+    async with database.transaction() as conn:
+        new, follows = (
+            await conn.execute(
+                sa.select(tickets.c.id, tickets.c.suite_de).where(tickets.c.suite_de.is_not(None))
+            )
+        ).one()
+    assert follows == old and f"Ticket #{new} — Suite du ticket #{old} : Imprimante" in screen
+    learner.send(ESC)
+    screen = await learner.wait_for(f"Suivi par le ticket #{new}", "Statut : Fermé")
+    assert "Ouvrir un ticket de suite" not in screen
+    with pytest.raises(UserError):
+        await context_for(frozen, alice).create_ticket("Encore", "x", "Faible", follows=old)
+    shown = json.loads(
+        (await ssh_command(service.port, "alice@example.org", "tickets", "show", "--json", str(old))).out
+    )
+    assert (shown["follow_up"], shown["follows"]) == (new, None)

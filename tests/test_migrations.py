@@ -195,6 +195,7 @@ async def test_a_seed_database_upgrades_in_place_and_keeps_its_data(
             assert ("tickets", "assigne_id", "utilisateurs", "SET NULL") in migrated_keys
             assert ("tickets", "categorie_id", "categories", "RESTRICT") in migrated_keys
             assert ("tickets", "lieu_id", "lieux", "RESTRICT") in migrated_keys
+            assert ("tickets", "suite_de", "tickets", "SET NULL") in migrated_keys
         finally:
             await fresh.close()
         # SQLite can add a foreign key only inline with a new column, whose name and ON DELETE
@@ -203,7 +204,7 @@ async def test_a_seed_database_upgrades_in_place_and_keeps_its_data(
             schema["tickets"]["foreign_keys"] = {
                 k: v
                 for k, v in schema["tickets"]["foreign_keys"].items()
-                if v[0] not in {("assigne_id",), ("categorie_id",), ("lieu_id",)}
+                if v[0] not in {("assigne_id",), ("categorie_id",), ("lieu_id",), ("suite_de",)}
             }
     else:
         with scratch_database(mariadb_server) as url:

@@ -190,6 +190,8 @@ def _ticket_json(t: Ticket) -> dict:
         "place": t.place_name,
         "due_at": iso(t.due_at) if t.due_at else None,
         "due_paused": t.due_paused,
+        "follows": t.follows_id,
+        "follow_up": t.follow_up_id,
         "created_at": iso(t.created_at),
         "updated_at": iso(t.updated_at),
         "history": [

@@ -55,6 +55,13 @@ class Offers:
             and self.allowed(Access.BE_ASSIGNED)
         )
 
+    def can_follow_up(self, ticket: Ticket) -> bool:
+        """Whether to offer `Ouvrir un ticket de suite`: to the requester of a closed ticket
+        that no ticket follows up yet."""
+        return ticket.follow_up_id is None and self.allowed(
+            Access.FOLLOW_UP, ticket.author_id, status=ticket.status
+        )
+
     def can_reopen(self, ticket: Ticket) -> bool:
         """Whether to offer `Le problème persiste`: to the requester of a resolved ticket."""
         return ticket.status is Status.RESOLVED and self.allowed(Access.REOPEN, ticket.author_id)

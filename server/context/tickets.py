@@ -44,6 +44,7 @@ class Tickets:
         form: TicketForm | None = None,
         category_id: int | None = None,
         place_id: int | None = None,
+        follows: int | None = None,
     ) -> int:
         """A new ticket `En attente`, with its history entry; its id. With a category, its
         default assignee (still an admin) takes the ticket at once, with an entry that says so.
@@ -70,6 +71,10 @@ class Tickets:
 
         async def insert(conn: AsyncConnection) -> int:
             waiting = (await tickets.status_ids(conn))[Status.WAITING]
+            if follows is not None:
+                await self.locked(conn, follows, Access.FOLLOW_UP)
+                if await tickets.follow_up_of(conn, follows) is not None:
+                    raise ValidationError(_("Ce ticket a déjà un ticket de suite."))
             assignee = await self._category_assignee(conn, category_id)
             if place_id is not None and not await places.offered(conn, place_id):
                 raise ValidationError(_("Ce lieu n'est plus proposé : choisissez-en un autre."))
@@ -85,6 +90,7 @@ class Tickets:
                 assignee_id=assignee.id if assignee else None,
                 place_id=place_id,
                 due_at=due_at,
+                follows=follows,
             )
             form.ticket_id, form.created_at, form.committed = ticket_id, now, False
             await ctx._write_history(conn, ticket_id, Action.CREATED, None, waiting, urgency.value, now)
@@ -190,6 +196,8 @@ class Tickets:
             due_at=row.echeance,
             late=is_late(Status(row.libelle), row.echeance, self.ctx.services.clock(), row.pause_depuis),
             due_paused=row.pause_depuis is not None and Status(row.libelle) in OPEN_STATUSES,
+            follows_id=row.suite_de,
+            follow_up_id=await tickets.follow_up_of(conn, ticket_id),
             places_offered=self.ctx.allowed(Access.CHANGE_PLACE, row.auteur_id)
             and await places.any_active(conn),
         )

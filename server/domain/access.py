@@ -46,6 +46,8 @@ class Access(enum.Enum):
     MANAGE_CANNED = "manage_canned"
     # Insert a canned answer while replying.
     USE_CANNED = "use_canned"
+    # Open a new ticket following up a closed one (its requester).
+    FOLLOW_UP = "follow_up"
 
 
 # What a closed ticket no longer takes, from anyone: it is read, or followed by a new ticket.
@@ -64,6 +66,8 @@ def access_allowed(
         return False
     if access is Access.OWN_KEY:
         return author_id == user.id
+    if access is Access.FOLLOW_UP:
+        return status is Status.CLOSED and author_id is not None and author_id == user.id
     if access is Access.REOPEN:
         # Only the requester can say the fix did not work; admins change the status instead.
         return author_id is not None and author_id == user.id

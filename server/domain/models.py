@@ -189,6 +189,9 @@ class Ticket:
     late: bool = False
     # Open and waiting for its requester since an admin's answer: its due date stands still.
     due_paused: bool = False
+    # The closed ticket this one follows up, and the ticket that follows this one up.
+    follows_id: int | None = None
+    follow_up_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..context import SessionContext, TicketForm
 from ..domain import validation
-from ..domain.models import Urgency
+from ..domain.models import Ticket, Urgency
 from ..errors import UserError
 from ..i18n import _
 from ..ui.screens import menu
@@ -16,8 +16,13 @@ from .places import ask_place
 from .tickets import ticket_screen
 
 
-async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
+async def new_ticket(term: Terminal, ctx: SessionContext, follows: Ticket | None = None) -> Notice:
+    """`follows`: the closed ticket this one follows up, named in the title offered."""
     title_text = _("Nouveau ticket")
+    named = {}
+    if follows is not None:
+        offered = _("Suite du ticket #{id} : {title}").format(id=follows.id, title=follows.title)
+        named["default"] = offered[: validation.TITLE_MAX]
     title = await ask_valid(
         term,
         title_text,
@@ -26,6 +31,7 @@ async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
         validation.title,
         help_text=_("(une ligne, {max} caractères au plus)").format(max=validation.TITLE_MAX),
         max_chars=validation.TITLE_MAX,
+        **named,
     )
     if title is None:
         return Notice(_("Ticket abandonné."))
@@ -83,6 +89,7 @@ async def new_ticket(term: Terminal, ctx: SessionContext) -> Notice:
                 form,
                 category.id if category else None,
                 place.id if place else None,
+                follows=follows.id if follows else None,
             )
             break
         except UserError as exc:

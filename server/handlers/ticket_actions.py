@@ -29,6 +29,8 @@ def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]
         items.append(("reply", _("Répondre")))
     if ctx.can_reopen(ticket):
         items.append(("reopen", _("Le problème persiste")))
+    if ctx.can_follow_up(ticket):
+        items.append(("follow_up", _("Ouvrir un ticket de suite")))
     if ctx.can_add_note(ticket):
         items.append(("note", _("Note interne")))
     if ctx.can_assign(ticket):
@@ -196,6 +198,14 @@ async def change_status(term: Terminal, ctx: SessionContext, ticket: Ticket) -> 
     return ticket, Notice(_("Statut changé : {status}.").format(status=status.label))
 
 
+async def follow_up(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
+    """`Nouveau ticket`, its title naming the closed ticket it follows up."""
+    from .new_ticket import new_ticket  # it shows the new ticket with this module's screens
+
+    notice = await new_ticket(term, ctx, follows=ticket)
+    return await ctx.open_ticket(ticket.id), notice
+
+
 TICKET_ACTIONS: dict[str, Callable[[Terminal, SessionContext, Ticket], Awaitable[tuple[Ticket, Notice]]]] = {
     "status": change_status,
     "reply": reply,
@@ -208,4 +218,5 @@ TICKET_ACTIONS: dict[str, Callable[[Terminal, SessionContext, Ticket], Awaitable
     "delete_file": delete_attachment,
     "read_file": read_attachment,
     "place": change_place,
+    "follow_up": follow_up,
 }

@@ -62,6 +62,10 @@ def ticket_head(t: Ticket, width: int) -> list[StyleAndTextTuples]:
             lines.append([("", due + " "), ("class:dim", _("(en pause : en attente du demandeur)"))])
         else:
             lines.append([("", due)])
+    if t.follows_id is not None:
+        lines.append([("class:label", _("Suite du ticket #{id}").format(id=t.follows_id))])
+    if t.follow_up_id is not None:
+        lines.append([("class:label", _("Suivi par le ticket #{id}").format(id=t.follow_up_id))])
     if t.place_name:
         lines += [[("", line)] for line in wrap(_("Lieu : {name}").format(name=t.place_name), width)]
     author = _("Auteur : {name}").format(name=t.author_name)

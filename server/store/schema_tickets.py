@@ -63,6 +63,13 @@ tickets = sa.Table(
     # Since when a `Résolu` ticket has had no answer from its requester (resolved then, or
     # their last reply since); NULL otherwise. The service closes it after autoclose_days.
     sa.Column("resolu_depuis", sa.DateTime, nullable=True),
+    # The closed ticket this one follows up (« Ouvrir un ticket de suite »); NULL: none.
+    sa.Column(
+        "suite_de",
+        sa.Integer,
+        sa.ForeignKey("tickets.id", ondelete="SET NULL", name="fk_tickets_suite_de"),
+        nullable=True,
+    ),
     # A user's tickets, newest first.
     sa.Index("idx_tickets_auteur_date", "auteur_id", "created_at"),
     # All tickets filtered by status, then urgency, ordered by date.
@@ -79,6 +86,8 @@ tickets = sa.Table(
     sa.Index("idx_tickets_statut_echeance", "statut_id", "echeance"),
     # Resolved tickets left unanswered long enough to close, oldest first.
     sa.Index("idx_tickets_statut_resolu", "statut_id", "resolu_depuis"),
+    # The follow-up of a ticket, shown on it.
+    sa.Index("idx_tickets_suite_de", "suite_de"),
     **MYSQL_TABLE,
 )
 

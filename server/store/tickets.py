@@ -30,9 +30,11 @@ async def insert(
     assignee_id: int | None = None,
     place_id: int | None = None,
     due_at=None,
+    follows: int | None = None,
 ) -> int:
     result = await conn.execute(
         tickets.insert().values(
+            suite_de=follows,
             echeance=due_at,
             categorie_id=category_id,
             lieu_id=place_id,
@@ -146,3 +148,9 @@ async def close_if_quiet(
         .values(statut_id=closed_id, resolu_depuis=None, updated_at=now)
     )
     return result.rowcount == 1
+
+
+async def follow_up_of(conn: AsyncConnection, ticket_id: int) -> int | None:
+    """The ticket opened as this one's follow-up, if any."""
+    query = sa.select(tickets.c.id).where(tickets.c.suite_de == ticket_id).order_by(tickets.c.id).limit(1)
+    return (await conn.execute(query)).scalar()
