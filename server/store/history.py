@@ -41,34 +41,40 @@ async def insert(conn: AsyncConnection, entry: Entry, now) -> None:
     )
 
 
-async def of_ticket(
-    conn: AsyncConnection, ticket_id: int, *, with_internal: bool
-) -> tuple[HistoryEntry, ...]:
-    """A ticket's entries in order; internal notes only `with_internal`."""
+def _entries(ticket_id: int):
+    """A ticket's entries in order, with the labels of the statuses they moved between."""
     old = statuses.alias("ancien")
     new = statuses.alias("nouveau")
-    query = (
+    return (
         sa.select(history, old.c.libelle.label("ancien"), new.c.libelle.label("nouveau"))
         .outerjoin(old, old.c.id == history.c.ancien_statut_id)
         .outerjoin(new, new.c.id == history.c.nouveau_statut_id)
         .where(history.c.ticket_id == ticket_id)
         .order_by(history.c.created_at, history.c.id)
     )
+
+
+def _entry(e) -> HistoryEntry:
+    return HistoryEntry(
+        id=e.id,
+        actor_name=e.acteur_nom,
+        action=Action(e.action),
+        old_status=Status(e.ancien) if e.ancien else None,
+        new_status=Status(e.nouveau) if e.nouveau else None,
+        details=e.details or "",
+        created_at=e.created_at,
+        internal=bool(e.interne),
+    )
+
+
+async def of_ticket(
+    conn: AsyncConnection, ticket_id: int, *, with_internal: bool
+) -> tuple[HistoryEntry, ...]:
+    """A ticket's entries in order; internal notes only `with_internal`."""
+    query = _entries(ticket_id)
     if not with_internal:
         query = query.where(history.c.interne == sa.false())
-    return tuple(
-        HistoryEntry(
-            id=e.id,
-            actor_name=e.acteur_nom,
-            action=Action(e.action),
-            old_status=Status(e.ancien) if e.ancien else None,
-            new_status=Status(e.nouveau) if e.nouveau else None,
-            details=e.details or "",
-            created_at=e.created_at,
-            internal=bool(e.interne),
-        )
-        for e in await conn.execute(query)
-    )
+    return tuple(_entry(e) for e in await conn.execute(query))
 
 
 async def since(
@@ -76,29 +82,7 @@ async def since(
 ) -> list[HistoryEntry]:
     """A ticket's entries written from `moment` on, internal notes never, without those of
     `exclude_actor` (what a mail to that person reports)."""
-    old = statuses.alias("ancien")
-    new = statuses.alias("nouveau")
-    query = (
-        sa.select(history, old.c.libelle.label("ancien"), new.c.libelle.label("nouveau"))
-        .outerjoin(old, old.c.id == history.c.ancien_statut_id)
-        .outerjoin(new, new.c.id == history.c.nouveau_statut_id)
-        .where(
-            history.c.ticket_id == ticket_id, history.c.created_at >= moment, history.c.interne == sa.false()
-        )
-        .order_by(history.c.created_at, history.c.id)
-    )
+    query = _entries(ticket_id).where(history.c.created_at >= moment, history.c.interne == sa.false())
     if exclude_actor is not None:
         query = query.where(sa.or_(history.c.acteur_id.is_(None), history.c.acteur_id != exclude_actor))
-    return [
-        HistoryEntry(
-            id=e.id,
-            actor_name=e.acteur_nom,
-            action=Action(e.action),
-            old_status=Status(e.ancien) if e.ancien else None,
-            new_status=Status(e.nouveau) if e.nouveau else None,
-            details=e.details or "",
-            created_at=e.created_at,
-            internal=False,
-        )
-        for e in await conn.execute(query)
-    ]
+    return [_entry(e) for e in await conn.execute(query)]
