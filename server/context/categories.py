@@ -41,14 +41,9 @@ class Categories(Catalogue):
         """Every category, deactivated ones too (admins)."""
         return await self._listed(Access.MANAGE_CATEGORIES, active_only=False)
 
-    async def add_category(self, name: str) -> Category:
-        return await self._add(name)
-
-    async def rename_category(self, category_id: int, name: str) -> Category:
-        return await self._rename(category_id, name)
-
-    async def set_category_active(self, category_id: int, active: bool) -> Category:
-        return await self._set_active(category_id, active)
+    add_category = Catalogue._add
+    rename_category = Catalogue._rename
+    set_category_active = Catalogue._set_active
 
     async def set_category_defaults(
         self, category_id: int, assignee_id: int | None, urgency: Urgency | str | None

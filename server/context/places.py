@@ -76,14 +76,9 @@ class Places(Catalogue):
         """Every place, deactivated ones too, with their networks (admins)."""
         return await self._listed(Access.MANAGE_PLACES, active_only=False)
 
-    async def add_place(self, name: str) -> Place:
-        return await self._add(name)
-
-    async def rename_place(self, place_id: int, name: str) -> Place:
-        return await self._rename(place_id, name)
-
-    async def set_place_active(self, place_id: int, active: bool) -> Place:
-        return await self._set_active(place_id, active)
+    add_place = Catalogue._add
+    rename_place = Catalogue._rename
+    set_place_active = Catalogue._set_active
 
     async def add_network(self, place_id: int, network: str) -> Place:
         """A network (CIDR) of this place; one network belongs to one place only."""

@@ -93,16 +93,22 @@ async def row_screen(
             notice = done
 
 
-async def ask_name(
+# A catalogue's rule of a name and its length: (validation.category_name, CATEGORY_MAX)…
+Naming = tuple[Callable[[str], str], int]
+
+
+async def named(
     term: Terminal,
     title: str,
-    rule: Callable[[str], str],
-    max_chars: int,
+    naming: Naming,
     save: Callable[[str], Awaitable[Any]],
-    default: str = "",
-) -> Any:
-    """Ask a name until `save(name)` accepts it (each refusal above the field); None: cancelled."""
-    notice, typed = Notice(), default
+    said: str,
+    current: str = "",
+) -> Notice:
+    """Ask a name until `save(name)` accepts it (each refusal above the field), then say what
+    was done with `said` ({name}); nothing said when the user cancels."""
+    rule, max_chars = naming
+    notice, typed = Notice(), current
     while True:
         name = await ask_valid(
             term,
@@ -116,27 +122,13 @@ async def ask_name(
             **({"default": typed} if typed else {}),
         )
         if name is None:
-            return None
+            return Notice()
         try:
-            return await save(name)
+            done = await save(name)
         except UserError as exc:
             notice, typed = Notice.fail(exc.message), name
-
-
-async def rename(
-    term: Terminal,
-    title: str,
-    rule: Callable[[str], str],
-    max_chars: int,
-    save: Callable[[str], Awaitable[Any]],
-    current: str,
-    said: str,
-) -> Notice:
-    """`Renommer`: the new name asked until `save` accepts it; `said` tells it ({name})."""
-    done = await ask_name(term, title, rule, max_chars, save, current)
-    if done is None:
-        return Notice()
-    return Notice(said.format(name=done.name))
+            continue
+        return Notice(said.format(name=done.name))
 
 
 async def toggle(set_active: Callable[[], Awaitable[Any]], activated: str, deactivated: str) -> Notice:

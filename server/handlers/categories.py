@@ -15,7 +15,7 @@ from ..i18n import _
 from ..ui.screens import menu
 from ..ui.terminal import Terminal
 from ..ui.text import plain
-from .catalogue import ask_name, catalogue_screen, detail_lines, rename, row_screen, toggle
+from .catalogue import catalogue_screen, detail_lines, named, row_screen, toggle
 from .common import Notice
 
 
@@ -63,6 +63,10 @@ async def change_category(term: Terminal, ctx: SessionContext, ticket: Ticket) -
     return ticket, Notice(_("Catégorie changée : {name}.").format(name=chosen.name))
 
 
+# The rule of a category's name and its length.
+NAMING = (validation.category_name, validation.CATEGORY_MAX)
+
+
 def _label(c: Category) -> str:
     return c.name if c.active else _("{name} (désactivée)").format(name=c.name)
 
@@ -81,12 +85,9 @@ async def categories_screen(term: Terminal, ctx: SessionContext) -> Notice:
 
 
 async def _add(term: Terminal, ctx: SessionContext) -> Notice:
-    category = await ask_name(
-        term, _("Ajouter une catégorie"), validation.category_name, validation.CATEGORY_MAX, ctx.add_category
+    return await named(
+        term, _("Ajouter une catégorie"), NAMING, ctx.add_category, _("Catégorie « {name} » ajoutée.")
     )
-    if category is None:
-        return Notice()
-    return Notice(_("Catégorie « {name} » ajoutée.").format(name=category.name))
 
 
 def category_lines(c: Category, width: int) -> list[StyleAndTextTuples]:
@@ -128,14 +129,13 @@ def _category_screen(term: Terminal, ctx: SessionContext, category_id: int) -> A
 async def _act(term: Terminal, ctx: SessionContext, category: Category, choice: str) -> Notice:
     match choice:
         case "rename":
-            return await rename(
+            return await named(
                 term,
                 _("Renommer la catégorie"),
-                validation.category_name,
-                validation.CATEGORY_MAX,
+                NAMING,
                 lambda name: ctx.rename_category(category.id, name),
-                category.name,
                 _("Catégorie renommée : {name}."),
+                category.name,
             )
         case "toggle":
             return await toggle(

@@ -15,7 +15,7 @@ from ..i18n import _
 from ..ui.screens import menu
 from ..ui.terminal import Terminal
 from ..ui.text import plain
-from .catalogue import ask_name, catalogue_screen, detail_lines, rename, row_screen, toggle
+from .catalogue import catalogue_screen, detail_lines, named, row_screen, toggle
 from .common import Notice, ask_valid
 
 
@@ -78,6 +78,10 @@ async def change_place(term: Terminal, ctx: SessionContext, ticket: Ticket) -> t
     return ticket, Notice(_("Lieu changé : {name}.").format(name=ticket.place_name or _("aucun")))
 
 
+# The rule of a place's name and its length.
+NAMING = (validation.place_name, validation.PLACE_MAX)
+
+
 def _label(p: Place) -> str:
     return p.name if p.active else _("{name} (désactivé)").format(name=p.name)
 
@@ -101,12 +105,7 @@ async def places_screen(term: Terminal, ctx: SessionContext) -> Notice:
 
 
 async def _add(term: Terminal, ctx: SessionContext) -> Notice:
-    place = await ask_name(
-        term, _("Ajouter un lieu"), validation.place_name, validation.PLACE_MAX, ctx.add_place
-    )
-    if place is None:
-        return Notice()
-    return Notice(_("Lieu « {name} » ajouté.").format(name=place.name))
+    return await named(term, _("Ajouter un lieu"), NAMING, ctx.add_place, _("Lieu « {name} » ajouté."))
 
 
 def place_lines(p: Place, width: int) -> list[StyleAndTextTuples]:
@@ -147,14 +146,13 @@ def _place_screen(term: Terminal, ctx: SessionContext, place_id: int) -> Awaitab
 async def _act(term: Terminal, ctx: SessionContext, place: Place, choice: str) -> Notice:
     match choice:
         case "rename":
-            return await rename(
+            return await named(
                 term,
                 _("Renommer le lieu"),
-                validation.place_name,
-                validation.PLACE_MAX,
+                NAMING,
                 lambda name: ctx.rename_place(place.id, name),
-                place.name,
                 _("Lieu renommé : {name}."),
+                place.name,
             )
         case "toggle":
             return await toggle(
