@@ -581,3 +581,20 @@ async def test_audit_events_are_recorded_with_time_address_and_account(database,
         "ssh password",
     )
     assert row.created_at is not None and row.utilisateur_id is None
+
+
+async def test_the_export_counts_each_tickets_replies_and_notes_across_batches(services, admin, alice):
+    learner, staff = context_for(services, alice), context_for(services, admin)
+    numbers = [await learner.create_ticket(f"Ticket {n}", "Description.", "Faible") for n in range(5)]
+    await staff.reply(numbers[1], "Première réponse.")
+    await learner.reply(numbers[1], "Merci.")
+    await staff.add_note(numbers[1], "À surveiller.")
+    await staff.add_note(numbers[4], "Vu en salle 3.")
+    exported = [t async for page in staff.export_tickets(batch=2) for t in page]
+    assert [(t.id, t.replies, t.notes) for t in exported] == [
+        (numbers[0], 0, 0),
+        (numbers[1], 2, 1),
+        (numbers[2], 0, 0),
+        (numbers[3], 0, 0),
+        (numbers[4], 0, 1),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -12,17 +13,14 @@ from .schema import history, statuses, tickets
 from .tickets import assignee, author
 
 
-def _count(action: Action):
-    return (
-        sa.select(sa.func.count())
-        .select_from(history)
-        .where(history.c.ticket_id == tickets.c.id, history.c.action == action.value)
-        .scalar_subquery()
-    )
-
-
 async def batch(conn: AsyncConnection, after_id: int, size: int, since: datetime | None) -> list:
-    """Up to `size` tickets numbered above `after_id` (created since `since`), by number."""
+    """Up to `size` tickets numbered above `after_id` (created since `since`), by number, each
+    with its counts of replies and notes.
+
+    The counts come from one grouped read over the batch's range of numbers: a count per row
+    (a correlated subquery) made MariaDB build a temporary table for every batch, 40 times
+    slower than SQLite at 100,000 tickets.
+    """
     query = (
         sa.select(
             tickets.c.id,
@@ -34,8 +32,6 @@ async def batch(conn: AsyncConnection, after_id: int, size: int, since: datetime
             assignee.c.email.label("assigne_email"),
             tickets.c.created_at,
             tickets.c.updated_at,
-            _count(Action.REPLY).label("reponses"),
-            _count(Action.NOTE).label("notes"),
         )
         .join(statuses, statuses.c.id == tickets.c.statut_id)
         .join(author, author.c.id == tickets.c.auteur_id)
@@ -46,4 +42,36 @@ async def batch(conn: AsyncConnection, after_id: int, size: int, since: datetime
     )
     if since is not None:
         query = query.where(tickets.c.created_at >= since)
-    return list(await conn.execute(query))
+    rows = list(await conn.execute(query))
+    if not rows:
+        return []
+    counted = {Action.REPLY.value: "reponses", Action.NOTE.value: "notes"}
+    counts = await conn.execute(
+        sa.select(history.c.ticket_id, history.c.action, sa.func.count())
+        .where(
+            history.c.ticket_id.between(rows[0].id, rows[-1].id),
+            history.c.action.in_(list(counted)),
+        )
+        .group_by(history.c.ticket_id, history.c.action)
+    )
+    found: dict[int, dict[str, int]] = {}
+    for ticket_id, action, n in counts:
+        found.setdefault(ticket_id, {})[counted[action]] = n
+    return [ExportRow(**row._mapping, **{"reponses": 0, "notes": 0, **found.get(row.id, {})}) for row in rows]
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One ticket of the export as read, with its counts."""
+
+    id: int
+    titre: str
+    urgence: str
+    libelle: str
+    auteur_nom: str
+    auteur_email: str
+    assigne_email: str | None
+    created_at: datetime
+    updated_at: datetime
+    reponses: int
+    notes: int
