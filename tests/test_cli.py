@@ -138,7 +138,7 @@ async def test_init_db_creates_the_schema_and_is_idempotent(tmp_path, admin_db_u
             assert await schema_version(db) == SCHEMA_VERSION
             async with db.transaction() as conn:
                 labels = (await conn.execute(sa.select(statuses.c.libelle).order_by(statuses.c.id))).scalars()
-                assert list(labels) == ["En attente", "En cours", "Résolu"]
+                assert list(labels) == ["En attente", "En cours", "Résolu", "Fermé"]
     finally:
         await db.close()
 

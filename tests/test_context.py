@@ -367,7 +367,16 @@ async def test_same_status_again_refused_without_history(services, database, bob
     assert await count(database, history, history.c.ticket_id == bobs) == 2
 
 
-@pytest.mark.parametrize("bad", ["Fermé", "en cours", "", "Haute"])
+async def test_an_admin_cannot_close_a_ticket_only_the_service_does(services, database, bob, admin):
+    bobs = await new_ticket(services, bob)
+    with pytest.raises(ValidationError) as info:
+        await context_for(services, admin).change_status(bobs, "Fermé")
+    assert info.value.message == "Seul le service ferme un ticket, après des jours sans réponse."
+    assert (await ticket_row(database, bobs)).libelle == "En attente"
+    assert await count(database, history) == 1
+
+
+@pytest.mark.parametrize("bad", ["Fermée", "en cours", "", "Haute"])
 async def test_unknown_status_refused(services, database, bob, admin, bad):
     bobs = await new_ticket(services, bob)
     with pytest.raises(ValidationError) as info:

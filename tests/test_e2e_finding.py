@@ -88,7 +88,7 @@ async def test_filter_by_status_then_text(service, clients, database, alice, adm
     c.send("f")
     await c.wait_for("Filtres actifs :", "1. Statut", "5. Texte (titre ou description)")
     c.send("1")
-    await c.wait_for("4. Résolu", "5. Tous les statuts")
+    await c.wait_for("4. Résolu", "5. Fermé", "6. Tous les statuts")
     c.send("4")
     screen = await c.wait_for("Statut : Résolu", "4 tickets — page 1/1")
     assert sorted(listed(screen)) == sorted(r["id"] for r in rows["resolved"])

@@ -255,7 +255,7 @@ def test_status_from_its_list(typed, value):
     assert validation.status(value) is value
 
 
-@pytest.mark.parametrize("typed", ["", "Fermé", "Resolu", "en cours", "Haute", "2"])
+@pytest.mark.parametrize("typed", ["", "Fermée", "Resolu", "en cours", "Haute", "2"])
 def test_status_outside_its_list(typed):
     assert refused(validation.status, typed) == "Statut inconnu : choisissez En attente, En cours ou Résolu."
 
