@@ -538,7 +538,18 @@ ACCESS_TABLE = [
     (USER, Access.USE_CANNED, OWN, False),
     (ADMIN, Access.MANAGE_CANNED, NOBODY, True),
     (ADMIN, Access.USE_CANNED, OTHER, True),
+    # A follow-up: the requester's, of a closed ticket only (an open one here).
+    (None, Access.FOLLOW_UP, OWN, False),
+    (USER, Access.FOLLOW_UP, OWN, False),
+    (ADMIN, Access.FOLLOW_UP, OTHER, False),
 ]
+
+
+def test_a_follow_up_is_the_requesters_of_a_closed_ticket():
+    assert access_allowed(USER, Access.FOLLOW_UP, OWN, Status.CLOSED)
+    assert not access_allowed(USER, Access.FOLLOW_UP, OTHER, Status.CLOSED)
+    assert not access_allowed(ADMIN, Access.FOLLOW_UP, OTHER, Status.CLOSED)
+    assert not access_allowed(None, Access.FOLLOW_UP, OWN, Status.CLOSED)
 
 
 def test_access_table_covers_every_access_for_every_kind_of_session():
