@@ -3,12 +3,12 @@ to the sessions."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 
 from .domain.models import AccountEvent, AccountEventKind, Role, Status, TicketChange
+from .periodic import Periodic
 from .store import Database
 from .store import account_events as events_store
 from .store import feed as feed_store
@@ -81,15 +81,22 @@ class ChangeFeed:
         on_account: Callable[[AccountEvent], None] | None = None,
     ) -> None:
         self.db = db
-        self.interval = interval
         self.listeners: set[Listener] = set()
         self.history = _Cursor()
         self.accounts = _Cursor()
         self.process = process
         self.on_account = on_account
         self.polls = 0
-        self._task: asyncio.Task | None = None
-        self.failing = False
+        # An outage is logged once, then retried at every look until it ends; what it is
+        # (unreachable, pool exhausted, a lock past its bound) is the database's word.
+        self._periodic = Periodic(
+            "change-feed",
+            self._look,
+            interval,
+            log=log,
+            failed="change feed: paused, database %s; retrying",
+            back=lambda: f"change feed: database back, resuming after id={self.last_id}",
+        )
         # When the database last answered a look (monotonic clock).
         self.last_look = time.monotonic()
 
@@ -106,33 +113,20 @@ class ChangeFeed:
         self.listeners.add(listener)
         return lambda: self.listeners.discard(listener)
 
+    @property
+    def failing(self) -> bool:
+        """Whether the last look failed (the database is away)."""
+        return self._periodic.failing
+
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="change-feed")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._periodic.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.poll()
-                self.last_look = time.monotonic()
-                if self.failing:
-                    log.info("change feed: database back, resuming after id=%s", self.last_id)
-                    self.failing = False
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # An outage is logged once, then retried at every look until it ends; what it
-                # is (unreachable, pool exhausted, a lock past its bound) is the database's word.
-                if not self.failing:
-                    reason = getattr(exc, "reason", type(exc).__name__)
-                    log.warning("change feed: paused, database %s; retrying", reason)
-                    self.failing = True
-            await asyncio.sleep(self.interval)
+    async def _look(self) -> None:
+        await self.poll()
+        self.last_look = time.monotonic()
 
     async def poll(self) -> list[TicketChange]:
         """One look: deliver the rows written since the last one, and return them."""

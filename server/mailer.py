@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -21,6 +20,7 @@ import aiosmtplib
 from .config import MailSettings
 from .domain.text import loggable
 from .errors import DatabaseUnavailable
+from .periodic import Periodic
 from .store import Database, outbox, utcnow
 from .store.outbox import Mail
 
@@ -106,46 +106,30 @@ class MailSender:
         self._password = password
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._wake = asyncio.Event()
         self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        # The database down, most likely: the messages are safe there, wait.
+        self._periodic = Periodic(
+            "mail-sender",
+            self.drain_once,
+            settings.poll_interval,
+            log=log,
+            failed="mail sender: outbox unreachable (%s), trying again later",
+        )
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="mail-sender")
+        self._stopping = False
+        self._periodic.start()
 
     def wake(self) -> None:
         """Look at the outbox now (a message was just queued by this process)."""
-        self._wake.set()
+        self._periodic.wake()
 
     async def stop(self) -> None:
         """Finish the message being handed over (a few seconds at most), give back the rest."""
         self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+        await self._periodic.stop(grace=STOP_GRACE)
         with contextlib.suppress(Exception):
             await self.db.write(lambda conn: outbox.release(conn, self.owner))
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                handed = await self.drain_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # The database is down, most likely: the messages are safe there, wait.
-                log.exception("mail sender: outbox unreachable, trying again later")
-                handed = 0
-            if handed and not self._stopping:
-                continue  # more may be due
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
 
     async def _claim(self, now: datetime) -> list[Mail]:
         """The next due messages, claimed for this process.
