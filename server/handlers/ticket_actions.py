@@ -4,12 +4,13 @@ action (status, reply, reopening, note, assignment, category, place, attachments
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from ..context import SessionContext
 from ..domain import validation
 from ..domain.models import SETTABLE_STATUSES, Status, Ticket, User
 from ..errors import DatabaseUnavailable, ServiceRestarting, UserError
-from ..i18n import _
+from ..i18n import N_, _
 from ..ui.screens import FieldLeft, confirm, menu
 from ..ui.terminal import Terminal
 from .attachment_screens import delete_attachment, read_attachment
@@ -50,6 +51,44 @@ def ticket_actions(ctx: SessionContext, ticket: Ticket) -> list[tuple[str, str]]
     return items
 
 
+@dataclass(frozen=True)
+class _Writing:
+    """A message written on a ticket: its screen's words (marked N_), its rule, what is said after."""
+
+    title: str
+    label: str
+    rule: Callable[[str], str]
+    help_text: str
+    abandoned: str
+    sent: str
+
+
+_REPLY = _Writing(
+    N_("Ticket #{id} : répondre"),
+    N_("Réponse"),
+    validation.reply,
+    N_("(visible du demandeur et du support, {max} caractères au plus)"),
+    N_("Réponse abandonnée."),
+    N_("Réponse envoyée."),
+)
+_NOTE = _Writing(
+    N_("Ticket #{id} : note interne"),
+    N_("Note interne"),
+    validation.note,
+    N_("(visible des seuls administrateurs, {max} caractères au plus)"),
+    N_("Note abandonnée."),
+    N_("Note interne ajoutée."),
+)
+_REOPEN = _Writing(
+    N_("Ticket #{id} : le problème persiste"),
+    N_("Réponse"),
+    validation.reply,
+    N_("(dites ce qui ne va toujours pas ; {max} caractères au plus)"),
+    N_("Ticket laissé « Résolu »."),
+    N_("Réponse envoyée : le ticket repasse « En cours »."),
+)
+
+
 async def reply(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
     # The status of the last canned answer inserted, set with the reply when it is sent.
     status: list[Status | None] = [None]
@@ -62,48 +101,47 @@ async def reply(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ti
             return text, ""
         return text, _("À l'envoi, le ticket passera à « {status} ».").format(status=status[0].label)
 
-    sent = await _send_message(
+    sent, notice = await _write(
         term,
-        _("Ticket #{id} : répondre").format(id=ticket.id),
-        _("Réponse"),
-        validation.reply,
-        _("(visible du demandeur et du support, {max} caractères au plus)"),
+        ticket,
+        _REPLY,
         lambda text: ctx.reply(ticket.id, text, status[0]),
         canned=canned if ctx.can_use_canned(ticket) else None,
     )
-    if sent is None:
-        return ticket, Notice(_("Réponse abandonnée."))
     if status[0] is not None and sent.status is status[0] and ticket.status is not status[0]:
         return sent, Notice(_("Réponse envoyée ; statut changé : {status}.").format(status=status[0].label))
-    return sent, Notice(_("Réponse envoyée."))
+    return sent, notice
 
 
 async def add_note(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
-    sent = await _send_message(
-        term,
-        _("Ticket #{id} : note interne").format(id=ticket.id),
-        _("Note interne"),
-        validation.note,
-        _("(visible des seuls administrateurs, {max} caractères au plus)"),
-        lambda text: ctx.add_note(ticket.id, text),
-    )
-    if sent is None:
-        return ticket, Notice(_("Note abandonnée."))
-    return sent, Notice(_("Note interne ajoutée."))
+    return await _write(term, ticket, _NOTE, lambda text: ctx.add_note(ticket.id, text))
 
 
 async def reopen(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tuple[Ticket, Notice]:
+    return await _write(term, ticket, _REOPEN, lambda text: ctx.reopen(ticket.id, text))
+
+
+async def _write(
+    term: Terminal,
+    ticket: Ticket,
+    writing: _Writing,
+    send: Callable[[str], Awaitable[Ticket]],
+    *,
+    canned: Callable[[FieldLeft], Awaitable[tuple[str, str]]] | None = None,
+) -> tuple[Ticket, Notice]:
+    """The ticket as the message left it and what to say, or as it was if it was abandoned."""
     sent = await _send_message(
         term,
-        _("Ticket #{id} : le problème persiste").format(id=ticket.id),
-        _("Réponse"),
-        validation.reply,
-        _("(dites ce qui ne va toujours pas ; {max} caractères au plus)"),
-        lambda text: ctx.reopen(ticket.id, text),
+        _(writing.title).format(id=ticket.id),
+        _(writing.label),
+        writing.rule,
+        _(writing.help_text),
+        send,
+        canned=canned,
     )
     if sent is None:
-        return ticket, Notice(_("Ticket laissé « Résolu »."))
-    return sent, Notice(_("Réponse envoyée : le ticket repasse « En cours »."))
+        return ticket, Notice(_(writing.abandoned))
+    return sent, Notice(_(writing.sent))
 
 
 async def _send_message(
