@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import enum
 import logging
+from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .domain.text import loggable
+from .errors import Throttled
 from .store import Database, utcnow
 from .store import audit as audit_store
 
@@ -91,3 +93,19 @@ async def record(
     await db.write(
         lambda conn: record_in(conn, event, address, account, user_id, details, level), together=True
     )
+
+
+async def refuse_throttled(
+    db: Database,
+    event: AuditEvent,
+    address: str,
+    account: str,
+    wait: int,
+    user_id: int | None = None,
+    *,
+    why: str = "",
+    error: type[Throttled] = Throttled,
+) -> NoReturn:
+    """A request refused for now (too many lately): recorded as a warning, then raised as `error`."""
+    await record(db, event, address, account, user_id, details=f"{why}attente={wait}s", level=logging.WARNING)
+    raise error(wait)

@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..audit import AuditEvent, record, record_in
+from ..audit import AuditEvent, record, record_in, refuse_throttled
 from ..domain.models import Role, User
-from ..errors import EmailTaken, Throttled
+from ..errors import EmailTaken
 from ..metrics import LOGINS
 from ..store import Database, accounts, keys, utcnow
 from ..throttle import account_key
@@ -61,16 +61,8 @@ async def _authenticate(services: SessionResources, email: str, password: str, a
     account = account_key(email)
     wait = await services.throttle.login_wait(account, address)
     if wait:
-        await record(
-            services.db,
-            AuditEvent.LOGIN_THROTTLED,
-            address,
-            account,
-            details=f"attente={wait}s",
-            level=logging.WARNING,
-        )
         LOGINS.labels("throttled").inc()
-        raise Throttled(wait)
+        await refuse_throttled(services.db, AuditEvent.LOGIN_THROTTLED, address, account, wait)
     async with services.db.transaction() as conn:
         row = await accounts.by_email(conn, email)
     ok = await services.hasher.verify(password, row.mot_de_passe if row else None)

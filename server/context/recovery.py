@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..audit import AuditEvent, record, record_in
+from ..audit import AuditEvent, record_in, refuse_throttled
 from ..domain import validation
 from ..domain.access import Access
+from ..domain.codes import CODE_ALPHABET as CODE_ALPHABET
+from ..domain.codes import code_hash, new_code, shown
 from ..domain.models import AccountEvent, AccountEventKind, User
-from ..errors import Throttled, UserNotFound, ValidationError
+from ..errors import UserNotFound, ValidationError
 from ..i18n import N_, _
 from ..store import accounts, outbox, resets, utcnow
 from ..throttle import account_key
@@ -25,38 +25,15 @@ from .notifications import Recipient, code_text, connect_command, recipient_of
 if TYPE_CHECKING:
     from .session import SessionContext
 
-# No 0/O, 1/I/L: a code read out on the phone is typed back as it was heard.
-CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-CODE_LENGTH = 12
-CODE_VALIDITY = timedelta(minutes=30)
 # Wide enough for the code with its dashes and a few stray spaces.
 CODE_MAX_CHARS = 24
+CODE_VALIDITY = timedelta(minutes=30)
 
 WRONG_CODE = N_("E-mail ou code incorrect.")
 STALE_CODE = N_("Ce code a déjà servi ou a expiré : demandez-en un nouveau.")
 RESET_SUBJECT = N_("Support technique : code de réinitialisation du mot de passe")
 RESET_WHAT = N_("Voici le code qui permet de choisir un nouveau mot de passe (menu Mot de passe oublié) :")
 MAIL_OFF = N_("Le courriel n'est pas configuré sur ce service : demandez à un administrateur du support.")
-
-
-def new_code() -> str:
-    """A fresh code: 12 characters of 31, about 59 bits, from the system's secure source."""
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def normalised(code: str) -> str:
-    """The code as typed, in upper case, without the dashes and spaces it was shown with."""
-    return "".join(ch for ch in code.upper() if ch not in " -\t")
-
-
-def code_hash(code: str) -> str:
-    """What the database keeps of a code: the hex SHA-256 of its normalised form."""
-    return hashlib.sha256(normalised(code).encode("utf-8")).hexdigest()
-
-
-def shown(code: str) -> str:
-    """The code in groups of four, easier to read out: ABCD-EFGH-JKMN."""
-    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
 @dataclass(frozen=True)
@@ -120,15 +97,8 @@ class Recovery:
         async with ctx.services.one_at_a_time("reset:" + account):
             wait = await ctx.services.throttle.reset_request_wait(account, ctx.address)
             if wait:
-                await record(
-                    ctx.db,
-                    AuditEvent.RESET_THROTTLED,
-                    ctx.address,
-                    account,
-                    details=f"demande par courriel, attente={wait}s",
-                    level=logging.WARNING,
-                )
-                raise Throttled(wait)
+                event, why = AuditEvent.RESET_THROTTLED, "demande par courriel, "
+                await refuse_throttled(ctx.db, event, ctx.address, account, wait, why=why)
             code = new_code()
             now = utcnow()
             expires_at = now + CODE_VALIDITY
@@ -177,15 +147,7 @@ class Recovery:
         ctx = self.ctx
         wait = await ctx.services.throttle.reset_wait(account, ctx.address)
         if wait:
-            await record(
-                ctx.db,
-                AuditEvent.RESET_THROTTLED,
-                ctx.address,
-                account,
-                details=f"attente={wait}s",
-                level=logging.WARNING,
-            )
-            raise Throttled(wait)
+            await refuse_throttled(ctx.db, AuditEvent.RESET_THROTTLED, ctx.address, account, wait)
         async with ctx.db.transaction() as conn:
             row = await accounts.by_email(conn, account)
         # Hashed whether or not the account exists: an unknown e-mail costs the same bcrypt.

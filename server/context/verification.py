@@ -12,16 +12,17 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..audit import AuditEvent, record, record_in
+from ..audit import AuditEvent, record, record_in, refuse_throttled
 from ..domain import validation
 from ..domain.access import Access
+from ..domain.codes import code_hash, new_code, shown
 from ..domain.models import Notifications, User
 from ..errors import CodesThrottled, EmailTaken, Throttled, ValidationError
 from ..i18n import N_, _
 from ..store import accounts, utcnow, verifications
 from ..throttle import account_key
 from .notifications import Recipient, code_text, connect_command, queue, recipient_of
-from .recovery import MAIL_OFF, code_hash, new_code, shown
+from .recovery import MAIL_OFF
 
 if TYPE_CHECKING:
     from .resources import SessionResources
@@ -45,7 +46,7 @@ async def start_check(
     now: datetime,
 ) -> None:
     """A new code for `to.email`, queued to that address in `conn`'s transaction."""
-    code = new_code()[:VERIFY_CODE_LENGTH]
+    code = new_code(VERIFY_CODE_LENGTH)
     until = now + timedelta(seconds=resources.mail.verify_validity)
     await verifications.start(conn, to.user_id, to.email, code_hash(code), now, until)
     subject, body = code_text(to, VERIFY_SUBJECT, VERIFY_WHAT, shown(code), until, connect_command(resources))
@@ -104,16 +105,8 @@ class EmailArea:
         async with ctx.services.one_at_a_time("verify:" + account):
             wait = await ctx.services.throttle.verification_wait(account, ctx.address)
             if wait:
-                await record(
-                    ctx.db,
-                    AuditEvent.EMAIL_CODE_THROTTLED,
-                    ctx.address,
-                    account,
-                    user.id,
-                    details=f"attente={wait}s",
-                    level=logging.WARNING,
-                )
-                raise CodesThrottled(wait)
+                event, error = AuditEvent.EMAIL_CODE_THROTTLED, CodesThrottled
+                await refuse_throttled(ctx.db, event, ctx.address, account, wait, user.id, error=error)
             return await ctx.write(send)
 
     async def _mail_code(self, conn: AsyncConnection, to: Recipient, now: datetime) -> None:

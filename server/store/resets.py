@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import codes
 from .schema import reset_codes, users
 
 # The user id a reset for an unknown e-mail aims its update at: no account has it, so the
@@ -16,16 +17,7 @@ NOBODY = 0
 
 async def void_unused(conn: AsyncConnection, user_id: int, now: datetime) -> int:
     """End every code of the account not used yet (an admin's new code, a reset); how many."""
-    result = await conn.execute(
-        reset_codes.update()
-        .where(
-            reset_codes.c.utilisateur_id == user_id,
-            reset_codes.c.used_at.is_(None),
-            reset_codes.c.expires_at > now,
-        )
-        .values(expires_at=now)
-    )
-    return result.rowcount
+    return await codes.void_unused(conn, reset_codes, user_id, now)
 
 
 async def insert(
@@ -81,8 +73,7 @@ async def use(conn: AsyncConnection, user_id: int, code_hash: str, now: datetime
         .where(
             reset_codes.c.utilisateur_id == user_id,
             reset_codes.c.code_hash == code_hash,
-            reset_codes.c.used_at.is_(None),
-            reset_codes.c.expires_at > now,
+            codes.live(reset_codes, now),
         )
         .values(used_at=now)
     )

@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import codes
 from .schema import email_checks, users
 
 
@@ -14,15 +15,7 @@ async def start(
     conn: AsyncConnection, user_id: int, email: str, code_hash: str, now: datetime, expires_at: datetime
 ) -> int:
     """A new code for `email`; the account's earlier pending codes end."""
-    await conn.execute(
-        email_checks.update()
-        .where(
-            email_checks.c.utilisateur_id == user_id,
-            email_checks.c.used_at.is_(None),
-            email_checks.c.expires_at > now,
-        )
-        .values(expires_at=now)
-    )
+    await codes.void_unused(conn, email_checks, user_id, now)
     result = await conn.execute(
         email_checks.insert().values(
             utilisateur_id=user_id, email=email, code_hash=code_hash, created_at=now, expires_at=expires_at
@@ -35,11 +28,7 @@ async def pending(conn: AsyncConnection, user_id: int, now: datetime, *, lock: b
     """The account's code still waiting to be typed (its address, its hash), or None."""
     query = (
         sa.select(email_checks)
-        .where(
-            email_checks.c.utilisateur_id == user_id,
-            email_checks.c.used_at.is_(None),
-            email_checks.c.expires_at > now,
-        )
+        .where(email_checks.c.utilisateur_id == user_id, codes.live(email_checks, now))
         .order_by(email_checks.c.id.desc())
         .limit(1)
     )
@@ -62,9 +51,7 @@ async def wrong_try(conn: AsyncConnection, check_id: int, now: datetime, limit: 
 async def use(conn: AsyncConnection, check_id: int, now: datetime) -> bool:
     result = await conn.execute(
         email_checks.update()
-        .where(
-            email_checks.c.id == check_id, email_checks.c.used_at.is_(None), email_checks.c.expires_at > now
-        )
+        .where(email_checks.c.id == check_id, codes.live(email_checks, now))
         .values(used_at=now)
     )
     return result.rowcount == 1
