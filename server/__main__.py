@@ -36,7 +36,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     setup_logging(settings.log.level)
+    if settings.ssh.worker_count() > 1:
+        from .workers import supervise
+
+        return supervise(settings, args.config)
     return asyncio.run(serve(settings))
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """One of the processes `serve` starts with ssh.workers > 1 (workers.py), never by hand."""
+    import dataclasses
+
+    from .process import setup_logging
+    from .workers import run_worker
+
+    settings = _settings(args)
+    settings = dataclasses.replace(settings, ssh=dataclasses.replace(settings.ssh, port=args.port))
+    setup_logging(settings.log.level, worker=args.index)
+    return asyncio.run(run_worker(settings, args.index, args.gate))
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -234,6 +251,11 @@ def parser() -> argparse.ArgumentParser:
         description="Démarre le service SSH ; SIGTERM ou Ctrl-C l'arrêtent proprement.",
     )
     s.set_defaults(func=cmd_serve)
+    s = sub.add_parser("worker")  # started by serve (ssh.workers), not listed
+    s.add_argument("index", type=int)
+    s.add_argument("gate")
+    s.add_argument("port", type=int)
+    s.set_defaults(func=cmd_worker)
     s = sub.add_parser(
         "create-admin",
         help="créer un compte administrateur",

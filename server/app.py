@@ -36,12 +36,13 @@ from .i18n import N_, _, speaking
 from .line_channel import LineChannel, LineSession, tell_each
 from .mailer import MailSender
 from .metrics import MetricsEndpoint, ServiceCollector
-from .process import raise_descriptor_limit
+from .process import log_loop_exception, raise_descriptor_limit
 from .security import PasswordHasher
 from .store import Database
 from .store.migrate import check_version, upgrade
 from .transport.algorithms import Profile
 from .transport.channel_exec import ExecChannel
+from .transport.gate_link import RemoteGate
 from .transport.host_keys import load_host_key, load_shared_host_key
 from .transport.limits import ConnectionGate, Limits
 from .transport.sftp_tree import TicketFiles
@@ -67,8 +68,10 @@ SHUTDOWN_NOT_SAVED = N_(
 class Service:
     """The running service: one database pool, one listener, the open terminals."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, gate: RemoteGate | None = None, worker: int | None = None) -> None:
         self.settings = settings
+        # A process of ssh.workers (workers.py): its supervisor migrates, gates and serves metrics.
+        self.worker = worker
         self.db: Database | None = None
         self.services: SessionResources | None = None
         self.listener: asyncssh.SSHAcceptor | None = None
@@ -79,7 +82,7 @@ class Service:
         self.contexts: dict[Terminal, SessionContext] = {}
         self.lines: set[LineSession] = set()
         self.connections: set[asyncssh.SSHServerConnection] = set()
-        self.gate = ConnectionGate(Limits.from_settings(settings.ssh))
+        self.gate = gate or ConnectionGate(Limits.from_settings(settings.ssh))
         self.collector = Collector(lambda: len(self.terminals))
         self.metrics: MetricsEndpoint | None = None
         self.mailer: MailSender | None = None
@@ -97,7 +100,7 @@ class Service:
         i18n.load()
         self.db = Database(settings)
         # SQLite is the service's own file: it always brings it up to date.
-        if not self.db.mysql or settings.database.create_schema:
+        if self.worker is None and (not self.db.mysql or settings.database.create_schema):
             await upgrade(self.db)
         else:
             await check_version(self.db)
@@ -168,6 +171,7 @@ class Service:
             profile=Profile(settings.ssh.profile),
             keepalive_count_max=settings.ssh.keepalive_count_max,
             trusted_proxies=settings.ssh.proxies(),
+            reuse_port=self.worker is not None,
         )
         host = settings.ssh.host if settings.ssh.host not in {"0.0.0.0", "::", ""} else "localhost"
         address = self.services.files_address
@@ -196,6 +200,7 @@ class Service:
                     refused=lambda: dict(self.gate.refused),
                     feed_age=lambda: self.feed.age() if self.feed is not None else 0.0,
                 ),
+                serve=self.worker is None,
             )
             self.metrics.start()
 
@@ -374,23 +379,18 @@ def farewell(ctx: SessionContext, since: float) -> str:
     return _(SHUTDOWN_NOTICE)
 
 
-def _log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict) -> None:
-    """An error no task awaited (a screen's drawing, say): one log event, nothing on any terminal."""
-    exc = context.get("exception")
-    log.error("unexpected error: %s", context.get("message"), exc_info=exc)
-
-
-async def serve(settings: Settings) -> int:
+async def serve(settings: Settings, service: Service | None = None, started=lambda: None) -> int:
     """Run until SIGTERM or SIGINT; exit status 0 after a clean stop."""
     loop = asyncio.get_running_loop()
-    loop.set_exception_handler(_log_loop_exception)
-    service = Service(settings)
+    loop.set_exception_handler(log_loop_exception)
+    service = service or Service(settings)
     try:
         await service.start()
     except BaseException:
         # A refused start (schema, host key, port in use) still closes what it opened.
         await service.stop(grace=0)
         raise
+    started()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

@@ -62,6 +62,20 @@ class SshSettings:
     max_auth_tries: int = 6
     idle_timeout: int = 900
     idle_warning: int = 60
+    # Worker processes serving the one port (SO_REUSEPORT): a number, or "auto" (one per core).
+    workers: str = "1"
+
+    def worker_count(self) -> int:
+        """The worker processes to start: `workers`, "auto" being one per core this process
+        may run on; ConfigError names the setting if it is neither."""
+        text = str(self.workers).strip().lower()
+        if text == "auto":
+            return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError(
+                f"ssh.workers: un nombre de processus (1 ou plus) ou « auto » attendu, reçu {self.workers!r}"
+            )
+        return int(text)
 
     def exempt_networks(self) -> tuple[IPNetwork, ...]:
         """The `exempt` addresses and CIDR networks; ConfigError names a malformed one."""

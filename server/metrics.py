@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from .domain.models import Status
@@ -122,14 +125,7 @@ class ServiceCollector(Collector):
         for reason, n in self.db_errors().items():
             errors.add_metric([reason.replace(" ", "_")], n)
         yield errors
-        refused = CounterMetricFamily(
-            "support_connections_refused",
-            "SSH connections turned away by the connection gate, by limit reached.",
-            labels=["limit"],
-        )
-        for limit, n in self.refused().items():
-            refused.add_metric([limit], n)
-        yield refused
+        yield refused_family(self.refused())
         yield GaugeMetricFamily(
             "support_live_feed_age_seconds",
             "Seconds since the change feed last read the database (live.poll_interval when well).",
@@ -145,11 +141,72 @@ class ServiceCollector(Collector):
         )
 
 
+def refused_family(counts: dict[str, int]) -> CounterMetricFamily:
+    refused = CounterMetricFamily(
+        "support_connections_refused",
+        "SSH connections turned away by the connection gate, by limit reached.",
+        labels=["limit"],
+    )
+    for limit, n in counts.items():
+        refused.add_metric([limit], n)
+    return refused
+
+
+# How the figures of ssh.workers' processes make the service's one: the worst lateness and
+# feed age, the lowest db_up (0 as soon as one worker has lost the database), the earliest
+# `_created`; everything else (sessions, pool connections, counters) is summed.
+WORST = {
+    "support_event_loop_lag_seconds",
+    "support_event_loop_lag_max_seconds",
+    "support_live_feed_age_seconds",
+}
+LOWEST = {"support_db_up"}
+
+
+def merged(expositions: Iterable[str], own: Iterable[Metric] = ()) -> list[Metric]:
+    """One set of families from the workers' expositions (text format) and the supervisor's own."""
+    families: dict[str, Metric] = {}
+    values: dict[tuple[str, str, tuple], float] = {}
+    parsed = (text_string_to_metric_families(text) for text in expositions)
+    for family in itertools.chain(*parsed, own):
+        families.setdefault(family.name, Metric(family.name, family.documentation, family.type))
+        for sample in family.samples:
+            key = (family.name, sample.name, tuple(sorted(sample.labels.items())))
+            if key not in values:
+                values[key] = sample.value
+            elif family.name in WORST:
+                values[key] = max(values[key], sample.value)
+            elif family.name in LOWEST or sample.name.endswith("_created"):
+                values[key] = min(values[key], sample.value)
+            else:
+                values[key] += sample.value
+    for (name, sample_name, labels), value in values.items():
+        families[name].add_sample(sample_name, dict(labels), value)
+    return list(families.values())
+
+
+class MergedCollector(Collector):
+    """The supervisor's figures: its workers' merged, read at each scrape."""
+
+    def __init__(self, figures: Callable[[], list[Metric]]) -> None:
+        self.figures = figures
+
+    def describe(self) -> list[Metric]:
+        return []  # registering must not ask the workers (the loop that would answer waits)
+
+    def collect(self) -> Iterable[Metric]:
+        yield from self.figures()
+
+
 class MetricsEndpoint:
     """The HTTP endpoint and the loop-lag probe, started and stopped with the service."""
 
-    def __init__(self, host: str, port: int, collector_of: Callable[[LoopLag], ServiceCollector]) -> None:
+    def __init__(
+        self, host: str, port: int, collector_of: Callable[[LoopLag], ServiceCollector], serve: bool = True
+    ) -> None:
         self.host, self.requested = host, port
+        # A worker of ssh.workers registers its figures but serves none: its supervisor does.
+        self.serve = serve
         self.lag = LoopLag()
         self.collector = collector_of(self.lag)
         self._server = None
@@ -157,9 +214,11 @@ class MetricsEndpoint:
 
     def start(self) -> None:
         REGISTRY.register(self.collector)
+        self.lag.start()
+        if not self.serve:
+            return
         self._server, _thread = start_http_server(self.requested, self.host, registry=REGISTRY)
         self.port = self._server.server_address[1]
-        self.lag.start()
         log.info("metrics on http://%s:%s/metrics", self.host, self.port)
 
     async def stop(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import resource
@@ -35,11 +36,19 @@ def raise_descriptor_limit(settings: Settings) -> int:
     return soft
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, worker: int | None = None) -> None:
+    """One line per event; a worker process of ssh.workers says which it is (worker=N)."""
+    tag = f"worker={worker} " if worker is not None else ""
     logging.basicConfig(
         level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        format=f"%(asctime)s %(levelname)s %(name)s {tag}%(message)s",
         force=True,
     )
     # asyncssh's own per-packet chatter would drown our one-line-per-event log.
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
+
+
+def log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """An error no task awaited (a screen's drawing, say): one log event, nothing on any terminal."""
+    exc = context.get("exception")
+    logging.getLogger("support.app").error("unexpected error: %s", context.get("message"), exc_info=exc)

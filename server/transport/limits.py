@@ -34,6 +34,8 @@ class Refusal(enum.Enum):
     PER_ADDRESS = "too many connections from this address"
     UNAUTHENTICATED_PER_ADDRESS = "too many connections from this address still authenticating"
     RATE = "connection rate exceeded"
+    # A worker process whose supervisor (the one gate of ssh.workers) does not answer.
+    UNAVAILABLE = "connection gate unreachable"
 
 
 @dataclass(frozen=True)
@@ -264,12 +266,38 @@ class _GatedProtocol(Forwarding):
         self.peer: Peer | None = None
         self.waiting: asyncio.TimerHandle | None = None
         self.early = bytearray()
+        # The verdict of a worker's gate (gate_link.py), asked of the supervisor.
+        self.deciding: asyncio.Future | None = None
+        self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         peername = transport.get_extra_info("peername") or ("-", 0)
         peer = (str(peername[0]), int(peername[1]))
-        admission = self.gate.admit(peer)
+        decided = self.gate.admit(peer)
+        if isinstance(decided, Admission):
+            self._admitted(peer, decided)
+        else:
+            # Meanwhile what the client sends is kept (data_received), as during a wait.
+            self.deciding = decided
+            decided.add_done_callback(lambda future: self._decided(peer, future))
+
+    def _decided(self, peer: Peer, future: asyncio.Future) -> None:
+        self.deciding = None
+        if future.cancelled():
+            return  # the connection went first; the remote gate gives the slot back
+        admission = future.result()
+        if self.lost:
+            if admission.refusal is None:
+                if admission.delay > 0:
+                    self.gate.cancel_turn(peer)
+                self.gate.release(peer)
+            return
+        self._admitted(peer, admission)
+
+    def _admitted(self, peer: Peer, admission: Admission) -> None:
+        transport = self.transport
+        assert transport is not None
         if admission.refusal is not None:
             # No version string, no key exchange: the refused connection costs next to nothing.
             transport.abort()
@@ -306,6 +334,9 @@ class _GatedProtocol(Forwarding):
             self.early += data
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if self.deciding is not None:
+            self.deciding.cancel()
         if self.waiting is not None:
             self.waiting.cancel()
             self.gate.waiting.discard(self.transport)  # type: ignore[arg-type]
@@ -335,8 +366,15 @@ class GatedListener:
     library creates a connection and sends its version string.
     """
 
-    def __init__(self, gate: ConnectionGate, trusted_proxies: tuple[IPNetwork, ...] | None = None) -> None:
+    def __init__(
+        self,
+        gate: ConnectionGate,
+        trusted_proxies: tuple[IPNetwork, ...] | None = None,
+        reuse_port: bool = False,
+    ) -> None:
         self.gate = gate
+        # Several worker processes on one port (ssh.workers): SO_REUSEPORT on every socket.
+        self.reuse_port = reuse_port or None
         # With the PROXY protocol on: the proxies whose header gives the client's address.
         self.trusted_proxies = trusted_proxies
 
@@ -346,7 +384,10 @@ class GatedListener:
         def gated() -> asyncio.Protocol:
             return _GatedProtocol(self.gate, lambda: session_factory("", 0))
 
+        reuse = self.reuse_port
         if self.trusted_proxies is None:
-            return await loop.create_server(gated, host or None, port)
+            return await loop.create_server(gated, host or None, port, reuse_port=reuse)
         trusted = self.trusted_proxies
-        return await loop.create_server(lambda: ProxyFront(trusted, gated), host or None, port)
+        return await loop.create_server(
+            lambda: ProxyFront(trusted, gated), host or None, port, reuse_port=reuse
+        )

@@ -328,6 +328,7 @@ async def start_listener(
     profile: Profile = Profile.COMPATIBLE,
     keepalive_count_max: int = 3,
     trusted_proxies: tuple[IPNetwork, ...] | None = None,
+    reuse_port: bool = False,
 ) -> asyncssh.SSHAcceptor:
     algorithms = server_algorithms(profile)
     # Finite-field DH is offered on purpose (compatible: clients without X25519); the pinned
@@ -339,7 +340,7 @@ async def start_listener(
         host,
         port,
         # The listening socket comes from the gate, so that limits apply before any SSH.
-        tunnel=GatedListener(gate, trusted_proxies),
+        tunnel=GatedListener(gate, trusted_proxies, reuse_port),
         server_host_keys=[host_key],
         **algorithms.server_options(),
         # One invalid UTF-8 byte from a client must not drop its connection.
