@@ -1,5 +1,6 @@
 """What the admins' catalogues share (categories, places, canned answers): a name unique
-whatever its case, and each change allowed, audited and logged in its transaction."""
+whatever its case, each change allowed, audited and logged in its transaction, and a ticket
+moved to another row with its history entry."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..audit import AuditEvent
 from ..domain.access import Access
+from ..domain.models import Action, Ticket
 from ..errors import ValidationError
 from ..i18n import _
+from ..store import tickets, utcnow
 
 if TYPE_CHECKING:
     from .session import SessionContext
@@ -41,6 +44,9 @@ class Catalogue:
     taken: str
     already_active: str
     already_inactive: str
+    # A ticket's column that names its row (categorie_id…), and its history entry's action.
+    ticket_column: str
+    moved: Action
 
     def __init__(self, ctx: SessionContext) -> None:
         self.ctx = ctx
@@ -49,6 +55,14 @@ class Catalogue:
         self.ctx.require(access)
         async with self.ctx.db.transaction() as conn:
             return await self.store.listed(conn, active_only=active_only)
+
+    async def _offered(self) -> list[Any]:
+        """The active rows, offered to a new ticket."""
+        return await self._listed(Access.CREATE_TICKET, active_only=True)
+
+    async def _all(self) -> list[Any]:
+        """Every row, deactivated ones too (admins)."""
+        return await self._listed(self.access, active_only=False)
 
     async def _unique_name(self, conn: AsyncConnection, name: str, own_id: int | None) -> str:
         name = self.rule(name)
@@ -101,3 +115,27 @@ class Catalogue:
             return row_id
 
         return await self._write("activated" if active else "deactivated", change)
+
+    async def _move(self, ticket_id: int, row_id: int | None, access: Access, same: str) -> Ticket:
+        """An admin gives a ticket another row (None: none), with its history entry; `same` is
+        said (marked N_) when the ticket already has it."""
+        ctx = self.ctx
+        now = utcnow()
+
+        async def write(conn: AsyncConnection, ticket) -> str:
+            new = await self.store.by_id(conn, row_id, lock=True) if row_id is not None else None
+            if row_id is not None and new is None:
+                raise ValidationError(_(self.unknown))
+            current = getattr(ticket, self.ticket_column)
+            if current == row_id:
+                raise ValidationError(_(same))
+            old = await self.store.by_id(conn, current) if current else None
+            details = f"{old.name if old else '—'} → {new.name if new else '—'}"
+            await tickets.update(conn, ticket_id, now, **{self.ticket_column: row_id})
+            await ctx._write_history(conn, ticket_id, self.moved, None, None, details, now)
+            await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"{self.kind} ticket={ticket_id} to={row_id}")
+            return details
+
+        ticket, details = await ctx.tickets.changed(ticket_id, access, write)
+        ctx.log("%s changed id=%s %r", self.kind, ticket_id, details)
+        return ticket

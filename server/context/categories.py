@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..audit import AuditEvent
 from ..domain import validation
 from ..domain.access import Access
 from ..domain.models import Action, Category, Ticket, Urgency
 from ..errors import ValidationError
 from ..i18n import N_, _
-from ..store import accounts, categories, tickets, utcnow
+from ..store import accounts, categories
 from .catalogue import Catalogue
-
-if TYPE_CHECKING:
-    pass
 
 UNKNOWN = N_("Cette catégorie n'existe plus.")
 
@@ -33,14 +27,11 @@ class Categories(Catalogue):
     already_active = N_("La catégorie est déjà active.")
     already_inactive = N_("La catégorie est déjà désactivée.")
 
-    async def offered_categories(self) -> list[Category]:
-        """The active categories, offered to a new ticket."""
-        return await self._listed(Access.CREATE_TICKET, active_only=True)
+    ticket_column = "categorie_id"
+    moved = Action.CATEGORY_CHANGED
 
-    async def all_categories(self) -> list[Category]:
-        """Every category, deactivated ones too (admins)."""
-        return await self._listed(Access.MANAGE_CATEGORIES, active_only=False)
-
+    offered_categories = Catalogue._offered
+    all_categories = Catalogue._all
     add_category = Catalogue._add
     rename_category = Catalogue._rename
     set_category_active = Catalogue._set_active
@@ -69,22 +60,5 @@ class Categories(Catalogue):
 
     async def change_category(self, ticket_id: int, category_id: int) -> Ticket:
         """An admin gives a ticket another category, with its history entry."""
-        ctx = self.ctx
-        now = utcnow()
-
-        async def write(conn: AsyncConnection, row) -> str:
-            new = await categories.by_id(conn, category_id, lock=True)
-            if new is None:
-                raise ValidationError(_(UNKNOWN))
-            if row.categorie_id == category_id:
-                raise ValidationError(_("Le ticket est déjà dans cette catégorie."))
-            old = await categories.by_id(conn, row.categorie_id) if row.categorie_id else None
-            details = f"{old.name if old else '—'} → {new.name}"
-            await tickets.update(conn, ticket_id, now, categorie_id=category_id)
-            await ctx._write_history(conn, ticket_id, Action.CATEGORY_CHANGED, None, None, details, now)
-            await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"category ticket={ticket_id} to={category_id}")
-            return new.name
-
-        ticket, name = await ctx.tickets.changed(ticket_id, Access.CHANGE_CATEGORY, write)
-        ctx.log("category changed id=%s to=%r", ticket_id, name)
-        return ticket
+        same = N_("Le ticket est déjà dans cette catégorie.")
+        return await self._move(ticket_id, category_id, Access.CHANGE_CATEGORY, same)

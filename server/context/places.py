@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..audit import AuditEvent
 from ..domain import validation
 from ..domain.access import Access
 from ..domain.models import Action, Place, Ticket
 from ..errors import ValidationError
 from ..i18n import N_, _
-from ..store import places, tickets, utcnow
+from ..store import places
 from .catalogue import Catalogue
-
-if TYPE_CHECKING:
-    pass
 
 UNKNOWN = N_("Ce lieu n'existe plus.")
 
@@ -58,9 +53,11 @@ class Places(Catalogue):
     already_active = N_("Le lieu est déjà actif.")
     already_inactive = N_("Le lieu est déjà désactivé.")
 
-    async def offered_places(self) -> list[Place]:
-        """The active places, offered to a new ticket."""
-        return await self._listed(Access.CREATE_TICKET, active_only=True)
+    ticket_column = "lieu_id"
+    moved = Action.PLACE_CHANGED
+
+    offered_places = Catalogue._offered
+    all_places = Catalogue._all
 
     async def place_of_address(self) -> Place | None:
         """The active place whose most specific network holds the session's address."""
@@ -71,10 +68,6 @@ class Places(Catalogue):
         async with self.ctx.db.transaction() as conn:
             found = most_specific(ip, await places.active_networks(conn))
         return Place(found[0], found[1]) if found else None
-
-    async def all_places(self) -> list[Place]:
-        """Every place, deactivated ones too, with their networks (admins)."""
-        return await self._listed(Access.MANAGE_PLACES, active_only=False)
 
     add_place = Catalogue._add
     rename_place = Catalogue._rename
@@ -107,22 +100,4 @@ class Places(Catalogue):
 
     async def change_place(self, ticket_id: int, place_id: int | None) -> Ticket:
         """An admin gives a ticket another place (None: no place), with its history entry."""
-        ctx = self.ctx
-        now = utcnow()
-
-        async def write(conn: AsyncConnection, row) -> str:
-            new = await places.by_id(conn, place_id, lock=True) if place_id is not None else None
-            if place_id is not None and new is None:
-                raise ValidationError(_(UNKNOWN))
-            if row.lieu_id == place_id:
-                raise ValidationError(_("Le ticket est déjà à ce lieu."))
-            old = await places.by_id(conn, row.lieu_id) if row.lieu_id else None
-            details = f"{old.name if old else '—'} → {new.name if new else '—'}"
-            await tickets.update(conn, ticket_id, now, lieu_id=place_id)
-            await ctx._write_history(conn, ticket_id, Action.PLACE_CHANGED, None, None, details, now)
-            await ctx.audit(conn, AuditEvent.ADMIN_ACTION, f"place ticket={ticket_id} to={place_id}")
-            return details
-
-        ticket, details = await ctx.tickets.changed(ticket_id, Access.CHANGE_PLACE, write)
-        ctx.log("place changed id=%s %r", ticket_id, details)
-        return ticket
+        return await self._move(ticket_id, place_id, Access.CHANGE_PLACE, N_("Le ticket est déjà à ce lieu."))

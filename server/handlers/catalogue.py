@@ -140,3 +140,64 @@ async def toggle(set_active: Callable[[], Awaitable[Any]], activated: str, deact
 def detail_lines(rows: Sequence[str], width: int) -> list[StyleAndTextTuples]:
     """A row's details, one line each (cut to `width`)."""
     return [[("", line)] for row in rows for line in wrap(row, width, multiline=False)]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A catalogue of named rows that admins add, rename, deactivate and reactivate (Catégories,
+    Lieux): its words, its rows as the context gives and changes them, and the entries and
+    actions of a row beyond `Renommer` and `Désactiver`."""
+
+    # The list's title; its entry to add one (the title of that screen too); said once added.
+    title: str
+    add_label: str
+    added: str
+    # A row gone; a row's screen ({id}); renaming it, and what is said then ({name}).
+    gone: str
+    heading: str
+    rename_title: str
+    renamed: str
+    # Said once reactivated, once deactivated.
+    activated: str
+    deactivated: str
+    naming: Naming
+    load: Callable[[], Awaitable[Sequence[Any]]]
+    label: Callable[[Any], str]
+    add: Callable[[str], Awaitable[Any]]
+    rename: Callable[[int, str], Awaitable[Any]]
+    set_active: Callable[[int, bool], Awaitable[Any]]
+    lines: Callable[[Any, int], list[StyleAndTextTuples]]
+    entries: Callable[[Any], list[tuple[str, str]]]
+    act: Callable[[Any, str], Awaitable[Notice]]
+    body: Lines | None = None
+
+
+async def settings_screen(term: Terminal, s: Settings) -> Notice:
+    """The list of `s` with its entry to add one; a row opened shows its details and entries."""
+
+    def entries(row: Any) -> list[tuple[str, str]]:
+        return [
+            ("rename", _("Renommer")),
+            ("toggle", _("Désactiver") if row.active else _("Réactiver")),
+            *s.entries(row),
+        ]
+
+    async def act(row: Any, choice: str) -> Notice:
+        if choice == "rename":
+            return await named(
+                term, s.rename_title, s.naming, lambda name: s.rename(row.id, name), s.renamed, row.name
+            )
+        if choice == "toggle":
+            return await toggle(lambda: s.set_active(row.id, not row.active), s.activated, s.deactivated)
+        return await s.act(row, choice)
+
+    return await catalogue_screen(
+        term,
+        s.title,
+        s.add_label,
+        s.load,
+        s.label,
+        lambda: named(term, s.add_label, s.naming, s.add, s.added),
+        lambda row_id: row_screen(term, s.load, row_id, s.gone, s.heading, entries, s.lines, act),
+        body=s.body,
+    )

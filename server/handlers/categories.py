@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Literal
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
@@ -15,7 +14,7 @@ from ..i18n import _
 from ..ui.screens import menu
 from ..ui.terminal import Terminal
 from ..ui.text import plain
-from .catalogue import catalogue_screen, detail_lines, named, row_screen, toggle
+from .catalogue import Settings, detail_lines, settings_screen
 from .common import Notice
 
 
@@ -73,20 +72,28 @@ def _label(c: Category) -> str:
 
 async def categories_screen(term: Terminal, ctx: SessionContext) -> Notice:
     """`Catégories` (admins): add one, or open one to rename, deactivate or set its defaults."""
-    return await catalogue_screen(
+    return await settings_screen(
         term,
-        _("Catégories"),
-        _("Ajouter une catégorie"),
-        ctx.all_categories,
-        _label,
-        lambda: _add(term, ctx),
-        lambda category_id: _category_screen(term, ctx, category_id),
-    )
-
-
-async def _add(term: Terminal, ctx: SessionContext) -> Notice:
-    return await named(
-        term, _("Ajouter une catégorie"), NAMING, ctx.add_category, _("Catégorie « {name} » ajoutée.")
+        Settings(
+            _("Catégories"),
+            _("Ajouter une catégorie"),
+            _("Catégorie « {name} » ajoutée."),
+            _("Cette catégorie n'existe plus."),
+            _("Catégorie #{id}"),
+            _("Renommer la catégorie"),
+            _("Catégorie renommée : {name}."),
+            _("Catégorie réactivée : elle est de nouveau proposée."),
+            _("Catégorie désactivée : elle n'est plus proposée aux nouveaux tickets."),
+            NAMING,
+            ctx.all_categories,
+            _label,
+            ctx.add_category,
+            ctx.rename_category,
+            ctx.set_category_active,
+            category_lines,
+            lambda category: [("assignee", _("Assigné par défaut")), ("urgency", _("Urgence par défaut"))],
+            lambda category, choice: _act(term, ctx, category, choice),
+        ),
     )
 
 
@@ -104,45 +111,8 @@ def category_lines(c: Category, width: int) -> list[StyleAndTextTuples]:
     )
 
 
-def _entries(category: Category) -> list[tuple[str, str]]:
-    return [
-        ("rename", _("Renommer")),
-        ("toggle", _("Désactiver") if category.active else _("Réactiver")),
-        ("assignee", _("Assigné par défaut")),
-        ("urgency", _("Urgence par défaut")),
-    ]
-
-
-def _category_screen(term: Terminal, ctx: SessionContext, category_id: int) -> Awaitable[Notice]:
-    return row_screen(
-        term,
-        ctx.all_categories,
-        category_id,
-        _("Cette catégorie n'existe plus."),
-        _("Catégorie #{id}"),
-        _entries,
-        category_lines,
-        lambda category, choice: _act(term, ctx, category, choice),
-    )
-
-
 async def _act(term: Terminal, ctx: SessionContext, category: Category, choice: str) -> Notice:
     match choice:
-        case "rename":
-            return await named(
-                term,
-                _("Renommer la catégorie"),
-                NAMING,
-                lambda name: ctx.rename_category(category.id, name),
-                _("Catégorie renommée : {name}."),
-                category.name,
-            )
-        case "toggle":
-            return await toggle(
-                lambda: ctx.set_category_active(category.id, not category.active),
-                _("Catégorie réactivée : elle est de nouveau proposée."),
-                _("Catégorie désactivée : elle n'est plus proposée aux nouveaux tickets."),
-            )
         case "assignee":
             admins = await ctx.assignees()
             nobody = _("Personne")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Literal
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
@@ -15,7 +14,7 @@ from ..i18n import _
 from ..ui.screens import menu
 from ..ui.terminal import Terminal
 from ..ui.text import plain
-from .catalogue import catalogue_screen, detail_lines, named, row_screen, toggle
+from .catalogue import Settings, detail_lines, settings_screen
 from .common import Notice, ask_valid
 
 
@@ -88,24 +87,34 @@ def _label(p: Place) -> str:
 
 async def places_screen(term: Terminal, ctx: SessionContext) -> Notice:
     """`Lieux` (admins): add one, or open one to rename, deactivate or change its networks."""
-    return await catalogue_screen(
+    return await settings_screen(
         term,
-        _("Lieux"),
-        _("Ajouter un lieu"),
-        ctx.all_places,
-        _label,
-        lambda: _add(term, ctx),
-        lambda place_id: _place_screen(term, ctx, place_id),
-        body=lambda width: plain(
-            _("Un nouveau ticket est placé au lieu dont un réseau contient l'adresse du client."),
-            "class:dim",
-            width=width,
+        Settings(
+            _("Lieux"),
+            _("Ajouter un lieu"),
+            _("Lieu « {name} » ajouté."),
+            _("Ce lieu n'existe plus."),
+            _("Lieu #{id}"),
+            _("Renommer le lieu"),
+            _("Lieu renommé : {name}."),
+            _("Lieu réactivé : il est de nouveau proposé."),
+            _("Lieu désactivé : il n'est plus proposé aux nouveaux tickets."),
+            NAMING,
+            ctx.all_places,
+            _label,
+            ctx.add_place,
+            ctx.rename_place,
+            ctx.set_place_active,
+            place_lines,
+            _entries,
+            lambda place, choice: _act(term, ctx, place, choice),
+            body=lambda width: plain(
+                _("Un nouveau ticket est placé au lieu dont un réseau contient l'adresse du client."),
+                "class:dim",
+                width=width,
+            ),
         ),
     )
-
-
-async def _add(term: Terminal, ctx: SessionContext) -> Notice:
-    return await named(term, _("Ajouter un lieu"), NAMING, ctx.add_place, _("Lieu « {name} » ajouté."))
 
 
 def place_lines(p: Place, width: int) -> list[StyleAndTextTuples]:
@@ -120,46 +129,14 @@ def place_lines(p: Place, width: int) -> list[StyleAndTextTuples]:
 
 
 def _entries(place: Place) -> list[tuple[str, str]]:
-    items = [
-        ("rename", _("Renommer")),
-        ("toggle", _("Désactiver") if place.active else _("Réactiver")),
-        ("add_network", _("Ajouter un réseau")),
-    ]
+    items = [("add_network", _("Ajouter un réseau"))]
     if place.networks:
         items.append(("remove_network", _("Retirer un réseau")))
     return items
 
 
-def _place_screen(term: Terminal, ctx: SessionContext, place_id: int) -> Awaitable[Notice]:
-    return row_screen(
-        term,
-        ctx.all_places,
-        place_id,
-        _("Ce lieu n'existe plus."),
-        _("Lieu #{id}"),
-        _entries,
-        place_lines,
-        lambda place, choice: _act(term, ctx, place, choice),
-    )
-
-
 async def _act(term: Terminal, ctx: SessionContext, place: Place, choice: str) -> Notice:
     match choice:
-        case "rename":
-            return await named(
-                term,
-                _("Renommer le lieu"),
-                NAMING,
-                lambda name: ctx.rename_place(place.id, name),
-                _("Lieu renommé : {name}."),
-                place.name,
-            )
-        case "toggle":
-            return await toggle(
-                lambda: ctx.set_place_active(place.id, not place.active),
-                _("Lieu réactivé : il est de nouveau proposé."),
-                _("Lieu désactivé : il n'est plus proposé aux nouveaux tickets."),
-            )
         case "add_network":
             return await _add_network(term, ctx, place)
         case "remove_network":

@@ -1,5 +1,6 @@
 """What the catalogues' rows share (categories, places, canned answers): their names locked
-for a check of uniqueness, a new active row, a change of columns."""
+for a check of uniqueness, a new active row, a change of columns; `Named` gives them to one
+table."""
 
 from __future__ import annotations
 
@@ -21,3 +22,21 @@ async def insert_active(conn: AsyncConnection, table: sa.Table, name: str) -> in
 
 async def update(conn: AsyncConnection, table: sa.Table, row_id: int, **values) -> None:
     await conn.execute(table.update().where(table.c.id == row_id).values(**values))
+
+
+class Named:
+    """The names, a new active row and a change of columns, for one catalogue's `table`."""
+
+    def __init__(self, table: sa.Table, column: str = "nom") -> None:
+        self.table = table
+        self.column = table.c[column]
+
+    async def names(self, conn: AsyncConnection) -> dict[int, str]:
+        """Every row's name by id, locked (see `names`)."""
+        return await names(conn, self.column)
+
+    async def insert(self, conn: AsyncConnection, name: str) -> int:
+        return await insert_active(conn, self.table, name)
+
+    async def update(self, conn: AsyncConnection, row_id: int, **values) -> None:
+        await update(conn, self.table, row_id, **values)

@@ -57,15 +57,7 @@ async def offered(conn: AsyncConnection, category_id: int):
     return (await conn.execute(query)).first()
 
 
-async def names(conn: AsyncConnection) -> dict[int, str]:
-    """Every category's name by id, locked (see catalogue.names)."""
-    return await catalogue.names(conn, categories.c.nom)
-
-
-async def insert(conn: AsyncConnection, name: str) -> int:
-    return await catalogue.insert_active(conn, categories, name)
-
-
-async def update(conn: AsyncConnection, category_id: int, **values) -> None:
-    """Set any of nom, active, assigne_defaut_id, urgence_defaut."""
-    await catalogue.update(conn, categories, category_id, **values)
+# names(conn), insert(conn, name), update(conn, id, …): any of nom, active, assigne_defaut_id,
+# urgence_defaut.
+_named = catalogue.Named(categories)
+names, insert, update = _named.names, _named.insert, _named.update

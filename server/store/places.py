@@ -46,18 +46,9 @@ async def by_id(conn: AsyncConnection, place_id: int, *, lock: bool = False) -> 
     return Place(row.id, row.nom, bool(row.active), tuple(networks.get(row.id, ())))
 
 
-async def names(conn: AsyncConnection) -> dict[int, str]:
-    """Every place's name by id, locked (see catalogue.names)."""
-    return await catalogue.names(conn, places.c.nom)
-
-
-async def insert(conn: AsyncConnection, name: str) -> int:
-    return await catalogue.insert_active(conn, places, name)
-
-
-async def update(conn: AsyncConnection, place_id: int, **values) -> None:
-    """Set nom or active."""
-    await catalogue.update(conn, places, place_id, **values)
+# names(conn), insert(conn, name), update(conn, id, …): nom or active.
+_named = catalogue.Named(places)
+names, insert, update = _named.names, _named.insert, _named.update
 
 
 async def active_networks(conn: AsyncConnection) -> list[tuple[str, int, str]]:
