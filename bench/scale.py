@@ -311,6 +311,8 @@ async def measure(mode: str, n: int, args: argparse.Namespace, folder: Path) -> 
         extra += ["--database-url", args.database_url]
     if args.server_root:
         extra += ["--root", args.server_root]
+    if project:
+        extra += ["--workers", str(args.workers)]
     try:
         log(f"{mode}: starting the server ({n} accounts)")
         await server.start(extra)
@@ -426,8 +428,9 @@ async def login_storm(
         start = time.perf_counter()
         await asyncio.to_thread(bcrypt.checkpw, PASSWORD.encode(), stored)
         checks.append(time.perf_counter() - start)
-    threads = server.info["hash_threads"]
-    bound = threads / statistics.median(checks)
+    threads = server.info["hash_threads"]  # every worker's
+    # Never more at once than there are cores, however many threads the workers have.
+    bound = min(threads, os.cpu_count() or 1) / statistics.median(checks)
     log(
         f"project: login storm, {args.storm_logins} logins {args.storm_parallel} at a time, "
         f"{typists} sessions typing (bcrypt bound {bound:.1f}/s)"
@@ -566,7 +569,9 @@ LABELS = [
 
 
 def table(project: Figures, bare: Figures, args: argparse.Namespace) -> str:
-    left = [f"project ({project.info.get('backend', '-')})", *rows(project, True)]
+    workers = project.info.get("workers", 1)
+    processes = f", {workers} workers" if workers > 1 else ""
+    left = [f"project ({project.info.get('backend', '-')}{processes})", *rows(project, True)]
     right = [f"bare stack (cap {args.bare_max})", *rows(bare, False)]
     share = f"{args.typing_share:.0%}".replace("%", " %")
     labels = ["", *(label.replace("5 %", share) for label in LABELS)]
@@ -634,6 +639,11 @@ async def main(args: argparse.Namespace) -> int:
     )
     print(f"project tree: {source_tree(args.server_root or str(HERE.parent))}")
     print(table(project, bare, args))
+    if project.info.get("workers", 1) > 1:
+        print(
+            f"project with {project.info['workers']} workers: descriptors, PSS, objects and CPU are "
+            "summed over the supervisor and its workers; GC pauses are the longest of any process"
+        )
     print(details("project", project))
     print(details("bare", bare))
     if storm:
@@ -659,6 +669,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     add("--in-flight", type=int, default=50, help="connections opening at once per client process")
     add("--database-url", default="", help="SQLAlchemy URL (default: temporary SQLite)")
+    add("--workers", type=int, default=1, help="the project's ssh.workers (default 1: one process)")
     add("--server-root", default="", help="measure the `server` package of another tree (default: this one)")
     add("--rest-seconds", type=float, default=20, help="CPU at rest measured over (default 20)")
     add("--base-seconds", type=float, default=5, help="CPU with 0 sessions measured over")

@@ -5,6 +5,12 @@ process alone: it raises the soft RLIMIT_NOFILE to the hard limit, times every f
 collection with gc.callbacks, and answers JSON lines on a Unix socket (`--control`) with the
 process's own figures: descriptors, PSS, Python objects, CPU times, collection pauses.
 
+With `--workers N` (N > 1) the project runs as `python -m server serve` does with ssh.workers:
+this process is the supervisor, and each worker is this file again (`--as-worker`), timing its
+own collections and answering on a socket of its own; the figures this process answers are
+then the whole service's: descriptors, PSS, objects and CPU summed over the supervisor and its
+workers, collection counts and total time summed, the longest pause the longest of any.
+
     python bench/scale_server.py --mode project|bare --control PATH --folder DIR [...]
 """
 
@@ -161,7 +167,6 @@ def project_settings(args: argparse.Namespace, port: int):
                 "rate_per_minute": 0,
                 "exempt": "127.0.0.0/8",
                 "idle_timeout": 0,
-                # Ignored while the setting does not exist; one process is what is measured.
                 "workers": args.workers,
             },
             "security": {"bcrypt_cost": 12, "throttle_exempt": "127.0.0.0/8"},
@@ -241,12 +246,19 @@ async def run_project(args: argparse.Namespace, port: int) -> tuple[asyncio.Task
     settings = project_settings(args, port)
     setup_logging(settings.log.level)
     await create_accounts(settings, args)
-    task = asyncio.create_task(serve(settings))
     info = {
-        "hash_threads": hash_threads(settings.security.hash_threads),
+        "hash_threads": hash_threads(settings.security.hash_threads) * args.workers,
         "backend": "MariaDB" if is_mysql(settings.database_url) else "SQLite",
+        "workers": args.workers,
     }
-    return task, info
+    if args.workers > 1:
+        from server.workers import Supervisor
+
+        command = [sys.executable, __file__, WORKER_FLAG, args.root, worker_control(args.control)]
+        supervisor = Supervisor(settings, command=command)
+        info["supervisor"] = supervisor
+        return asyncio.create_task(supervisor.run()), info
+    return asyncio.create_task(serve(settings)), info
 
 
 # Bare stack ------------------------------------------------------------------------------------
@@ -306,6 +318,87 @@ async def run_bare(args: argparse.Namespace, port: int) -> tuple[asyncio.Task, d
     return asyncio.create_task(until_stopped()), {"hash_threads": 0, "backend": "-"}
 
 
+# Workers (--workers N) -------------------------------------------------------------------------
+
+WORKER_FLAG = "--as-worker"
+
+
+def worker_control(control: str) -> str:
+    return f"{control}.w"
+
+
+def worker_socket(prefix: str, index: int) -> str:
+    return f"{prefix}{index}"
+
+
+async def answer_stats(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, watch: GcWatch) -> None:
+    """A worker's own figures, one request per connection (cpu, stats, gc)."""
+    with contextlib.suppress(ConnectionError):
+        request = json.loads(await reader.readline())
+        command = request["cmd"]
+        if command == "cpu":
+            answer = {"cpu": cpu_seconds(), "clock": time.monotonic()}
+        elif command == "stats":
+            answer = snapshot(watch, request.get("collect", False))
+        else:
+            answer = watch.figures()
+            if request.get("reset"):
+                watch.reset()
+        writer.write(json.dumps(answer).encode() + b"\n")
+        await writer.drain()
+    writer.close()
+
+
+def worker_main(argv: list[str]) -> int:
+    """One worker of the supervisor: `python -m server worker`, its collections timed."""
+    root, prefix, index, gate, port, settings_file = argv
+    sys.path.insert(0, root)
+    from server.process import setup_logging
+    from server.workers import run_worker, worker_settings
+
+    settings = worker_settings(settings_file, int(port))
+    setup_logging(settings.log.level, worker=int(index))
+    watch = GcWatch()
+
+    async def run() -> int:
+        path = worker_socket(prefix, int(index))
+        control = await asyncio.start_unix_server(lambda r, w: answer_stats(r, w, watch), path)
+        try:
+            return await run_worker(settings, int(index), gate)
+        finally:
+            control.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    return asyncio.run(run())
+
+
+async def ask_workers(args: argparse.Namespace, request: dict) -> list[dict]:
+    async def ask(index: int) -> dict:
+        path = worker_socket(worker_control(args.control), index)
+        reader, writer = await asyncio.open_unix_connection(path)
+        writer.write(json.dumps(request).encode() + b"\n")
+        answer = json.loads(await reader.readline())
+        writer.close()
+        return answer
+
+    return list(await asyncio.gather(*(ask(i) for i in range(1, args.workers + 1))))
+
+
+def combined(own: dict, workers: list[dict]) -> dict:
+    """The whole service's figures: sizes and times summed, the longest pause the longest."""
+    out = dict(own)
+    for answer in workers:
+        for key, value in answer.items():
+            if key in {"clock"} or value is None:
+                continue
+            if key.startswith("longest") or key == "forced_gc_ms":
+                out[key] = max(out.get(key) or 0, value)
+            else:
+                out[key] = (out.get(key) or 0) + value
+    return out
+
+
 # Control socket --------------------------------------------------------------------------------
 
 
@@ -327,7 +420,8 @@ async def main(args: argparse.Namespace) -> int:
     runner = run_project if args.mode == "project" else run_bare
     task, info = await runner(args, port)
     deadline = time.monotonic() + 120
-    while not listening(port):
+    supervisor = info.pop("supervisor", None)
+    while not listening(port) or (supervisor is not None and len(supervisor.serving) < args.workers):
         if task.done() or time.monotonic() > deadline:
             if task.done():
                 task.result()  # the server's own error, in the log
@@ -359,6 +453,8 @@ async def main(args: argparse.Namespace) -> int:
                 answer = {"stopping": True}
             else:
                 answer = {"error": f"unknown command {command!r}"}
+            if supervisor is not None and command in {"cpu", "stats", "gc"}:
+                answer = combined(answer, await ask_workers(args, request))
             writer.write(json.dumps(answer).encode() + b"\n")
             await writer.drain()
         writer.close()
@@ -374,7 +470,9 @@ async def main(args: argparse.Namespace) -> int:
             os.unlink(args.control)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and sys.argv[1:2] == [WORKER_FLAG]:
+    sys.exit(worker_main(sys.argv[2:]))
+elif __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=("project", "bare"), required=True)
     parser.add_argument("--control", required=True, help="Unix socket path for the stats")
@@ -384,7 +482,7 @@ if __name__ == "__main__":
     parser.add_argument("--password", default="banc-d-essai-2026")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--max-sessions", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="the project's ssh.workers")
     parser.add_argument("--root", default=str(ROOT), help="source tree of the server to measure")
     arguments = parser.parse_args()
     sys.path.insert(0, arguments.root)

@@ -39,19 +39,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.ssh.worker_count() > 1:
         from .workers import supervise
 
-        return supervise(settings, args.config)
+        return supervise(settings)
     return asyncio.run(serve(settings))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """One of the processes `serve` starts with ssh.workers > 1 (workers.py), never by hand."""
-    import dataclasses
-
     from .process import setup_logging
-    from .workers import run_worker
+    from .workers import run_worker, worker_settings
 
-    settings = _settings(args)
-    settings = dataclasses.replace(settings, ssh=dataclasses.replace(settings.ssh, port=args.port))
+    settings = worker_settings(args.settings, args.port)
     setup_logging(settings.log.level, worker=args.index)
     return asyncio.run(run_worker(settings, args.index, args.gate))
 
@@ -255,6 +252,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("index", type=int)
     s.add_argument("gate")
     s.add_argument("port", type=int)
+    s.add_argument("settings")
     s.set_defaults(func=cmd_worker)
     s = sub.add_parser(
         "create-admin",

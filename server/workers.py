@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -91,9 +92,10 @@ async def prepare(settings: Settings) -> None:
 class Supervisor:
     """Starts the workers, keeps them running, forwards the stop, merges their figures."""
 
-    def __init__(self, settings: Settings, config: str | None = None) -> None:
+    def __init__(self, settings: Settings, command: list[str] | None = None) -> None:
         self.settings = settings
-        self.config = config
+        # What starts one worker, its arguments after: bench/scale_server.py wraps it.
+        self.command = command or [sys.executable, "-m", "server", "worker"]
         self.count = settings.ssh.worker_count()
         self.gate = ConnectionGate(Limits.from_settings(settings.ssh))
         self.procs: dict[int, asyncio.subprocess.Process] = {}
@@ -113,6 +115,12 @@ class Supervisor:
         self.port = reserved.getsockname()[1]
         folder = tempfile.mkdtemp(prefix="support-workers-")
         self.server = GateServer(self.gate, str(Path(folder) / "gate"), self._ready)
+        # The settings as checked here, handed to every worker (0600 in a 0700 folder: the
+        # database password may be in them): not read again from a file that may have changed.
+        self.settings_file = Path(folder) / "settings.json"
+        fd = os.open(self.settings_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({**settings.sections(), "base_dir": str(settings.base_dir)}, f)
         metrics = None
         try:
             await self.server.start()
@@ -155,8 +163,7 @@ class Supervisor:
         log.info("worker %d pid=%d serving port %s", index, pid, self.port)
 
     def _argv(self, index: int, gate: str) -> list[str]:
-        config = ["--config", str(Path(self.config).resolve())] if self.config else []
-        return [sys.executable, "-m", "server", *config, "worker", str(index), gate, str(self.port)]
+        return [*self.command, str(index), gate, str(self.port), str(self.settings_file)]
 
     async def _keep(self, index: int) -> None:
         """Run worker `index` until the service stops, starting it again if it dies."""
@@ -223,8 +230,19 @@ class Supervisor:
         return merged(asked.result(FIGURES_TIMEOUT + 2), [refused_family(dict(self.gate.refused))])
 
 
-def supervise(settings: Settings, config: str | None = None) -> int:
-    return asyncio.run(Supervisor(settings, config).run())
+def supervise(settings: Settings) -> int:
+    return asyncio.run(Supervisor(settings).run())
+
+
+def worker_settings(path: str, port: int) -> Settings:
+    """The settings the supervisor wrote for its workers, on the port it reserved."""
+    from .config import load_settings
+
+    sections = json.loads(Path(path).read_text(encoding="utf-8"))
+    base_dir = Path(sections.pop("base_dir"))
+    sections["ssh"]["port"] = port
+    # No config file (base_dir is kept for relative paths), no environment: those settings only.
+    return load_settings(base_dir / "(supervisor)", env={}, overrides=sections)
 
 
 async def run_worker(settings: Settings, index: int, gate: str) -> int:

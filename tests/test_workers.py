@@ -11,20 +11,24 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncssh
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.app import SHUTDOWN_NOTICE
 
-from .conftest import free_port, until
-from .sshclient import OpenSSHClient
+from .conftest import PASSWORD, free_port, until
+from .sshclient import Client, OpenSSHClient
 from .test_cli import cli, cli_env, wait_sentence
 
 ROOT = Path(__file__).resolve().parent.parent
 WELCOME = ("1. Se connecter", "2. Créer un compte")
+FAILURES = 4
 OPENED = re.compile(r" worker=(\d) addr=127\.0\.0\.1:\d+ connection opened$", re.M)
 
 
@@ -223,3 +227,40 @@ async def test_a_killed_worker_is_started_again_and_the_others_sessions_stay(tmp
             assert server.served_by()[-1] in {"1", "2"}
         finally:
             await close_all(opened)
+
+
+async def test_login_throttling_counts_failures_made_on_either_worker(tmp_path):
+    """Failed logins from one address, wherever they landed, make the right password wait on
+    whichever worker weighs it: throttling is counted from the database."""
+    async with supervised(
+        tmp_path,
+        SUPPORT_SECURITY_LOGIN_FAILURES_PER_ADDRESS=str(FAILURES),
+        SUPPORT_SECURITY_LOGIN_DELAY_BASE="300",
+    ) as server:
+        admin = ("create-admin", "--email", "bob@example.org", "--name", "Bob")
+        made = await cli(*admin, env=server.env, stdin=PASSWORD + "\n")
+        assert made.returncode == 0, made.stderr
+        for _ in range(FAILURES):
+            await denied(server.port, "bob@example.org", "pas-le-bon-mot")
+        failure = r"worker=(\d) addr=127\.0\.0\.4:\d+ user=bob@\S+ ssh auth failed"
+        failed = Counter(re.findall(failure, server.log))
+        assert sum(failed.values()) == FAILURES
+        # The right password, until a worker that saw fewer than FAILURES of them refuses it.
+        for _ in range(12):
+            await denied(server.port, "bob@example.org", PASSWORD)
+            throttled = re.findall(r"worker=(\d) .*attente=\d+s", server.log)
+            if any(failed[w] < FAILURES for w in throttled):
+                break
+        else:
+            raise AssertionError(f"never weighed by a worker that missed failures: {failed}\n{server.log}")
+        assert "ssh auth succeeded method=password" not in server.log
+        bob = await Client.connect(server.port, "bob@example.org", PASSWORD, source="127.0.0.5")
+        try:
+            await bob.wait_for("1. Nouveau ticket")
+        finally:
+            await bob.close()
+
+
+async def denied(port: int, email: str, password: str) -> None:
+    with pytest.raises(asyncssh.PermissionDenied):
+        await Client.connect(port, email, password, source="127.0.0.4")
