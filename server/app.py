@@ -42,6 +42,7 @@ from .store import Database
 from .store.migrate import check_version, upgrade
 from .transport.algorithms import Profile
 from .transport.channel_exec import ExecChannel
+from .transport.closing import close_connections
 from .transport.gate_link import RemoteGate
 from .transport.host_keys import load_host_key, load_shared_host_key
 from .transport.limits import ConnectionGate, Limits
@@ -344,8 +345,7 @@ class Service:
             line.end()
         if sessions := [*self.terminals.values(), *(line.task for line in self.lines)]:
             await asyncio.wait(sessions, timeout=5)
-        for conn in list(self.connections):
-            conn.close()
+        await close_connections(self.connections)
         if self.listener is not None:
             await self.listener.wait_closed()
         await self.collector.stop()

@@ -71,9 +71,33 @@ class LineChannel:
                     return await line_mode(ctx, io, commands.run)
                 finally:
                     self.open.discard(session)
-            return await commands.run(ctx, io, line, io.error)
+            return await self.command(ctx, io, line)
         finally:
             self.services.sessions.discard(ctx)
+
+    async def command(self, ctx: SessionContext, io: ExecChannel, line: str) -> int:
+        """One command (`ssh campus tickets new …`). A shutdown tells it on stderr, then ends it
+        where it is (waiting for its input, streaming an export): exit 3, try again later."""
+        task = asyncio.current_task()
+        assert task is not None
+        stopped = False
+
+        def end() -> None:
+            nonlocal stopped
+            stopped = True
+            task.cancel()
+
+        session = LineSession(ctx, io.error, end)
+        self.open.add(session)
+        try:
+            return await commands.run(ctx, io, line, io.error)
+        except asyncio.CancelledError:
+            if not stopped:
+                raise
+            task.uncancel()
+            return commands.UNAVAILABLE
+        finally:
+            self.open.discard(session)
 
     async def screens(self, io: ExecChannel, address: str, user) -> int:
         """The screens as plain lines (server/ui/linemode.py), for a screen reader or `expect`;

@@ -19,11 +19,12 @@ from server.app import SHUTDOWN_NOTICE
 from server.config import Settings
 from server.store import Database
 from server.store.migrate import SCHEMA_VERSION, SEED_VERSION, schema_version
-from server.store.schema import statuses, users
+from server.store.schema import statuses, tickets, users
 
 from .conftest import PASSWORD
 from .journeys import file_ticket, login_in_app
-from .sshclient import Client
+from .sshclient import Client, OpenSSHClient
+from .sshcommand import ssh_process
 from .test_migrations import seed_mariadb
 from .test_schema import mariadb_only
 
@@ -411,6 +412,46 @@ async def test_ctrl_c_stops_cleanly_after_sessions_came_and_went(tmp_path, db_ur
         server.kill()
     assert "signal received" in server.log and "stopped" in server.log
     assert "Traceback" not in server.log
+
+
+async def test_a_shutdown_ends_a_screen_and_a_command_with_the_status_sent(tmp_path, db_url, database, alice):
+    """SIGTERM with a user on the full screens of the real `ssh -tt` and a script's
+    `ssh campus tickets new` still sending its description: the screen's ssh exits 0 once its
+    user has read why, the command's exits 3 (try again) with the sentence on stderr and
+    nothing else; no ticket was half made."""
+    server = Server(cli_env(tmp_path, db_url))
+    screen: OpenSSHClient | None = None
+    command = None
+    try:
+        await server.start()
+        screen = await OpenSSHClient.start(server.port, "alice@example.org")
+        await screen.wait_for("password:")
+        screen.send(PASSWORD + "\r")
+        await screen.wait_for("1. Nouveau ticket")
+        command = await ssh_process(
+            server.port, "alice@example.org", "tickets", "new", "--title", "Souris HS", "--urgency", "Faible"
+        )
+        assert command.stdin is not None and command.stdout is not None and command.stderr is not None
+        command.stdin.write(b"Elle ne clique plus.\n")
+        while server.log.count("ssh auth succeeded") < 2:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # the command is reading its input
+        server.terminate()
+        await screen.wait_for("Le service redémarre")
+        assert await asyncio.wait_for(asyncio.to_thread(screen.proc.wait, 15), 20) == 0  # type: ignore[union-attr]
+        assert await asyncio.wait_for(command.wait(), 15) == 3
+        assert await command.stdout.read() == b""
+        assert (await command.stderr.read()).decode() == SHUTDOWN_NOTICE + "\n"
+        assert await server.exit_code() == 0
+    finally:
+        server.kill()
+        if screen is not None:
+            await screen.close()
+        if command is not None and command.returncode is None:
+            command.kill()
+    assert "Traceback" not in server.log, server.log
+    async with database.transaction() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(tickets))).scalar_one() == 0
 
 
 async def test_serve_without_its_database_says_so_in_one_line(tmp_path):

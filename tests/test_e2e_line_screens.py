@@ -139,8 +139,12 @@ async def test_sessions_of_lines_are_told_of_a_shutdown_in_their_language(tmp_pa
         assert await lines.expect(said) == "\n"  # the prompt's line ended first
         told = (await asyncio.wait_for(shell.stderr.readline(), 15)).decode("utf-8")
         assert told == "The service is restarting: what is being saved is finishing. Reconnect in a moment.\n"
+        # Each ssh exits with the status the session sent, 0, after the close of its channel:
+        # not 255 with « Received disconnect … » for a connection cut before that.
         for proc in procs:
-            await asyncio.wait_for(proc.wait(), 15)
+            assert await asyncio.wait_for(proc.wait(), 15) == 0
+        assert await menus.stderr.read() == b""
+        assert await shell.stderr.read() == b""
         assert await server.exit_code(timeout=15) == 0
         assert "Traceback" not in server.log, server.log
     finally:

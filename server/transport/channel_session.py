@@ -147,7 +147,10 @@ class ChannelSession(PromptToolkitSSHSession):
                 self.app_session = session
                 await self.interact(self)
         finally:
-            chan.close()
+            # The application ended (Quitter, a shutdown, an account closed): the client exits
+            # 0, as after a shell's `exit`, rather than 255 for want of a status.
+            with contextlib.suppress(asyncssh.Error, OSError):
+                chan.exit(0)
             # prompt_toolkit keeps keys typed ahead per input in a module-level dict, and its
             # clear_typeahead() leaves the (empty) entry: one more for each session ever.
             typeahead._buffer.pop(self._input.typeahead_hash(), None)

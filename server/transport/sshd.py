@@ -7,6 +7,7 @@ import base64
 import dataclasses
 import logging
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
@@ -117,6 +118,8 @@ class SupportSSHServer(asyncssh.SSHServer):
         self.max_auth_tries = max_auth_tries
         self.failures = 0
         self.sessions = 0
+        # Its session channels, for the shutdown to wait for their close (closing.py).
+        self.channels: weakref.WeakSet[FilesOrConsole] = weakref.WeakSet()
         self.peer: tuple[str, int] = ("-", 0)
         self.conn: asyncssh.SSHServerConnection | None = None
         self.check_password = check_password
@@ -308,12 +311,15 @@ class SupportSSHServer(asyncssh.SSHServer):
         )
         if self.user is None or self.files is None:
             # The guest name gets the console only: no file tree.
-            return FilesOrConsole(console, None)
-        files, address, user, end = self.files, self.address, self.user, InputEnd()
-        tree = SSHServerStreamSession(
-            None, lambda chan: files(chan, address, user, end), sftp_version=3, allow_scp=True
-        )
-        return FilesOrConsole(console, tree, end)
+            session = FilesOrConsole(console, None)
+        else:
+            files, address, user, end = self.files, self.address, self.user, InputEnd()
+            tree = SSHServerStreamSession(
+                None, lambda chan: files(chan, address, user, end), sftp_version=3, allow_scp=True
+            )
+            session = FilesOrConsole(console, tree, end)
+        self.channels.add(session)
+        return session
 
 
 async def start_listener(
