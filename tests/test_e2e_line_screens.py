@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from server.store.schema import tickets
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, make_user
 from .sshcommand import ssh_process
 from .test_e2e_commands import Expect
 
@@ -152,3 +152,47 @@ async def test_sessions_of_lines_are_told_of_a_shutdown_in_their_language(tmp_pa
         for proc in procs:
             if proc.returncode is None:
                 proc.kill()
+
+
+async def test_an_admin_pages_the_accounts_line_by_line_in_english(service, services):
+    """Fifteen accounts, twelve a page: n and p page the list of lines where the screen pages
+    with PgUp/PgDn, and the list says so in the session's language (English from LANG), each
+    key named as English writes it."""
+    for i in range(1, 14):
+        await make_user(services, f"usager{i:02d}@example.org", f"Usager {i:02d}")
+    english = {"options": ("-o", "SendEnv=LANG"), "env": {"LANG": "en_US.UTF-8"}}
+    proc = await ssh_process(service.port, "admin@example.org", "menus", **english)
+    e = Expect(proc)
+    assert "  6. Users\n" in await e.expect("Your choice: ")
+    e.type("3")
+    shown = await e.expect("Ticket number: ")
+    assert "== All tickets ==" in shown
+    assert shown.endswith(
+        "(a number then Enter: open; n: next page; p: previous page; f: filter; t: sort; 0: back; "
+        "Ctrl-D: end the session)\n"
+    )
+    e.type("0")
+    await e.expect("Your choice: ")
+    e.type("6")
+    hints = (
+        "(a number then Enter: open; r: search; n: next page; p: previous page; 0: back; "
+        "Ctrl-D: end the session)\n"
+    )
+    first = await e.expect("Account number: ")
+    assert "== Users ==" in first and "#1    Alice Ndiaye" in first and "#12   Usager 10" in first
+    assert "#13" not in first
+    assert first.endswith("15 account(s) · page 1/2\n" + hints)
+    e.type("n")
+    second = await e.expect("Account number: ")
+    assert "#13   Usager 11" in second and "#15   Usager 13" in second and "Alice Ndiaye" not in second
+    assert second.endswith("15 account(s) · page 2/2\n" + hints)
+    e.type("p")
+    again = await e.expect("Account number: ")
+    assert "#1    Alice Ndiaye" in again and "#13" not in again
+    assert again.endswith("15 account(s) · page 1/2\n" + hints)
+    e.type("13")
+    assert "== User #13 ==" in await e.expect("Your choice: ")
+    proc.stdin.close()
+    assert await asyncio.wait_for(proc.wait(), 15) == 0
+    for key in ("PgUp", "PgDn", "Esc", "↑"):
+        assert key not in e.seen

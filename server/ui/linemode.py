@@ -29,6 +29,8 @@ SECRET = N_("(le mot de passe s'affiche à la frappe si votre terminal le fait)"
 MENU = N_("(un numéro puis Entrée ; Ctrl-D : fin de la session)")
 MENU_BACK = N_("(un numéro puis Entrée ; 0 : {back} ; Ctrl-D : fin de la session)")
 LIST = N_("(un numéro puis Entrée : ouvrir ; {keys}0 : retour ; Ctrl-D : fin de la session)")
+# One of a list's `{keys}`: its letter and what it does, spaced as each language writes it.
+LIST_KEY = N_("{key} : {action} ; ")
 
 
 class LineClosed(BaseException):

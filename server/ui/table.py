@@ -119,7 +119,9 @@ async def table(
         for name, action in keys.items():
             said.setdefault(action, name.lower())
         hints = _(linemode.LIST).format(
-            keys="".join(f"{k} : {_(LINE_ACTIONS[a])} ; " for a, k in said.items())
+            keys="".join(
+                _(linemode.LIST_KEY).format(key=k, action=_(LINE_ACTIONS[a])) for a, k in said.items()
+            )
         )
         answer = await linemode.table(
             term,
