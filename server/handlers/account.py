@@ -8,7 +8,7 @@ from ..errors import EmailTaken, UserError
 from ..i18n import _
 from ..ui.screens import ask
 from ..ui.terminal import Terminal
-from .common import Notice, ask_valid, new_password
+from .common import Notice, ask_valid, new_password, password
 
 
 async def register(term: Terminal, ctx: SessionContext) -> Notice | None:
@@ -63,18 +63,11 @@ async def login(term: Terminal, ctx: SessionContext) -> Notice | None:
     email = await ask(term, title, _("E-mail"))
     if email is None:
         return None
-    password = await ask(
-        term,
-        title,
-        _("Mot de passe"),
-        previous=[(_("E-mail"), email)],
-        password=True,
-        max_chars=validation.PASSWORD_MAX_BYTES,
-    )
-    if password is None:
+    typed = await password(term, title, _("Mot de passe"), [(_("E-mail"), email)])
+    if typed is None:
         return None
     try:
-        user = await ctx.login(email, password)
+        user = await ctx.login(email, typed)
     except UserError as exc:
         return Notice.fail(exc.message)
     return Notice(_("Bonjour, {name} !").format(name=user.name))

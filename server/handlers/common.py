@@ -56,6 +56,15 @@ async def ask_valid(
 HIDDEN = "••••••••"
 
 
+async def password(
+    term: Terminal, title: str, label: str, previous: Sequence[tuple[str, str]] = ()
+) -> str | None:
+    """A password typed hidden, under what was asked before it; None if cancelled."""
+    return await ask(
+        term, title, label, previous=previous, password=True, max_chars=validation.PASSWORD_MAX_BYTES
+    )
+
+
 async def new_password(
     term: Terminal, title: str, done: list[tuple[str, str]], label: str = N_("Mot de passe")
 ) -> str | None:

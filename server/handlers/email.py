@@ -5,13 +5,14 @@ from __future__ import annotations
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 
 from ..context import SessionContext
+from ..context.recovery import MAIL_OFF
 from ..domain import validation
 from ..domain.models import Notifications, User
 from ..i18n import N_, _
 from ..ui.screens import ask, menu
 from ..ui.terminal import Terminal
 from ..ui.text import wrap
-from .common import Notice
+from .common import Notice, password
 
 CHOICES = (
     (Notifications.REPLIES, N_("Réponses et changements de statut")),
@@ -76,23 +77,14 @@ async def change_email(term: Terminal, ctx: SessionContext) -> Notice:
     title = _("Changer d'e-mail")
     unchanged = Notice(_("E-mail inchangé."))
     if not ctx.mail_enabled():
-        return Notice.fail(
-            _("Le courriel n'est pas configuré sur ce service : demandez à un administrateur du support.")
-        )
+        return Notice.fail(_(MAIL_OFF))
     email = await ask(term, title, _("Nouvel e-mail"), max_chars=validation.EMAIL_MAX)
     if email is None:
         return unchanged
-    password = await ask(
-        term,
-        title,
-        _("Mot de passe actuel"),
-        previous=[(_("Nouvel e-mail"), email)],
-        password=True,
-        max_chars=validation.PASSWORD_MAX_BYTES,
-    )
-    if password is None:
+    current = await password(term, title, _("Mot de passe actuel"), [(_("Nouvel e-mail"), email)])
+    if current is None:
         return unchanged
-    address = await ctx.change_email(email, password)
+    address = await ctx.change_email(email, current)
     return Notice(
         _("Code envoyé à {email} : saisissez-le dans Vérifier mon e-mail pour changer d'adresse.").format(
             email=address
@@ -102,9 +94,7 @@ async def change_email(term: Terminal, ctx: SessionContext) -> Notice:
 
 async def notifications(term: Terminal, ctx: SessionContext, user: User) -> Notice:
     if not ctx.mail_enabled():
-        return Notice.fail(
-            _("Le courriel n'est pas configuré sur ce service : demandez à un administrateur du support.")
-        )
+        return Notice.fail(_(MAIL_OFF))
     text = _(
         "Réponses et changements de statut : sur vos tickets. Tout : aussi, pour les administrateurs, "
         "chaque nouveau ticket et les tickets qui leur sont assignés. Actuellement : {current}."

@@ -16,7 +16,7 @@ from ..ui.screens import ask, confirm, menu
 from ..ui.terminal import Terminal
 from ..ui.text import fit, wrap
 from . import email
-from .common import HIDDEN, Notice, ask_valid, new_password
+from .common import HIDDEN, Notice, ask_valid, new_password, password
 
 
 def day(moment: datetime) -> str:
@@ -126,9 +126,7 @@ async def change_password(term: Terminal, ctx: SessionContext) -> Notice:
     """The current password, then the new one twice; checked all at once by the context."""
     title = _("Changer le mot de passe")
     unchanged = Notice(_("Mot de passe inchangé."))
-    current = await ask(
-        term, title, _("Mot de passe actuel"), password=True, max_chars=validation.PASSWORD_MAX_BYTES
-    )
+    current = await password(term, title, _("Mot de passe actuel"))
     if current is None:
         return unchanged
     new = await new_password(
