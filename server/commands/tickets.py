@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 from ..domain import validation
 from ..domain.models import Action, Status, Ticket, TicketFilter, TicketSort, TicketSummary, Urgency
 from ..domain.text import safe_text
+from ..domain.wording import describe
 from ..errors import Forbidden, UserNotFound, ValidationError
-from ..handlers.ticket_view import attachment_line, describe
+from ..handlers.ticket_view import attachment_line
 from ..i18n import _
 from .base import (
     CommandError,

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.models import Action, HistoryEntry, Notifications, Role
+from ..domain.wording import describe
 from ..i18n import N_, Language, _, speaking
 from ..store import accounts, outbox
 from ..store import history as history_store
@@ -89,38 +90,7 @@ def connect_command(resources: SessionResources) -> str:
 
 
 def _line(entry: HistoryEntry) -> str:
-    moment = entry.created_at.strftime("%d/%m/%Y %H:%M")
-    match entry.action:
-        case Action.CREATED:
-            what = _("ticket créé ({status}, urgence {urgency})").format(
-                status=entry.new_status.label if entry.new_status else "",
-                urgency=_(entry.details) if entry.details else "",
-            )
-        case Action.STATUS_CHANGED:
-            what = _("statut : {old} → {new}").format(
-                old=entry.old_status.label if entry.old_status else "?",
-                new=entry.new_status.label if entry.new_status else "?",
-            )
-        case Action.REPLY:
-            what = _("réponse :")
-        case Action.REOPENED:
-            what = _("le problème persiste : {old} → {new}").format(
-                old=entry.old_status.label if entry.old_status else "?",
-                new=entry.new_status.label if entry.new_status else "?",
-            )
-        case Action.ASSIGNED:
-            what = (
-                _("assigné à {name}").format(name=entry.details)
-                if entry.details
-                else _("assignation retirée")
-            )
-        case Action.CATEGORY_ASSIGNED:
-            what = _("pris en charge par {name}, assigné par défaut de la catégorie").format(
-                name=entry.details
-            )
-        case _:
-            what = entry.action.value
-    text = f"- {moment}  {entry.actor_name} — {what}"
+    text = f"- {describe(entry)}"
     if entry.action is Action.REPLY and entry.details:
         text += "\n" + "\n".join("    " + line for line in entry.details.splitlines())
     return text

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples, fragment_list_width
 
-from ..domain.models import Action, Attachment, HistoryEntry, Ticket
+from ..domain.models import Action, Attachment, Ticket
+from ..domain.wording import describe, when
 from ..i18n import _
 from ..ui.screens import UNREAD
 from ..ui.text import wrap
-
-
-def when(moment: datetime) -> str:
-    return moment.strftime("%d/%m/%Y %H:%M")
 
 
 def size_text(size: int) -> str:
@@ -129,60 +125,6 @@ def attachment_line(item: Attachment) -> str:
         who=item.author_name,
         when=when(item.created_at),
     )
-
-
-def describe(entry: HistoryEntry) -> str:
-    """One history entry as a sentence."""
-    moment = when(entry.created_at)
-    match entry.action:
-        case Action.CREATED:
-            what = _("ticket créé ({status}, urgence {urgency})").format(
-                status=entry.new_status.label if entry.new_status else "",
-                urgency=_(entry.details) if entry.details else "",
-            )
-        case Action.STATUS_CHANGED:
-            what = _("statut : {old} → {new}").format(
-                old=entry.old_status.label if entry.old_status else "?",
-                new=entry.new_status.label if entry.new_status else "?",
-            )
-        case Action.REPLY:
-            what = _("réponse :")
-        case Action.NOTE:
-            what = _("note interne (invisible du demandeur) :")
-        case Action.ASSIGNED:
-            what = (
-                _("assigné à {name}").format(name=entry.details)
-                if entry.details
-                else _("assignation retirée")
-            )
-        case Action.CATEGORY_ASSIGNED:
-            what = _("pris en charge par {name}, assigné par défaut de la catégorie").format(
-                name=entry.details
-            )
-        case Action.CATEGORY_CHANGED:
-            what = _("catégorie : {change}").format(change=entry.details)
-        case Action.REOPENED:
-            what = _("le problème persiste : {old} → {new}").format(
-                old=entry.old_status.label if entry.old_status else "?",
-                new=entry.new_status.label if entry.new_status else "?",
-            )
-        case Action.PLACE_CHANGED:
-            what = _("lieu : {change}").format(change=entry.details)
-        case Action.ATTACHED:
-            what = _("pièce jointe ajoutée : {name}").format(name=entry.details or "")
-        case Action.AUTO_CLOSED:
-            # The service's doing, not an account's: no name before it.
-            return _("{at}  fermé automatiquement : {old} → {new}, sans réponse depuis {days} jours").format(
-                at=moment,
-                old=entry.old_status.label if entry.old_status else "?",
-                new=entry.new_status.label if entry.new_status else "?",
-                days=entry.details,
-            )
-        case Action.ATTACHMENT_DELETED:
-            what = _("pièce jointe supprimée : {name}").format(name=entry.details or "")
-        case _:
-            what = entry.action.value
-    return f"{moment}  {entry.actor_name} — {what}"
 
 
 # History entries whose `details` is a message shown in full under them.
