@@ -270,6 +270,11 @@ async def test_openssh_password_login(service, clients, alice):
     await c.wait_for("Menu principal", "1. Nouveau ticket", "2. Mes tickets", "4. Déconnexion")
     assert header(c).endswith("alice@example.org")
     assert PASSWORD not in c.text()
+    c.send("4")  # Déconnexion, then Quitter: ssh exits 0, as after a shell's `exit`
+    await c.wait_for(*WELCOME)
+    c.send("4")
+    assert c.proc is not None
+    assert await asyncio.wait_for(asyncio.to_thread(c.proc.wait, 15), 20) == 0
 
 
 async def test_connections_beyond_the_configured_maximum_are_refused(settings, database):
