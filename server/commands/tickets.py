@@ -45,18 +45,20 @@ def _one_of(value: str, kind, usage: str):
     )
 
 
-def _summary_json(t: TicketSummary) -> dict:
+def _state_json(t: TicketSummary | Ticket) -> dict:
+    """What a ticket's line and its full view both say of it: its state and its people."""
     return {
-        "id": t.id,
-        "title": t.title,
         "status": t.status.value,
         "urgency": t.urgency.value,
         "author": t.author_name,
         "assignee": t.assignee_name,
         "category": t.category_name,
         "place": t.place_name,
-        "created_at": iso(t.created_at),
     }
+
+
+def _summary_json(t: TicketSummary) -> dict:
+    return {"id": t.id, "title": t.title, **_state_json(t), "created_at": iso(t.created_at)}
 
 
 async def _assignee_filter(ctx: SessionContext, who: str) -> dict:
@@ -183,12 +185,7 @@ def _ticket_json(t: Ticket) -> dict:
         "id": t.id,
         "title": t.title,
         "description": t.description,
-        "status": t.status.value,
-        "urgency": t.urgency.value,
-        "author": t.author_name,
-        "assignee": t.assignee_name,
-        "category": t.category_name,
-        "place": t.place_name,
+        **_state_json(t),
         "due_at": iso(t.due_at) if t.due_at else None,
         "due_paused": t.due_paused,
         "follows": t.follows_id,
@@ -315,15 +312,18 @@ async def note(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
     await _text_change(ctx, io, args, "tickets note")
 
 
-async def status(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
-    usage = usage_of("tickets status")
+def _number_and_words(args: list[str], name: str) -> tuple[int, str, str]:
+    """`NUMÉRO WORDS…` of command `name`: the ticket's number, the words after it, the usage."""
+    usage = usage_of(name)
     _found, rest = parse(args, usage)
     if len(rest) < 2:
         raise CommandError(_("Usage : {usage}").format(usage=usage))
-    number = ticket_number(rest[0], usage)
-    label = unquote(" ".join(rest[1:]))
-    new_status = _one_of(label, Status, usage)
-    await ctx.change_status(number, new_status)
+    return ticket_number(rest[0], usage), unquote(" ".join(rest[1:])), usage
+
+
+async def status(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
+    number, label, usage = _number_and_words(args, "tickets status")
+    await ctx.change_status(number, _one_of(label, Status, usage))
 
 
 async def assign(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
@@ -347,14 +347,10 @@ async def assign(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
 
 async def attach(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
     """A file from stdin attached to a ticket, block by block, as over scp; its name printed."""
-    usage = usage_of("tickets attach")
-    _found, rest = parse(args, usage)
-    if len(rest) < 2:
-        raise CommandError(_("Usage : {usage}").format(usage=usage))
-    number = ticket_number(rest[0], usage)
+    number, name, _usage = _number_and_words(args, "tickets attach")
     # Asked for before the first wait, so that bytes arriving meanwhile wait in the channel.
     pieces = await io.stream_stdin()
-    upload = await ctx.files.upload(number, unquote(" ".join(rest[1:])))
+    upload = await ctx.files.upload(number, name)
     try:
         async for piece in pieces:
             await upload.write(upload.size, piece)
