@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.models import Action
 from .schema import history, statuses, tickets
-from .tickets import assignee, author
+from .tickets import assignee, author, with_names
 
 
 async def batch(conn: AsyncConnection, after_id: int, size: int, since: datetime | None) -> list:
@@ -22,20 +22,20 @@ async def batch(conn: AsyncConnection, after_id: int, size: int, since: datetime
     slower than SQLite at 100,000 tickets.
     """
     query = (
-        sa.select(
-            tickets.c.id,
-            tickets.c.titre,
-            tickets.c.urgence,
-            statuses.c.libelle,
-            author.c.nom.label("auteur_nom"),
-            author.c.email.label("auteur_email"),
-            assignee.c.email.label("assigne_email"),
-            tickets.c.created_at,
-            tickets.c.updated_at,
+        with_names(
+            sa.select(
+                tickets.c.id,
+                tickets.c.titre,
+                tickets.c.urgence,
+                statuses.c.libelle,
+                author.c.nom.label("auteur_nom"),
+                author.c.email.label("auteur_email"),
+                assignee.c.email.label("assigne_email"),
+                tickets.c.created_at,
+                tickets.c.updated_at,
+            ),
+            catalogues=False,
         )
-        .join(statuses, statuses.c.id == tickets.c.statut_id)
-        .join(author, author.c.id == tickets.c.auteur_id)
-        .outerjoin(assignee, assignee.c.id == tickets.c.assigne_id)
         .where(tickets.c.id > after_id)
         .order_by(tickets.c.id)
         .limit(size)

@@ -13,7 +13,7 @@ from ..domain.models import OPEN_STATUSES, Status, TicketFilter, TicketSort, Tic
 from ..domain.paging import clamp_page
 from .reads import unread
 from .schema import categories, places, statuses, tickets
-from .tickets import assignee, author, status_ids
+from .tickets import assignee, author, status_ids, with_names
 
 
 @dataclass(frozen=True)
@@ -47,25 +47,22 @@ def _summary(row, now: datetime | None) -> TicketSummary:
 async def summaries(conn: AsyncConnection, reader: Reader, where, order) -> list[TicketSummary]:
     """The tickets matching `where`, in `order`, as lines of a list."""
     query = (
-        sa.select(
-            tickets.c.id,
-            tickets.c.titre,
-            tickets.c.urgence,
-            statuses.c.libelle,
-            author.c.nom,
-            tickets.c.created_at,
-            unread(reader.user_id, with_internal=reader.with_internal),
-            assignee.c.nom.label("assigne_nom"),
-            categories.c.nom.label("categorie_nom"),
-            places.c.nom.label("lieu_nom"),
-            tickets.c.echeance,
-            tickets.c.pause_depuis,
+        with_names(
+            sa.select(
+                tickets.c.id,
+                tickets.c.titre,
+                tickets.c.urgence,
+                statuses.c.libelle,
+                author.c.nom,
+                tickets.c.created_at,
+                unread(reader.user_id, with_internal=reader.with_internal),
+                assignee.c.nom.label("assigne_nom"),
+                categories.c.nom.label("categorie_nom"),
+                places.c.nom.label("lieu_nom"),
+                tickets.c.echeance,
+                tickets.c.pause_depuis,
+            )
         )
-        .join(statuses, statuses.c.id == tickets.c.statut_id)
-        .join(author, author.c.id == tickets.c.auteur_id)
-        .outerjoin(assignee, assignee.c.id == tickets.c.assigne_id)
-        .outerjoin(categories, categories.c.id == tickets.c.categorie_id)
-        .outerjoin(places, places.c.id == tickets.c.lieu_id)
         .where(where)
         .order_by(*order)
     )

@@ -12,6 +12,21 @@ author = users.alias("auteur")
 assignee = users.alias("assigne")
 
 
+def with_names(query: sa.Select, *, catalogues: bool = True) -> sa.Select:
+    """`query` over tickets joined to what names a ticket: its status, author and assignee, and
+    with `catalogues` its category and place (the columns are the caller's to choose)."""
+    query = (
+        query.join(statuses, statuses.c.id == tickets.c.statut_id)
+        .join(author, author.c.id == tickets.c.auteur_id)
+        .outerjoin(assignee, assignee.c.id == tickets.c.assigne_id)
+    )
+    if catalogues:
+        query = query.outerjoin(categories, categories.c.id == tickets.c.categorie_id).outerjoin(
+            places, places.c.id == tickets.c.lieu_id
+        )
+    return query
+
+
 async def status_ids(conn: AsyncConnection) -> dict[Status, int]:
     """Each status's id: the one way statuses are read."""
     return {Status(r.libelle): r.id for r in await conn.execute(sa.select(statuses))}
@@ -103,7 +118,7 @@ async def author_of(conn: AsyncConnection, ticket_id: int) -> int | None:
 async def row(conn: AsyncConnection, ticket_id: int):
     """The ticket with its status label, author's, assignee's, category's and place's names (None
     if missing)."""
-    query = (
+    query = with_names(
         sa.select(
             tickets,
             statuses.c.libelle,
@@ -112,13 +127,7 @@ async def row(conn: AsyncConnection, ticket_id: int):
             categories.c.nom.label("categorie_nom"),
             places.c.nom.label("lieu_nom"),
         )
-        .join(statuses, statuses.c.id == tickets.c.statut_id)
-        .join(author, author.c.id == tickets.c.auteur_id)
-        .outerjoin(assignee, assignee.c.id == tickets.c.assigne_id)
-        .outerjoin(categories, categories.c.id == tickets.c.categorie_id)
-        .outerjoin(places, places.c.id == tickets.c.lieu_id)
-        .where(tickets.c.id == ticket_id)
-    )
+    ).where(tickets.c.id == ticket_id)
     return (await conn.execute(query)).first()
 
 
