@@ -63,7 +63,7 @@ class SshSettings:
     idle_timeout: int = 900
     idle_warning: int = 60
     # Worker processes serving the one port (SO_REUSEPORT): a number, or "auto" (one per core).
-    workers: str = "1"
+    workers: str = "auto"
 
     def worker_count(self) -> int:
         """The worker processes to start: `workers`, "auto" being one per core this process

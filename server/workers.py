@@ -102,6 +102,7 @@ class Supervisor:
         self.codes: dict[int, int] = {}
         self.serving: set[int] = set()
         self.stopping = asyncio.Event()
+        self.all_serving = asyncio.Event()
         self.server: GateServer | None = None
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -124,18 +125,25 @@ class Supervisor:
         metrics = None
         try:
             await self.server.start()
-            metrics = self._serve_metrics()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._loop.add_signal_handler(sig, self._stop)
-            log.info(
-                "supervisor pid=%s: %d workers on port %s, open files limit=%s",
-                os.getpid(),
-                self.count,
-                self.port,
-                descriptors,
-            )
             keepers = [asyncio.create_task(self._keep(index)) for index in range(1, self.count + 1)]
-            await self.stopping.wait()
+            serving = asyncio.create_task(self.all_serving.wait())
+            stopped = asyncio.create_task(self.stopping.wait())
+            await asyncio.wait([serving, stopped], return_when=asyncio.FIRST_COMPLETED)
+            serving.cancel()
+            if not self.stopping.is_set():
+                # Only now does the service answer as a whole: its metrics, the line that says so.
+                metrics = self._serve_metrics()
+                log.info(
+                    "supervisor pid=%s: %d workers serving port %s; open files limit=%s max_connections=%s",
+                    os.getpid(),
+                    self.count,
+                    self.port,
+                    descriptors,
+                    settings.ssh.max_connections,
+                )
+            await stopped
             log.info("signal received, stopping the workers")
             for proc in list(self.procs.values()):
                 with contextlib.suppress(ProcessLookupError):
@@ -161,6 +169,8 @@ class Supervisor:
     def _ready(self, index: int, pid: int) -> None:
         self.serving.add(index)
         log.info("worker %d pid=%d serving port %s", index, pid, self.port)
+        if len(self.serving) == self.count:
+            self.all_serving.set()
 
     def _argv(self, index: int, gate: str) -> list[str]:
         return [*self.command, str(index), gate, str(self.port), str(self.settings_file)]
@@ -180,7 +190,9 @@ class Supervisor:
             served = index in self.serving
             self.serving.discard(index)
             if self.stopping.is_set():
-                self.codes[index] = status
+                # Stopped while it was still starting (SIGTERM before its own handler): it had
+                # no one to tell and nothing to finish.
+                self.codes[index] = 0 if status == -signal.SIGTERM and not served else status
                 log.info("worker %d pid=%d stopped (%s)", index, proc.pid, described(status))
                 return
             if not served:

@@ -264,3 +264,25 @@ async def test_login_throttling_counts_failures_made_on_either_worker(tmp_path):
 async def denied(port: int, email: str, password: str) -> None:
     with pytest.raises(asyncssh.PermissionDenied):
         await Client.connect(port, email, password, source="127.0.0.4")
+
+
+async def test_a_worker_whose_gate_is_silent_refuses_new_connections_and_says_so_once(tmp_path):
+    async with supervised(tmp_path) as server:
+        # The supervisor stopped (SIGSTOP): no verdict comes, the workers refuse on their own.
+        server.proc.send_signal(signal.SIGSTOP)
+        try:
+            refusals = [refused_at_once(server.port) for _ in range(4)]
+            await asyncio.gather(*refusals)
+        finally:
+            server.proc.send_signal(signal.SIGCONT)
+        said = r"worker=(\d) connection gate silent for \S+: new connections refused"
+        silent = re.findall(said, server.log)
+        assert 1 <= len(silent) <= 2 and len(set(silent)) == len(silent), server.log
+        assert "connection opened" not in server.log
+        # Once it answers again, so do the workers; the late verdicts freed their slots.
+        c = await guest(server.port)
+        try:
+            assert await server.guests() == 1
+            assert await server.refused("unavailable") == 4
+        finally:
+            await c.close()

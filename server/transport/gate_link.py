@@ -148,6 +148,7 @@ class RemoteGate:
         self._ids = itertools.count(1)
         self._reader_task: asyncio.Task | None = None
         self._told = False
+        self._silent = False  # a verdict came too late: logged once, until one comes in time
 
     async def connect(self) -> None:
         reader, self._writer = await asyncio.open_unix_connection(self.path, limit=LINE_LIMIT)
@@ -190,6 +191,9 @@ class RemoteGate:
             if refusal is None:
                 self._abandon(peer, admission)  # type: ignore[arg-type]
             return
+        if self._silent:
+            self._silent = False
+            log.warning("connection gate answers again")
         future.set_result(admission)
 
     def _abandon(self, peer: Peer, admission: Admission) -> None:
@@ -228,7 +232,9 @@ class RemoteGate:
     def _late(self, number: int) -> None:
         entry = self._pending.get(number)
         if entry is not None and not entry[0].done():
-            log.error("connection gate did not answer within %ss: connection refused", VERDICT_TIMEOUT)
+            if not self._silent:
+                self._silent = True
+                log.error("connection gate silent for %ss: new connections refused", VERDICT_TIMEOUT)
             entry[0].set_result(self._refuse())
 
     def authenticated(self, peer: Peer) -> None:
