@@ -22,7 +22,8 @@ from server.config import Settings, load_settings
 from server.context import authenticate, create_user
 from server.domain.models import Role, User
 from server.errors import DatabaseUnavailable, ServiceRestarting
-from server.store import Database, utcnow
+from server.mailer import MailSender
+from server.store import Database, outbox, utcnow
 from server.store import audit as audit_store
 from server.store.schema import audit_log, history, tickets
 
@@ -36,6 +37,7 @@ from .conftest import (
     until,
 )
 from .journeys import URGENCY_KEYS, pick_category
+from .mailbox import Mailbox, relay
 from .sshclient import CTRL_D, ENTER, Client
 from .test_cli import Server, cli_env, wait_sentence
 from .test_schema import mariadb_only
@@ -562,3 +564,48 @@ async def test_sigterm_mid_write_loses_nothing_and_tells_each_user_the_truth(
     assert await count(database, history) == 2
     for bad in ("non-checked-in", "Event loop is closed", "Traceback", "closing anyway"):
         assert bad not in server.log, server.log
+
+
+async def test_the_mail_sender_names_an_outage_once_and_sends_when_it_ends(
+    small_pool: Database, mailbox: Mailbox, caplog
+):
+    """The outbox out of reach for several looks: one warning, then the message goes."""
+    caplog.set_level(logging.INFO, logger="support.mail")
+    await small_pool.write(
+        lambda conn: outbox.enqueue(
+            conn,
+            user_id=None,
+            to_address="alice@example.org",
+            to_name="Alice",
+            subject="S",
+            body="B",
+            now=utcnow(),
+        )
+    )
+    sender = MailSender(small_pool, relay(mailbox, poll_interval=0.05))
+    held = asyncio.Event()
+    done = asyncio.Event()
+
+    async def hold() -> None:
+        async with small_pool.transaction():
+            held.set()
+            await done.wait()
+
+    holder = asyncio.create_task(hold())
+    await held.wait()
+    sender.start()
+    try:
+        # Each look waits the pool's second, then fails: three of them.
+        await until(lambda: any("outbox unreachable" in r.getMessage() for r in caplog.records), 10)
+        await asyncio.sleep(2.5)
+        done.set()
+        await holder
+        await until(lambda: len(mailbox.messages()) == 1, 10)
+    finally:
+        done.set()
+        await sender.stop()
+    lines = [
+        r.getMessage() for r in caplog.records if r.name == "support.mail" and r.levelno >= logging.WARNING
+    ]
+    assert sum("outbox unreachable" in line for line in lines) == 1, lines
+    assert "pool exhausted" in lines[0], lines
