@@ -69,10 +69,11 @@ class Supervised:
 
 
 @asynccontextmanager
-async def supervised(tmp_path: Path, **settings: str) -> AsyncIterator[Supervised]:
+async def supervised(tmp_path: Path, db_url: str | None = None, **settings: str) -> AsyncIterator[Supervised]:
     metrics = free_port()
     env = cli_env(
         tmp_path,
+        db_url,
         SUPPORT_SSH_WORKERS="2",
         SUPPORT_METRICS_LISTEN=f"127.0.0.1:{metrics}",
         SUPPORT_SSH_RATE_PER_MINUTE="0",
@@ -229,11 +230,13 @@ async def test_a_killed_worker_is_started_again_and_the_others_sessions_stay(tmp
             await close_all(opened)
 
 
-async def test_login_throttling_counts_failures_made_on_either_worker(tmp_path):
+async def test_login_throttling_counts_failures_made_on_either_worker(app_db_url, database, tmp_path):
     """Failed logins from one address, wherever they landed, make the right password wait on
-    whichever worker weighs it: throttling is counted from the database."""
+    whichever worker weighs it: throttling is counted from the database (SQLite, MariaDB)."""
     async with supervised(
         tmp_path,
+        app_db_url,
+        SUPPORT_DATABASE_CREATE_SCHEMA="false",
         SUPPORT_SECURITY_LOGIN_FAILURES_PER_ADDRESS=str(FAILURES),
         SUPPORT_SECURITY_LOGIN_DELAY_BASE="300",
     ) as server:
