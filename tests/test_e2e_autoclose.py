@@ -18,9 +18,10 @@ from server.config import Settings, TicketSettings
 from server.config_checks import check
 from server.domain.models import Status
 from server.errors import ConfigError, Forbidden, UserError
-from server.store.schema import history, tickets
+from server.store.schema import history, outbox, tickets, users
 
 from .conftest import context_for, count
+from .mailbox import relay
 from .sshclient import CTRL_D, ENTER, ESC
 from .sshcommand import ssh_command
 from .test_e2e_accounts import choose
@@ -194,3 +195,78 @@ async def test_the_requester_opens_a_follow_up_that_names_the_closed_ticket(
         (await ssh_command(service.port, "alice@example.org", "tickets", "show", "--json", str(old))).out
     )
     assert (shown["follow_up"], shown["follows"]) == (new, None)
+
+
+# The requester's mail about the closing: a real relay (aiosmtpd), the whole service's clock moved.
+
+
+def moved_with_mail(service: Service, clock: Clock) -> None:
+    moved(service, clock)
+    service.mailer.clock = clock
+
+
+async def outbox_empty(database) -> None:
+    async def waiting() -> int:
+        return await count(database, outbox, outbox.c.sent_at.is_(None))
+
+    for _ in range(500):
+        if await waiting() == 0:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("mail still waiting for the relay")
+
+
+def closing_mail(mailbox, ticket_id: int) -> list:
+    return [m for m in mailbox.messages() if m["Subject"].startswith(f"[Support #{ticket_id}]")]
+
+
+async def test_the_requester_is_told_by_mail_of_the_closing_unless_she_chose_none(
+    mail_service, mailbox, services, database, alice, bob, admin
+):
+    clock = Clock(MONDAY)
+    frozen = dataclasses.replace(services, clock=clock)  # no relay: only the closing's mail
+    hers = await resolved_ticket(frozen, alice, admin, "Imprimante")
+    his = await resolved_ticket(frozen, bob, admin, "Wi-Fi")
+    async with database.transaction() as conn:
+        await conn.execute(users.update().values(email_verifie=True))
+        await conn.execute(users.update().where(users.c.id == bob.id).values(notifications="rien"))
+    moved_with_mail(mail_service, clock)
+    clock.now = MONDAY + timedelta(days=8)
+    assert sorted(await mail_service.closer.look()) == sorted([hers, his])
+    await outbox_empty(database)
+    [message] = mailbox.messages()
+    assert message["To"].addresses[0].addr_spec == "alice@example.org"
+    assert message["Subject"] == f"[Support #{hers}] Imprimante"
+    text = message.get_content().replace("\r\n", "\n")
+    assert f"Du nouveau sur le ticket #{hers} « Imprimante » :" in text
+    assert "fermé automatiquement : Résolu → Fermé, sans réponse depuis 7 jours" in text
+
+
+async def test_the_closing_mail_is_in_the_requesters_language_and_sent_once_by_two_services(
+    mail_service, mailbox, settings, services, database, alice, admin
+):
+    clock = Clock(MONDAY)
+    frozen = dataclasses.replace(services, clock=clock)
+    ticket_ids = [await resolved_ticket(frozen, alice, admin, f"Salle {n}") for n in range(3)]
+    async with database.transaction() as conn:
+        await conn.execute(users.update().values(email_verifie=True))
+        await conn.execute(users.update().where(users.c.id == alice.id).values(langue="en"))
+    other = Service(dataclasses.replace(settings, mail=relay(mailbox)))
+    await other.start()
+    try:
+        clock.now = MONDAY + timedelta(days=8)
+        moved_with_mail(mail_service, clock)
+        moved_with_mail(other, clock)
+        mine, theirs = await asyncio.gather(mail_service.closer.look(), other.closer.look())
+        assert sorted(mine + theirs) == ticket_ids
+        await outbox_empty(database)
+        await asyncio.sleep(0.3)  # both senders have looked again: nothing more goes
+    finally:
+        await other.stop(grace=2)
+    assert len(mailbox.messages()) == 3
+    for n, ticket_id in enumerate(ticket_ids):
+        [message] = closing_mail(mailbox, ticket_id)
+        text = message.get_content().replace("\r\n", "\n")
+        assert message["To"].addresses[0].addr_spec == "alice@example.org"
+        assert f"News on ticket #{ticket_id} “Salle {n}”:" in text, text
+        assert "closed automatically: Resolved → Closed, no answer for 7 days" in text, text

@@ -1,5 +1,6 @@
 """Automatic closing: resolved tickets their requester left unanswered for N days are closed by
-the service, each with its history entry in the closing's transaction."""
+the service, each with its history entry, and the requester's mail about it, in the closing's
+transaction."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ async def close_quiet_tickets(services: SessionResources, days: int) -> list[int
             )
             return True
 
-        if await services.db.write(close):
+        # The session's write: the mail the history entry queued is sent as soon as it commits.
+        if await ctx.write(close):
             closed.append(ticket_id)
     if closed:
         log.info("closed %d resolved tickets left unanswered %d days: %s", len(closed), days, closed)

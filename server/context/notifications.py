@@ -21,8 +21,9 @@ from ..store import history as history_store
 from ..store import tickets as tickets_store
 from .resources import SessionResources
 
-# What a requester is told of; admins who chose `Tout` also of CREATED and of their ASSIGNED.
-FOR_REQUESTER = frozenset({Action.REPLY, Action.STATUS_CHANGED, Action.REOPENED})
+# What a requester is told of (the service's closing too); admins who chose `Tout` also of
+# CREATED and of their ASSIGNED.
+FOR_REQUESTER = frozenset({Action.REPLY, Action.STATUS_CHANGED, Action.REOPENED, Action.AUTO_CLOSED})
 FOR_ALL = frozenset({Action.CREATED, Action.ASSIGNED, Action.CATEGORY_ASSIGNED})
 
 SUBJECT = N_("[Support #{id}] {title}")
