@@ -208,6 +208,22 @@ CREATE TABLE IF NOT EXISTS tickets (
   INDEX idx_tickets_suite_de (suite_de)
 ) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE IF NOT EXISTS avis (
+  ticket_id INTEGER NOT NULL,
+  utilisateur_id INTEGER NOT NULL,
+  note SMALLINT,
+  commentaire TEXT,
+  passe BOOL NOT NULL DEFAULT false,
+  created_at DATETIME NOT NULL,
+  PRIMARY KEY (ticket_id),
+  CONSTRAINT ck_avis_note CHECK (note IS NULL OR (note >= 1 AND note <= 5)),
+  CONSTRAINT ck_avis_passe CHECK ((passe = 1 AND note IS NULL) OR (passe = 0 AND note IS NOT NULL)),
+  CONSTRAINT fk_avis_ticket FOREIGN KEY(ticket_id) REFERENCES tickets (id) ON DELETE CASCADE,
+  CONSTRAINT fk_avis_utilisateur FOREIGN KEY(utilisateur_id) REFERENCES utilisateurs (id) ON DELETE CASCADE,
+  INDEX idx_avis_date_note (created_at, note),
+  INDEX idx_avis_utilisateur (utilisateur_id)
+) ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE IF NOT EXISTS historique (
   id INTEGER NOT NULL AUTO_INCREMENT,
   ticket_id INTEGER NOT NULL,

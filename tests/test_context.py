@@ -542,7 +542,22 @@ ACCESS_TABLE = [
     (None, Access.FOLLOW_UP, OWN, False),
     (USER, Access.FOLLOW_UP, OWN, False),
     (ADMIN, Access.FOLLOW_UP, OTHER, False),
+    # Votre avis: the requester's, of a resolved or closed ticket only (no status here).
+    (None, Access.RATE, OWN, False),
+    (USER, Access.RATE, OWN, False),
+    (ADMIN, Access.RATE, OTHER, False),
 ]
+
+
+def test_a_rating_is_the_requesters_of_a_resolved_or_closed_ticket():
+    for status in (Status.RESOLVED, Status.CLOSED):
+        assert access_allowed(USER, Access.RATE, OWN, status)
+        assert not access_allowed(USER, Access.RATE, OTHER, status)
+        # Nobody answers for the requester, admins included.
+        assert not access_allowed(ADMIN, Access.RATE, OTHER, status)
+        assert not access_allowed(None, Access.RATE, OWN, status)
+    for status in (Status.WAITING, Status.IN_PROGRESS):
+        assert not access_allowed(USER, Access.RATE, OWN, status)
 
 
 def test_a_follow_up_is_the_requesters_of_a_closed_ticket():

@@ -39,6 +39,7 @@ TABLES = {
     "courriels_sortants",
     "verifications_email",
     "evenements_compte",
+    "avis",
     "version_schema",
 }
 

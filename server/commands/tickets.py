@@ -190,6 +190,10 @@ def _ticket_json(t: Ticket) -> dict:
         "due_paused": t.due_paused,
         "follows": t.follows_id,
         "follow_up": t.follow_up_id,
+        # The requester's answer to `Votre avis (1 à 5)`; null: not asked yet, or skipped.
+        "rating": None
+        if t.rating is None or t.rating.score is None
+        else {"score": t.rating.score, "comment": t.rating.comment or None},
         "created_at": iso(t.created_at),
         "updated_at": iso(t.updated_at),
         "history": [

@@ -1,4 +1,5 @@
-"""The admins' dashboard: open tickets by status and urgency, created per day, median delays."""
+"""The admins' dashboard: open tickets by status and urgency, created per day, median delays,
+the requesters' ratings and tickets by category."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..domain.access import Access
 from ..domain.models import OPEN_STATUSES, Dashboard, Status, Urgency
-from ..store import dashboard, outbox, tickets, utcnow
+from ..store import dashboard, outbox, ratings, tickets
 
 if TYPE_CHECKING:
     from .session import SessionContext
@@ -29,9 +30,11 @@ class DashboardArea:
     async def dashboard(
         self, *, days: int = 14, window_days: int = 30, now: datetime | None = None
     ) -> Dashboard:
-        """Open tickets by status and urgency, tickets created per day, median delays."""
+        """Open tickets by status and urgency, tickets created per day, median delays; over the
+        last `window_days`, ratings (count, average) and tickets created by category. `now`: the
+        service's clock (the one tests move) unless given."""
         self.ctx.require(Access.VIEW_DASHBOARD)
-        now = now or utcnow()
+        now = now or self.ctx.services.clock()
         first_day = now.date() - timedelta(days=days - 1)
         since = now - timedelta(days=window_days)
         async with self.ctx.db.transaction() as conn:
@@ -40,6 +43,8 @@ class DashboardArea:
             late = await dashboard.late_count(conn, sorted(ids[s] for s in OPEN_STATUSES), now)
             per_day = await dashboard.created_per_day(conn, datetime.combine(first_day, time()))
             delays = await dashboard.delays(conn, ids[Status.RESOLVED], since)
+            rated, average = await ratings.summary(conn, since)
+            by_category = await dashboard.created_by_category(conn, since)
             mail = await outbox.counts(conn) if self.ctx.services.mail.enabled else (None, None)
         first_responses = [r.first_response - r.created_at for r in delays if r.first_response]
         resolutions = [r.resolved - r.created_at for r in delays if r.resolved]
@@ -58,4 +63,7 @@ class DashboardArea:
             mail_waiting=mail[0],
             late_open=late,
             mail_failed=mail[1],
+            ratings=rated,
+            average_rating=average,
+            by_category=tuple(by_category),
         )

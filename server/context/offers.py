@@ -62,6 +62,11 @@ class Offers:
             Access.FOLLOW_UP, ticket.author_id, status=ticket.status
         )
 
+    def survey_due(self, ticket: Ticket) -> bool:
+        """Whether to ask `Votre avis (1 à 5)` on this ticket: to its requester, once it is
+        resolved or closed, if never asked."""
+        return ticket.rating is None and self.allowed(Access.RATE, ticket.author_id, status=ticket.status)
+
     def can_reopen(self, ticket: Ticket) -> bool:
         """Whether to offer `Le problème persiste`: to the requester of a resolved ticket."""
         return ticket.status is Status.RESOLVED and self.allowed(Access.REOPEN, ticket.author_id)

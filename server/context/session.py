@@ -32,6 +32,7 @@ from .own_keys import OwnKeys
 from .places import Places
 from .recovery import Recovery
 from .resources import Outcome, SessionResources
+from .survey import Survey
 from .tickets import Tickets
 from .users_admin import UsersAdmin
 from .verification import EmailArea
@@ -93,6 +94,7 @@ class SessionContext(Offers):
     files = _Area(Attachments)
     recovery = _Area(Recovery)
     addresses = _Area(EmailArea)
+    survey = _Area(Survey)
 
     def __init__(self, services: SessionResources, address: str, user: User | None = None) -> None:
         self.services = services
@@ -235,6 +237,9 @@ class SessionContext(Offers):
     verify_email = _InArea("addresses")
     change_email = _InArea("addresses")
     set_notifications = _InArea("addresses")
+    rate = _InArea("survey")
+    skip_rating = _InArea("survey")
+    waiting_ratings = _InArea("survey")
 
     def logout(self) -> None:
         self.log("logout")

@@ -12,7 +12,17 @@ from ..audit import AuditEvent
 from ..domain import validation
 from ..domain.access import Access
 from ..domain.due import OpeningHours, is_late, opening_hours, target_minutes
-from ..domain.models import OPEN_STATUSES, Action, LiveNotice, Status, Ticket, TicketChange, Urgency, User
+from ..domain.models import (
+    OPEN_STATUSES,
+    Action,
+    LiveNotice,
+    Rating,
+    Status,
+    Ticket,
+    TicketChange,
+    Urgency,
+    User,
+)
 from ..errors import NotFound, ServiceRestarting, ValidationError
 from ..i18n import _
 from ..metrics import STATUS_CHANGES, TICKETS_CREATED, status_label
@@ -200,6 +210,7 @@ class Tickets:
             follow_up_id=await tickets.follow_up_of(conn, ticket_id),
             places_offered=self.ctx.allowed(Access.CHANGE_PLACE, row.auteur_id)
             and await places.any_active(conn),
+            rating=None if row.avis_demande is None else Rating(row.avis_note, row.avis_commentaire or ""),
         )
 
     async def open_ticket(self, ticket_id: int) -> Ticket:

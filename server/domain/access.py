@@ -48,6 +48,8 @@ class Access(enum.Enum):
     USE_CANNED = "use_canned"
     # Open a new ticket following up a closed one (its requester).
     FOLLOW_UP = "follow_up"
+    # Answer `Votre avis (1 à 5)` on a resolved or closed ticket (its requester only).
+    RATE = "rate"
 
 
 # What a closed ticket no longer takes, from anyone: it is read, or followed by a new ticket.
@@ -68,6 +70,10 @@ def access_allowed(
         return author_id == user.id
     if access is Access.FOLLOW_UP:
         return status is Status.CLOSED and author_id is not None and author_id == user.id
+    if access is Access.RATE:
+        # The requester's satisfaction: nobody answers it for them, admins included.
+        rated = status in (Status.RESOLVED, Status.CLOSED)
+        return rated and author_id is not None and author_id == user.id
     if access is Access.REOPEN:
         # Only the requester can say the fix did not work; admins change the status instead.
         return author_id is not None and author_id == user.id

@@ -70,6 +70,8 @@ class Action(enum.StrEnum):
     # The service closed a resolved ticket its requester left unanswered; `details` holds the
     # number of days, the actor is the service (no account).
     AUTO_CLOSED = "fermeture_auto"
+    # The requester rated the resolved ticket; `details` holds the score (1 to 5).
+    RATED = "avis"
 
 
 class Notifications(enum.StrEnum):
@@ -163,6 +165,14 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class Rating:
+    """The requester's `Votre avis (1 à 5)` on a ticket; `score` None: they skipped it."""
+
+    score: int | None
+    comment: str = ""
+
+
+@dataclass(frozen=True)
 class Ticket:
     id: int
     title: str
@@ -192,6 +202,8 @@ class Ticket:
     # The closed ticket this one follows up, and the ticket that follows this one up.
     follows_id: int | None = None
     follow_up_id: int | None = None
+    # None: its requester was never asked (see `SessionContext.survey_due`).
+    rating: Rating | None = None
 
 
 @dataclass(frozen=True)
@@ -301,6 +313,11 @@ class Dashboard:
     # Open tickets past their due date.
     late_open: int = 0
     mail_failed: int | None = None
+    # Over the last `window_days` days: ratings given, their average (None: none), tickets
+    # created by category name (None: without one), most first.
+    ratings: int = 0
+    average_rating: float | None = None
+    by_category: tuple[tuple[str | None, int], ...] = ()
 
     @property
     def open_total(self) -> int:

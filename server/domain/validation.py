@@ -226,3 +226,29 @@ def status(value: str) -> Status:
         return Status(value)
     except ValueError:
         raise ValidationError(_("Statut inconnu : choisissez En attente, En cours ou Résolu.")) from None
+
+
+RATING_COMMENT_MAX = 500
+
+
+def rating(value: str | int) -> int:
+    """A score of `Votre avis (1 à 5)`: a whole number from 1 to 5, no default."""
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 5):
+        raise ValidationError(_("Votre avis est un chiffre de 1 à 5 (ou « p » pour passer)."))
+    return int(text)
+
+
+def rating_comment(value: str) -> str:
+    """The optional comment of a rating (may be empty), on one line."""
+    value = value.strip()
+    if not value:
+        return ""
+    return _bounded(
+        value,
+        RATING_COMMENT_MAX,
+        "",
+        _("Le commentaire est trop long ({n} caractères, {max} au plus)."),
+        _("Le commentaire doit tenir sur une seule ligne."),
+        _("Le commentaire ne peut pas contenir de caractères de contrôle (Échap, tabulation…)."),
+    )

@@ -60,6 +60,8 @@ def describe(entry: HistoryEntry) -> str:
                 new=entry.new_status.label if entry.new_status else "?",
                 days=entry.details,
             )
+        case Action.RATED:
+            what = _("avis du demandeur : {score}/5").format(score=entry.details)
         case Action.ATTACHMENT_DELETED:
             what = _("pièce jointe supprimée : {name}").format(name=entry.details or "")
         case _:

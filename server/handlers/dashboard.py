@@ -1,15 +1,17 @@
-"""The admins' dashboard: open tickets, tickets created per day as a bar chart, median delays."""
+"""The admins' dashboard: open tickets, tickets created per day as a bar chart, median delays,
+and beside the chart the ratings and tickets by category of the last 30 days."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
+from babel.numbers import format_decimal
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.utils import get_cwidth
 
 from ..context import SessionContext
 from ..domain.models import Dashboard
-from ..i18n import N_, _
+from ..i18n import N_, _, current_code
 from ..ui.chart import bar_chart
 from ..ui.screens import menu
 from ..ui.terminal import Terminal
@@ -79,9 +81,57 @@ def dashboard_lines(board: Dashboard, width: int) -> list[StyleAndTextTuples]:
                 ),
             ],
         )
-    chart = bar_chart([(day_label(d), n) for d, n in board.created_per_day], width)
-    lines += [[("", line)] for line in chart]
+    days = [(day_label(d), n) for d, n in board.created_per_day]
+    lines += beside(bar_chart, days, side_lines(board), width)
     return [_cut(line, width) for line in lines]
+
+
+# The column beside the chart (ratings, categories), and the narrowest screen that has room for
+# both: narrower, it goes under the chart.
+SIDE = 30
+SIDE_BY_SIDE = 70
+
+
+def average(value: float | None) -> str:
+    """« 4,2/5 » in French, « 4.2/5 » in English; « — » without any rating."""
+    if value is None:
+        return _("—")
+    return format_decimal(value, format="0.0", locale=current_code()) + "/5"
+
+
+def side_lines(board: Dashboard) -> list[StyleAndTextTuples]:
+    """The ratings and the tickets by category of the last `window_days` days, SIDE wide."""
+    said = _("{n} réponse(s) · moyenne {avg}").format(n=board.ratings, avg=average(board.average_rating))
+    lines: list[StyleAndTextTuples] = [
+        [("class:label", _("Avis sur {days} jours :").format(days=board.window_days))],
+        [("", said)],
+        [],
+        [("class:label", _("Tickets par catégorie ({days} j) :").format(days=board.window_days))],
+    ]
+    shown = list(board.by_category)
+    room = max(1, len(board.created_per_day) - len(lines))
+    if len(shown) > room:
+        rest = sum(n for _name, n in shown[room - 1 :])
+        shown = [*shown[: room - 1], (_("autres"), rest)]
+    for name, n in shown:
+        count = f" {n}"
+        lines.append([("", fit(name or _("sans catégorie"), SIDE - len(count)) + count)])
+    if not shown:
+        lines.append([("class:dim", _("aucun ticket"))])
+    return lines
+
+
+def beside(draw, rows: list[tuple[str, int]], side: list[StyleAndTextTuples], width: int) -> list:
+    """The chart with `side` to its right where the screen is wide enough, else under it."""
+    if width < SIDE_BY_SIDE:
+        return [[("", line)] for line in draw(rows, width)] + [[], *side]
+    left = width - SIDE - 2
+    chart = draw(rows, left)
+    out: list[StyleAndTextTuples] = []
+    for i in range(max(len(chart), len(side))):
+        line = chart[i] if i < len(chart) else ""
+        out.append([("", line + " " * (left - get_cwidth(line) + 2)), *(side[i] if i < len(side) else [])])
+    return out
 
 
 def _cut(line: StyleAndTextTuples, width: int) -> StyleAndTextTuples:

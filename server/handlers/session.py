@@ -14,6 +14,7 @@ from .account import login, register
 from .common import Notice
 from .main_menu import main_menu
 from .recovery import forgotten_password
+from .survey import ratings_at_login
 
 log = logging.getLogger("support.session")
 
@@ -33,9 +34,12 @@ WELCOME = N_(
 async def run_session(term: Terminal, ctx: SessionContext) -> None:
     """Loop over the screens until the user quits; an unexpected error never ends the session."""
     notice = Notice()
+    # The account asked its waiting ratings since it logged in: once per login.
+    surveyed: int | None = None
     while True:
         try:
             if ctx.user is None:
+                surveyed = None
                 term.who = ""
                 choice = await menu(
                     term,
@@ -52,6 +56,10 @@ async def run_session(term: Terminal, ctx: SessionContext) -> None:
                 notice = await screens[choice](term, ctx) or Notice()
             else:
                 term.who = ctx.user.email
+                if surveyed != ctx.user.id:
+                    surveyed = ctx.user.id
+                    said = await ratings_at_login(term, ctx)
+                    notice = said if said.text else notice
                 notice = await main_menu(term, ctx, notice)
                 if notice is None:
                     notice = Notice(_("Vous êtes déconnecté."))

@@ -58,6 +58,11 @@ def ticket_head(t: Ticket, width: int) -> list[StyleAndTextTuples]:
             lines.append([("", due + " "), ("class:dim", _("(en pause : en attente du demandeur)"))])
         else:
             lines.append([("", due)])
+    if t.rating is not None and t.rating.score is not None:
+        said = _("Avis du demandeur : {score}/5").format(score=t.rating.score)
+        if t.rating.comment:
+            said += " — " + _("« {comment} »").format(comment=t.rating.comment)
+        lines += [[("class:label", line)] for line in wrap(said, width)]
     if t.follows_id is not None:
         lines.append([("class:label", _("Suite du ticket #{id}").format(id=t.follows_id))])
     if t.follow_up_id is not None:

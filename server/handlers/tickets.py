@@ -16,6 +16,7 @@ from ..ui.screens import menu
 from ..ui.table import table
 from ..ui.terminal import Terminal
 from .common import Notice
+from .survey import SURVEY, ask_rating
 from .ticket_actions import TICKET_ACTIONS, ticket_actions
 from .ticket_columns import (
     ASSIGNEE,
@@ -162,6 +163,8 @@ async def ticket_screen(
     """One ticket and its timeline (`ticket` if already loaded); the actions the context allows
     are offered below it."""
     view = TicketView(ticket or await ctx.open_ticket(ticket_id), notice, fetch=ctx.files.fetch_command)
+    # Whether `Votre avis` was asked during this visit.
+    asked = False
 
     async def reload() -> bool:
         # News while the ticket is on screen: what is drawn is what has been seen.
@@ -174,12 +177,25 @@ async def ticket_screen(
         added = view.arrived(fresh)
         view.ticket = fresh
         await ctx.mark_read(fresh)
+        if not asked and ctx.survey_due(fresh) and term.screen is not None:
+            # Resolved while on screen: the menu gives way to the question, asked at once.
+            term.screen.finish(SURVEY)
         return added
 
     # After a change of status, assignee or category the ticket's head (where it shows) stays
     # in view; a reply, note or reopening is shown where it went, at the end of the timeline.
     to_end = False
     while True:
+        if not asked and ctx.survey_due(view.ticket):
+            # Asked once per visit whatever comes of it: an answer that fails is asked again at
+            # the next opening or login, not at once in a loop.
+            asked = True
+            try:
+                fresh, view.said = await ask_rating(term, ctx, view.ticket)
+                view.seen(fresh)
+                view.ticket = fresh
+            except UserError as exc:
+                view.said = Notice.fail(exc.message)
         choice = await menu(
             term,
             _("Ticket #{id}").format(id=ticket_id),
@@ -196,6 +212,8 @@ async def ticket_screen(
         ticket = view.ticket
         if choice is None:
             return Notice()
+        if choice == SURVEY:
+            continue
         to_end = choice in ("reply", "reopen", "note")
         try:
             fresh, view.said = await TICKET_ACTIONS[choice](term, ctx, ticket)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.models import Action
-from .schema import history, tickets
+from .schema import categories, history, tickets
 from .search import late_condition
 
 # History actions that answer the requester.
@@ -34,6 +34,23 @@ async def created_per_day(conn: AsyncConnection, since: datetime) -> dict[str, i
     day = sa.func.date(tickets.c.created_at)
     query = sa.select(day, sa.func.count()).where(tickets.c.created_at >= since).group_by(day)
     return {str(d): n for d, n in await conn.execute(query)}
+
+
+async def created_by_category(conn: AsyncConnection, since: datetime) -> list[tuple[str | None, int]]:
+    """Tickets created since `since` by category name (None: without one), most first: counted
+    on the date index, then named (a handful of categories)."""
+    counted = (
+        sa.select(tickets.c.categorie_id, sa.func.count().label("n"))
+        .where(tickets.c.created_at >= since)
+        .group_by(tickets.c.categorie_id)
+        .subquery()
+    )
+    query = (
+        sa.select(categories.c.nom, counted.c.n)
+        .select_from(counted.outerjoin(categories, categories.c.id == counted.c.categorie_id))
+        .order_by(counted.c.n.desc(), categories.c.nom)
+    )
+    return [(name, n) for name, n in await conn.execute(query)]
 
 
 async def delays(conn: AsyncConnection, resolved_id: int, since: datetime) -> list:

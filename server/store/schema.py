@@ -20,7 +20,7 @@ from .schema_catalogues import (
     statuses,
 )
 from .schema_mail import outbox
-from .schema_tickets import attachment_blocks, attachments, history, reads, tickets
+from .schema_tickets import attachment_blocks, attachments, history, ratings, reads, tickets
 
 __all__ = [
     "CATEGORY_NAMES",
@@ -39,6 +39,7 @@ __all__ = [
     "outbox",
     "place_networks",
     "places",
+    "ratings",
     "reads",
     "reset_codes",
     "schema_versions",

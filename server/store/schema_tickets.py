@@ -1,4 +1,5 @@
-"""The tables of tickets: the tickets, their history, who read them, their attachments."""
+"""The tables of tickets: the tickets, their history, who read them, their attachments, the
+requesters' ratings."""
 
 from __future__ import annotations
 
@@ -203,5 +204,40 @@ attachment_blocks = sa.Table(
     ),
     sa.Column("numero", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("donnees", sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql"), nullable=False),
+    **MYSQL_TABLE,
+)
+
+# The requester's satisfaction with a resolved ticket, asked once: one row per ticket (its key),
+# written whether they answered or skipped. A skip is a row without a score rather than no row:
+# the key alone then says "asked already" on every front end, and averages never see a skip
+# (AVG ignores NULL). The CHECKs keep a score within 1..5 and tie "skipped" to "no score".
+ratings = sa.Table(
+    "avis",
+    metadata,
+    sa.Column(
+        "ticket_id",
+        sa.Integer,
+        sa.ForeignKey("tickets.id", ondelete="CASCADE", name="fk_avis_ticket"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column(
+        "utilisateur_id",
+        sa.Integer,
+        sa.ForeignKey("utilisateurs.id", ondelete="CASCADE", name="fk_avis_utilisateur"),
+        nullable=False,
+    ),
+    # 1 (not satisfied) to 5 (very satisfied); NULL: the requester skipped the question.
+    sa.Column("note", sa.SmallInteger, nullable=True),
+    sa.Column("commentaire", sa.Text, nullable=True),
+    sa.Column("passe", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.CheckConstraint("note IS NULL OR (note >= 1 AND note <= 5)", name="ck_avis_note"),
+    sa.CheckConstraint(
+        "(passe = 1 AND note IS NULL) OR (passe = 0 AND note IS NOT NULL)", name="ck_avis_passe"
+    ),
+    # The dashboard's answers of the last days, counted and averaged from the index alone.
+    sa.Index("idx_avis_date_note", "created_at", "note"),
+    sa.Index("idx_avis_utilisateur", "utilisateur_id"),
     **MYSQL_TABLE,
 )

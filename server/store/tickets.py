@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.models import Status, Urgency
-from .schema import categories, places, statuses, tickets, users
+from .schema import categories, places, ratings, statuses, tickets, users
 
 author = users.alias("auteur")
 assignee = users.alias("assigne")
@@ -116,18 +116,25 @@ async def author_of(conn: AsyncConnection, ticket_id: int) -> int | None:
 
 
 async def row(conn: AsyncConnection, ticket_id: int):
-    """The ticket with its status label, author's, assignee's, category's and place's names (None
-    if missing)."""
-    query = with_names(
-        sa.select(
-            tickets,
-            statuses.c.libelle,
-            author.c.nom.label("auteur_nom"),
-            assignee.c.nom.label("assigne_nom"),
-            categories.c.nom.label("categorie_nom"),
-            places.c.nom.label("lieu_nom"),
+    """The ticket with its status label, author's, assignee's, category's and place's names, and
+    its requester's rating if asked (None if missing)."""
+    query = (
+        with_names(
+            sa.select(
+                tickets,
+                statuses.c.libelle,
+                author.c.nom.label("auteur_nom"),
+                assignee.c.nom.label("assigne_nom"),
+                categories.c.nom.label("categorie_nom"),
+                places.c.nom.label("lieu_nom"),
+                ratings.c.ticket_id.label("avis_demande"),
+                ratings.c.note.label("avis_note"),
+                ratings.c.commentaire.label("avis_commentaire"),
+            )
         )
-    ).where(tickets.c.id == ticket_id)
+        .outerjoin(ratings, ratings.c.ticket_id == tickets.c.id)
+        .where(tickets.c.id == ticket_id)
+    )
     return (await conn.execute(query)).first()
 
 
