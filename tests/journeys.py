@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .sshclient import CTRL_D, ENTER, ScreenReader
+from .conftest import until
+from .sshclient import CTRL_D, ENTER, ESC, ScreenReader
 
 URGENCY_KEYS = {"Faible": "1", "Moyenne": "2", "Haute": "3"}
 # The categories a new database holds, by their key in `Nouveau ticket`'s menu.
@@ -15,6 +16,22 @@ CATEGORY_KEYS = {
     "Compte et mot de passe": "6",
     "Autre": "7",
 }
+
+# What the requester of a resolved ticket is asked once (handlers/survey.py).
+RATING_QUESTION = "Votre avis (1 à 5)"
+
+
+async def pass_ratings(
+    c: ScreenReader, home: str = "1. Nouveau ticket", question: str = RATING_QUESTION
+) -> None:
+    """Wait for `home`, passing with Esc each `Votre avis` asked on the way (at login, or on a
+    ticket resolved meanwhile)."""
+    await until(lambda: home in c.text() or question in c.text(), 15)
+    while question in c.text():
+        title = c.text().splitlines()[0]
+        c.send(ESC)
+        await until(lambda title=title: c.text().splitlines()[0] != title, 15)
+    await c.wait_for(home)
 
 
 async def pick_category(c: ScreenReader, category: str = "Autre") -> None:

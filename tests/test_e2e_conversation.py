@@ -8,6 +8,7 @@ from server.domain.models import Role, Status
 from server.store.schema import audit_log, history, tickets
 
 from .conftest import PASSWORD, context_for, make_user, until
+from .journeys import pass_ratings
 from .sshclient import CTRL_D, ENTER, ESC, PAGE_DOWN, Client, OpenSSHClient, ScreenReader
 from .test_e2e_tickets import line_with
 
@@ -19,7 +20,7 @@ END = "\x1b[F"
 async def logged_in(service, clients, email: str) -> Client:
     c = await Client.connect(service.port, email, PASSWORD)
     clients.append(c)
-    await c.wait_for("1. Nouveau ticket")
+    await pass_ratings(c)
     return c
 
 

@@ -15,6 +15,7 @@ from server.domain.models import Status, TicketFilter
 from server.store.schema import tickets
 
 from .conftest import PASSWORD, context_for
+from .journeys import pass_ratings
 from .sshclient import CTRL_D, ENTER, ESC, Client
 from .test_e2e_accounts import choose
 
@@ -54,7 +55,7 @@ def test_the_wait_is_counted_in_opening_time():
 async def connected(service, clients, email: str) -> Client:
     c = await Client.connect(service.port, email, PASSWORD)
     clients.append(c)
-    await c.wait_for("1. Nouveau ticket")
+    await pass_ratings(c)
     return c
 
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from server.store.schema import users
 
 from .conftest import PASSWORD
-from .sshclient import CTRL_D, ENTER, OpenSSHClient
+from .sshclient import CTRL_D, ENTER, ESC, OpenSSHClient
 from .sshcommand import ssh_command
 
 pytestmark = pytest.mark.usefixtures("alice", "admin")
@@ -80,7 +80,10 @@ async def test_an_english_learner_and_a_french_admin_at_the_same_time(service, c
     await staff.wait_for("Confirmer ? (o/n)")
     staff.send("o")
     await staff.wait_for("Statut changé : Résolu.")
-    await learner.wait_for("Your ticket #1 is now Resolved", "Status: Resolved", "2. The problem persists")
+    # On the ticket's screen, she is asked her rating in English at once; she passes it.
+    await learner.wait_for("Ticket #1: your rating", "Your rating (1 to 5):", "“p” or Esc: skip")
+    learner.send(ESC)
+    await learner.wait_for("Question skipped", "Status: Resolved", "2. The problem persists")
     assert "Resolved" not in staff.text()
     english(learner.text())
 

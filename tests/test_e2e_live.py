@@ -14,7 +14,7 @@ from .conftest import (
     make_user,
     until,
 )
-from .journeys import file_ticket
+from .journeys import file_ticket, pass_ratings
 from .sshclient import DOWN, END, ENTER, ESC, PAGE_UP, Client, ScreenReader
 from .test_e2e_hostile import assert_clean
 from .test_live import add_history
@@ -134,6 +134,7 @@ async def test_unread_mark_appears_live_and_goes_once_opened(service, clients, s
     assert "Résolu" in row and row.endswith("•"), c.text()
 
     c.send(f"{number}" + ENTER)
+    await pass_ratings(c, f"Ticket #{number} — Chargeur")
     await c.wait_for(f"Ticket #{number} — Chargeur", "statut : En attente → Résolu")
     c.send(ESC)
     screen = await c.wait_for("Mes tickets", "Chargeur", "Numéro du ticket")

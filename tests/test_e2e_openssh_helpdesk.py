@@ -8,7 +8,7 @@ from server.store.schema import tickets
 
 from .conftest import PASSWORD, count, until
 from .journeys import file_ticket
-from .sshclient import CTRL_D, ENTER, OpenSSHClient, ScreenReader
+from .sshclient import CTRL_D, ENTER, ESC, OpenSSHClient, ScreenReader
 
 pytestmark = pytest.mark.usefixtures("alice", "admin")
 
@@ -67,10 +67,14 @@ async def test_a_ticket_from_filing_to_agreed_resolution(service, clients, datab
     staff.send("o")
     # Back at the end of the timeline (the ticket's head scrolled up above its longer menu).
     await staff.wait_for("Statut changé : Résolu.", "Statut : Résolu")
-    await learner.wait_for("Votre ticket #1 est passé à Résolu")
 
-    # The learner, still on the ticket since filing it, sees it resolved and now offered
-    # `Le problème persiste`; she disagrees: back En cours with her reply.
+    # The learner, still on the ticket since filing it, is asked her rating at once (she
+    # passes it), then sees it resolved and now offered `Le problème persiste`; she disagrees:
+    # back En cours with her reply.
+    await learner.wait_for(
+        "Ticket #1 : votre avis", "Votre avis (1 à 5) :", "Ticket #1 : Imprimante bloquée (Résolu)"
+    )
+    learner.send(ESC)
     await learner.wait_for("Statut : Résolu", "Bourrage retiré", "2. Le problème persiste")
     learner.send("2")
     await learner.wait_for("Réponse :")
