@@ -201,6 +201,7 @@ CREATE TABLE IF NOT EXISTS tickets (
   INDEX idx_tickets_auteur_date (auteur_id, created_at),
   INDEX idx_tickets_categorie_date (categorie_id, created_at),
   INDEX idx_tickets_date (created_at),
+  INDEX idx_tickets_date_categorie (created_at, categorie_id),
   INDEX idx_tickets_lieu_date (lieu_id, created_at),
   INDEX idx_tickets_statut_echeance (statut_id, echeance),
   INDEX idx_tickets_statut_resolu (statut_id, resolu_depuis),

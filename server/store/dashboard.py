@@ -38,7 +38,7 @@ async def created_per_day(conn: AsyncConnection, since: datetime) -> dict[str, i
 
 async def created_by_category(conn: AsyncConnection, since: datetime) -> list[tuple[str | None, int]]:
     """Tickets created since `since` by category name (None: without one), most first: counted
-    on the date index, then named (a handful of categories)."""
+    on the date and category index alone, then named (a handful of categories)."""
     counted = (
         sa.select(tickets.c.categorie_id, sa.func.count().label("n"))
         .where(tickets.c.created_at >= since)

@@ -77,6 +77,8 @@ tickets = sa.Table(
     sa.Index("idx_tickets_statut_urgence_date", "statut_id", "urgence", "created_at"),
     # All tickets, newest first.
     sa.Index("idx_tickets_date", "created_at"),
+    # The dashboard's tickets of the last days by category, counted from the index alone.
+    sa.Index("idx_tickets_date_categorie", "created_at", "categorie_id"),
     # An admin's assigned tickets by status.
     sa.Index("idx_tickets_assigne_statut", "assigne_id", "statut_id"),
     # `Tous les tickets` of one category, newest first.
