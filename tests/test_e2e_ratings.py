@@ -63,7 +63,7 @@ async def logged_in_asked(port: int, clients: list, email: str) -> OpenSSHClient
     return c
 
 
-async def test_asked_live_when_an_admin_resolves_then_shown_to_admins(
+async def test_asked_live_when_an_admin_resolves_answered_once_and_in_json(
     service, clients, services, database, alice, admin
 ):
     ticket_id = await context_for(services, alice).create_ticket("Wi-Fi coupé", "Salle 3.", "Moyenne")
