@@ -56,3 +56,22 @@ async def test_a_deadlock_rolls_back_one_transaction_without_an_outage(services,
     assert services.db.health.errors["deadlock"] == 1
     assert pool_idle(services.db)
     assert (await ctx.ticket(first)).title == "Projecteur"
+
+
+async def test_a_row_a_check_refuses_is_an_integrity_error_not_an_outage(services):
+    """MariaDB's driver raises a CHECK's refusal as an OperationalError: it must not be taken
+    for the database being down (one sentence for the user, an outage for the operator)."""
+    from server.store.schema import ratings
+
+    learner = await make_user(services, "awa@example.org", "Awa Diop")
+    ticket = await context_for(services, learner).create_ticket("Wi-Fi", "Pas de réseau.", "Moyenne")
+
+    async def out_of_range(conn) -> None:
+        row = {"ticket_id": ticket, "utilisateur_id": learner.id, "note": 9, "passe": False}
+        await conn.execute(sa.insert(ratings).values(**row, created_at=sa.func.now()))
+
+    with pytest.raises(sa.exc.IntegrityError):
+        await services.db.write(out_of_range)
+    assert services.db.health.reason is None  # no outage was declared
+    assert not any(services.db.health.errors.values())
+    assert pool_idle(services.db)

@@ -65,6 +65,15 @@ _STATEMENT_TIMEOUT_CODES = {1969, 3024}
 # InnoDB chose this transaction to roll back out of a lock cycle (or, on Galera, a
 # certification conflict): the database is well, the transaction may simply be run again.
 _DEADLOCK_CODES = {1213}
+# A CHECK constraint refused a row (MariaDB's 4025, MySQL's 3819): the data's fault, not the
+# database's, though the driver raises it as an OperationalError. It is an integrity error,
+# as SQLite's refusal of the same row is.
+_CHECK_CODES = {4025, 3819}
+
+
+def _code(exc: BaseException) -> int | None:
+    orig = getattr(exc, "orig", None)
+    return orig.args[0] if orig is not None and orig.args and isinstance(orig.args[0], int) else None
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -72,14 +81,14 @@ def failure_reason(exc: BaseException) -> str:
     statement past its bound."""
     if isinstance(exc, sa.exc.TimeoutError):
         return "pool exhausted"
-    orig = getattr(exc, "orig", None)
-    code = orig.args[0] if orig is not None and orig.args and isinstance(orig.args[0], int) else None
+    code = _code(exc)
     if code in _LOCK_WAIT_CODES:
         return "lock wait timeout"
     if code in _STATEMENT_TIMEOUT_CODES:
         return "statement timeout"
     if code in _DEADLOCK_CODES:
         return "deadlock"
+    orig = getattr(exc, "orig", None)
     if orig is not None and "database is locked" in str(orig):
         return "lock wait timeout"
     return "unreachable"
@@ -279,6 +288,8 @@ class Database:
                     turn.release()
             self.health.success()
         except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
+            if _code(exc) in _CHECK_CODES:
+                raise sa.exc.IntegrityError(exc.statement, exc.params, exc.orig) from exc
             reason = failure_reason(exc)
             self.health.failure(reason, exc)
             raise DatabaseUnavailable(reason=reason) from exc
