@@ -1,8 +1,8 @@
 """Benchmark: the admins' ticket search and dashboard with 10,000 users and 100,000 tickets.
 
-Fills a scratch database (bulk inserts: realistic statuses, urgencies, dates, French titles and
-a history for each ticket), then times, through the context methods the screens call, the
-default view's first and last pages, deep pages, text searches, filters by author and by
+Fills a scratch database (bulk inserts: realistic statuses, urgencies, dates, French titles, a
+history for each ticket and Votre avis for most resolved ones), then times, through the context
+methods the screens call, the default view's first and last pages, deep pages, text searches, filters by author and by
 assignee, and the dashboard; prints median and p95 of --runs runs, then MariaDB's EXPLAIN of
 the queries behind the default view.
 
@@ -39,7 +39,7 @@ from server.domain.models import Role, Status, TicketFilter, TicketSort, Urgency
 from server.security import PasswordHasher  # noqa: E402
 from server.store import Database, utcnow  # noqa: E402
 from server.store.migrate import upgrade  # noqa: E402
-from server.store.schema import CATEGORY_NAMES, history, tickets, users  # noqa: E402
+from server.store.schema import CATEGORY_NAMES, history, ratings, tickets, users  # noqa: E402
 
 DEFAULT_URL = "mysql+aiomysql://root@127.0.0.1:3306/support_bench"
 ADMINS = 20
@@ -124,9 +124,10 @@ async def already_filled(db: Database, n_users: int, n_tickets: int) -> bool:
         async with db.transaction() as conn:
             u = (await conn.execute(sa.select(sa.func.count()).select_from(users))).scalar_one()
             t = (await conn.execute(sa.select(sa.func.count()).select_from(tickets))).scalar_one()
+            r = (await conn.execute(sa.select(sa.func.count()).select_from(ratings))).scalar_one()
     except Exception:
         return False
-    return (u, t) == (n_users, n_tickets)
+    return (u, t) == (n_users, n_tickets) and r > 0
 
 
 def make_rows(n_users: int, n_tickets: int, now: datetime, rng: random.Random):
@@ -210,17 +211,44 @@ def make_rows(n_users: int, n_tickets: int, now: datetime, rng: random.Random):
     return user_rows, ticket_rows, history_rows
 
 
+def make_ratings(ticket_rows: list[dict], history_rows: list[dict], rng: random.Random) -> list[dict]:
+    """Votre avis for resolved tickets: six in ten answered (mostly 4 or 5), two skipped, the
+    rest never asked yet; a day or so after the resolution. Drawn from a generator of its own,
+    so that the users, tickets and history stay the rows they were before ratings existed."""
+    resolved_at = {h["ticket_id"]: h["created_at"] for h in history_rows if h["nouveau_statut_id"] == 3}
+    rows = []
+    for ticket in ticket_rows:
+        moment = resolved_at.get(ticket["id"])
+        roll = rng.random()
+        if moment is None or roll >= 0.8:
+            continue
+        score = rng.choices((1, 2, 3, 4, 5), (1, 1, 2, 4, 5))[0] if roll < 0.6 else None
+        rows.append(
+            {
+                "ticket_id": ticket["id"],
+                "utilisateur_id": ticket["auteur_id"],
+                "note": score,
+                "commentaire": "Merci, c'est réglé." if score and score >= 4 else None,
+                "passe": score is None,
+                "created_at": moment + timedelta(minutes=rng.expovariate(1 / 1440)),
+            }
+        )
+    return rows
+
+
 async def fill(db: Database, n_users: int, n_tickets: int) -> None:
     start = time.perf_counter()
     user_rows, ticket_rows, history_rows = make_rows(n_users, n_tickets, utcnow(), random.Random(2026))
-    for table, rows in ((users, user_rows), (tickets, ticket_rows), (history, history_rows)):
+    rating_rows = make_ratings(ticket_rows, history_rows, random.Random(2027))
+    filling = ((users, user_rows), (tickets, ticket_rows), (history, history_rows), (ratings, rating_rows))
+    for table, rows in filling:
         for at in range(0, len(rows), CHUNK):
             chunk = rows[at : at + CHUNK]
             await db.write(lambda conn, t=table, c=chunk: conn.execute(t.insert(), c))
         print(f"  {table.name}: {len(rows)} rows", flush=True)
     if db.mysql:
         async with db.engine.connect() as conn:
-            for table in ("utilisateurs", "tickets", "historique"):
+            for table in ("utilisateurs", "tickets", "historique", "avis"):
                 await conn.exec_driver_sql(f"ANALYZE TABLE {table}")
     print(f"filled in {time.perf_counter() - start:.1f} s", flush=True)
 
@@ -355,7 +383,7 @@ async def run(db: Database, runs: int) -> None:
         found = await ctx.search_tickets(filters, sort, page, PAGE)
         samples = await timed(runs, lambda f=filters, s=sort, p=page: ctx.search_tickets(f, s, p, PAGE))
         print(summary(name, samples) + f"  ({found.total} found)")
-    print(summary("dashboard (counts, 14 days, 30-day medians)", await timed(runs, ctx.dashboard)))
+    print(summary("dashboard (with 30 days of ratings)", await timed(runs, ctx.dashboard)))
     print(summary("find_users « diop »", await timed(runs, lambda: ctx.find_users("diop"))))
     await explain(db, ctx)
 
