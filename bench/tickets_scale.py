@@ -2,9 +2,9 @@
 
 Fills a scratch database (bulk inserts: realistic statuses, urgencies, dates, French titles, a
 history for each ticket and Votre avis for most resolved ones), then times, through the context
-methods the screens call, the default view's first and last pages, deep pages, text searches, filters by author and by
-assignee, and the dashboard; prints median and p95 of --runs runs, then MariaDB's EXPLAIN of
-the queries behind the default view.
+methods the screens call, the default view's first and last pages, deep pages, text searches,
+filters by author and by assignee, and the dashboard; prints median and p95 of --runs runs,
+then MariaDB's EXPLAIN of the queries behind the default view.
 
     .venv/bin/python bench/tickets_scale.py          # MariaDB on 127.0.0.1:3306 as root
     .venv/bin/python bench/tickets_scale.py mysql+aiomysql://root@127.0.0.1:3306/support_bench --runs 30
