@@ -42,7 +42,7 @@ from .store import Database
 from .store.migrate import check_version, upgrade
 from .transport.algorithms import Profile
 from .transport.channel_exec import ExecChannel
-from .transport.closing import close_connections
+from .transport.closing import close_connections, stop_file_trees
 from .transport.gate_link import RemoteGate
 from .transport.host_keys import load_host_key, load_shared_host_key
 from .transport.limits import ConnectionGate, Limits
@@ -316,11 +316,11 @@ class Service:
         self.gate.close()
         if self.db is not None:
             self.db.refusing_writes = True
-        if self.feed is not None:
-            await self.feed.stop()
-        if self.closer is not None:
-            await self.closer.stop()
+        for periodic in (self.feed, self.closer):
+            if periodic is not None:
+                await periodic.stop()
         self._tell(lambda ctx: _(SHUTDOWN_NOTICE))
+        await stop_file_trees(self.connections, lambda ctx: _(SHUTDOWN_NOTICE))
         running = self.db.writes_running if self.db is not None else 0
         if running:
             log.info("stopping: waiting for %d writes already started (at most %ss)", running, grace)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import shlex
 import unicodedata
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..audit import AuditEvent
 from ..domain.access import Access
 from ..domain.models import Action, Attachment, Ticket
-from ..errors import NotFound, ValidationError
+from ..errors import NotFound, ServiceRestarting, ValidationError
 from ..i18n import _
 from ..store import Database, accounts, utcnow
 from ..store import attachments as store
@@ -244,8 +245,16 @@ class Upload:
         # The refusal that stopped this upload, said again when the client closes the file.
         self.failed: ValidationError | None = None
         self.done = False
+        # A block being stored, and the abort that discards them all, one after the other.
+        self._storing = asyncio.Lock()
 
     async def write(self, offset: int, data: bytes) -> None:
+        async with self._storing:
+            if self.done:  # aborted meanwhile (a shutdown, the connection cut)
+                raise ServiceRestarting()
+            await self._write(offset, data)
+
+    async def _write(self, offset: int, data: bytes) -> None:
         limits = self.ctx.services.attachment_limits
         if offset != self.size:
             self.failed = ValidationError(
@@ -274,9 +283,12 @@ class Upload:
         if self.failed is not None:
             await self.abort()
             raise self.failed
-        if self.pending:
-            await self._flush(bytes(self.pending))
-            self.pending.clear()
+        async with self._storing:
+            if self.done:
+                raise ServiceRestarting()
+            if self.pending:
+                await self._flush(bytes(self.pending))
+                self.pending.clear()
         ctx, limits = self.ctx, self.ctx.services.attachment_limits
 
         async def complete(conn) -> str:
@@ -319,11 +331,12 @@ class Upload:
         )
 
     async def abort(self) -> None:
-        """The upload stopped: its row and blocks go."""
+        """The upload stopped: its row and blocks go (during a shutdown too)."""
         if self.done:
             return
         self.done = True
-        await self.ctx.db.write(lambda conn: store.discard(conn, self.piece_id))
+        async with self._storing:
+            await self.ctx.db.write(lambda conn: store.discard(conn, self.piece_id), undo=True)
         self.ctx.log("attachment upload abandoned ticket=%s at=%s", self.ticket_id, self.size)
 
 

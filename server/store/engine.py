@@ -298,7 +298,9 @@ class Database:
             if self._active == 0:
                 self._idle.set()
 
-    async def write(self, work: Callable[[AsyncConnection], Awaitable[T]], *, together: bool = False) -> T:
+    async def write(
+        self, work: Callable[[AsyncConnection], Awaitable[T]], *, together: bool = False, undo: bool = False
+    ) -> T:
         """Run `work` in one transaction that ends whole even if the caller is cancelled.
 
         `together`: `work` only writes (it decides nothing from what it reads), so it may share
@@ -306,9 +308,10 @@ class Database:
 
         A client that drops mid-write, or a shutdown, cancels the screen awaiting this; the
         transaction itself still commits or rolls back as a unit, never cut half-way. Once a
-        shutdown has begun, a write not yet started is refused (`ServiceRestarting`).
+        shutdown has begun, a write not yet started is refused (`ServiceRestarting`), unless it
+        `undo`es what a cut action began (an upload's blocks): that one leaves less behind.
         """
-        if self.refusing_writes:
+        if self.refusing_writes and not undo:
             raise ServiceRestarting()
         self._writes += 1
         self._writes_done.clear()

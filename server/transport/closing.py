@@ -4,9 +4,11 @@ session channels has been answered, so that a client exits with the status it wa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import asyncssh
+
+from ..i18n import speaking
 
 # Seconds the shutdown waits for clients to answer their channels' close.
 CLOSE_ANSWER = 2.0
@@ -18,6 +20,20 @@ def closing_channels(conn: asyncssh.SSHServerConnection) -> list[asyncssh.SSHSer
     owner = conn.get_owner()
     channels = [session.chan for session in list(getattr(owner, "channels", ()))]
     return [chan for chan in channels if chan is not None and chan.is_closing()]
+
+
+async def stop_file_trees(
+    connections: Iterable[asyncssh.SSHServerConnection], text_for: Callable[[object], str]
+) -> None:
+    """Each SFTP or SCP channel still open told `text_for(its context)` in its language, its
+    uploads under way discarded, and closed (with exit status 3, as a command): at the start
+    of a shutdown, as uploads cannot go on once writes are refused."""
+    for conn in list(connections):
+        for session in list(getattr(conn.get_owner(), "channels", ())):
+            if (tree := session.tree) is not None:
+                with speaking(tree.ctx.language):
+                    text = text_for(tree.ctx)
+                await tree.stop(text)
 
 
 async def close_connections(

@@ -7,6 +7,7 @@ Only two things are possible: create a file in a ticket's folder, read one. Ever
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import posixpath
 import stat
@@ -72,6 +73,7 @@ class TicketFiles(asyncssh.SFTPServer):
         self.ctx = ctx
         self.end = end or InputEnd()
         self.uploads: set = set()
+        self.stopping = False
 
     async def _call(self, work):
         # asyncssh runs the requests in the connection's context: the messages are in the
@@ -171,7 +173,21 @@ class TicketFiles(asyncssh.SFTPServer):
         """Whether the client has stopped sending (EOF, connection lost): then asyncssh closes
         the files left open itself, and those are not finished uploads. A client closes its
         file and waits for the answer before it ends its input (OpenSSH, PuTTY)."""
-        return self.end.reached or self.channel.is_closing()
+        return self.end.reached or self.stopping or self.channel.is_closing()
+
+    async def stop(self, text: str) -> None:
+        """A shutdown: `text` on the client's stderr, the uploads under way discarded, then the
+        channel closed with exit status 3 (try again), as a command is; the close exchange is
+        the shutdown's to wait for (closing.py)."""
+        if self.channel.is_closing():
+            return
+        self.stopping = True
+        with contextlib.suppress(asyncssh.Error, OSError):
+            self.channel.write_stderr((text + "\n").encode("utf-8"))
+        for upload in list(self.uploads):
+            await asyncio.shield(upload.abort())
+        with contextlib.suppress(asyncssh.Error, OSError):
+            self.channel.exit(3)
 
     async def fstat(self, file_obj) -> asyncssh.SFTPAttrs:
         if hasattr(file_obj, "attachment"):
@@ -218,6 +234,12 @@ class FilesOrConsole:
         self.end = end or InputEnd()
         self.chosen = None
         self.chan = None
+        # The file tree once the client has asked for it (sftp, scp).
+        self.tree: TicketFiles | None = None
+
+    def opened(self, tree: TicketFiles) -> TicketFiles:
+        self.tree = tree
+        return tree
 
     def eof_received(self):
         self.end.reached = True

@@ -315,7 +315,10 @@ class SupportSSHServer(asyncssh.SSHServer):
         else:
             files, address, user, end = self.files, self.address, self.user, InputEnd()
             tree = SSHServerStreamSession(
-                None, lambda chan: files(chan, address, user, end), sftp_version=3, allow_scp=True
+                None,
+                lambda chan: session.opened(files(chan, address, user, end)),
+                sftp_version=3,
+                allow_scp=True,
             )
             session = FilesOrConsole(console, tree, end)
         self.channels.add(session)
