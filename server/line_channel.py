@@ -95,6 +95,7 @@ class LineChannel:
             if not stopped:
                 raise
             task.uncancel()
+            ctx.log("command ended by the shutdown: exit %s", commands.UNAVAILABLE)
             return commands.UNAVAILABLE
         finally:
             self.open.discard(session)

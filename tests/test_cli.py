@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncssh
@@ -452,6 +453,44 @@ async def test_a_shutdown_ends_a_screen_and_a_command_with_the_status_sent(tmp_p
     assert "Traceback" not in server.log, server.log
     async with database.transaction() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(tickets))).scalar_one() == 0
+
+
+async def test_a_shutdown_ends_an_export_still_streaming_with_3_and_the_notice(
+    tmp_path, db_url, database, admin
+):
+    """SIGTERM while `ssh campus export` streams more tickets than the client has read: the
+    export stops where it is, its ssh exits 3 (try again) with the sentence on stderr."""
+    n = 60_000
+    now = datetime.now(UTC).replace(tzinfo=None)
+    common = {"description": "x", "urgence": "Faible", "auteur_id": admin.id, "statut_id": 1}
+    rows = [
+        common | {"titre": f"Vidéoprojecteur {i:05} " + "…" * 98, "created_at": now, "updated_at": now}
+        for i in range(n)
+    ]
+    async with database.transaction(write=True) as conn:
+        await conn.execute(tickets.insert(), rows)
+    server = Server(cli_env(tmp_path, db_url))
+    command = None
+    try:
+        await server.start()
+        command = await ssh_process(server.port, "admin@example.org", "export")
+        assert command.stdout is not None and command.stderr is not None
+        # The first rows read: the export is streaming.
+        head = await asyncio.wait_for(command.stdout.readexactly(50_000), 30)
+        server.terminate()
+        # Ended while it waits for its client, mid-stream; then its client reads on.
+        await server.wait_log("command ended by the shutdown: exit 3")
+        rest, err = await asyncio.wait_for(command.communicate(), 30)
+        assert command.returncode == 3, err
+        assert err.decode() == SHUTDOWN_NOTICE + "\n"
+        assert await server.exit_code() == 0
+    finally:
+        server.kill()
+        if command is not None and command.returncode is None:
+            command.kill()
+    out = head + rest
+    assert out.startswith(b"id,title,status,") and f"Vidéoprojecteur {n - 1:05}".encode() not in out
+    assert "Traceback" not in server.log, server.log
 
 
 async def test_serve_without_its_database_says_so_in_one_line(tmp_path):
