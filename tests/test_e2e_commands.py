@@ -15,6 +15,7 @@ import asyncssh
 import pytest
 import sqlalchemy as sa
 
+from server.commands.basic import USAGES
 from server.store.schema import audit_log, history, tickets
 
 from .conftest import context_for, count
@@ -42,6 +43,45 @@ async def test_whoami_help_and_usage_errors(service):
     assert r.err == "Commande inconnue : frobnicate. Tapez : help\n"
     r = await ssh_command(service.port, ALICE, "tickets", "list", "--colour")
     assert r.status == 1 and r.err.startswith("Option inconnue : --colour. Usage : tickets list")
+
+
+# Command lines not of their command's shape, and the usage line each is answered with.
+WRONG_SHAPES = [
+    (ALICE, "whoami de trop", "whoami"),
+    (ALICE, "tickets list de trop", "tickets list"),
+    (ALICE, "tickets list --json --csv", "tickets list"),
+    (ALICE, "tickets show", "tickets show"),
+    (ALICE, "tickets show 1 2", "tickets show"),
+    (ALICE, "tickets new --title Souris", "tickets new"),
+    (ALICE, "tickets new --urgency Faible --title", None),  # the option's own sentence
+    (ALICE, "tickets new --title Souris --urgency Faible de trop", "tickets new"),
+    (ALICE, "tickets reply", "tickets reply"),
+    (ADMIN, "tickets note 1 2", "tickets note"),
+    (ADMIN, "tickets status 1", "tickets status"),
+    (ADMIN, "tickets assign 1", "tickets assign"),
+    (ADMIN, "tickets assign 1 me de trop", "tickets assign"),
+    (ALICE, "tickets attach 1", "tickets attach"),
+    (ADMIN, "export de trop", "export"),
+    (ADMIN, "export --format xml", "export"),
+    (ADMIN, "users", "users list"),
+    (ADMIN, "users liste", "users list"),
+    (ADMIN, "users list --json --csv", "users list"),
+]
+
+
+async def test_each_command_of_the_wrong_shape_is_answered_with_its_usage(service, database):
+    for user, line, name in WRONG_SHAPES:
+        r = await ssh_command(service.port, user, *line.split())
+        expected = (
+            "L'option --title attend une valeur. Usage : " + USAGES["tickets new"]
+            if name is None
+            else "Usage : " + USAGES[name]
+        )
+        assert (r.status, r.out, r.err) == (1, "", expected + "\n"), line
+    r = await ssh_command(service.port, ALICE, "tickets")
+    group = " | ".join(usage for command, usage in USAGES.items() if command.startswith("tickets "))
+    assert (r.status, r.err) == (1, f"Usage : {group}\n")
+    assert await count(database, tickets) == 0
 
 
 async def test_numbers_are_ascii_digits_only(service):

@@ -18,7 +18,7 @@ from ..errors import (
 )
 from ..i18n import N_, _
 from . import admin, basic, tickets
-from .base import OK, REFUSED, UNAVAILABLE, USAGE, CommandError, CommandIO
+from .base import OK, REFUSED, UNAVAILABLE, USAGE, CommandError, CommandIO, usage_error
 
 if TYPE_CHECKING:
     from ..context import SessionContext
@@ -70,7 +70,7 @@ def _find(words: list[str]) -> tuple[Command, list[str]]:
     if isinstance(entry, dict):
         if len(words) < 2 or words[1] not in entry:
             usages = [_(u) for c, u in basic.USAGES.items() if c.startswith(words[0] + " ")]
-            raise CommandError(_("Usage : {usage}").format(usage=" | ".join(usages)))
+            raise usage_error(" | ".join(usages))
         return entry[words[1]], words[2:]
     if entry is None:
         raise CommandError(

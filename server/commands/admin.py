@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..domain.models import ExportedTicket
 from ..domain.text import safe_text
 from ..i18n import _
-from .base import CommandError, CommandIO, csv_lines, iso, parse, shown_date, table, to_json
+from .base import CommandError, CommandIO, csv_lines, iso, parse, shown_date, table, to_json, usage_error
 from .basic import usage_of
 
 if TYPE_CHECKING:
@@ -48,10 +48,10 @@ def _fields(t: ExportedTicket) -> list:
 
 async def export(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
     usage = usage_of("export")
-    found, rest = parse(args, usage, flags=frozenset({"--bom"}), options=frozenset({"--format", "--since"}))
+    found, _rest = parse(args, usage, flags=frozenset({"--bom"}), options=frozenset({"--format", "--since"}))
     fmt = str(found.get("--format", "csv"))
-    if rest or fmt not in {"csv", "json"}:
-        raise CommandError(_("Usage : {usage}").format(usage=usage))
+    if fmt not in {"csv", "json"}:
+        raise usage_error(usage)
     since = None
     if "--since" in found:
         try:
@@ -85,9 +85,15 @@ async def export(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
 
 async def users(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
     usage = usage_of("users list")
-    found, rest = parse(args, usage, flags=frozenset({"--json", "--csv", "--bom"}))
-    if rest != ["list"] or (found.get("--json") and found.get("--csv")):
-        raise CommandError(_("Usage : {usage}").format(usage=usage))
+    found, rest = parse(
+        args,
+        usage,
+        flags=frozenset({"--json", "--csv", "--bom"}),
+        words=(1, 1),
+        exclusive=frozenset({"--json", "--csv"}),
+    )
+    if rest != ["list"]:
+        raise usage_error(usage)
     people = []
     offset = 0
     while True:

@@ -43,7 +43,16 @@ class CommandIO(Protocol):
 
 
 def usage_error(usage: str) -> CommandError:
+    """A command line not of its command's shape: « Usage : » and the usage line (every
+    command's, written once here)."""
     return CommandError(_("Usage : {usage}").format(usage=usage))
+
+
+def invalid_value(value: str, usage: str) -> CommandError:
+    """A value its option or word does not take (a status, a sort, a limit)."""
+    return CommandError(
+        _("Valeur invalide : {value}. Usage : {usage}").format(value=safe_text(value), usage=usage)
+    )
 
 
 def parse(
@@ -53,22 +62,28 @@ def parse(
     flags: frozenset[str] = frozenset(),
     options: frozenset[str] = frozenset(),
     texts: frozenset[str] = frozenset(),
+    words: tuple[int, int | None] = (0, 0),
+    required: frozenset[str] = frozenset(),
+    exclusive: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, str | bool], list[str]]:
-    """Options and positional words. A text option (`--title`, `--search`) takes every word
-    up to the next option, so that `--title Imprimante bloquée` needs no quoting over ssh."""
+    """Options and positional words, checked against the command's shape: between `words[0]`
+    and `words[1]` (None: no limit) positional words, every `required` option given, at most
+    one of the `exclusive` flags; else « Usage : … ». A text option (`--title`, `--search`)
+    takes every word up to the next option, so that `--title Imprimante bloquée` needs no
+    quoting over ssh."""
     found: dict[str, str | bool] = {}
     positional: list[str] = []
-    words = list(args)
+    given = list(args)
     i = 0
-    while i < len(words):
-        word = words[i]
+    while i < len(given):
+        word = given[i]
         if word.startswith("--"):
             if word in flags:
                 found[word] = True
             elif word in options or word in texts:
                 value: list[str] = []
-                while i + 1 < len(words) and not words[i + 1].startswith("--"):
-                    value.append(words[i + 1])
+                while i + 1 < len(given) and not given[i + 1].startswith("--"):
+                    value.append(given[i + 1])
                     i += 1
                     if word in options:
                         break
@@ -88,6 +103,11 @@ def parse(
         else:
             positional.append(word)
         i += 1
+    least, most = words
+    if len(positional) < least or (most is not None and len(positional) > most):
+        raise usage_error(usage)
+    if not required <= found.keys() or len(exclusive & found.keys()) > 1:
+        raise usage_error(usage)
     return found, positional
 
 

@@ -16,6 +16,7 @@ from .base import (
     CommandError,
     CommandIO,
     csv_lines,
+    invalid_value,
     iso,
     parse,
     shown_date,
@@ -40,9 +41,7 @@ def _one_of(value: str, kind, usage: str):
     for member in kind:
         if value.casefold() in (member.value.casefold(), member.label.casefold()):
             return member
-    raise CommandError(
-        _("Valeur invalide : {value}. Usage : {usage}").format(value=safe_text(value), usage=usage)
-    )
+    raise invalid_value(value, usage)
 
 
 def _state_json(t: TicketSummary | Ticket) -> dict:
@@ -74,28 +73,23 @@ async def _assignee_filter(ctx: SessionContext, who: str) -> dict:
 
 async def list_tickets(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
     usage = usage_of("tickets list")
-    found, rest = parse(
+    found, _rest = parse(
         args,
         usage,
         flags=frozenset({"--all", "--json", "--csv", "--bom"}),
         options=frozenset({"--urgency", "--assignee", "--sort", "--limit"}),
         # `--status En cours`: a label of two words, as `--search` may be several.
         texts=frozenset({"--search", "--status"}),
+        exclusive=frozenset({"--json", "--csv"}),
     )
-    if rest or (found.get("--json") and found.get("--csv")):
-        raise CommandError(_("Usage : {usage}").format(usage=usage))
     status = _one_of(str(found["--status"]), Status, usage) if "--status" in found else None
     urgency = _one_of(str(found["--urgency"]), Urgency, usage) if "--urgency" in found else None
     sort = str(found.get("--sort", "urgency"))
     if sort not in {"urgency", "date"}:
-        raise CommandError(
-            _("Valeur invalide : {value}. Usage : {usage}").format(value=safe_text(sort), usage=usage)
-        )
+        raise invalid_value(sort, usage)
     limit_text = str(found.get("--limit", LIMIT_DEFAULT))
     if not (limit_text.isascii() and limit_text.isdigit()) or not 1 <= int(limit_text) <= LIMIT_MAX:
-        raise CommandError(
-            _("Valeur invalide : {value}. Usage : {usage}").format(value=safe_text(limit_text), usage=usage)
-        )
+        raise invalid_value(limit_text, usage)
     limit = int(limit_text)
     search = validation.search_text(str(found.get("--search", "")))
     if found.get("--all") or "--assignee" in found:
@@ -224,9 +218,7 @@ def _ticket_json(t: Ticket) -> dict:
 
 async def show(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
     usage = usage_of("tickets show")
-    found, rest = parse(args, usage, flags=frozenset({"--json"}))
-    if len(rest) != 1:
-        raise CommandError(_("Usage : {usage}").format(usage=usage))
+    found, rest = parse(args, usage, flags=frozenset({"--json"}), words=(1, 1))
     ticket = await ctx.ticket(ticket_number(rest[0], usage))
     if found.get("--json"):
         io.out(to_json(_ticket_json(ticket)))
@@ -261,11 +253,13 @@ async def show(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
 
 async def new(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
     usage = usage_of("tickets new")
-    found, rest = parse(
-        args, usage, options=frozenset({"--urgency"}), texts=frozenset({"--title", "--category"})
+    found, _rest = parse(
+        args,
+        usage,
+        options=frozenset({"--urgency"}),
+        texts=frozenset({"--title", "--category"}),
+        required=frozenset({"--title", "--urgency"}),
     )
-    if rest or "--title" not in found or "--urgency" not in found:
-        raise CommandError(_("Usage : {usage}").format(usage=usage))
     urgency = _one_of(str(found["--urgency"]), Urgency, usage)
     # Checked before reading a long description for nothing.
     title = validation.title(str(found["--title"]))
@@ -291,9 +285,7 @@ async def new(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
 
 async def _text_change(ctx: SessionContext, io: CommandIO, args: list[str], name: str) -> None:
     usage = usage_of(name)
-    _found, rest = parse(args, usage)
-    if len(rest) != 1:
-        raise CommandError(_("Usage : {usage}").format(usage=usage))
+    _found, rest = parse(args, usage, words=(1, 1))
     number = ticket_number(rest[0], usage)
     # Who may is checked before reading: a refusal does not wait for the text.
     ticket = await ctx.ticket(number)
@@ -319,9 +311,7 @@ async def note(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
 def _number_and_words(args: list[str], name: str) -> tuple[int, str, str]:
     """`NUMÉRO WORDS…` of command `name`: the ticket's number, the words after it, the usage."""
     usage = usage_of(name)
-    _found, rest = parse(args, usage)
-    if len(rest) < 2:
-        raise CommandError(_("Usage : {usage}").format(usage=usage))
+    _found, rest = parse(args, usage, words=(2, None))
     return ticket_number(rest[0], usage), unquote(" ".join(rest[1:])), usage
 
 
@@ -332,9 +322,7 @@ async def status(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
 
 async def assign(ctx: SessionContext, io: CommandIO, args: list[str]) -> None:
     usage = usage_of("tickets assign")
-    _found, rest = parse(args, usage)
-    if len(rest) != 2:
-        raise CommandError(_("Usage : {usage}").format(usage=usage))
+    _found, rest = parse(args, usage, words=(2, 2))
     number, who = ticket_number(rest[0], usage), rest[1]
     if who == "me":
         await ctx.take(number)
