@@ -36,7 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     setup_logging(settings.log.level)
-    if settings.ssh.worker_count() > 1:
+    if settings.worker_count() > 1:
         from .workers import supervise
 
         return supervise(settings)

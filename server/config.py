@@ -62,14 +62,23 @@ class SshSettings:
     max_auth_tries: int = 6
     idle_timeout: int = 900
     idle_warning: int = 60
-    # Worker processes serving the one port (SO_REUSEPORT): a number, or "auto" (one per core).
+    # Worker processes serving the one port (SO_REUSEPORT): a number, or "auto" (one per core
+    # on MySQL/MariaDB, one on SQLite).
     workers: str = "auto"
 
-    def worker_count(self) -> int:
+    def worker_count(self, sqlite: bool = False) -> int:
         """The worker processes to start: `workers`, "auto" being one per core this process
-        may run on; ConfigError names the setting if it is neither."""
+        may run on, or one on SQLite; ConfigError names the setting if it is neither.
+
+        SQLite takes one writer at a time for the whole file: one process hands the turns out
+        in order (store/engine.py's writer queue, store/together.py's shared transactions),
+        several processes contend for the file's lock with no order, and logins then wait
+        past the bound (bench/scale.py --workers 2 at 5,000 sessions: 10 logins refused with
+        "lock wait timeout"; one process: none, with keys answered within 100 ms)."""
         text = str(self.workers).strip().lower()
         if text == "auto":
+            if sqlite:
+                return 1
             return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         if not text.isdigit() or int(text) < 1:
             raise ConfigError(
@@ -279,6 +288,10 @@ class Settings:
         if self.database.url:
             return self.database.url
         return f"sqlite+aiosqlite:///{self.path(self.database.sqlite_path)}"
+
+    def worker_count(self) -> int:
+        """ssh.workers for this database (SshSettings.worker_count)."""
+        return self.ssh.worker_count(sqlite=self.database_url.startswith("sqlite"))
 
     @property
     def host_keys_dir(self) -> Path:

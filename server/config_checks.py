@@ -44,7 +44,7 @@ def check(settings: Settings) -> None:
     if not settings.ssh.guest_user or "@" in settings.ssh.guest_user:
         raise ConfigError("ssh.guest_user: un nom sans « @ » est attendu")
     _check_connections(settings.ssh)
-    settings.ssh.worker_count()
+    settings.worker_count()
     url = settings.database.url
     if url and not url.startswith(("mysql+aiomysql://", "sqlite+aiosqlite://")):
         raise ConfigError(

@@ -96,7 +96,7 @@ class Supervisor:
         self.settings = settings
         # What starts one worker, its arguments after: bench/scale_server.py wraps it.
         self.command = command or [sys.executable, "-m", "server", "worker"]
-        self.count = settings.ssh.worker_count()
+        self.count = settings.worker_count()
         self.gate = ConnectionGate(Limits.from_settings(settings.ssh))
         self.procs: dict[int, asyncio.subprocess.Process] = {}
         self.codes: dict[int, int] = {}

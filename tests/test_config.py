@@ -219,3 +219,21 @@ def test_bad_file_value_refused(tmp_path, text, message):
 
 def test_port_zero_means_a_free_port(tmp_path):
     assert load_settings(config_file=tmp_path / "absent.yaml", env={"SUPPORT_SSH_PORT": "0"}).ssh.port == 0
+
+
+def test_auto_workers_are_one_per_core_on_mariadb_and_one_on_sqlite():
+    """SQLite's one writer is served in order by one process only: "auto" keeps one there."""
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    embedded = load_settings(env={"SUPPORT_SSH_WORKERS": "auto"})
+    assert embedded.database_url.startswith("sqlite") and embedded.worker_count() == 1
+    mariadb = load_settings(
+        env={
+            "SUPPORT_SSH_WORKERS": "auto",
+            "SUPPORT_DATABASE_URL": "mysql+aiomysql://u@127.0.0.1/suivi_incident",
+        }
+    )
+    assert mariadb.worker_count() == cores
+    # A number is taken as it is, SQLite or not.
+    assert load_settings(env={"SUPPORT_SSH_WORKERS": "2"}).worker_count() == 2
