@@ -314,13 +314,19 @@ class SupportSSHServer(asyncssh.SSHServer):
             session = FilesOrConsole(console, None)
         else:
             files, address, user, end = self.files, self.address, self.user, InputEnd()
-            tree = SSHServerStreamSession(
-                None,
-                lambda chan: session.opened(files(chan, address, user, end)),
-                sftp_version=3,
-                allow_scp=True,
-            )
+
+            def tree_of(chan):
+                made = files(chan, address, user, end)
+                if (owner := session_ref()) is not None:
+                    owner.opened(made)
+                return made
+
+            tree = SSHServerStreamSession(None, tree_of, sftp_version=3, allow_scp=True)
             session = FilesOrConsole(console, tree, end)
+            # Weakly: the session holds the stream session, which holds this factory; a strong
+            # reference back would be a cycle that outlives the connection (refcounting, not
+            # the collector, frees closed sessions: collector.py).
+            session_ref = weakref.ref(session)
         self.channels.add(session)
         return session
 
