@@ -106,6 +106,9 @@ async def start_server(url: str, folder: Path, cost: int, extra: list[str]) -> t
         # Thousands of connections from one address: spared the per-address rate.
         "SUPPORT_SSH_EXEMPT": "127.0.0.1",
         "SUPPORT_LOG_LEVEL": "WARNING",
+        # One process, whose RSS is the figure: with ssh.workers (auto is one per core on
+        # MariaDB) the process started would be the supervisor, which holds no session.
+        "SUPPORT_SSH_WORKERS": "1",
     }
     env |= dict(item.split("=", 1) for item in extra)
     log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed with the process
