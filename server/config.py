@@ -68,13 +68,9 @@ class SshSettings:
 
     def worker_count(self, sqlite: bool = False) -> int:
         """The worker processes to start: `workers`, "auto" being one per core this process
-        may run on, or one on SQLite; ConfigError names the setting if it is neither.
-
-        SQLite takes one writer at a time for the whole file: one process hands the turns out
-        in order (store/engine.py's writer queue, store/together.py's shared transactions),
-        several processes contend for the file's lock with no order, and logins then wait
-        past the bound (bench/scale.py --workers 2 at 5,000 sessions: 10 logins refused with
-        "lock wait timeout"; one process: none, with keys answered within 100 ms)."""
+        may run on, or one on SQLite (one process hands its one writer's turns out in order;
+        several contend for the file's lock: bench/scale.py --workers 2 at 5,000 sessions, 10
+        logins refused with "lock wait timeout", none at one); ConfigError if neither."""
         text = str(self.workers).strip().lower()
         if text == "auto":
             if sqlite:
