@@ -39,12 +39,12 @@ from .metrics import MetricsEndpoint, ServiceCollector
 from .process import log_loop_exception, raise_descriptor_limit
 from .security import PasswordHasher
 from .store import Database
-from .store.migrate import check_version, upgrade
+from .store.migrate import bring_up, check_version
 from .transport.algorithms import Profile
 from .transport.channel_exec import ExecChannel
 from .transport.closing import close_connections, stop_file_trees
 from .transport.gate_link import RemoteGate
-from .transport.host_keys import load_host_key, load_shared_host_key
+from .transport.host_keys import service_host_key
 from .transport.limits import ConnectionGate, Limits
 from .transport.sftp_tree import TicketFiles
 from .transport.sshd import PublicKeyAuth, SupportSSHServer, start_listener
@@ -101,9 +101,9 @@ class Service:
         i18n.load()
         self.db = Database(settings)
         # SQLite is the service's own file: it always brings it up to date.
-        if self.worker is None and (not self.db.mysql or settings.database.create_schema):
-            await upgrade(self.db)
-        else:
+        if self.worker is None:
+            await bring_up(self.db, settings.database.create_schema)
+        else:  # its supervisor brought the schema up
             await check_version(self.db)
         log.info("database ready backend=%s", "mysql" if self.db.mysql else "sqlite")
         swept = await sweep_unfinished(self.db)
@@ -143,8 +143,7 @@ class Service:
         tickets = settings.tickets
         self.closer = AutoCloser(lambda: self.services, tickets.autoclose_days, tickets.autoclose_interval)
         self.closer.start()
-        shared = settings.host_key_file
-        host_key = load_host_key(settings.host_keys_dir) if shared is None else load_shared_host_key(shared)
+        host_key = service_host_key(settings.host_keys_dir, settings.host_key_file)
         db = self.db
         public_keys = PublicKeyAuth(
             owner=lambda email, key: key_owner(db, email, key),

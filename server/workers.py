@@ -74,19 +74,15 @@ def reserve_port(host: str, port: int) -> socket.socket:
 async def prepare(settings: Settings) -> None:
     """What happens once for every worker: the schema, the host key."""
     from .store import Database
-    from .store.migrate import check_version, upgrade
-    from .transport.host_keys import load_host_key, load_shared_host_key
+    from .store.migrate import bring_up
+    from .transport.host_keys import service_host_key
 
     db = Database(settings)
     try:
-        if not db.mysql or settings.database.create_schema:
-            await upgrade(db)
-        else:
-            await check_version(db)
+        await bring_up(db, settings.database.create_schema)
     finally:
         await db.close()
-    shared = settings.host_key_file
-    load_host_key(settings.host_keys_dir) if shared is None else load_shared_host_key(shared)
+    service_host_key(settings.host_keys_dir, settings.host_key_file)
 
 
 class Supervisor:

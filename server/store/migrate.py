@@ -126,6 +126,15 @@ async def _upgrade(db: Database, conn: AsyncConnection) -> list[int]:
     return applied
 
 
+async def bring_up(db: Database, create_schema: bool) -> None:
+    """At start-up: SQLite is the service's own file, always brought up to date; MySQL/MariaDB
+    only with `database.create_schema`, else its version is checked."""
+    if not db.mysql or create_schema:
+        await upgrade(db)
+    else:
+        await check_version(db)
+
+
 async def check_version(db: Database) -> None:
     """Refuse a database whose schema differs from this program's, with what to do."""
     version = await schema_version(db)

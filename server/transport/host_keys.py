@@ -33,6 +33,12 @@ def load_host_key(folder: Path) -> asyncssh.SSHKey:
     return key
 
 
+def service_host_key(folder: Path, shared: Path | None) -> asyncssh.SSHKey:
+    """The service's host key: the one all front ends share (`ssh.host_key_file`) when set,
+    else this machine's own in `folder`, generated on the first start."""
+    return load_host_key(folder) if shared is None else load_shared_host_key(shared)
+
+
 def load_shared_host_key(path: Path) -> asyncssh.SSHKey:
     """The Ed25519 host key every front end behind a balancer serves (`ssh.host_key_file`).
 
