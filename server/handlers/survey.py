@@ -45,7 +45,7 @@ async def ask_rating(term: Terminal, ctx: SessionContext, ticket: Ticket) -> tup
         _("Commentaire (facultatif)"),
         [*about, (label, str(score))],
         validation.rating_comment,
-        help_text=_("(Entrée seule : sans commentaire ; {max} caractères au plus)").format(
+        help_text=_("(Entrée seule : aucun ; {max} caractères au plus)").format(
             max=validation.RATING_COMMENT_MAX
         ),
         max_chars=validation.RATING_COMMENT_MAX,
